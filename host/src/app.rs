@@ -1,0 +1,81 @@
+//! Start-up and the shared state. [`start`] connects the database, applies migrations, loads
+//! and checks the master key and, on an empty database, creates the operator token.
+//! [`serve`] runs the HTTP server on a listener it is given until a shutdown future resolves,
+//! so tests bind port 0 and stop servers at will.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::metrics::Metrics;
+use crate::secrets::{self, Secrets};
+use crate::sessions;
+use crate::store::{Backend, Store};
+use crate::types::Clock;
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// "Now", injectable for tests.
+    pub clock: Clock,
+    pub secrets: Arc<Secrets>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// What [`start`] produced.
+pub struct Started {
+    pub state: AppState,
+    /// The operator token, present only when this start created it. Show it once.
+    pub operator_token: Option<SecretString>,
+    /// Migrations applied by this start.
+    pub migrations_applied: usize,
+}
+
+/// Opens the database (migrating it when configured to) and prepares the state.
+pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
+    let store = Store::connect(&config.database_url(), config.database.max_connections)
+        .await
+        .context("opening the database")?;
+    let migrations_applied = if config.database.migrate_on_start {
+        store.migrate().await?
+    } else {
+        0
+    };
+    let master = secrets::load_master_key(&config)?;
+    let secrets = Secrets::new(master);
+    secrets.check_against(&store).await?;
+    let operator_token = sessions::operator::bootstrap(&store, &clock)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the operator token: {e:?}"))?;
+    let database = match store.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let state = AppState {
+        config: Arc::new(config),
+        store,
+        clock,
+        secrets: Arc::new(secrets),
+        metrics: Arc::new(Metrics::new(database)),
+    };
+    Ok(Started {
+        state,
+        operator_token,
+        migrations_applied,
+    })
+}
+
+/// Serves HTTP on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    crate::http::serve(state, listener, shutdown).await
+}

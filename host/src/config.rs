@@ -1,0 +1,357 @@
+//! Typed, layered configuration: built-in defaults, then an optional TOML file, then
+//! `GATEHOUSE_…` environment variables (`__` separates levels, e.g.
+//! `GATEHOUSE_SERVER__LISTEN`). Unknown keys are rejected with a message that says how to fix
+//! them. This module reads configuration; it does not act on it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Environment variables with this prefix are configuration.
+pub const ENV_PREFIX: &str = "GATEHOUSE_";
+
+/// `GATEHOUSE_…` variables that are not configuration keys: the config file path (read by the
+/// CLI) and the test harness's own settings.
+const ENV_NOT_CONFIG: &[&str] = &["config", "test_database_url"];
+
+/// The whole configuration. Every section has defaults, so an empty file is valid.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded database and the generated master key live.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub secrets: SecretsConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            secrets: SecretsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind. Loopback by default: put a TLS-terminating proxy in front.
+    pub listen: SocketAddr,
+    /// The URL users and IdPs reach Gatehouse at; defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes. Stops memory exhaustion by oversize bodies.
+    pub max_body_bytes: usize,
+    /// A request taking longer than this is answered with 408 and dropped.
+    pub request_timeout_secs: u64,
+    /// How long in-flight requests get to finish after SIGTERM / Ctrl-C.
+    pub shutdown_grace_secs: u64,
+    /// Take the client IP for audit events from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` for PostgreSQL, `sqlite://path` for a SQLite file; unset means
+    /// `{data_dir}/gatehouse.db`.
+    pub url: Option<String>,
+    /// Connection pool size (readers; SQLite always has a single writer connection).
+    pub max_connections: u32,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 8,
+            migrate_on_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The master key, base64 (32 bytes). Prefer `master_key_file` or the environment.
+    #[serde(serialize_with = "redact")]
+    pub master_key: Option<SecretString>,
+    /// A file holding the base64 master key; must not be readable by group or others.
+    pub master_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `gatehouse=debug,info`.
+    pub level: String,
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn redact<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+/// A configuration problem, worded so the operator knows what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {message}\n  hint: {hint}")]
+pub struct ConfigError {
+    pub message: String,
+    pub hint: String,
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env = Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .filter(|key| !ENV_NOT_CONFIG.contains(&key.as_str()));
+        Self::load_from(file, env)
+    }
+
+    fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError {
+                    message: format!("config file {} does not exist", path.display()),
+                    hint: "pass an existing TOML file with --config, or omit it to use defaults".into(),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment.merge(env).extract().map_err(explain)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError {
+                message: format!("server.max_body_bytes = {} is too small", self.server.max_body_bytes),
+                hint: "use at least 1024 bytes; the default is 1048576".into(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError {
+                message: "database.max_connections must be at least 1".into(),
+                hint: "the default is 8".into(),
+            });
+        }
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError {
+                    message: format!("server.public_url = {url:?} is not an http(s) URL"),
+                    hint: "for example https://sso.example.com".into(),
+                });
+            }
+        }
+        if let Some(url) = &self.database.url {
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|p| url.starts_with(p)) {
+                return Err(ConfigError {
+                    message: "database.url has an unsupported scheme".into(),
+                    hint: "use postgres://user@host/db or sqlite://path/to/file.db".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL people and IdPs use, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.server.listen),
+        }
+    }
+
+    /// The database URL, defaulting to the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()),
+        }
+    }
+
+    /// True when the database is the embedded SQLite default (or any SQLite file).
+    pub fn is_embedded_database(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml_string(self)
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut out = String::new();
+    if let serde_json::Value::Object(map) = value {
+        let mut sections = Vec::new();
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Object(inner) => sections.push((k, inner)),
+                serde_json::Value::Null => {}
+                other => out.push_str(&format!("{k} = {other}\n")),
+            }
+        }
+        for (name, inner) in sections {
+            out.push_str(&format!("\n[{name}]\n"));
+            for (k, v) in inner {
+                if !v.is_null() {
+                    out.push_str(&format!("{k} = {v}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn explain(e: figment::Error) -> ConfigError {
+    let mut messages = Vec::new();
+    let mut unknown = false;
+    for err in e {
+        if matches!(err.kind, figment::error::Kind::UnknownField(..)) {
+            unknown = true;
+        }
+        let key = if err.path.is_empty() {
+            String::new()
+        } else {
+            format!(" (key `{}`)", err.path.join("."))
+        };
+        let source = err
+            .metadata
+            .as_ref()
+            .map(|m| match &m.source {
+                Some(src) => format!(" from {} {src}", m.name),
+                None => format!(" from {}", m.name),
+            })
+            .unwrap_or_default();
+        messages.push(format!("{}{key}{source}", err.kind));
+    }
+    let hint = if unknown {
+        "remove or correct the key; the accepted keys are listed in the README's configuration table. \
+         Environment variables are GATEHOUSE_<SECTION>__<KEY> with two underscores between levels, \
+         e.g. GATEHOUSE_SERVER__LISTEN=127.0.0.1:9000"
+    } else {
+        "check the value's type and format against the README's configuration table"
+    };
+    ConfigError {
+        message: messages.join("; "),
+        hint: hint.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_with(vars: &[(&str, &str)]) -> Env {
+        // A private prefix per test keeps parallel tests from seeing each other's variables.
+        let prefix = format!("GHTEST{}_", uuid::Uuid::new_v4().simple());
+        for (k, v) in vars {
+            std::env::set_var(format!("{prefix}{k}"), v);
+        }
+        Env::prefixed(&prefix).split("__")
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::load_from(None, env_with(&[])).unwrap();
+        assert_eq!(c.server.listen.port(), 8080);
+        assert!(c.is_embedded_database());
+    }
+
+    #[test]
+    fn env_nests_with_double_underscore() {
+        let c = Config::load_from(
+            None,
+            env_with(&[("SERVER__LISTEN", "127.0.0.1:9000"), ("DATA_DIR", "/tmp/x")]),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("g.toml");
+        std::fs::write(&file, "[server]\nlisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Config::load_from(Some(&file), env_with(&[])).unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+        assert!(err.contains("GATEHOUSE_"), "{err}");
+
+        let err = Config::load_from(None, env_with(&[("SERVER__NOPE", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = Config::load_from(None, env_with(&[("SERVER__LISTEN", "not-an-address")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+        let err = Config::load_from(None, env_with(&[("DATABASE__URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unsupported scheme"), "{err}");
+    }
+
+    #[test]
+    fn redacted_toml_hides_the_master_key() {
+        let mut c = Config::default();
+        c.secrets.master_key = Some(SecretString::from("c2VjcmV0"));
+        let toml = c.to_redacted_toml();
+        assert!(toml.contains("[redacted]"));
+        assert!(!toml.contains("c2VjcmV0"));
+    }
+}

@@ -1,0 +1,54 @@
+//! The domain error: one enum named by outcome, returned by every service module and mapped to
+//! an HTTP response in exactly one place (`http::error`). Variants carry messages meant for the
+//! client; anything internal travels in [`Error::Internal`] and is logged, never sent.
+
+use crate::store::StoreError;
+
+/// What went wrong, as a caller needs to branch on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is well-formed but not acceptable (bad value, out of range).
+    #[error("{detail}")]
+    Invalid {
+        /// The request field at fault, when there is one.
+        field: Option<&'static str>,
+        detail: String,
+    },
+    /// No credentials, or credentials that do not identify anyone.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The tenant exists but is suspended; nothing of it is served.
+    #[error("tenant is suspended")]
+    TenantSuspended,
+    /// The named resource does not exist (or belongs to another tenant, which looks the same).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change conflicts with the current state (duplicate, in use, wrong state).
+    #[error("{0}")]
+    Conflict(String),
+    /// A failure the caller cannot fix; details go to the log only.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: Some(field),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UniqueViolation(what) => Error::Conflict(what),
+            StoreError::Database(e) => Error::Internal(anyhow::Error::new(e).context("database")),
+            StoreError::Corrupt(msg) => Error::Internal(anyhow::anyhow!("corrupt row: {msg}")),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Extractors that turn raw requests into typed input or a specific [`ApiError`]: JSON bodies,
+//! query strings, the bearer-token caller and the audit context (request id, IP, user agent).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::middleware::RequestId;
+use crate::app::AppState;
+use crate::audit::RequestContext;
+use crate::error::Error;
+use crate::rbac::Principal;
+
+/// A JSON body, with precise errors for syntax, shape, size and content type.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::BodyTooLarge;
+    }
+    match r {
+        JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(inner_message(&e.body_text())),
+        JsonRejection::JsonDataError(e) => ApiError::InvalidBody(inner_message(&e.body_text())),
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        other => ApiError::MalformedJson(inner_message(&other.body_text())),
+    }
+}
+
+/// axum prefixes serde's message with its own sentence ("Failed to …: "); keep serde's part,
+/// which names the field and the position.
+fn inner_message(text: &str) -> String {
+    let msg = text.split_once(": ").map(|(_, m)| m).unwrap_or(text);
+    crate::types::truncate(msg, 300)
+}
+
+/// A query string; unknown parameters are rejected (structs use `deny_unknown_fields`).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::InvalidQuery(inner_message(&e.body_text())))
+            }
+            Err(other) => Err(ApiError::InvalidQuery(inner_message(&other.body_text()))),
+        }
+    }
+}
+
+/// The authenticated caller, from `Authorization: Bearer …`.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| Error::Unauthenticated("send the token as `Authorization: Bearer <token>`".into()))?;
+        let text = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| Error::Unauthenticated("the Authorization header must use the Bearer scheme".into()))?;
+        let principal = crate::sessions::authenticate(state, &SecretString::from(text.to_string())).await?;
+        if let Principal::ApiToken { tenant, .. } = &principal {
+            tracing::Span::current().record("tenant", tracing::field::display(tenant));
+        }
+        Ok(Caller(principal))
+    }
+}
+
+/// The audit context of this request.
+pub struct Ctx(pub RequestContext);
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = if state.config.server.trust_forwarded_for {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        } else {
+            None
+        };
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Ctx(RequestContext {
+            request_id,
+            ip: forwarded.or(peer).map(|ip| ip.to_string()),
+            user_agent,
+        }))
+    }
+}
+
+/// Parses a path segment into a newtype, or a 400 naming what was expected.
+pub fn path_param<T: std::str::FromStr<Err = crate::types::ParseError>>(raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|e: crate::types::ParseError| ApiError::InvalidPath(e.0))
+}

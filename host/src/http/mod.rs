@@ -1,0 +1,69 @@
+//! The HTTP edge: one router per area ([`operator`], [`admin`], [`health`]), the request
+//! middleware, extractors, and the single error mapping in [`error`]. Handlers parse input,
+//! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+pub mod middleware;
+pub mod operator;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::app::AppState;
+use error::ApiError;
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.server.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .nest("/operator/v1", operator::router())
+        .nest("/api/v1", admin::router())
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            ApiError::Panic.into_response()
+        }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::per_request))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then gives in-flight
+/// requests `server.shutdown_grace_secs` to finish.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        let _ = tx.send(true);
+    };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let deadline = async move {
+        let _ = rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => tracing::warn!("shutdown grace period over; dropping remaining requests"),
+    }
+    Ok(())
+}

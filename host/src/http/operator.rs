@@ -1,0 +1,280 @@
+//! `/operator/v1`: the operator API (the SaaS vendor). Creates and manages tenants, their
+//! domains and first API tokens, and reads any audit chain. Every route needs the operator
+//! token; tenants are named by id or slug.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::admin::{AuditParams, TokenList};
+use super::error::ApiError;
+use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx};
+use crate::app::AppState;
+use crate::audit::query::{self, OperatorChainFilter, Page};
+use crate::rbac::{self, WriteDomains, WriteTokens};
+use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken};
+use crate::store::tenants::{DomainRecord, TenantRecord, TenantStatus};
+use crate::store::tokens::ApiTokenRecord;
+use crate::tenancy::domains::{self, DomainChallenge};
+use crate::tenancy::{self, CreateTenant, TenantView, Transition};
+use crate::types::{TenantId, TokenId};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants", post(create_tenant).get(list_tenants))
+        .route("/tenants/{tenant}", get(get_tenant).patch(update_tenant).delete(delete_tenant))
+        .route("/tenants/{tenant}/suspend", post(suspend_tenant))
+        .route("/tenants/{tenant}/resume", post(resume_tenant))
+        .route("/tenants/{tenant}/domains", get(list_domains).post(add_domain))
+        .route("/tenants/{tenant}/domains/{domain}", delete(remove_domain))
+        .route("/tenants/{tenant}/domains/{domain}/verify", post(verify_domain))
+        .route("/tenants/{tenant}/tokens", get(list_tokens).post(create_token))
+        .route("/tenants/{tenant}/tokens/{token}", delete(revoke_token))
+        .route("/tenants/{tenant}/audit-events", get(tenant_audit))
+        .route("/audit-events", get(all_audit))
+}
+
+async fn create_tenant(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> Result<(StatusCode, Json<TenantView>), ApiError> {
+    let auth = rbac::operator(&caller)?;
+    Ok((StatusCode::CREATED, Json(tenancy::create(&state, &auth, &ctx, req).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    status: Option<String>,
+    limit: Option<u32>,
+    /// Continue after this tenant id (the `next_after` of the previous page).
+    after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TenantList {
+    tenants: Vec<TenantRecord>,
+    next_after: Option<TenantId>,
+}
+
+async fn list_tenants(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<TenantList>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let status = match params.status.as_deref() {
+        None => None,
+        Some("active") => Some(TenantStatus::Active),
+        Some("suspended") => Some(TenantStatus::Suspended),
+        Some("deleted") => Some(TenantStatus::Deleted),
+        Some(_) => {
+            return Err(ApiError::InvalidQuery(
+                "status must be one of active, suspended, deleted".into(),
+            ))
+        }
+    };
+    let after = params
+        .after
+        .as_deref()
+        .map(|a| a.parse::<TenantId>())
+        .transpose()
+        .map_err(|e| ApiError::InvalidQuery(e.0))?;
+    let limit = params.limit.unwrap_or(100);
+    let tenants = tenancy::list(&state, &auth, status, after, limit).await?;
+    let next_after = if tenants.len() == limit as usize {
+        tenants.last().map(|t| t.id)
+    } else {
+        None
+    };
+    Ok(Json(TenantList { tenants, next_after }))
+}
+
+async fn get_tenant(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<TenantView>, ApiError> {
+    rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    Ok(Json(tenancy::view(&state.store, t).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateTenant {
+    name: String,
+}
+
+async fn update_tenant(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+    ApiJson(req): ApiJson<UpdateTenant>,
+) -> Result<Json<TenantRecord>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    Ok(Json(tenancy::rename(&state, &auth, &ctx, t.id, &req.name).await?))
+}
+
+async fn transition(
+    state: AppState,
+    caller: rbac::Principal,
+    ctx: crate::audit::RequestContext,
+    tenant: String,
+    to: Transition,
+) -> Result<Json<TenantRecord>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    Ok(Json(tenancy::transition(&state, &auth, &ctx, t.id, to).await?))
+}
+
+async fn suspend_tenant(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+) -> Result<Json<TenantRecord>, ApiError> {
+    transition(state, caller, ctx, tenant, Transition::Suspend).await
+}
+
+async fn resume_tenant(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+) -> Result<Json<TenantRecord>, ApiError> {
+    transition(state, caller, ctx, tenant, Transition::Resume).await
+}
+
+async fn delete_tenant(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+) -> Result<Json<TenantRecord>, ApiError> {
+    transition(state, caller, ctx, tenant, Transition::Delete).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DomainBody {
+    pub domain: String,
+}
+
+async fn list_domains(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<DomainChallenge>>, ApiError> {
+    rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    Ok(Json(domains::list(&state, t.id).await?))
+}
+
+async fn add_domain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<DomainBody>,
+) -> Result<(StatusCode, Json<DomainRecord>), ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let record = domains::add_verified(&state, &auth, &ctx, t.id, &body.domain).await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+async fn verify_domain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path((tenant, domain)): Path<(String, String)>,
+) -> Result<Json<DomainRecord>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    Ok(Json(domains::add_verified(&state, &auth, &ctx, t.id, &domain).await?))
+}
+
+async fn remove_domain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path((tenant, domain)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let auth = rbac::for_tenant::<WriteDomains>(&caller, t.id)?;
+    domains::remove(&state, &auth, &ctx, &domain).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<TokenList>, ApiError> {
+    rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let auth = rbac::for_tenant::<WriteTokens>(&caller, t.id)?;
+    Ok(Json(TokenList {
+        tokens: api_tokens::list(&state, &auth).await?,
+    }))
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+    ApiJson(req): ApiJson<CreateApiToken>,
+) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+    rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let auth = rbac::for_tenant::<WriteTokens>(&caller, t.id)?;
+    Ok((StatusCode::CREATED, Json(api_tokens::create(&state, &auth, &ctx, req).await?)))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path((tenant, token)): Path<(String, String)>,
+) -> Result<Json<ApiTokenRecord>, ApiError> {
+    rbac::operator(&caller)?;
+    let token: TokenId = path_param(&token)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let auth = rbac::for_tenant::<WriteTokens>(&caller, t.id)?;
+    Ok(Json(api_tokens::revoke(&state, &auth, &ctx, token).await?))
+}
+
+async fn tenant_audit(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<Json<Page>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let filter = Some(OperatorChainFilter::Tenant(t.id));
+    Ok(Json(query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?))
+}
+
+async fn all_audit(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(mut params): ApiQuery<AuditParams>,
+) -> Result<Json<Page>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let filter = match params.chain.take().as_deref() {
+        None => None,
+        Some("operator") => Some(OperatorChainFilter::Operator),
+        Some(other) => Some(OperatorChainFilter::Tenant(tenancy::resolve(&state.store, other).await?.id)),
+    };
+    Ok(Json(query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?))
+}

@@ -1,0 +1,50 @@
+//! Gatehouse: a self-hosted enterprise-security add-on for multi-tenant SaaS products.
+//!
+//! Each customer organisation of the SaaS app is a *tenant*. This crate is the host: it owns
+//! tenancy, API tokens, envelope-encrypted secrets, the hash-chained audit trail and the HTTP
+//! surface. Later areas (SSO, SCIM, MFA, roles, the WebAssembly plugin pipeline) plug into the
+//! same modules.
+//!
+//! # Codemap
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | typed, layered configuration (defaults → TOML file → `GATEHOUSE_…` env) |
+//! | [`app`] | [`app::AppState`], start-up (database, migrations, master key, first-start bootstrap), serving |
+//! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check` |
+//! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
+//! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks) |
+//! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
+//! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
+//! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
+//! | [`http`] | axum routers, extractors, middleware, the single error → response mapping |
+//! | [`store`] | the database (SQLite or PostgreSQL), migrations, every SQL statement |
+//! | [`types`] | parse-don't-validate newtypes shared by all modules (ids, slugs, domains, time) |
+//!
+//! # Invariants
+//!
+//! 1. Only `http` imports axum and only `store` imports sqlx (and, later, only `plugins`
+//!    imports wasmtime).
+//! 2. Every query on tenant-owned rows takes a [`types::TenantId`]; there is no lookup of a
+//!    tenant-owned row by its id alone.
+//! 3. No global mutable state: configuration, pools, keys and the clock travel in
+//!    [`app::AppState`], so tests run many servers in one process.
+//! 4. Secrets are typed and never logged; tokens are stored hashed; stored secrets are
+//!    encrypted with the tenant's data key.
+//! 5. An audit event commits in the same transaction as the change it records.
+//! 6. Privileged operations take a proof of permission made only by [`rbac`].
+
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod rbac;
+pub mod secrets;
+pub mod sessions;
+pub mod store;
+pub mod tenancy;
+pub mod types;
+
+pub use error::Error;

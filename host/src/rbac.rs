@@ -1,0 +1,252 @@
+//! Who may do what. Today's principals are the operator and tenant API tokens with scopes;
+//! roles and record scopes arrive with the directory. Every privileged service function takes
+//! an [`Authorized`] proof, and this module is the only place that makes one, so there are no
+//! permission `if`s in handlers.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Actor;
+use crate::error::Error;
+use crate::types::{TenantId, TokenId};
+
+/// What a tenant API token may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Everything a tenant admin can do through the API.
+    Admin,
+    /// Read the tenant's settings and domains.
+    TenantRead,
+    /// Request and remove email domains.
+    DomainsWrite,
+    /// Create, list and revoke API tokens (never with more scopes than the caller has).
+    TokensWrite,
+    /// Read the audit log.
+    AuditRead,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [
+        Scope::Admin,
+        Scope::TenantRead,
+        Scope::DomainsWrite,
+        Scope::TokensWrite,
+        Scope::AuditRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Admin => "admin",
+            Scope::TenantRead => "tenant:read",
+            Scope::DomainsWrite => "domains:write",
+            Scope::TokensWrite => "tokens:write",
+            Scope::AuditRead => "audit:read",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = crate::types::ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+                crate::types::ParseError(format!(
+                    "unknown scope `{}`; known scopes: {}",
+                    crate::types::truncate(s, 40),
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// The SaaS vendor's operator credential: may act on every tenant.
+    Operator { token_id: TokenId },
+    /// A tenant API token: acts only on its own tenant, within its scopes.
+    ApiToken {
+        tenant: TenantId,
+        token_id: TokenId,
+        name: String,
+        scopes: Vec<Scope>,
+    },
+}
+
+impl Principal {
+    /// How this caller appears in audit events.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::Operator { token_id } => Actor::operator(*token_id),
+            Principal::ApiToken { token_id, name, .. } => Actor::api_token(*token_id, name),
+        }
+    }
+
+    fn has_scope(&self, scope: Scope) -> bool {
+        match self {
+            Principal::Operator { .. } => true,
+            Principal::ApiToken { scopes, .. } => {
+                scopes.contains(&Scope::Admin) || scopes.contains(&scope)
+            }
+        }
+    }
+}
+
+/// A permission on a tenant's resources, satisfied by a scope.
+pub trait TenantPermission {
+    const SCOPE: Scope;
+}
+
+macro_rules! permission {
+    ($(#[$doc:meta])* $name:ident => $scope:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl TenantPermission for $name {
+            const SCOPE: Scope = $scope;
+        }
+    };
+}
+
+permission!(/// Read a tenant's settings and domains.
+    ReadTenant => Scope::TenantRead);
+permission!(/// Change a tenant's email domains.
+    WriteDomains => Scope::DomainsWrite);
+permission!(/// Manage a tenant's API tokens.
+    WriteTokens => Scope::TokensWrite);
+permission!(/// Read a tenant's audit log.
+    ReadAudit => Scope::AuditRead);
+
+/// Instance-wide operator power: create, suspend and delete tenants.
+#[derive(Debug)]
+pub struct OperateInstance;
+
+/// Proof that `actor` may exercise `P` (on `tenant`, for tenant permissions). Only this
+/// module constructs it.
+#[derive(Debug)]
+pub struct Authorized<P> {
+    principal: Principal,
+    tenant: Option<TenantId>,
+    _permission: PhantomData<P>,
+}
+
+impl<P> Authorized<P> {
+    pub fn actor(&self) -> Actor {
+        self.principal.actor()
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// True when the caller holds `scope`, so may hand it on (no escalation through tokens).
+    pub fn can_grant(&self, scope: Scope) -> bool {
+        self.principal.has_scope(scope)
+    }
+}
+
+impl<P: TenantPermission> Authorized<P> {
+    /// The tenant the permission was checked against.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant.expect("tenant permissions are always checked against a tenant")
+    }
+}
+
+/// Checks `principal` may exercise `P` on `tenant`.
+pub fn for_tenant<P: TenantPermission>(principal: &Principal, tenant: TenantId) -> Result<Authorized<P>, Error> {
+    match principal {
+        Principal::Operator { .. } => {}
+        Principal::ApiToken { tenant: own, .. } if *own != tenant => {
+            // Another tenant's resources look exactly like missing ones.
+            return Err(Error::NotFound("tenant"));
+        }
+        Principal::ApiToken { .. } if !principal.has_scope(P::SCOPE) => {
+            return Err(Error::Forbidden(format!(
+                "this token lacks the `{}` scope",
+                P::SCOPE.as_str()
+            )));
+        }
+        Principal::ApiToken { .. } => {}
+    }
+    Ok(Authorized {
+        principal: principal.clone(),
+        tenant: Some(tenant),
+        _permission: PhantomData,
+    })
+}
+
+/// Checks `principal` is the operator.
+pub fn operator(principal: &Principal) -> Result<Authorized<OperateInstance>, Error> {
+    match principal {
+        Principal::Operator { .. } => Ok(Authorized {
+            principal: principal.clone(),
+            tenant: None,
+            _permission: PhantomData,
+        }),
+        Principal::ApiToken { .. } => Err(Error::Forbidden(
+            "this endpoint needs the operator token".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(tenant: TenantId, scopes: Vec<Scope>) -> Principal {
+        Principal::ApiToken {
+            tenant,
+            token_id: TokenId::generate(),
+            name: "t".into(),
+            scopes,
+        }
+    }
+
+    #[test]
+    fn tokens_are_confined_to_their_tenant_and_scopes() {
+        let a = TenantId::generate();
+        let b = TenantId::generate();
+        let reader = token(a, vec![Scope::AuditRead]);
+        assert!(for_tenant::<ReadAudit>(&reader, a).is_ok());
+        assert!(matches!(for_tenant::<ReadAudit>(&reader, b), Err(Error::NotFound(_))));
+        assert!(matches!(for_tenant::<WriteTokens>(&reader, a), Err(Error::Forbidden(_))));
+        assert!(operator(&reader).is_err());
+
+        let admin = token(a, vec![Scope::Admin]);
+        assert!(for_tenant::<WriteTokens>(&admin, a).is_ok());
+        let op = Principal::Operator { token_id: TokenId::generate() };
+        assert!(for_tenant::<WriteTokens>(&op, b).is_ok());
+    }
+
+    #[test]
+    fn scopes_parse_strictly() {
+        assert_eq!("audit:read".parse::<Scope>().unwrap(), Scope::AuditRead);
+        let err = "root".parse::<Scope>().unwrap_err().to_string();
+        assert!(err.contains("known scopes"), "{err}");
+    }
+}

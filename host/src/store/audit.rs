@@ -1,0 +1,201 @@
+//! SQL for the audit trail: per-chain heads, appending events, filtered listing and the
+//! ordered scan that chain verification walks. Rows are never updated or deleted here.
+
+use sqlx::Row;
+
+use super::{Store, StoreResult, Tx};
+
+/// An audit row exactly as stored; `audit` owns its meaning and its hash.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    /// The chain: a tenant id, or `operator` for instance-wide operator events.
+    pub chain: String,
+    pub seq: i64,
+    pub id: String,
+    pub occurred_at: i64,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub actor_label: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The newest link of a chain.
+#[derive(Debug, Clone)]
+pub struct ChainHead {
+    pub chain: String,
+    pub last_seq: i64,
+    pub last_hash: Vec<u8>,
+}
+
+/// Reserves the next sequence number of `chain` and returns it with the previous hash. On
+/// PostgreSQL the UPDATE locks the head row until commit, so concurrent writers of one chain
+/// queue and the chain never forks; SQLite has a single writer anyway.
+pub async fn advance_head(tx: &mut Tx, chain: &str, genesis: &[u8]) -> StoreResult<(i64, Vec<u8>)> {
+    sqlx::query(
+        "INSERT INTO audit_heads (tenant_id, last_seq, last_hash) VALUES ($1, 0, $2) \
+         ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(chain)
+    .bind(genesis.to_vec())
+    .execute(tx.conn())
+    .await?;
+    let row = sqlx::query(
+        "UPDATE audit_heads SET last_seq = last_seq + 1 WHERE tenant_id = $1 RETURNING last_seq, last_hash",
+    )
+    .bind(chain)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((row.try_get("last_seq")?, row.try_get("last_hash")?))
+}
+
+pub async fn append(tx: &mut Tx, r: &AuditRow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, \
+         action, target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&r.chain)
+    .bind(r.seq)
+    .bind(&r.id)
+    .bind(r.occurred_at)
+    .bind(&r.actor_type)
+    .bind(&r.actor_id)
+    .bind(&r.actor_label)
+    .bind(&r.action)
+    .bind(&r.target_type)
+    .bind(&r.target_id)
+    .bind(&r.before_json)
+    .bind(&r.after_json)
+    .bind(&r.ip)
+    .bind(&r.user_agent)
+    .bind(&r.request_id)
+    .bind(r.prev_hash.clone())
+    .bind(r.hash.clone())
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE audit_heads SET last_hash = $1 WHERE tenant_id = $2")
+        .bind(r.hash.clone())
+        .bind(&r.chain)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+const COLUMNS: &str = "tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, action, \
+    target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash";
+
+fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditRow> {
+    Ok(AuditRow {
+        chain: row.try_get("tenant_id")?,
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        occurred_at: row.try_get("occurred_at")?,
+        actor_type: row.try_get("actor_type")?,
+        actor_id: row.try_get("actor_id")?,
+        actor_label: row.try_get("actor_label")?,
+        action: row.try_get("action")?,
+        target_type: row.try_get("target_type")?,
+        target_id: row.try_get("target_id")?,
+        before_json: row.try_get("before_json")?,
+        after_json: row.try_get("after_json")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        request_id: row.try_get("request_id")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// Filters for a listing, newest first. `chain: None` spans every chain (operator use only).
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub chain: Option<String>,
+    pub from_micros: Option<i64>,
+    pub to_micros: Option<i64>,
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    /// Matches actions starting with this text (for `action=tenant.*`).
+    pub action_prefix: Option<String>,
+    /// Keyset cursor: only events strictly older than (occurred_at, id).
+    pub before: Option<(i64, String)>,
+    pub limit: u32,
+}
+
+pub async fn list(store: &Store, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_events WHERE \
+         ($1 IS NULL OR tenant_id = $1) \
+         AND ($2 IS NULL OR occurred_at >= $2) \
+         AND ($3 IS NULL OR occurred_at < $3) \
+         AND ($4 IS NULL OR actor_id = $4) \
+         AND ($5 IS NULL OR action = $5) \
+         AND ($6 IS NULL OR substr(action, 1, length($6)) = $6) \
+         AND ($7 IS NULL OR occurred_at < $7 OR (occurred_at = $7 AND id < $8)) \
+         ORDER BY occurred_at DESC, id DESC LIMIT $9"
+    );
+    let (before_t, before_id) = match &f.before {
+        Some((t, id)) => (Some(*t), Some(id.clone())),
+        None => (None, None),
+    };
+    let rows = sqlx::query(&sql)
+        .bind(&f.chain)
+        .bind(f.from_micros)
+        .bind(f.to_micros)
+        .bind(&f.actor_id)
+        .bind(&f.action)
+        .bind(&f.action_prefix)
+        .bind(before_t)
+        .bind(before_id)
+        .bind(i64::from(f.limit))
+        .fetch_all(store.reader())
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Up to `limit` events of `chain` with `seq > after_seq`, in sequence order.
+pub async fn chain_page(store: &Store, chain: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(chain)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(store.reader())
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn heads(store: &Store) -> StoreResult<Vec<ChainHead>> {
+    let rows = sqlx::query("SELECT tenant_id, last_seq, last_hash FROM audit_heads ORDER BY tenant_id")
+        .fetch_all(store.reader())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ChainHead {
+                chain: r.try_get("tenant_id")?,
+                last_seq: r.try_get("last_seq")?,
+                last_hash: r.try_get("last_hash")?,
+            })
+        })
+        .collect()
+}
+
+/// Chains that have events but no head row (a head deleted by hand).
+pub async fn chains_without_head(store: &Store) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT tenant_id FROM audit_events e WHERE NOT EXISTS \
+         (SELECT 1 FROM audit_heads h WHERE h.tenant_id = e.tenant_id)",
+    )
+    .fetch_all(store.reader())
+    .await?)
+}

@@ -1,0 +1,230 @@
+//! The database: one [`Store`] over SQLite (embedded default: a file, WAL, a single writer
+//! connection) or PostgreSQL (multi-node), migrations, and every SQL statement Gatehouse runs.
+//! No other module speaks SQL. Both backends share one schema shape: ids and JSON as TEXT,
+//! times as BIGINT unix microseconds, bytes as BLOB/BYTEA, and `$n` placeholders.
+//!
+//! Writes happen in a [`Tx`]; a change and the audit event that records it share one.
+
+pub mod audit;
+pub mod keys;
+pub mod tenants;
+pub mod tokens;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool};
+
+/// Which SQL engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A storage failure, split where callers branch on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint rejected the row; the text names what was duplicated.
+    #[error("{0}")]
+    UniqueViolation(String),
+    /// A stored value did not parse back (hand-edited or corrupted row).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Set on every SQLite connection: WAL (readers never block the writer), NORMAL sync (durable
+/// across application crashes, fast commits), foreign keys on, and a 5 s busy timeout for
+/// locks held by another process (e.g. `gatehouse audit verify` beside a running server).
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The connection pools. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+    /// Serves reads (and, on PostgreSQL, writes too).
+    reader: AnyPool,
+    /// Serves write transactions. On SQLite it holds one connection, so writers queue in
+    /// process instead of failing with SQLITE_BUSY.
+    writer: AnyPool,
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+}
+
+impl Tx {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Connects to `url`, creating the SQLite file (and its directory) if needed.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL scheme (use sqlite:// or postgres://)");
+        };
+        match backend {
+            Backend::Sqlite => Self::connect_sqlite(url, max_connections).await,
+            Backend::Postgres => {
+                let options = AnyConnectOptions::from_str(url).context("parsing database.url")?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                Ok(Self {
+                    backend,
+                    reader: pool.clone(),
+                    writer: pool,
+                })
+            }
+        }
+    }
+
+    async fn connect_sqlite(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if path.is_empty() || path == ":memory:" {
+            anyhow::bail!("SQLite needs a file path (in-memory databases cannot be shared between connections)");
+        }
+        if let Some(parent) = std::path::Path::new(&path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating database directory {}", parent.display()))?;
+            }
+        }
+        let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))
+            .context("parsing SQLite path")?;
+        let writer = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(sqlite_pragmas)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening SQLite database {path}"))?;
+        let reader = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(sqlite_pragmas)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening SQLite database {path}"))?;
+        Ok(Self {
+            backend: Backend::Sqlite,
+            reader,
+            writer,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> anyhow::Result<usize> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        let mut conn = self.writer.acquire().await.context("connecting for migrations")?;
+        let before = applied_count(&mut conn).await;
+        migrator
+            .run(&mut *conn)
+            .await
+            .context("applying database migrations")?;
+        let after = applied_count(&mut conn).await;
+        Ok(after.saturating_sub(before))
+    }
+
+    /// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so the write lock is taken up
+    /// front rather than on the first write).
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        let inner = match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        };
+        Ok(Tx { inner })
+    }
+
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// True when both pools answer a trivial query.
+    pub async fn ping(&self) -> bool {
+        let r = sqlx::query("SELECT 1").execute(&self.reader).await.is_ok();
+        r && sqlx::query("SELECT 1").execute(&self.writer).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+async fn applied_count(conn: &mut AnyConnection) -> usize {
+    // The table does not exist before the first migration.
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+        .fetch_one(&mut *conn)
+        .await
+        .map(|n| usize::try_from(n).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// Maps a unique-constraint failure to [`StoreError::UniqueViolation`] with `what` as text.
+pub(crate) fn unique_as(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::UniqueViolation(what.to_string())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// Parses a stored text column into a newtype, reporting corruption instead of panicking.
+pub(crate) fn parse_col<T: FromStr>(value: &str, column: &str) -> StoreResult<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+fn sqlite_pragmas(
+    conn: &mut AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        sqlx::Executor::execute(&mut *conn, SQLITE_PRAGMAS).await?;
+        Ok(())
+    })
+}

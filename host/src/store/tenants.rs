@@ -1,0 +1,283 @@
+//! SQL for tenants and their email domains.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{parse_col, unique_as, Store, StoreError, StoreResult, Tx};
+use crate::types::{DomainName, Slug, TenantId, Timestamp};
+
+/// Lifecycle state of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    /// Nothing of the tenant is served; its tokens are refused. Reversible.
+    Suspended,
+    /// Tombstone: domains and tokens removed, data key destroyed; audit trail kept.
+    Deleted,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+impl std::str::FromStr for TenantStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            "deleted" => Ok(Self::Deleted),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A tenant row.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub slug: Slug,
+    pub name: String,
+    /// Opaque random token used in end-user and IdP-facing URLs instead of the id or slug.
+    pub public_token: String,
+    pub status: TenantStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Whether a domain has been proven to belong to the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DomainStatus {
+    Pending,
+    Verified,
+}
+
+/// An email domain claimed by a tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainRecord {
+    pub domain: DomainName,
+    pub status: DomainStatus,
+    /// The value the tenant publishes in a DNS TXT record to prove ownership.
+    pub verification_token: String,
+    pub created_at: Timestamp,
+    pub verified_at: Option<Timestamp>,
+}
+
+const TENANT_COLUMNS: &str = "id, slug, name, public_token, status, created_at, updated_at";
+
+fn tenant_from_row(row: &sqlx::any::AnyRow) -> StoreResult<TenantRecord> {
+    Ok(TenantRecord {
+        id: parse_col(&row.try_get::<String, _>("id")?, "tenants.id")?,
+        slug: parse_col(&row.try_get::<String, _>("slug")?, "tenants.slug")?,
+        name: row.try_get("name")?,
+        public_token: row.try_get("public_token")?,
+        status: row
+            .try_get::<String, _>("status")?
+            .parse()
+            .map_err(|_| StoreError::Corrupt("tenants.status".into()))?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn insert(tx: &mut Tx, t: &TenantRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tenants (id, slug, name, public_token, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(t.id.to_string())
+    .bind(t.slug.as_str())
+    .bind(&t.name)
+    .bind(&t.public_token)
+    .bind(t.status.as_str())
+    .bind(t.created_at.as_micros())
+    .bind(t.updated_at.as_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("a tenant with this slug already exists"))?;
+    Ok(())
+}
+
+pub async fn get(store: &Store, id: TenantId) -> StoreResult<Option<TenantRecord>> {
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(tenant_from_row).transpose()
+}
+
+/// Reads the tenant inside a write transaction (the "before" of an audited change).
+pub async fn get_for_update(tx: &mut Tx, id: TenantId) -> StoreResult<Option<TenantRecord>> {
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(tenant_from_row).transpose()
+}
+
+pub async fn find_by_slug(store: &Store, slug: &Slug) -> StoreResult<Option<TenantRecord>> {
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1");
+    let row = sqlx::query(&sql)
+        .bind(slug.as_str())
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(tenant_from_row).transpose()
+}
+
+/// Tenants ordered by id (creation order), `limit` at most, after `after` when given.
+pub async fn list(
+    store: &Store,
+    status: Option<TenantStatus>,
+    after: Option<TenantId>,
+    limit: u32,
+) -> StoreResult<Vec<TenantRecord>> {
+    let sql = format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants \
+         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR id > $2) \
+         ORDER BY id LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(status.map(|s| s.as_str()))
+        .bind(after.map(|a| a.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(store.reader())
+        .await?;
+    rows.iter().map(tenant_from_row).collect()
+}
+
+pub async fn set_status(
+    tx: &mut Tx,
+    id: TenantId,
+    status: TenantStatus,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn rename(tx: &mut Tx, id: TenantId, name: &str, now: Timestamp) -> StoreResult<()> {
+    sqlx::query("UPDATE tenants SET name = $1, updated_at = $2 WHERE id = $3")
+        .bind(name)
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+fn domain_from_row(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
+    let status = match row.try_get::<String, _>("status")?.as_str() {
+        "pending" => DomainStatus::Pending,
+        "verified" => DomainStatus::Verified,
+        other => return Err(StoreError::Corrupt(format!("tenant_domains.status = {other:?}"))),
+    };
+    Ok(DomainRecord {
+        domain: parse_col(&row.try_get::<String, _>("domain")?, "tenant_domains.domain")?,
+        status,
+        verification_token: row.try_get("verification_token")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        verified_at: row
+            .try_get::<Option<i64>, _>("verified_at")?
+            .map(Timestamp::from_micros),
+    })
+}
+
+const DOMAIN_COLUMNS: &str = "domain, status, verification_token, created_at, verified_at";
+
+pub async fn domains(store: &Store, tenant: TenantId) -> StoreResult<Vec<DomainRecord>> {
+    let sql = format!(
+        "SELECT {DOMAIN_COLUMNS} FROM tenant_domains WHERE tenant_id = $1 ORDER BY domain"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .fetch_all(store.reader())
+        .await?;
+    rows.iter().map(domain_from_row).collect()
+}
+
+pub async fn domain_for_update(
+    tx: &mut Tx,
+    tenant: TenantId,
+    domain: &DomainName,
+) -> StoreResult<Option<DomainRecord>> {
+    let sql = format!(
+        "SELECT {DOMAIN_COLUMNS} FROM tenant_domains WHERE tenant_id = $1 AND domain = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(domain.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(domain_from_row).transpose()
+}
+
+pub async fn insert_domain(tx: &mut Tx, tenant: TenantId, d: &DomainRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tenant_domains (tenant_id, domain, status, verification_token, created_at, verified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant.to_string())
+    .bind(d.domain.as_str())
+    .bind(match d.status {
+        DomainStatus::Pending => "pending",
+        DomainStatus::Verified => "verified",
+    })
+    .bind(&d.verification_token)
+    .bind(d.created_at.as_micros())
+    .bind(d.verified_at.map(Timestamp::as_micros))
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("this domain is already claimed (by this tenant, or verified by another)"))?;
+    Ok(())
+}
+
+pub async fn mark_domain_verified(
+    tx: &mut Tx,
+    tenant: TenantId,
+    domain: &DomainName,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE tenant_domains SET status = 'verified', verified_at = $1 \
+         WHERE tenant_id = $2 AND domain = $3",
+    )
+    .bind(now.as_micros())
+    .bind(tenant.to_string())
+    .bind(domain.as_str())
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("this domain is already verified by another tenant"))?;
+    Ok(())
+}
+
+pub async fn delete_domain(tx: &mut Tx, tenant: TenantId, domain: &DomainName) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM tenant_domains WHERE tenant_id = $1 AND domain = $2")
+        .bind(tenant.to_string())
+        .bind(domain.as_str())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn delete_all_domains(tx: &mut Tx, tenant: TenantId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM tenant_domains WHERE tenant_id = $1")
+        .bind(tenant.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Newtypes parsed at the edge and shared by every module: ids, slugs, email domains and
+//! timestamps, plus the injectable [`Clock`]. Nothing here touches the database or HTTP.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Why a value from outside did not parse; the message is shown to the client as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new time-ordered (UUIDv7) id.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.as_hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| ParseError(format!("`{}` is not a valid {} (expected a UUID)", truncate(s, 64), $what)))
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A tenant's internal id. Used in the operator API and as the key of every tenant-owned row;
+    /// URLs that end users see carry the opaque public token instead.
+    TenantId,
+    "tenant id"
+);
+uuid_id!(
+    /// An API or operator token's id: the public half of the token, safe to log and show.
+    TokenId,
+    "token id"
+);
+uuid_id!(
+    /// An audit event's id.
+    EventId,
+    "event id"
+);
+
+/// Shortens client input quoted back in an error message.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// A tenant's human-readable handle: 3–63 characters of `a-z`, `0-9` and inner `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Slug {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let ok_chars = s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !(3..=63).contains(&s.len()) || !ok_chars || s.starts_with('-') || s.ends_with('-') {
+            return Err(ParseError(format!(
+                "`{}` is not a valid slug: use 3-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+                truncate(s, 80)
+            )));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email domain (`example.com`), lower-cased, with at least two labels. Internationalised
+/// domains must be given in their ASCII (punycode) form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct DomainName(String);
+
+impl DomainName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DomainName {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let lower = s.trim_end_matches('.').to_ascii_lowercase();
+        let bad = || {
+            ParseError(format!(
+                "`{}` is not a valid email domain: expected a name such as example.com (ASCII letters, digits, '-', at least two labels; punycode for internationalised names)",
+                truncate(s, 80)
+            ))
+        };
+        if lower.is_empty() || lower.len() > 253 {
+            return Err(bad());
+        }
+        let labels: Vec<&str> = lower.split('.').collect();
+        if labels.len() < 2 {
+            return Err(bad());
+        }
+        for label in &labels {
+            let valid = !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid {
+                return Err(bad());
+            }
+        }
+        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(bad());
+        }
+        Ok(Self(lower))
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A UTC instant with microsecond precision, stored as unix microseconds and shown as RFC 3339.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+    pub fn as_micros(self) -> i64 {
+        self.0
+    }
+    pub fn plus_seconds(self, seconds: i64) -> Self {
+        Self(self.0.saturating_add(seconds.saturating_mul(1_000_000)))
+    }
+    pub fn to_rfc3339(self) -> String {
+        let nanos = i128::from(self.0) * 1000;
+        OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| "invalid-timestamp".to_string())
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
+            ParseError(format!(
+                "`{}` is not an RFC 3339 timestamp (for example 2026-01-31T09:30:00Z)",
+                truncate(s, 64)
+            ))
+        })?;
+        let micros = t.unix_timestamp_nanos() / 1000;
+        i64::try_from(micros)
+            .map(Self)
+            .map_err(|_| ParseError("timestamp out of range".into()))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The source of "now". Injected through `AppState` so tests can move time forward (token
+/// expiry, session timeouts) without sleeping. In production the offset stays zero.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    /// Microseconds added to the system time; only tests change it.
+    offset_micros: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    pub fn now(&self) -> Timestamp {
+        let real = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
+        let real = i64::try_from(real).unwrap_or(i64::MAX);
+        Timestamp(real.saturating_add(self.offset_micros.load(Ordering::Relaxed)))
+    }
+
+    /// Moves this clock (and every clone of it) forward. For tests.
+    pub fn advance(&self, by: std::time::Duration) {
+        let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        self.offset_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_normalised_and_checked() {
+        assert_eq!("Example.COM.".parse::<DomainName>().unwrap().as_str(), "example.com");
+        for bad in ["", "localhost", "a..b", "-a.com", "a-.com", "exa mple.com", "1.2.3.4", "é.com"] {
+            assert!(bad.parse::<DomainName>().is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn slugs_are_checked() {
+        assert!("acme-corp".parse::<Slug>().is_ok());
+        for bad in ["ab", "Acme", "-acme", "acme-", "ac_me"] {
+            assert!(bad.parse::<Slug>().is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t: Timestamp = "2026-01-31T09:30:00.123456Z".parse().unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-01-31T09:30:00.123456Z");
+        assert!("yesterday".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn clock_advances_every_clone() {
+        let clock = Clock::system();
+        let other = clock.clone();
+        let before = other.now();
+        clock.advance(std::time::Duration::from_secs(3600));
+        assert!(other.now().as_micros() - before.as_micros() >= 3_600_000_000);
+    }
+}
