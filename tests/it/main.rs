@@ -1,1 +1,11 @@
-fn x(){}
+//! Gatehouse's one integration-test binary. Every test starts the real server on port 0
+//! against a fresh database (a temporary SQLite file, or a new PostgreSQL database when
+//! `GATEHOUSE_TEST_DATABASE_URL` is set) and talks HTTP to it.
+
+mod audit;
+mod bad_input;
+mod cli;
+mod helpers;
+mod operations;
+mod tenancy;
+mod tokens;

@@ -1,0 +1,242 @@
+//! `spawn_app` and typed helpers: a real server on port 0, a fresh database, an HTTP client.
+
+use std::net::SocketAddr;
+
+use gatehouse::app::{self, AppState};
+use gatehouse::config::Config;
+use gatehouse::types::Clock;
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+/// Environment variable naming an admin PostgreSQL URL; when set, each test gets a new database.
+pub const PG_ENV: &str = "GATEHOUSE_TEST_DATABASE_URL";
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub operator_token: String,
+    pub state: AppState,
+    pub config: Config,
+    pub clock: Clock,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+}
+
+/// A PostgreSQL database created for one test and dropped after it.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A fresh database URL for one test, plus its guard.
+async fn fresh_database(dir: &std::path::Path) -> (Option<String>, Option<PgDatabase>) {
+    let Ok(admin_url) = std::env::var(PG_ENV) else {
+        return (None, None);
+    };
+    let name = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to GATEHOUSE_TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let _ = dir;
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+    (Some(format!("{base}/{name}")), Some(PgDatabase { admin_url, name }))
+}
+
+pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Config {
+    let mut config = Config::default();
+    config.data_dir = dir.to_path_buf();
+    config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.server.max_body_bytes = 64 * 1024;
+    config.database.max_connections = 4;
+    if let Some(url) = database_url {
+        config.database.url = Some(url);
+        // Every node of a PostgreSQL deployment shares one configured key.
+        config.secrets.master_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string().into());
+    }
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, pg) = fresh_database(dir.path()).await;
+    let config = test_config(dir.path(), url);
+    spawn_with(config, dir, pg).await
+}
+
+async fn spawn_with(config: Config, dir: tempfile::TempDir, pg: Option<PgDatabase>) -> TestApp {
+    let clock = Clock::system();
+    let started = app::start(config.clone(), clock.clone()).await.expect("start");
+    let operator_token = started
+        .operator_token
+        .as_ref()
+        .expect("a fresh database creates the operator token")
+        .expose_secret()
+        .to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let state = started.state.clone();
+    let server = tokio::spawn(app::serve(state.clone(), listener, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        url: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        operator_token,
+        state,
+        config,
+        clock,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dir: dir,
+        pg,
+    }
+}
+
+/// A response: status, headers and the body parsed as JSON (Null when empty or not JSON).
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The problem-details `type` slug (after `urn:gatehouse:problem:`).
+    pub fn problem(&self) -> &str {
+        self.body["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("urn:gatehouse:problem:"))
+            .unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, body }
+    }
+
+    pub async fn op(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.call(method, &format!("/operator/v1{path}"), Some(&self.operator_token), body)
+            .await
+    }
+
+    pub async fn api(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.call(method, &format!("/api/v1{path}"), Some(token), body).await
+    }
+
+    /// Creates a tenant with one verified domain; returns its id.
+    pub async fn create_tenant(&self, slug: &str) -> String {
+        let r = self
+            .op(
+                Method::POST,
+                "/tenants",
+                Some(json!({ "slug": slug, "name": format!("{slug} Inc"), "domains": [format!("{slug}.example")] })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Issues a tenant API token through the operator API; returns (token id, token).
+    pub async fn tenant_token(&self, tenant: &str, scopes: &[&str]) -> (String, String) {
+        let r = self
+            .op(
+                Method::POST,
+                &format!("/tenants/{tenant}/tokens"),
+                Some(json!({ "name": "test", "scopes": scopes })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        (
+            r.body["id"].as_str().expect("id").to_string(),
+            r.body["token"].as_str().expect("token").to_string(),
+        )
+    }
+
+    /// Actions in a tenant's audit log, oldest first.
+    pub async fn audit_actions(&self, tenant: &str) -> Vec<String> {
+        let r = self
+            .op(Method::GET, &format!("/tenants/{tenant}/audit-events?limit=500"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let mut actions: Vec<String> = r.body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["action"].as_str().unwrap_or_default().to_string())
+            .collect();
+        actions.reverse();
+        actions
+    }
+
+    /// Runs raw SQL against the app's database, as someone with database access would.
+    pub async fn raw_sql(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let url = self.config.database_url();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+        sqlx::raw_sql(sql).execute(&mut conn).await.expect("raw sql");
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("join").expect("serve");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Tenant lifecycle through the operator API, and what a tenant admin sees.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn tenant_is_created_given_a_domain_and_a_token_and_every_step_is_audited() {
+    let app = spawn_app().await;
+    let r = app
+        .op(Method::POST, "/tenants", Some(json!({ "slug": "acme", "name": "Acme Corp" })))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let public = r.body["public_token"].as_str().unwrap();
+    assert!(public.len() >= 32 && !public.contains("acme") && !public.contains(&id));
+
+    let r = app
+        .op(Method::POST, "/tenants/acme/domains", Some(json!({ "domain": "Acme.Example" })))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["domain"], "acme.example");
+    assert_eq!(r.body["status"], "verified");
+
+    let (_, token) = app.tenant_token(&id, &["admin"]).await;
+    let me = app.api(&token, Method::GET, "/tenant", None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["slug"], "acme");
+    assert_eq!(me.body["domains"][0]["domain"], "acme.example");
+
+    // The tenant admin requests a second domain: pending, with a DNS challenge.
+    let r = app
+        .api(&token, Method::POST, "/domains", Some(json!({ "domain": "acme-corp.example" })))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["status"], "pending");
+    assert!(r.body["txt_record_value"].as_str().unwrap().starts_with("gatehouse-verification="));
+    let r = app
+        .op(Method::POST, &format!("/tenants/{id}/domains/acme-corp.example/verify"), None)
+        .await;
+    assert_eq!(r.body["status"], "verified", "{}", r.body);
+
+    // The tenant reads its own audit log with its token.
+    let log = app.api(&token, Method::GET, "/audit-events", None).await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let mut actions: Vec<&str> = log.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    actions.reverse();
+    assert_eq!(
+        actions,
+        ["tenant.created", "domain.verified", "api_token.created", "domain.requested", "domain.verified"]
+    );
+    let first = &log.body["events"].as_array().unwrap().last().unwrap();
+    assert_eq!(first["actor"]["type"], "operator");
+    assert_eq!(first["after"]["slug"], "acme");
+    assert!(first["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(first["ip"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn suspend_resume_and_delete_change_what_the_tenant_can_do() {
+    let app = spawn_app().await;
+    let id = app.create_tenant("globex").await;
+    let (_, token) = app.tenant_token(&id, &["admin"]).await;
+
+    let r = app.op(Method::POST, "/tenants/globex/suspend", None).await;
+    assert_eq!(r.body["status"], "suspended", "{}", r.body);
+    let r = app.api(&token, Method::GET, "/tenant", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.problem(), "tenant-suspended");
+
+    let r = app.op(Method::POST, "/tenants/globex/resume", None).await;
+    assert_eq!(r.body["status"], "active");
+    assert_eq!(app.api(&token, Method::GET, "/tenant", None).await.status, StatusCode::OK);
+
+    let r = app.op(Method::DELETE, "/tenants/globex", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "deleted");
+    assert_eq!(app.api(&token, Method::GET, "/tenant", None).await.status, StatusCode::UNAUTHORIZED);
+    // The domain is free for another tenant now.
+    let other = app.create_tenant("initech").await;
+    let r = app
+        .op(Method::POST, &format!("/tenants/{other}/domains"), Some(json!({ "domain": "globex.example" })))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A deleted tenant cannot be resumed, and its trail survives.
+    let r = app.op(Method::POST, "/tenants/globex/resume", None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.audit_actions(&id).await,
+        ["tenant.created", "domain.verified", "api_token.created", "tenant.suspended", "tenant.resumed", "tenant.deleted"]
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_destroys_its_data_key() {
+    let app = spawn_app().await;
+    let id = app.create_tenant("umbrella").await;
+    let tenant: gatehouse::types::TenantId = id.parse().unwrap();
+    let sealed = app
+        .state
+        .secrets
+        .seal(&app.state.store, tenant, "test-secret", b"s3cret")
+        .await
+        .unwrap();
+    let opened = app
+        .state
+        .secrets
+        .open(&app.state.store, tenant, "test-secret", &sealed)
+        .await
+        .unwrap();
+    assert_eq!(opened.as_slice(), b"s3cret");
+    // Bound to its purpose: the same ciphertext does not open as another field.
+    assert!(app.state.secrets.open(&app.state.store, tenant, "other", &sealed).await.is_err());
+    app.op(Method::DELETE, &format!("/tenants/{id}"), None).await;
+    assert!(app.state.secrets.open(&app.state.store, tenant, "test-secret", &sealed).await.is_err());
+}
+
+#[tokio::test]
+async fn verified_domains_and_slugs_are_unique_and_failures_write_nothing() {
+    let app = spawn_app().await;
+    app.create_tenant("hooli").await;
+    let before = app.op(Method::GET, "/audit-events?limit=500", None).await.body["events"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    let r = app
+        .op(Method::POST, "/tenants", Some(json!({ "slug": "hooli", "name": "Again" })))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // Another tenant claiming hooli's verified domain fails, and the tenant is not half-created.
+    let r = app
+        .op(Method::POST, "/tenants", Some(json!({ "slug": "piper", "name": "Piper", "domains": ["hooli.example"] })))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(app.op(Method::GET, "/tenants/piper", None).await.status, StatusCode::NOT_FOUND);
+    let r = app
+        .op(Method::POST, "/tenants", Some(json!({ "slug": "piper", "name": "Piper", "domains": ["not a domain"] })))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["field"], "domains");
+
+    let after = app.op(Method::GET, "/audit-events?limit=500", None).await.body["events"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "failed requests must not leave audit events");
+    let list = app.op(Method::GET, "/tenants", None).await;
+    assert_eq!(list.body["tenants"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn tenants_are_listed_in_pages_and_by_status() {
+    let app = spawn_app().await;
+    for slug in ["t-one", "t-two", "t-three"] {
+        app.create_tenant(slug).await;
+    }
+    app.op(Method::POST, "/tenants/t-two/suspend", None).await;
+    let page = app.op(Method::GET, "/tenants?limit=2", None).await;
+    assert_eq!(page.body["tenants"].as_array().unwrap().len(), 2);
+    let after = page.body["next_after"].as_str().unwrap();
+    let rest = app.op(Method::GET, &format!("/tenants?limit=2&after={after}"), None).await;
+    assert_eq!(rest.body["tenants"].as_array().unwrap().len(), 1);
+    assert!(rest.body["next_after"].is_null());
+    let suspended = app.op(Method::GET, "/tenants?status=suspended", None).await;
+    assert_eq!(suspended.body["tenants"][0]["slug"], "t-two");
+    let r = app.op(Method::GET, "/tenants?status=zombie", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app
+        .op(Method::PATCH, "/tenants/t-one", Some(json!({ "name": "Tenant One" })))
+        .await;
+    assert_eq!(r.body["name"], "Tenant One", "{}", r.body);
+}
