@@ -16,7 +16,11 @@ use crate::store::Store;
 use crate::types::Clock;
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "SSO, SCIM, MFA, roles and audit for multi-tenant SaaS")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "SSO, SCIM, MFA, roles and audit for multi-tenant SaaS"
+)]
 pub struct Cli {
     /// TOML configuration file (defaults, then this file, then GATEHOUSE_* environment).
     #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
@@ -101,7 +105,9 @@ pub fn main() -> ExitCode {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -109,7 +115,11 @@ fn init_tracing(config: &Config) {
 }
 
 /// Runs one command, writing its report to `out`. Public so tests drive the real CLI code.
-pub async fn run(command: Command, config: Config, out: &mut dyn std::io::Write) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    command: Command,
+    config: Config,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve(config, out).await,
         Command::Migrate => {
@@ -141,7 +151,11 @@ pub async fn run(command: Command, config: Config, out: &mut dyn std::io::Write)
                 writeln!(out, "no audit chains found")?;
             }
             if intact {
-                writeln!(out, "audit trail intact: {} chain(s) verified", reports.len())?;
+                writeln!(
+                    out,
+                    "audit trail intact: {} chain(s) verified",
+                    reports.len()
+                )?;
                 Ok(ExitCode::SUCCESS)
             } else {
                 writeln!(out, "audit trail TAMPERED: see the failures above")?;
@@ -156,14 +170,20 @@ pub async fn run(command: Command, config: Config, out: &mut dyn std::io::Write)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             store.close().await;
-            writeln!(out, "All earlier operator tokens are revoked. The new operator token (shown once):")?;
+            writeln!(
+                out,
+                "All earlier operator tokens are revoked. The new operator token (shown once):"
+            )?;
             writeln!(out, "\n    {}\n", token.expose_secret())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
-            writeln!(out, "# configuration is valid; effective values (secrets redacted):")?;
+            writeln!(
+                out,
+                "# configuration is valid; effective values (secrets redacted):"
+            )?;
             write!(out, "{}", config.to_redacted_toml())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -176,12 +196,20 @@ async fn serve(config: Config, out: &mut dyn std::io::Write) -> anyhow::Result<E
     let started = app::start(config, Clock::system()).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {listen} (set server.listen or GATEHOUSE_SERVER__LISTEN)"))?;
+        .with_context(|| {
+            format!("binding {listen} (set server.listen or GATEHOUSE_SERVER__LISTEN)")
+        })?;
     let local = listener.local_addr()?;
     if let Some(token) = &started.operator_token {
-        writeln!(out, "\nGatehouse is set up. This is the operator token; it is shown only now:\n")?;
+        writeln!(
+            out,
+            "\nGatehouse is set up. This is the operator token; it is shown only now:\n"
+        )?;
         writeln!(out, "    {}\n", token.expose_secret())?;
-        writeln!(out, "Keep it in a secret manager. Lost it? `gatehouse operator rotate-token`.")?;
+        writeln!(
+            out,
+            "Keep it in a secret manager. Lost it? `gatehouse operator rotate-token`."
+        )?;
         writeln!(out, "Create a first tenant:\n")?;
         writeln!(
             out,

@@ -159,7 +159,8 @@ impl Config {
             if !path.is_file() {
                 return Err(ConfigError {
                     message: format!("config file {} does not exist", path.display()),
-                    hint: "pass an existing TOML file with --config, or omit it to use defaults".into(),
+                    hint: "pass an existing TOML file with --config, or omit it to use defaults"
+                        .into(),
                 });
             }
             figment = figment.merge(Toml::file_exact(path));
@@ -172,7 +173,10 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError {
-                message: format!("server.max_body_bytes = {} is too small", self.server.max_body_bytes),
+                message: format!(
+                    "server.max_body_bytes = {} is too small",
+                    self.server.max_body_bytes
+                ),
                 hint: "use at least 1024 bytes; the default is 1048576".into(),
             });
         }
@@ -324,7 +328,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("g.toml");
         std::fs::write(&file, "[server]\nlisen = \"127.0.0.1:1\"\n").unwrap();
-        let err = Config::load_from(Some(&file), env_with(&[])).unwrap_err().to_string();
+        let err = Config::load_from(Some(&file), env_with(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lisen"), "{err}");
         assert!(err.contains("GATEHOUSE_"), "{err}");
 

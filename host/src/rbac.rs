@@ -173,12 +173,16 @@ impl<P> Authorized<P> {
 impl<P: TenantPermission> Authorized<P> {
     /// The tenant the permission was checked against.
     pub fn tenant(&self) -> TenantId {
-        self.tenant.expect("tenant permissions are always checked against a tenant")
+        self.tenant
+            .expect("tenant permissions are always checked against a tenant")
     }
 }
 
 /// Checks `principal` may exercise `P` on `tenant`.
-pub fn for_tenant<P: TenantPermission>(principal: &Principal, tenant: TenantId) -> Result<Authorized<P>, Error> {
+pub fn for_tenant<P: TenantPermission>(
+    principal: &Principal,
+    tenant: TenantId,
+) -> Result<Authorized<P>, Error> {
     match principal {
         Principal::Operator { .. } => {}
         Principal::ApiToken { tenant: own, .. } if *own != tenant => {
@@ -233,13 +237,21 @@ mod tests {
         let b = TenantId::generate();
         let reader = token(a, vec![Scope::AuditRead]);
         assert!(for_tenant::<ReadAudit>(&reader, a).is_ok());
-        assert!(matches!(for_tenant::<ReadAudit>(&reader, b), Err(Error::NotFound(_))));
-        assert!(matches!(for_tenant::<WriteTokens>(&reader, a), Err(Error::Forbidden(_))));
+        assert!(matches!(
+            for_tenant::<ReadAudit>(&reader, b),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            for_tenant::<WriteTokens>(&reader, a),
+            Err(Error::Forbidden(_))
+        ));
         assert!(operator(&reader).is_err());
 
         let admin = token(a, vec![Scope::Admin]);
         assert!(for_tenant::<WriteTokens>(&admin, a).is_ok());
-        let op = Principal::Operator { token_id: TokenId::generate() };
+        let op = Principal::Operator {
+            token_id: TokenId::generate(),
+        };
         assert!(for_tenant::<WriteTokens>(&op, b).is_ok());
     }
 

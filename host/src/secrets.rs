@@ -42,7 +42,9 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +115,13 @@ fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     // Encryption with a valid key and nonce cannot fail for inputs under 64 GiB.
     let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .unwrap_or_default();
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
     out.push(FORMAT_V1);
@@ -170,12 +178,24 @@ impl Secrets {
 
     /// Encrypts `plaintext` for `tenant`. `purpose` (e.g. `oidc-client-secret:<id>`) is bound
     /// as associated data, so a ciphertext cannot be moved to another field or tenant.
-    pub async fn seal(&self, store: &Store, tenant: TenantId, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    pub async fn seal(
+        &self,
+        store: &Store,
+        tenant: TenantId,
+        purpose: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, crate::Error> {
         let key = self.data_key(store, tenant).await?;
         Ok(seal_raw(&key.0, &field_aad(tenant, purpose), plaintext))
     }
 
-    pub async fn open(&self, store: &Store, tenant: TenantId, purpose: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, crate::Error> {
+    pub async fn open(
+        &self,
+        store: &Store,
+        tenant: TenantId,
+        purpose: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, crate::Error> {
         let key = self.data_key(store, tenant).await?;
         open_raw(&key.0, &field_aad(tenant, purpose), sealed)
             .map(Zeroizing::new)
@@ -185,7 +205,9 @@ impl Secrets {
     /// Fails closed when the database was set up with a different master key.
     pub async fn check_against(&self, store: &Store) -> anyhow::Result<()> {
         let mut tx = store.begin().await?;
-        let stored = store::keys::setting_insert_once(&mut tx, MASTER_KEY_ID_SETTING, self.master.id()).await?;
+        let stored =
+            store::keys::setting_insert_once(&mut tx, MASTER_KEY_ID_SETTING, self.master.id())
+                .await?;
         tx.commit().await?;
         if stored != self.master.id() {
             bail!(
@@ -244,7 +266,8 @@ fn read_key_file(path: &Path) -> anyhow::Result<MasterKey> {
         }
     }
     let text = Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("reading master key file {}", path.display()))?,
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading master key file {}", path.display()))?,
     );
     MasterKey::from_base64(&text).with_context(|| format!("in master key file {}", path.display()))
 }
@@ -301,8 +324,10 @@ mod tests {
     #[test]
     fn key_file_is_generated_private_and_reloaded() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_path_buf();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         let first = load_master_key(&config).unwrap();
         let path = dir.path().join(MASTER_KEY_FILE);
         #[cfg(unix)]
@@ -311,7 +336,10 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(load_master_key(&config).unwrap_err().to_string().contains("chmod 600"));
+            assert!(load_master_key(&config)
+                .unwrap_err()
+                .to_string()
+                .contains("chmod 600"));
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         assert_eq!(load_master_key(&config).unwrap().id(), first.id());
@@ -321,7 +349,10 @@ mod tests {
     fn postgres_needs_an_explicit_key() {
         let mut config = Config::default();
         config.database.url = Some("postgres://localhost/x".into());
-        assert!(load_master_key(&config).unwrap_err().to_string().contains("openssl rand"));
+        assert!(load_master_key(&config)
+            .unwrap_err()
+            .to_string()
+            .contains("openssl rand"));
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
     }
 }

@@ -142,12 +142,17 @@ impl FromStr for DomainName {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !valid {
                 return Err(bad());
             }
         }
-        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(bad());
         }
         Ok(Self(lower))
@@ -244,9 +249,24 @@ mod tests {
 
     #[test]
     fn domains_are_normalised_and_checked() {
-        assert_eq!("Example.COM.".parse::<DomainName>().unwrap().as_str(), "example.com");
-        for bad in ["", "localhost", "a..b", "-a.com", "a-.com", "exa mple.com", "1.2.3.4", "é.com"] {
-            assert!(bad.parse::<DomainName>().is_err(), "{bad} should be rejected");
+        assert_eq!(
+            "Example.COM.".parse::<DomainName>().unwrap().as_str(),
+            "example.com"
+        );
+        for bad in [
+            "",
+            "localhost",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "exa mple.com",
+            "1.2.3.4",
+            "é.com",
+        ] {
+            assert!(
+                bad.parse::<DomainName>().is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 

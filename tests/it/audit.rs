@@ -17,15 +17,20 @@ async fn verify(app: &TestApp) -> (bool, String) {
     )
     .await
     .expect("verify runs");
-    (code == std::process::ExitCode::SUCCESS, String::from_utf8(out).unwrap())
+    (
+        code == std::process::ExitCode::SUCCESS,
+        String::from_utf8(out).unwrap(),
+    )
 }
 
 /// Lets someone with database rights edit audit rows (the triggers refuse otherwise).
 async fn drop_append_only_guard(app: &TestApp) {
     if app.is_postgres() {
-        app.raw_sql("DROP TRIGGER audit_events_no_change ON audit_events").await;
+        app.raw_sql("DROP TRIGGER audit_events_no_change ON audit_events")
+            .await;
     } else {
-        app.raw_sql("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete").await;
+        app.raw_sql("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete")
+            .await;
     }
 }
 
@@ -36,7 +41,10 @@ async fn verify_passes_then_detects_an_edited_row() {
     app.tenant_token(&id, &["admin"]).await;
     let (ok, report) = verify(&app).await;
     assert!(ok, "{report}");
-    assert!(report.contains(&format!("ok      {id} (3 events)")), "{report}");
+    assert!(
+        report.contains(&format!("ok      {id} (3 events)")),
+        "{report}"
+    );
 
     drop_append_only_guard(&app).await;
     app.raw_sql(&format!(
@@ -45,7 +53,10 @@ async fn verify_passes_then_detects_an_edited_row() {
     .await;
     let (ok, report) = verify(&app).await;
     assert!(!ok, "{report}");
-    assert!(report.contains("event 2") && report.contains("altered"), "{report}");
+    assert!(
+        report.contains("event 2") && report.contains("altered"),
+        "{report}"
+    );
     assert!(report.contains("TAMPERED"), "{report}");
 }
 
@@ -57,14 +68,18 @@ async fn verify_detects_deleted_rows() {
         app.tenant_token(&id, &["audit:read"]).await;
     }
     drop_append_only_guard(&app).await;
-    app.raw_sql(&format!("DELETE FROM audit_events WHERE tenant_id = '{id}' AND seq = 3"))
-        .await;
+    app.raw_sql(&format!(
+        "DELETE FROM audit_events WHERE tenant_id = '{id}' AND seq = 3"
+    ))
+    .await;
     let (ok, report) = verify(&app).await;
     assert!(!ok);
     assert!(report.contains("events 3..3 are missing"), "{report}");
 
-    app.raw_sql(&format!("DELETE FROM audit_events WHERE tenant_id = '{id}' AND seq = 5"))
-        .await;
+    app.raw_sql(&format!(
+        "DELETE FROM audit_events WHERE tenant_id = '{id}' AND seq = 5"
+    ))
+    .await;
     let (_, report) = verify(&app).await;
     assert!(report.contains("missing from the end"), "{report}");
 }
@@ -75,10 +90,16 @@ async fn the_database_refuses_to_change_audit_rows() {
     app.create_tenant("acme").await;
     sqlx::any::install_default_drivers();
     use sqlx::Connection;
-    let mut conn = sqlx::AnyConnection::connect(&app.config.database_url()).await.unwrap();
-    let update = sqlx::raw_sql("UPDATE audit_events SET action = 'x'").execute(&mut conn).await;
+    let mut conn = sqlx::AnyConnection::connect(&app.config.database_url())
+        .await
+        .unwrap();
+    let update = sqlx::raw_sql("UPDATE audit_events SET action = 'x'")
+        .execute(&mut conn)
+        .await;
     assert!(update.unwrap_err().to_string().contains("append-only"));
-    let delete = sqlx::raw_sql("DELETE FROM audit_events").execute(&mut conn).await;
+    let delete = sqlx::raw_sql("DELETE FROM audit_events")
+        .execute(&mut conn)
+        .await;
     assert!(delete.is_err());
 }
 
@@ -90,7 +111,12 @@ async fn listing_filters_by_action_actor_and_time_and_pages() {
     let mid = app.clock.now().to_rfc3339();
     for n in 0..3 {
         let r = app
-            .api(&token, Method::POST, "/domains", Some(json!({ "domain": format!("d{n}.example") })))
+            .api(
+                &token,
+                Method::POST,
+                "/domains",
+                Some(json!({ "domain": format!("d{n}.example") })),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
@@ -98,7 +124,9 @@ async fn listing_filters_by_action_actor_and_time_and_pages() {
         let token = token.clone();
         let app = &app;
         async move {
-            let r = app.api(&token, Method::GET, &format!("/audit-events?{q}"), None).await;
+            let r = app
+                .api(&token, Method::GET, &format!("/audit-events?{q}"), None)
+                .await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
             r.body
         }
@@ -109,7 +137,11 @@ async fn listing_filters_by_action_actor_and_time_and_pages() {
     assert_eq!(by_prefix["events"].as_array().unwrap().len(), 4);
     let by_actor = get(format!("actor={token_id}")).await;
     assert_eq!(by_actor["events"].as_array().unwrap().len(), 3);
-    assert!(by_actor["events"].as_array().unwrap().iter().all(|e| e["actor"]["type"] == "api_token"));
+    assert!(by_actor["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor"]["type"] == "api_token"));
     let since = get(format!("from={}", mid.replace('+', "%2B"))).await;
     assert_eq!(since["events"].as_array().unwrap().len(), 3);
     let until = get(format!("to={}", mid.replace('+', "%2B"))).await;
@@ -135,6 +167,8 @@ async fn listing_filters_by_action_actor_and_time_and_pages() {
     assert_eq!(seen, vec![6, 5, 4, 3, 2, 1]);
 
     // The operator sees its own chain separately.
-    let op = app.op(Method::GET, "/audit-events?chain=operator", None).await;
+    let op = app
+        .op(Method::GET, "/audit-events?chain=operator", None)
+        .await;
     assert_eq!(op.body["events"][0]["action"], "operator_token.created");
 }

@@ -26,9 +26,18 @@ async fn rotating_the_operator_token_revokes_the_old_one() {
         .to_string();
     let r = app.op(Method::GET, "/tenants", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = app.call(Method::GET, "/operator/v1/tenants", Some(&new), None).await;
+    let r = app
+        .call(Method::GET, "/operator/v1/tenants", Some(&new), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    let log = app.call(Method::GET, "/operator/v1/audit-events?chain=operator", Some(&new), None).await;
+    let log = app
+        .call(
+            Method::GET,
+            "/operator/v1/audit-events?chain=operator",
+            Some(&new),
+            None,
+        )
+        .await;
     assert_eq!(log.body["events"][0]["action"], "operator_token.rotated");
 }
 
@@ -36,24 +45,45 @@ async fn rotating_the_operator_token_revokes_the_old_one() {
 async fn config_check_prints_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), None);
-    config.secrets.master_key = Some("c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw==".to_string().into());
+    config.secrets.master_key = Some(
+        "c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtbGVhaw=="
+            .to_string()
+            .into(),
+    );
     let mut out = Vec::new();
-    gatehouse::cli::run(Command::Config { command: ConfigCommand::Check }, config, &mut out)
-        .await
-        .unwrap();
+    gatehouse::cli::run(
+        Command::Config {
+            command: ConfigCommand::Check,
+        },
+        config,
+        &mut out,
+    )
+    .await
+    .unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("[redacted]") && !text.contains("c2VjcmV0"), "{text}");
+    assert!(
+        text.contains("[redacted]") && !text.contains("c2VjcmV0"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_a_wrong_master_key_is_refused() {
     let app = spawn_app().await;
     let mut out = Vec::new();
-    gatehouse::cli::run(Command::Migrate, app.config.clone(), &mut out).await.unwrap();
-    assert!(String::from_utf8(out).unwrap().contains("applied 0 migration"));
+    gatehouse::cli::run(Command::Migrate, app.config.clone(), &mut out)
+        .await
+        .unwrap();
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .contains("applied 0 migration"));
 
     let mut other = app.config.clone();
-    other.secrets.master_key = Some("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=".to_string().into());
+    other.secrets.master_key = Some(
+        "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
+            .to_string()
+            .into(),
+    );
     let err = gatehouse::app::start(other, gatehouse::types::Clock::system())
         .await
         .err()

@@ -38,13 +38,17 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs inside the test's runtime; use a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::query(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             }
@@ -67,20 +71,32 @@ async fn fresh_database(dir: &std::path::Path) -> (Option<String>, Option<PgData
         .await
         .expect("create test database");
     let _ = dir;
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
-    (Some(format!("{base}/{name}")), Some(PgDatabase { admin_url, name }))
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url);
+    (
+        Some(format!("{base}/{name}")),
+        Some(PgDatabase { admin_url, name }),
+    )
 }
 
 pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_path_buf();
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.server.max_body_bytes = 64 * 1024;
     config.database.max_connections = 4;
     if let Some(url) = database_url {
         config.database.url = Some(url);
         // Every node of a PostgreSQL deployment shares one configured key.
-        config.secrets.master_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string().into());
+        config.secrets.master_key = Some(
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+                .to_string()
+                .into(),
+        );
     }
     config
 }
@@ -94,14 +110,18 @@ pub async fn spawn_app() -> TestApp {
 
 async fn spawn_with(config: Config, dir: tempfile::TempDir, pg: Option<PgDatabase>) -> TestApp {
     let clock = Clock::system();
-    let started = app::start(config.clone(), clock.clone()).await.expect("start");
+    let started = app::start(config.clone(), clock.clone())
+        .await
+        .expect("start");
     let operator_token = started
         .operator_token
         .as_ref()
         .expect("a fresh database creates the operator token")
         .expose_secret()
         .to_string();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let state = started.state.clone();
@@ -140,7 +160,13 @@ impl Resp {
 }
 
 impl TestApp {
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -153,16 +179,26 @@ impl TestApp {
         let headers = res.headers().clone();
         let bytes = res.bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn op(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        self.call(method, &format!("/operator/v1{path}"), Some(&self.operator_token), body)
-            .await
+        self.call(
+            method,
+            &format!("/operator/v1{path}"),
+            Some(&self.operator_token),
+            body,
+        )
+        .await
     }
 
     pub async fn api(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
-        self.call(method, &format!("/api/v1{path}"), Some(token), body).await
+        self.call(method, &format!("/api/v1{path}"), Some(token), body)
+            .await
     }
 
     /// Creates a tenant with one verified domain; returns its id.
@@ -197,7 +233,11 @@ impl TestApp {
     /// Actions in a tenant's audit log, oldest first.
     pub async fn audit_actions(&self, tenant: &str) -> Vec<String> {
         let r = self
-            .op(Method::GET, &format!("/tenants/{tenant}/audit-events?limit=500"), None)
+            .op(
+                Method::GET,
+                &format!("/tenants/{tenant}/audit-events?limit=500"),
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let mut actions: Vec<String> = r.body["events"]
@@ -215,7 +255,10 @@ impl TestApp {
         sqlx::any::install_default_drivers();
         let url = self.config.database_url();
         let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
-        sqlx::raw_sql(sql).execute(&mut conn).await.expect("raw sql");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("raw sql");
     }
 
     pub fn is_postgres(&self) -> bool {

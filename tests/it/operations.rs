@@ -12,7 +12,8 @@ async fn health_readiness_and_metrics_answer() {
     let r = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["database"], "ok");
-    app.call(Method::GET, "/operator/v1/tenants", None, None).await;
+    app.call(Method::GET, "/operator/v1/tenants", None, None)
+        .await;
     let text = app
         .client
         .get(format!("{}/metrics", app.url))
@@ -66,5 +67,10 @@ async fn request_ids_are_echoed_or_generated() {
 async fn shutdown_stops_the_server() {
     let mut app = spawn_app().await;
     app.stop().await;
-    assert!(app.client.get(format!("{}/healthz", app.url)).send().await.is_err());
+    assert!(app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .is_err());
 }

@@ -9,7 +9,11 @@ use crate::helpers::spawn_app;
 async fn tenant_is_created_given_a_domain_and_a_token_and_every_step_is_audited() {
     let app = spawn_app().await;
     let r = app
-        .op(Method::POST, "/tenants", Some(json!({ "slug": "acme", "name": "Acme Corp" })))
+        .op(
+            Method::POST,
+            "/tenants",
+            Some(json!({ "slug": "acme", "name": "Acme Corp" })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
@@ -17,7 +21,11 @@ async fn tenant_is_created_given_a_domain_and_a_token_and_every_step_is_audited(
     assert!(public.len() >= 32 && !public.contains("acme") && !public.contains(&id));
 
     let r = app
-        .op(Method::POST, "/tenants/acme/domains", Some(json!({ "domain": "Acme.Example" })))
+        .op(
+            Method::POST,
+            "/tenants/acme/domains",
+            Some(json!({ "domain": "Acme.Example" })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["domain"], "acme.example");
@@ -31,13 +39,25 @@ async fn tenant_is_created_given_a_domain_and_a_token_and_every_step_is_audited(
 
     // The tenant admin requests a second domain: pending, with a DNS challenge.
     let r = app
-        .api(&token, Method::POST, "/domains", Some(json!({ "domain": "acme-corp.example" })))
+        .api(
+            &token,
+            Method::POST,
+            "/domains",
+            Some(json!({ "domain": "acme-corp.example" })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["status"], "pending");
-    assert!(r.body["txt_record_value"].as_str().unwrap().starts_with("gatehouse-verification="));
+    assert!(r.body["txt_record_value"]
+        .as_str()
+        .unwrap()
+        .starts_with("gatehouse-verification="));
     let r = app
-        .op(Method::POST, &format!("/tenants/{id}/domains/acme-corp.example/verify"), None)
+        .op(
+            Method::POST,
+            &format!("/tenants/{id}/domains/acme-corp.example/verify"),
+            None,
+        )
         .await;
     assert_eq!(r.body["status"], "verified", "{}", r.body);
 
@@ -53,7 +73,13 @@ async fn tenant_is_created_given_a_domain_and_a_token_and_every_step_is_audited(
     actions.reverse();
     assert_eq!(
         actions,
-        ["tenant.created", "domain.verified", "api_token.created", "domain.requested", "domain.verified"]
+        [
+            "tenant.created",
+            "domain.verified",
+            "api_token.created",
+            "domain.requested",
+            "domain.verified"
+        ]
     );
     let first = &log.body["events"].as_array().unwrap().last().unwrap();
     assert_eq!(first["actor"]["type"], "operator");
@@ -76,16 +102,26 @@ async fn suspend_resume_and_delete_change_what_the_tenant_can_do() {
 
     let r = app.op(Method::POST, "/tenants/globex/resume", None).await;
     assert_eq!(r.body["status"], "active");
-    assert_eq!(app.api(&token, Method::GET, "/tenant", None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.api(&token, Method::GET, "/tenant", None).await.status,
+        StatusCode::OK
+    );
 
     let r = app.op(Method::DELETE, "/tenants/globex", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "deleted");
-    assert_eq!(app.api(&token, Method::GET, "/tenant", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.api(&token, Method::GET, "/tenant", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // The domain is free for another tenant now.
     let other = app.create_tenant("initech").await;
     let r = app
-        .op(Method::POST, &format!("/tenants/{other}/domains"), Some(json!({ "domain": "globex.example" })))
+        .op(
+            Method::POST,
+            &format!("/tenants/{other}/domains"),
+            Some(json!({ "domain": "globex.example" })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // A deleted tenant cannot be resumed, and its trail survives.
@@ -93,7 +129,14 @@ async fn suspend_resume_and_delete_change_what_the_tenant_can_do() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(
         app.audit_actions(&id).await,
-        ["tenant.created", "domain.verified", "api_token.created", "tenant.suspended", "tenant.resumed", "tenant.deleted"]
+        [
+            "tenant.created",
+            "domain.verified",
+            "api_token.created",
+            "tenant.suspended",
+            "tenant.resumed",
+            "tenant.deleted"
+        ]
     );
 }
 
@@ -116,37 +159,69 @@ async fn deleting_a_tenant_destroys_its_data_key() {
         .unwrap();
     assert_eq!(opened.as_slice(), b"s3cret");
     // Bound to its purpose: the same ciphertext does not open as another field.
-    assert!(app.state.secrets.open(&app.state.store, tenant, "other", &sealed).await.is_err());
-    app.op(Method::DELETE, &format!("/tenants/{id}"), None).await;
-    assert!(app.state.secrets.open(&app.state.store, tenant, "test-secret", &sealed).await.is_err());
+    assert!(app
+        .state
+        .secrets
+        .open(&app.state.store, tenant, "other", &sealed)
+        .await
+        .is_err());
+    app.op(Method::DELETE, &format!("/tenants/{id}"), None)
+        .await;
+    assert!(app
+        .state
+        .secrets
+        .open(&app.state.store, tenant, "test-secret", &sealed)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
 async fn verified_domains_and_slugs_are_unique_and_failures_write_nothing() {
     let app = spawn_app().await;
     app.create_tenant("hooli").await;
-    let before = app.op(Method::GET, "/audit-events?limit=500", None).await.body["events"]
+    let before = app
+        .op(Method::GET, "/audit-events?limit=500", None)
+        .await
+        .body["events"]
         .as_array()
         .unwrap()
         .len();
 
     let r = app
-        .op(Method::POST, "/tenants", Some(json!({ "slug": "hooli", "name": "Again" })))
+        .op(
+            Method::POST,
+            "/tenants",
+            Some(json!({ "slug": "hooli", "name": "Again" })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     // Another tenant claiming hooli's verified domain fails, and the tenant is not half-created.
     let r = app
-        .op(Method::POST, "/tenants", Some(json!({ "slug": "piper", "name": "Piper", "domains": ["hooli.example"] })))
+        .op(
+            Method::POST,
+            "/tenants",
+            Some(json!({ "slug": "piper", "name": "Piper", "domains": ["hooli.example"] })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    assert_eq!(app.op(Method::GET, "/tenants/piper", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.op(Method::GET, "/tenants/piper", None).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = app
-        .op(Method::POST, "/tenants", Some(json!({ "slug": "piper", "name": "Piper", "domains": ["not a domain"] })))
+        .op(
+            Method::POST,
+            "/tenants",
+            Some(json!({ "slug": "piper", "name": "Piper", "domains": ["not a domain"] })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["field"], "domains");
 
-    let after = app.op(Method::GET, "/audit-events?limit=500", None).await.body["events"]
+    let after = app
+        .op(Method::GET, "/audit-events?limit=500", None)
+        .await
+        .body["events"]
         .as_array()
         .unwrap()
         .len();
@@ -165,7 +240,13 @@ async fn tenants_are_listed_in_pages_and_by_status() {
     let page = app.op(Method::GET, "/tenants?limit=2", None).await;
     assert_eq!(page.body["tenants"].as_array().unwrap().len(), 2);
     let after = page.body["next_after"].as_str().unwrap();
-    let rest = app.op(Method::GET, &format!("/tenants?limit=2&after={after}"), None).await;
+    let rest = app
+        .op(
+            Method::GET,
+            &format!("/tenants?limit=2&after={after}"),
+            None,
+        )
+        .await;
     assert_eq!(rest.body["tenants"].as_array().unwrap().len(), 1);
     assert!(rest.body["next_after"].is_null());
     let suspended = app.op(Method::GET, "/tenants?status=suspended", None).await;
@@ -173,7 +254,11 @@ async fn tenants_are_listed_in_pages_and_by_status() {
     let r = app.op(Method::GET, "/tenants?status=zombie", None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = app
-        .op(Method::PATCH, "/tenants/t-one", Some(json!({ "name": "Tenant One" })))
+        .op(
+            Method::PATCH,
+            "/tenants/t-one",
+            Some(json!({ "name": "Tenant One" })),
+        )
         .await;
     assert_eq!(r.body["name"], "Tenant One", "{}", r.body);
 }

@@ -82,7 +82,10 @@ pub async fn verify(store: &Store, only: Option<&str>) -> anyhow::Result<Vec<Cha
     Ok(reports)
 }
 
-async fn verify_chain(store: &Store, head: &store::audit::ChainHead) -> anyhow::Result<ChainReport> {
+async fn verify_chain(
+    store: &Store,
+    head: &store::audit::ChainHead,
+) -> anyhow::Result<ChainReport> {
     let mut problems = Vec::new();
     let mut expected_seq = 1i64;
     let mut prev_hash = GENESIS.to_vec();
@@ -109,7 +112,10 @@ async fn verify_chain(store: &Store, head: &store::audit::ChainHead) -> anyhow::
             }
             let computed = hash_row(row);
             if computed.as_slice() != row.hash.as_slice() {
-                problems.push(format!("event {} ({}) was altered after it was written", row.seq, row.id));
+                problems.push(format!(
+                    "event {} ({}) was altered after it was written",
+                    row.seq, row.id
+                ));
             }
             prev_hash = row.hash.clone();
             expected_seq = row.seq + 1;
@@ -117,9 +123,16 @@ async fn verify_chain(store: &Store, head: &store::audit::ChainHead) -> anyhow::
     }
     let last_seq = expected_seq - 1;
     if last_seq < head.last_seq {
-        problems.push(format!("events {}..{} are missing from the end", last_seq + 1, head.last_seq));
+        problems.push(format!(
+            "events {}..{} are missing from the end",
+            last_seq + 1,
+            head.last_seq
+        ));
     } else if last_seq > head.last_seq {
-        problems.push(format!("events after {} were added outside Gatehouse", head.last_seq));
+        problems.push(format!(
+            "events after {} were added outside Gatehouse",
+            head.last_seq
+        ));
     } else if head.last_seq > 0 && head.last_hash != prev_hash {
         problems.push("the newest event does not match the chain head".into());
     }

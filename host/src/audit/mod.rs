@@ -168,7 +168,12 @@ impl From<store::audit::AuditRow> for AuditEvent {
 }
 
 /// Appends `event` to its chain inside `tx`; it commits or rolls back with the change.
-pub async fn record(tx: &mut Tx, now: Timestamp, ctx: &RequestContext, event: NewEvent) -> Result<EventId, Error> {
+pub async fn record(
+    tx: &mut Tx,
+    now: Timestamp,
+    ctx: &RequestContext,
+    event: NewEvent,
+) -> Result<EventId, Error> {
     let chain = event.chain.key();
     let (seq, prev_hash) = store::audit::advance_head(tx, &chain, &chain::GENESIS).await?;
     let id = EventId::generate();
@@ -186,7 +191,10 @@ pub async fn record(tx: &mut Tx, now: Timestamp, ctx: &RequestContext, event: Ne
         before_json: event.before.map(|v| v.to_string()),
         after_json: event.after.map(|v| v.to_string()),
         ip: ctx.ip.clone(),
-        user_agent: ctx.user_agent.as_deref().map(|ua| truncate(ua, MAX_USER_AGENT_CHARS)),
+        user_agent: ctx
+            .user_agent
+            .as_deref()
+            .map(|ua| truncate(ua, MAX_USER_AGENT_CHARS)),
         request_id: ctx.request_id.clone(),
         prev_hash,
         hash: Vec::new(),

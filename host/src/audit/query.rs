@@ -39,7 +39,11 @@ pub struct Page {
 }
 
 /// A tenant's own log.
-pub async fn list_for_tenant(store: &Store, auth: &Authorized<ReadAudit>, q: AuditQuery) -> Result<Page, Error> {
+pub async fn list_for_tenant(
+    store: &Store,
+    auth: &Authorized<ReadAudit>,
+    q: AuditQuery,
+) -> Result<Page, Error> {
     list(store, Some(auth.tenant().to_string()), q).await
 }
 
@@ -67,7 +71,10 @@ pub enum OperatorChainFilter {
 async fn list(store: &Store, chain: Option<String>, q: AuditQuery) -> Result<Page, Error> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::invalid("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(Error::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     if let (Some(from), Some(to)) = (q.from, q.to) {
         if from >= to {
@@ -75,8 +82,14 @@ async fn list(store: &Store, chain: Option<String>, q: AuditQuery) -> Result<Pag
         }
     }
     for (field, value) in [("actor", &q.actor), ("action", &q.action)] {
-        if value.as_ref().is_some_and(|v| v.is_empty() || v.chars().count() > MAX_FILTER_CHARS) {
-            return Err(Error::invalid(field, format!("`{field}` must be 1-{MAX_FILTER_CHARS} characters")));
+        if value
+            .as_ref()
+            .is_some_and(|v| v.is_empty() || v.chars().count() > MAX_FILTER_CHARS)
+        {
+            return Err(Error::invalid(
+                field,
+                format!("`{field}` must be 1-{MAX_FILTER_CHARS} characters"),
+            ));
         }
     }
     let (action, action_prefix) = match q.action {
@@ -117,7 +130,12 @@ fn encode_cursor(occurred_at: i64, id: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Result<(i64, String), Error> {
-    let bad = || Error::invalid("cursor", "`cursor` is not one this server issued; start again without it");
+    let bad = || {
+        Error::invalid(
+            "cursor",
+            "`cursor` is not one this server issued; start again without it",
+        )
+    };
     if cursor.len() > 200 {
         return Err(bad());
     }

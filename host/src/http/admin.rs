@@ -41,7 +41,10 @@ fn own_tenant(caller: &Principal) -> Result<TenantId, ApiError> {
     }
 }
 
-async fn get_tenant(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<TenantView>, ApiError> {
+async fn get_tenant(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<TenantView>, ApiError> {
     let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(tenancy::get_own(&state, &auth).await?))
 }
@@ -61,7 +64,10 @@ async fn request_domain(
     ApiJson(body): ApiJson<DomainBody>,
 ) -> Result<(StatusCode, Json<DomainChallenge>), ApiError> {
     let auth = rbac::for_tenant::<WriteDomains>(&caller, own_tenant(&caller)?)?;
-    Ok((StatusCode::CREATED, Json(domains::request(&state, &auth, &ctx, &body.domain).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(domains::request(&state, &auth, &ctx, &body.domain).await?),
+    ))
 }
 
 async fn remove_domain(
@@ -80,7 +86,10 @@ pub(super) struct TokenList {
     pub tokens: Vec<ApiTokenRecord>,
 }
 
-async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<TokenList>, ApiError> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<TokenList>, ApiError> {
     let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
     Ok(Json(TokenList {
         tokens: api_tokens::list(&state, &auth).await?,
@@ -94,7 +103,10 @@ async fn create_token(
     ApiJson(req): ApiJson<CreateApiToken>,
 ) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
     let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
-    Ok((StatusCode::CREATED, Json(api_tokens::create(&state, &auth, &ctx, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(api_tokens::create(&state, &auth, &ctx, req).await?),
+    ))
 }
 
 async fn revoke_token(
@@ -150,5 +162,7 @@ async fn audit_events(
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<Page>, ApiError> {
     let auth = rbac::for_tenant::<ReadAudit>(&caller, own_tenant(&caller)?)?;
-    Ok(Json(query::list_for_tenant(&state.store, &auth, params.into_query()?).await?))
+    Ok(Json(
+        query::list_for_tenant(&state.store, &auth, params.into_query()?).await?,
+    ))
 }

@@ -69,21 +69,34 @@ impl IntoResponse for ApiError {
             ApiError::Domain(e) => match e {
                 Error::Invalid { field: f, detail } => {
                     field = f;
-                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid-value", "Invalid value", detail)
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid-value",
+                        "Invalid value",
+                        detail,
+                    )
                 }
-                Error::Unauthenticated(detail) => {
-                    (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
+                Error::Unauthenticated(detail) => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Authentication required",
+                    detail,
+                ),
+                Error::Forbidden(detail) => {
+                    (StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
                 }
-                Error::Forbidden(detail) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
                 Error::TenantSuspended => (
                     StatusCode::FORBIDDEN,
                     "tenant-suspended",
                     "Tenant suspended",
                     "this tenant is suspended; contact the operator".to_string(),
                 ),
-                Error::NotFound(what) => {
-                    (StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
-                }
+                Error::NotFound(what) => (
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "Not found",
+                    format!("{what} not found"),
+                ),
                 Error::Conflict(detail) => (StatusCode::CONFLICT, "conflict", "Conflict", detail),
                 Error::Internal(cause) => {
                     tracing::error!(error = ?cause, "internal error");
@@ -95,12 +108,18 @@ impl IntoResponse for ApiError {
                     )
                 }
             },
-            ApiError::MalformedJson(detail) => {
-                (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", detail)
-            }
-            ApiError::InvalidBody(detail) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "Invalid request body", detail)
-            }
+            ApiError::MalformedJson(detail) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "Malformed JSON",
+                detail,
+            ),
+            ApiError::InvalidBody(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "Invalid request body",
+                detail,
+            ),
             ApiError::BodyTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
@@ -113,12 +132,18 @@ impl IntoResponse for ApiError {
                 "Unsupported media type",
                 "send the body as JSON with Content-Type: application/json".to_string(),
             ),
-            ApiError::InvalidQuery(detail) => {
-                (StatusCode::BAD_REQUEST, "invalid-query", "Invalid query parameter", detail)
-            }
-            ApiError::InvalidPath(detail) => {
-                (StatusCode::BAD_REQUEST, "invalid-path", "Invalid path parameter", detail)
-            }
+            ApiError::InvalidQuery(detail) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "Invalid query parameter",
+                detail,
+            ),
+            ApiError::InvalidPath(detail) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-path",
+                "Invalid path parameter",
+                detail,
+            ),
             ApiError::NoRoute => (
                 StatusCode::NOT_FOUND,
                 "no-route",
@@ -155,7 +180,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -74,17 +74,22 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| Error::Unauthenticated("send the token as `Authorization: Bearer <token>`".into()))?;
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            Error::Unauthenticated("send the token as `Authorization: Bearer <token>`".into())
+        })?;
         let text = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
-            .ok_or_else(|| Error::Unauthenticated("the Authorization header must use the Bearer scheme".into()))?;
-        let principal = crate::sessions::authenticate(state, &SecretString::from(text.to_string())).await?;
+            .ok_or_else(|| {
+                Error::Unauthenticated("the Authorization header must use the Bearer scheme".into())
+            })?;
+        let principal =
+            crate::sessions::authenticate(state, &SecretString::from(text.to_string())).await?;
         if let Principal::ApiToken { tenant, .. } = &principal {
             tracing::Span::current().record("tenant", tracing::field::display(tenant));
         }
@@ -128,6 +133,9 @@ impl FromRequestParts<AppState> for Ctx {
 }
 
 /// Parses a path segment into a newtype, or a 400 naming what was expected.
-pub fn path_param<T: std::str::FromStr<Err = crate::types::ParseError>>(raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|e: crate::types::ParseError| ApiError::InvalidPath(e.0))
+pub fn path_param<T: std::str::FromStr<Err = crate::types::ParseError>>(
+    raw: &str,
+) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|e: crate::types::ParseError| ApiError::InvalidPath(e.0))
 }

@@ -71,12 +71,22 @@ pub async fn per_request(State(state): State<AppState>, mut req: Request, next: 
     let status = response.status().as_u16();
     span.record("status", status);
     let elapsed = started.elapsed();
-    state.metrics.observe(method.as_str(), &route, status, elapsed);
+    state
+        .metrics
+        .observe(method.as_str(), &route, status, elapsed);
     span.in_scope(|| {
         if status >= 500 {
-            tracing::warn!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request failed");
+            tracing::warn!(
+                status,
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "request failed"
+            );
         } else {
-            tracing::debug!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+            tracing::debug!(
+                status,
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
         }
     });
     response

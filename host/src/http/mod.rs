@@ -33,11 +33,16 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            tracing::error!("a request handler panicked");
-            ApiError::Panic.into_response()
-        }))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::per_request))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                ApiError::Panic.into_response()
+            },
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::per_request,
+        ))
         .with_state(state)
 }
 

@@ -24,13 +24,25 @@ use crate::types::{TenantId, TokenId};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tenants", post(create_tenant).get(list_tenants))
-        .route("/tenants/{tenant}", get(get_tenant).patch(update_tenant).delete(delete_tenant))
+        .route(
+            "/tenants/{tenant}",
+            get(get_tenant).patch(update_tenant).delete(delete_tenant),
+        )
         .route("/tenants/{tenant}/suspend", post(suspend_tenant))
         .route("/tenants/{tenant}/resume", post(resume_tenant))
-        .route("/tenants/{tenant}/domains", get(list_domains).post(add_domain))
+        .route(
+            "/tenants/{tenant}/domains",
+            get(list_domains).post(add_domain),
+        )
         .route("/tenants/{tenant}/domains/{domain}", delete(remove_domain))
-        .route("/tenants/{tenant}/domains/{domain}/verify", post(verify_domain))
-        .route("/tenants/{tenant}/tokens", get(list_tokens).post(create_token))
+        .route(
+            "/tenants/{tenant}/domains/{domain}/verify",
+            post(verify_domain),
+        )
+        .route(
+            "/tenants/{tenant}/tokens",
+            get(list_tokens).post(create_token),
+        )
         .route("/tenants/{tenant}/tokens/{token}", delete(revoke_token))
         .route("/tenants/{tenant}/audit-events", get(tenant_audit))
         .route("/audit-events", get(all_audit))
@@ -43,7 +55,10 @@ async fn create_tenant(
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantView>), ApiError> {
     let auth = rbac::operator(&caller)?;
-    Ok((StatusCode::CREATED, Json(tenancy::create(&state, &auth, &ctx, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(tenancy::create(&state, &auth, &ctx, req).await?),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,7 +106,10 @@ async fn list_tenants(
     } else {
         None
     };
-    Ok(Json(TenantList { tenants, next_after }))
+    Ok(Json(TenantList {
+        tenants,
+        next_after,
+    }))
 }
 
 async fn get_tenant(
@@ -119,7 +137,9 @@ async fn update_tenant(
 ) -> Result<Json<TenantRecord>, ApiError> {
     let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
-    Ok(Json(tenancy::rename(&state, &auth, &ctx, t.id, &req.name).await?))
+    Ok(Json(
+        tenancy::rename(&state, &auth, &ctx, t.id, &req.name).await?,
+    ))
 }
 
 async fn transition(
@@ -131,7 +151,9 @@ async fn transition(
 ) -> Result<Json<TenantRecord>, ApiError> {
     let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
-    Ok(Json(tenancy::transition(&state, &auth, &ctx, t.id, to).await?))
+    Ok(Json(
+        tenancy::transition(&state, &auth, &ctx, t.id, to).await?,
+    ))
 }
 
 async fn suspend_tenant(
@@ -198,7 +220,9 @@ async fn verify_domain(
 ) -> Result<Json<DomainRecord>, ApiError> {
     let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
-    Ok(Json(domains::add_verified(&state, &auth, &ctx, t.id, &domain).await?))
+    Ok(Json(
+        domains::add_verified(&state, &auth, &ctx, t.id, &domain).await?,
+    ))
 }
 
 async fn remove_domain(
@@ -237,7 +261,10 @@ async fn create_token(
     rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     let auth = rbac::for_tenant::<WriteTokens>(&caller, t.id)?;
-    Ok((StatusCode::CREATED, Json(api_tokens::create(&state, &auth, &ctx, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(api_tokens::create(&state, &auth, &ctx, req).await?),
+    ))
 }
 
 async fn revoke_token(
@@ -262,7 +289,9 @@ async fn tenant_audit(
     let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     let filter = Some(OperatorChainFilter::Tenant(t.id));
-    Ok(Json(query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?))
+    Ok(Json(
+        query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?,
+    ))
 }
 
 async fn all_audit(
@@ -274,7 +303,11 @@ async fn all_audit(
     let filter = match params.chain.take().as_deref() {
         None => None,
         Some("operator") => Some(OperatorChainFilter::Operator),
-        Some(other) => Some(OperatorChainFilter::Tenant(tenancy::resolve(&state.store, other).await?.id)),
+        Some(other) => Some(OperatorChainFilter::Tenant(
+            tenancy::resolve(&state.store, other).await?.id,
+        )),
     };
-    Ok(Json(query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?))
+    Ok(Json(
+        query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?,
+    ))
 }

@@ -42,7 +42,10 @@ pub struct CreatedApiToken {
 
 fn validate(req: &CreateApiToken) -> Result<(String, Vec<Scope>, i64), Error> {
     let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
         return Err(Error::invalid(
             "name",
             format!("name must be 1-{MAX_NAME_CHARS} printable characters"),
@@ -121,7 +124,10 @@ pub async fn create(
     })
 }
 
-pub async fn list(state: &AppState, auth: &Authorized<WriteTokens>) -> Result<Vec<ApiTokenRecord>, Error> {
+pub async fn list(
+    state: &AppState,
+    auth: &Authorized<WriteTokens>,
+) -> Result<Vec<ApiTokenRecord>, Error> {
     Ok(store::tokens::list_api_tokens(&state.store, auth.tenant()).await?)
 }
 
@@ -161,7 +167,11 @@ pub async fn revoke(
     Ok(after)
 }
 
-pub(super) async fn authenticate(state: &AppState, id: TokenId, secret: &str) -> Result<Principal, Error> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    id: TokenId,
+    secret: &str,
+) -> Result<Principal, Error> {
     let invalid = || Error::Unauthenticated("the token is not valid".into());
     let Some(cred) = store::tokens::api_token_credential(&state.store, id).await? else {
         // Same work as a real check, so response time does not reveal which ids exist.
@@ -188,8 +198,14 @@ pub(super) async fn authenticate(state: &AppState, id: TokenId, secret: &str) ->
         .last_used_at
         .is_none_or(|t| now.as_micros() - t.as_micros() > TOUCH_INTERVAL_MICROS);
     if stale {
-        if let Err(e) =
-            store::tokens::touch_api_token(&state.store, record.tenant_id, record.id, now, TOUCH_INTERVAL_MICROS).await
+        if let Err(e) = store::tokens::touch_api_token(
+            &state.store,
+            record.tenant_id,
+            record.id,
+            now,
+            TOUCH_INTERVAL_MICROS,
+        )
+        .await
         {
             tracing::warn!(error = %e, token_id = %record.id, "could not record token use");
         }
@@ -222,7 +238,8 @@ mod tests {
         assert!(validate(&req("ci", vec![], None)).is_err());
         assert!(validate(&req("ci", vec![Scope::Admin], Some(10))).is_err());
         assert!(validate(&req("ci", vec![Scope::Admin], Some(MAX_TTL_SECONDS + 1))).is_err());
-        let (_, scopes, _) = validate(&req("ci", vec![Scope::AuditRead, Scope::AuditRead], None)).unwrap();
+        let (_, scopes, _) =
+            validate(&req("ci", vec![Scope::AuditRead, Scope::AuditRead], None)).unwrap();
         assert_eq!(scopes, vec![Scope::AuditRead]);
     }
 }

@@ -63,7 +63,11 @@ async fn insert_new(
     Ok(minted.token)
 }
 
-pub(super) async fn authenticate(state: &AppState, id: TokenId, secret: &str) -> Result<Principal, Error> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    id: TokenId,
+    secret: &str,
+) -> Result<Principal, Error> {
     let invalid = || Error::Unauthenticated("the token is not valid".into());
     let Some((record, hash)) = store::tokens::operator_token_hash(&state.store, id).await? else {
         // Same work as a real check, so response time does not reveal which ids exist.
@@ -76,5 +80,7 @@ pub(super) async fn authenticate(state: &AppState, id: TokenId, secret: &str) ->
     if record.revoked_at.is_some() {
         return Err(Error::Unauthenticated("the token has been revoked".into()));
     }
-    Ok(Principal::Operator { token_id: record.id })
+    Ok(Principal::Operator {
+        token_id: record.id,
+    })
 }

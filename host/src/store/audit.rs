@@ -90,7 +90,8 @@ pub async fn append(tx: &mut Tx, r: &AuditRow) -> StoreResult<()> {
     Ok(())
 }
 
-const COLUMNS: &str = "tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, action, \
+const COLUMNS: &str =
+    "tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, action, \
     target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash";
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditRow> {
@@ -162,7 +163,12 @@ pub async fn list(store: &Store, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> 
 }
 
 /// Up to `limit` events of `chain` with `seq > after_seq`, in sequence order.
-pub async fn chain_page(store: &Store, chain: &str, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRow>> {
+pub async fn chain_page(
+    store: &Store,
+    chain: &str,
+    after_seq: i64,
+    limit: u32,
+) -> StoreResult<Vec<AuditRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
     );
@@ -176,9 +182,10 @@ pub async fn chain_page(store: &Store, chain: &str, after_seq: i64, limit: u32) 
 }
 
 pub async fn heads(store: &Store) -> StoreResult<Vec<ChainHead>> {
-    let rows = sqlx::query("SELECT tenant_id, last_seq, last_hash FROM audit_heads ORDER BY tenant_id")
-        .fetch_all(store.reader())
-        .await?;
+    let rows =
+        sqlx::query("SELECT tenant_id, last_seq, last_hash FROM audit_heads ORDER BY tenant_id")
+            .fetch_all(store.reader())
+            .await?;
     rows.iter()
         .map(|r| {
             Ok(ChainHead {

@@ -30,10 +30,11 @@ pub async fn insert_tenant_key(
 }
 
 pub async fn tenant_key(store: &Store, tenant: TenantId) -> StoreResult<Option<WrappedKeyRecord>> {
-    let row = sqlx::query("SELECT master_key_id, wrapped_key FROM tenant_keys WHERE tenant_id = $1")
-        .bind(tenant.to_string())
-        .fetch_optional(store.reader())
-        .await?;
+    let row =
+        sqlx::query("SELECT master_key_id, wrapped_key FROM tenant_keys WHERE tenant_id = $1")
+            .bind(tenant.to_string())
+            .fetch_optional(store.reader())
+            .await?;
     row.map(|r| {
         Ok(WrappedKeyRecord {
             master_key_id: r.try_get("master_key_id")?,
@@ -53,10 +54,12 @@ pub async fn delete_tenant_key(tx: &mut Tx, tenant: TenantId) -> StoreResult<()>
 }
 
 pub async fn setting(store: &Store, key: &str) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-        .bind(key)
-        .fetch_optional(store.reader())
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(store.reader())
+            .await?,
+    )
 }
 
 /// Sets `key` only if it has no value yet; returns the value now stored.
@@ -66,8 +69,10 @@ pub async fn setting_insert_once(tx: &mut Tx, key: &str, value: &str) -> StoreRe
         .bind(value)
         .execute(tx.conn())
         .await?;
-    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-        .bind(key)
-        .fetch_one(tx.conn())
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(tx.conn())
+            .await?,
+    )
 }

@@ -155,7 +155,11 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
-        let mut conn = self.writer.acquire().await.context("connecting for migrations")?;
+        let mut conn = self
+            .writer
+            .acquire()
+            .await
+            .context("connecting for migrations")?;
         let before = applied_count(&mut conn).await;
         migrator
             .run(&mut *conn)

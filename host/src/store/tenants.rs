@@ -184,10 +184,17 @@ fn domain_from_row(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
     let status = match row.try_get::<String, _>("status")?.as_str() {
         "pending" => DomainStatus::Pending,
         "verified" => DomainStatus::Verified,
-        other => return Err(StoreError::Corrupt(format!("tenant_domains.status = {other:?}"))),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "tenant_domains.status = {other:?}"
+            )))
+        }
     };
     Ok(DomainRecord {
-        domain: parse_col(&row.try_get::<String, _>("domain")?, "tenant_domains.domain")?,
+        domain: parse_col(
+            &row.try_get::<String, _>("domain")?,
+            "tenant_domains.domain",
+        )?,
         status,
         verification_token: row.try_get("verification_token")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
@@ -200,9 +207,8 @@ fn domain_from_row(row: &sqlx::any::AnyRow) -> StoreResult<DomainRecord> {
 const DOMAIN_COLUMNS: &str = "domain, status, verification_token, created_at, verified_at";
 
 pub async fn domains(store: &Store, tenant: TenantId) -> StoreResult<Vec<DomainRecord>> {
-    let sql = format!(
-        "SELECT {DOMAIN_COLUMNS} FROM tenant_domains WHERE tenant_id = $1 ORDER BY domain"
-    );
+    let sql =
+        format!("SELECT {DOMAIN_COLUMNS} FROM tenant_domains WHERE tenant_id = $1 ORDER BY domain");
     let rows = sqlx::query(&sql)
         .bind(tenant.to_string())
         .fetch_all(store.reader())
@@ -215,9 +221,8 @@ pub async fn domain_for_update(
     tenant: TenantId,
     domain: &DomainName,
 ) -> StoreResult<Option<DomainRecord>> {
-    let sql = format!(
-        "SELECT {DOMAIN_COLUMNS} FROM tenant_domains WHERE tenant_id = $1 AND domain = $2"
-    );
+    let sql =
+        format!("SELECT {DOMAIN_COLUMNS} FROM tenant_domains WHERE tenant_id = $1 AND domain = $2");
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
         .bind(domain.as_str())
@@ -261,11 +266,17 @@ pub async fn mark_domain_verified(
     .bind(domain.as_str())
     .execute(tx.conn())
     .await
-    .map_err(unique_as("this domain is already verified by another tenant"))?;
+    .map_err(unique_as(
+        "this domain is already verified by another tenant",
+    ))?;
     Ok(())
 }
 
-pub async fn delete_domain(tx: &mut Tx, tenant: TenantId, domain: &DomainName) -> StoreResult<bool> {
+pub async fn delete_domain(
+    tx: &mut Tx,
+    tenant: TenantId,
+    domain: &DomainName,
+) -> StoreResult<bool> {
     let done = sqlx::query("DELETE FROM tenant_domains WHERE tenant_id = $1 AND domain = $2")
         .bind(tenant.to_string())
         .bind(domain.as_str())

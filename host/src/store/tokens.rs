@@ -40,22 +40,37 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<ApiTokenRecord> {
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(ApiTokenRecord {
         id: parse_col(&row.try_get::<String, _>("id")?, "api_tokens.id")?,
-        tenant_id: parse_col(&row.try_get::<String, _>("tenant_id")?, "api_tokens.tenant_id")?,
+        tenant_id: parse_col(
+            &row.try_get::<String, _>("tenant_id")?,
+            "api_tokens.tenant_id",
+        )?,
         name: row.try_get("name")?,
         scopes,
         created_by: row.try_get("created_by")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         expires_at: Timestamp::from_micros(row.try_get("expires_at")?),
-        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(Timestamp::from_micros),
-        last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp::from_micros),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_micros),
+        last_used_at: row
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Timestamp::from_micros),
     })
 }
 
 fn scopes_text(scopes: &[Scope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-pub async fn insert_api_token(tx: &mut Tx, t: &ApiTokenRecord, secret_hash: &[u8]) -> StoreResult<()> {
+pub async fn insert_api_token(
+    tx: &mut Tx,
+    t: &ApiTokenRecord,
+    secret_hash: &[u8],
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO api_tokens (id, tenant_id, name, secret_hash, scopes, created_by, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -76,7 +91,10 @@ pub async fn insert_api_token(tx: &mut Tx, t: &ApiTokenRecord, secret_hash: &[u8
 /// Authentication lookup. The one place a tenant-owned row is found by its id alone: the
 /// token id is the public half of the credential and the tenant is not yet known. The
 /// caller must check the secret before trusting anything returned.
-pub async fn api_token_credential(store: &Store, id: TokenId) -> StoreResult<Option<ApiTokenCredential>> {
+pub async fn api_token_credential(
+    store: &Store,
+    id: TokenId,
+) -> StoreResult<Option<ApiTokenCredential>> {
     let sql = format!(
         "SELECT {COLUMNS}, t.secret_hash, n.status AS tenant_status \
          FROM api_tokens t JOIN tenants n ON n.id = t.tenant_id WHERE t.id = $1"
@@ -121,7 +139,12 @@ pub async fn api_token_for_update(
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn revoke_api_token(tx: &mut Tx, tenant: TenantId, id: TokenId, now: Timestamp) -> StoreResult<()> {
+pub async fn revoke_api_token(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: TokenId,
+    now: Timestamp,
+) -> StoreResult<()> {
     sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
     )
@@ -133,12 +156,18 @@ pub async fn revoke_api_token(tx: &mut Tx, tenant: TenantId, id: TokenId, now: T
     Ok(())
 }
 
-pub async fn revoke_all_api_tokens(tx: &mut Tx, tenant: TenantId, now: Timestamp) -> StoreResult<u64> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND revoked_at IS NULL")
-        .bind(now.as_micros())
-        .bind(tenant.to_string())
-        .execute(tx.conn())
-        .await?;
+pub async fn revoke_all_api_tokens(
+    tx: &mut Tx,
+    tenant: TenantId,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now.as_micros())
+    .bind(tenant.to_string())
+    .execute(tx.conn())
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -179,14 +208,20 @@ pub async fn count_operator_tokens(tx: &mut Tx) -> StoreResult<i64> {
         .await?)
 }
 
-pub async fn insert_operator_token(tx: &mut Tx, t: &OperatorTokenRecord, secret_hash: &[u8]) -> StoreResult<()> {
-    sqlx::query("INSERT INTO operator_tokens (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(t.id.to_string())
-        .bind(&t.name)
-        .bind(secret_hash.to_vec())
-        .bind(t.created_at.as_micros())
-        .execute(tx.conn())
-        .await?;
+pub async fn insert_operator_token(
+    tx: &mut Tx,
+    t: &OperatorTokenRecord,
+    secret_hash: &[u8],
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO operator_tokens (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(t.id.to_string())
+    .bind(&t.name)
+    .bind(secret_hash.to_vec())
+    .bind(t.created_at.as_micros())
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
@@ -199,7 +234,10 @@ pub async fn revoke_all_operator_tokens(tx: &mut Tx, now: Timestamp) -> StoreRes
 }
 
 /// The secret hash of a live operator token.
-pub async fn operator_token_hash(store: &Store, id: TokenId) -> StoreResult<Option<(OperatorTokenRecord, Vec<u8>)>> {
+pub async fn operator_token_hash(
+    store: &Store,
+    id: TokenId,
+) -> StoreResult<Option<(OperatorTokenRecord, Vec<u8>)>> {
     let row = sqlx::query(
         "SELECT id, name, created_at, revoked_at, secret_hash FROM operator_tokens WHERE id = $1",
     )
@@ -212,7 +250,9 @@ pub async fn operator_token_hash(store: &Store, id: TokenId) -> StoreResult<Opti
             id: parse_col(&row.try_get::<String, _>("id")?, "operator_tokens.id")?,
             name: row.try_get("name")?,
             created_at: Timestamp::from_micros(row.try_get("created_at")?),
-            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(Timestamp::from_micros),
+            revoked_at: row
+                .try_get::<Option<i64>, _>("revoked_at")?
+                .map(Timestamp::from_micros),
         },
         row.try_get("secret_hash")?,
     )))

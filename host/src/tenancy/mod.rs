@@ -58,7 +58,10 @@ pub async fn resolve(store: &Store, id_or_slug: &str) -> Result<TenantRecord, Er
 
 fn validate_name(name: &str) -> Result<String, Error> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
         return Err(Error::invalid(
             "name",
             format!("name must be 1-{MAX_NAME_CHARS} printable characters"),
@@ -79,11 +82,16 @@ pub async fn create(
     ctx: &RequestContext,
     req: CreateTenant,
 ) -> Result<TenantView, Error> {
-    let slug: Slug = req.slug.parse().map_err(|e: crate::types::ParseError| Error::invalid("slug", e.0))?;
+    let slug: Slug = req
+        .slug
+        .parse()
+        .map_err(|e: crate::types::ParseError| Error::invalid("slug", e.0))?;
     let name = validate_name(&req.name)?;
     let mut domain_names = Vec::new();
     for d in &req.domains {
-        let parsed: DomainName = d.parse().map_err(|e: crate::types::ParseError| Error::invalid("domains", e.0))?;
+        let parsed: DomainName = d
+            .parse()
+            .map_err(|e: crate::types::ParseError| Error::invalid("domains", e.0))?;
         if !domain_names.contains(&parsed) {
             domain_names.push(parsed);
         }
@@ -91,7 +99,10 @@ pub async fn create(
     if domain_names.len() > domains::MAX_DOMAINS_PER_TENANT {
         return Err(Error::invalid(
             "domains",
-            format!("at most {} domains per tenant", domains::MAX_DOMAINS_PER_TENANT),
+            format!(
+                "at most {} domains per tenant",
+                domains::MAX_DOMAINS_PER_TENANT
+            ),
         ));
     }
     let now = state.clock.now();
@@ -106,7 +117,13 @@ pub async fn create(
     };
     let mut tx = state.store.begin().await?;
     store::tenants::insert(&mut tx, &tenant).await?;
-    store::keys::insert_tenant_key(&mut tx, tenant.id, &state.secrets.new_tenant_key(tenant.id), now).await?;
+    store::keys::insert_tenant_key(
+        &mut tx,
+        tenant.id,
+        &state.secrets.new_tenant_key(tenant.id),
+        now,
+    )
+    .await?;
     audit::record(
         &mut tx,
         now,
@@ -126,7 +143,10 @@ pub async fn create(
         added.push(domains::add_verified_in(&mut tx, now, auth.actor(), ctx, tenant.id, d).await?);
     }
     tx.commit().await?;
-    Ok(TenantView { tenant, domains: added })
+    Ok(TenantView {
+        tenant,
+        domains: added,
+    })
 }
 
 pub async fn view(store: &Store, tenant: TenantRecord) -> Result<TenantView, Error> {
@@ -151,7 +171,10 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<TenantRecord>, Error> {
     if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-        return Err(Error::invalid("limit", format!("limit must be between 1 and {MAX_LIST_LIMIT}")));
+        return Err(Error::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIST_LIMIT}"),
+        ));
     }
     Ok(store::tenants::list(&state.store, status, after, limit).await?)
 }
@@ -178,11 +201,16 @@ pub async fn transition(
         .await?
         .ok_or(Error::NotFound("tenant"))?;
     let (target, action) = match (transition, before.status) {
-        (_, TenantStatus::Deleted) => return Err(Error::Conflict("the tenant has been deleted".into())),
-        (Transition::Suspend, TenantStatus::Suspended) | (Transition::Resume, TenantStatus::Active) => {
+        (_, TenantStatus::Deleted) => {
+            return Err(Error::Conflict("the tenant has been deleted".into()))
+        }
+        (Transition::Suspend, TenantStatus::Suspended)
+        | (Transition::Resume, TenantStatus::Active) => {
             return Ok(before);
         }
-        (Transition::Suspend, TenantStatus::Active) => (TenantStatus::Suspended, "tenant.suspended"),
+        (Transition::Suspend, TenantStatus::Active) => {
+            (TenantStatus::Suspended, "tenant.suspended")
+        }
         (Transition::Resume, TenantStatus::Suspended) => (TenantStatus::Active, "tenant.resumed"),
         (Transition::Delete, _) => (TenantStatus::Deleted, "tenant.deleted"),
     };
