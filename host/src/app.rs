@@ -39,6 +39,9 @@ pub struct Started {
 
 /// Opens the database (migrating it when configured to) and prepares the state.
 pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
+    if config.is_embedded_database() {
+        create_private_dir(&config.data_dir)?;
+    }
     let store = Store::connect(&config.database_url(), config.database.max_connections)
         .await
         .context("opening the database")?;
@@ -69,6 +72,23 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
         operator_token,
         migrations_applied,
     })
+}
+
+/// Creates the data directory readable by its owner only (it holds the database and key).
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))
 }
 
 /// Serves HTTP on `listener` until `shutdown` resolves.
