@@ -91,3 +91,18 @@ async fn migrate_is_idempotent_and_a_wrong_master_key_is_refused() {
         .to_string();
     assert!(err.contains("master key"), "{err}");
 }
+
+#[tokio::test]
+async fn only_the_first_start_creates_the_operator_token() {
+    let app = spawn_app().await;
+    let again = gatehouse::app::start(app.config.clone(), gatehouse::types::Clock::system())
+        .await
+        .expect("second start");
+    assert!(again.operator_token.is_none());
+    assert_eq!(again.migrations_applied, 0);
+    // The first token still works after the restart.
+    assert_eq!(
+        app.op(Method::GET, "/tenants", None).await.status,
+        StatusCode::OK
+    );
+}
