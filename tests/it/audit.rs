@@ -172,3 +172,40 @@ async fn listing_filters_by_action_actor_and_time_and_pages() {
         .await;
     assert_eq!(op.body["events"][0]["action"], "operator_token.created");
 }
+
+#[tokio::test]
+async fn concurrent_writers_keep_every_chain_linear() {
+    let app = spawn_app().await;
+    let a = app.create_tenant("alpha").await;
+    let b = app.create_tenant("bravo").await;
+    let mut tasks = Vec::new();
+    for n in 0..24 {
+        let tenant = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let url = format!("{}/operator/v1/tenants/{tenant}/tokens", app.url);
+        let client = app.client.clone();
+        let token = app.operator_token.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "name": format!("t{n}"), "scopes": ["audit:read"] }))
+                .send()
+                .await
+                .map(|r| r.status())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), StatusCode::CREATED);
+    }
+    let (ok, report) = verify(&app).await;
+    assert!(ok, "{report}");
+    // tenant.created + domain.verified + 12 tokens each.
+    assert!(
+        report.contains(&format!("ok      {a} (14 events)")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("ok      {b} (14 events)")),
+        "{report}"
+    );
+}
