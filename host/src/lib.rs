@@ -18,6 +18,7 @@
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
 //! | [`http`] | axum routers, extractors, middleware, the single error → response mapping |
+//! | [`plugins`] | the wasmtime host: limits, host imports, calling components |
 //! | [`store`] | the database (SQLite or PostgreSQL), migrations, every SQL statement |
 //! | [`types`] | parse-don't-validate newtypes shared by all modules (ids, slugs, domains, time) |
 //!
@@ -40,6 +41,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod plugins;
 pub mod rbac;
 pub mod secrets;
 pub mod sessions;
