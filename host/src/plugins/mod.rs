@@ -22,6 +22,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub use bindings::types;
 pub use log::LogLine;
 
+/// Largest output (summed string bytes) a plugin call may return; larger is an error, so a
+/// plugin cannot push unbounded data into the directory.
+pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+
 /// How often the epoch advances; the wall-time limit is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
 
@@ -65,6 +69,8 @@ pub enum PluginError {
     InvalidConfig(String),
     #[error("the plugin cannot handle this input: {0}")]
     Unsupported(String),
+    #[error("the plugin's output is larger than {0} bytes")]
+    OutputTooLarge(usize),
 }
 
 impl From<types::PluginError> for PluginError {
@@ -236,8 +242,26 @@ impl PluginHost {
             .call_map_profile(&mut store, identity)
             .map_err(|e| classify(&store, e))?;
         let logs = std::mem::take(&mut store.data_mut().logs);
-        Ok((result?, logs))
+        let profile = result?;
+        if profile_size(&profile) > MAX_OUTPUT_BYTES {
+            return Err(PluginError::OutputTooLarge(MAX_OUTPUT_BYTES));
+        }
+        Ok((profile, logs))
     }
+}
+
+fn profile_size(p: &types::Profile) -> usize {
+    let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+    p.email.len()
+        + opt(&p.display_name)
+        + opt(&p.given_name)
+        + opt(&p.family_name)
+        + opt(&p.timezone)
+        + opt(&p.locale)
+        + p.custom
+            .iter()
+            .map(|a| a.name.len() + a.values.iter().map(String::len).sum::<usize>())
+            .sum::<usize>()
 }
 
 /// Names a wasmtime failure by what the operator needs to know.
@@ -286,6 +310,86 @@ mod tests {
             .map_profile(&plugin, BTreeMap::new(), &identity(None))
             .unwrap_err();
         assert!(matches!(err, PluginError::Rejected(_)), "{err:?}");
+    }
+
+    const HOSTILE: &[u8] = include_bytes!("../../../plugins/dist/hostile-mapper.wasm");
+
+    fn hostile(host: &PluginHost, mode: &str) -> Result<types::Profile, PluginError> {
+        let plugin = host.load("hostile-mapper", HOSTILE).unwrap();
+        let config = BTreeMap::from([("mode".to_string(), mode.to_string())]);
+        host.map_profile(&plugin, config, &identity(Some("a@b.example")))
+            .map(|(p, _)| p)
+    }
+
+    #[test]
+    fn an_infinite_loop_times_out_and_the_host_keeps_serving() {
+        // Unlimited fuel, so only the wall-time deadline can stop it.
+        let limits = Limits {
+            fuel: u64::MAX,
+            ..Limits::default()
+        };
+        let host = PluginHost::new(limits).unwrap();
+        let started = std::time::Instant::now();
+        let result = hostile(&host, "loop");
+        assert!(matches!(result, Err(PluginError::Timeout)), "{result:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(hostile(&host, "behave").unwrap().email, "u1");
+    }
+
+    #[test]
+    fn fuel_runs_out_before_a_long_deadline() {
+        let limits = Limits {
+            fuel: 100_000,
+            timeout: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let host = PluginHost::new(limits).unwrap();
+        assert!(matches!(
+            hostile(&host, "loop"),
+            Err(PluginError::OutOfFuel)
+        ));
+    }
+
+    #[test]
+    fn a_memory_bomb_hits_the_memory_cap() {
+        let limits = Limits {
+            timeout: Duration::from_secs(5),
+            fuel: u64::MAX,
+            ..Limits::default()
+        };
+        let host = PluginHost::new(limits).unwrap();
+        let err = hostile(&host, "memory").unwrap_err();
+        assert!(matches!(err, PluginError::Trap(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_trap_is_a_typed_error() {
+        let host = PluginHost::new(Limits::default()).unwrap();
+        let err = hostile(&host, "trap").unwrap_err();
+        assert!(matches!(err, PluginError::Trap(_)), "{err:?}");
+    }
+
+    #[test]
+    fn oversize_output_and_log_floods_are_bounded() {
+        let limits = Limits {
+            timeout: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let host = PluginHost::new(limits).unwrap();
+        assert!(matches!(
+            hostile(&host, "huge-output"),
+            Err(PluginError::OutputTooLarge(_))
+        ));
+        let err = hostile(&host, "log-flood").unwrap_err();
+        let refused = 1000 - log::MAX_LINES_PER_CALL;
+        assert!(
+            matches!(&err, PluginError::Rejected(m) if *m == format!("{refused} log lines were refused")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,67 @@
+//! A hostile attribute mapper for the host's containment tests. Its `mode` configuration key
+//! picks the misbehaviour: `loop` (never returns), `memory` (allocates without bound), `trap`
+//! (panics, which aborts the instance), `log-flood` (logs until refused), `huge-output`
+//! (returns a 64 MiB-scale profile). Any other mode behaves and echoes the subject as email.
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "attribute-mapper",
+});
+
+use exports::gatehouse::plugin::attributes::Guest;
+use gatehouse::plugin::config;
+use gatehouse::plugin::log::{self, Level};
+use gatehouse::plugin::types::{Identity, PluginError, Profile};
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn map_profile(identity: Identity) -> Result<Profile, PluginError> {
+        let mode = config::get("mode").ok().flatten().unwrap_or_default();
+        match mode.as_str() {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1024 * 1024]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("hostile guest trapped on purpose"),
+            "log-flood" => {
+                let mut refused = 0;
+                for i in 0..1000 {
+                    if log::emit(Level::Info, &format!("line {i}"), &[]).is_err() {
+                        refused += 1;
+                    }
+                }
+                Err(PluginError::Rejected(format!("{refused} log lines were refused")))
+            }
+            "huge-output" => Ok(Profile {
+                email: "x".repeat(8 * 1024 * 1024),
+                display_name: None,
+                given_name: None,
+                family_name: None,
+                timezone: None,
+                locale: None,
+                custom: Vec::new(),
+            }),
+            _ => Ok(Profile {
+                email: identity.subject,
+                display_name: None,
+                given_name: None,
+                family_name: None,
+                timezone: None,
+                locale: None,
+                custom: Vec::new(),
+            }),
+        }
+    }
+}
+
+export!(Hostile);
