@@ -234,13 +234,13 @@ impl PluginHost {
         let instance = plugin
             .pre
             .instantiate(&mut store)
-            .map_err(|e| classify(&store, e))?;
+            .map_err(|e| classify(e))?;
         let guest = indices
             .load(&mut store, &instance)
-            .map_err(|e| classify(&store, e))?;
+            .map_err(|e| classify(e))?;
         let result = guest
             .call_map_profile(&mut store, identity)
-            .map_err(|e| classify(&store, e))?;
+            .map_err(|e| classify(e))?;
         let logs = std::mem::take(&mut store.data_mut().logs);
         let profile = result?;
         if profile_size(&profile) > MAX_OUTPUT_BYTES {
@@ -265,7 +265,7 @@ fn profile_size(p: &types::Profile) -> usize {
 }
 
 /// Names a wasmtime failure by what the operator needs to know.
-fn classify(_store: &Store<HostState>, e: wasmtime::Error) -> PluginError {
+fn classify(e: wasmtime::Error) -> PluginError {
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => PluginError::Timeout,
         Some(wasmtime::Trap::OutOfFuel) => PluginError::OutOfFuel,
