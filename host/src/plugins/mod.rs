@@ -231,16 +231,11 @@ impl PluginHost {
         let mut store = self.store(plugin, config)?;
         let indices = bindings::attributes::GuestIndices::new(&plugin.pre)
             .map_err(|_| PluginError::MissingExport("gatehouse:plugin/attributes"))?;
-        let instance = plugin
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| classify(e))?;
-        let guest = indices
-            .load(&mut store, &instance)
-            .map_err(|e| classify(e))?;
+        let instance = plugin.pre.instantiate(&mut store).map_err(classify)?;
+        let guest = indices.load(&mut store, &instance).map_err(classify)?;
         let result = guest
             .call_map_profile(&mut store, identity)
-            .map_err(|e| classify(e))?;
+            .map_err(classify)?;
         let logs = std::mem::take(&mut store.data_mut().logs);
         let profile = result?;
         if profile_size(&profile) > MAX_OUTPUT_BYTES {
