@@ -229,32 +229,8 @@ impl Config {
 
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
-        toml_string(self)
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
-}
-
-fn toml_string(config: &Config) -> String {
-    let value = serde_json::to_value(config).unwrap_or_default();
-    let mut out = String::new();
-    if let serde_json::Value::Object(map) = value {
-        let mut sections = Vec::new();
-        for (k, v) in map {
-            match v {
-                serde_json::Value::Object(inner) => sections.push((k, inner)),
-                serde_json::Value::Null => {}
-                other => out.push_str(&format!("{k} = {other}\n")),
-            }
-        }
-        for (name, inner) in sections {
-            out.push_str(&format!("\n[{name}]\n"));
-            for (k, v) in inner {
-                if !v.is_null() {
-                    out.push_str(&format!("{k} = {v}\n"));
-                }
-            }
-        }
-    }
-    out
 }
 
 fn explain(e: figment::Error) -> ConfigError {

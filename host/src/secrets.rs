@@ -83,7 +83,7 @@ impl MasterKey {
         &self.id
     }
 
-    fn wrap(&self, tenant: TenantId, data_key: &DataKey) -> Vec<u8> {
+    fn wrap(&self, tenant: TenantId, data_key: &DataKey) -> Result<Vec<u8>, EncryptError> {
         seal_raw(&self.key, &wrap_aad(tenant), data_key.0.as_slice())
     }
 
@@ -109,11 +109,15 @@ impl DataKey {
     }
 }
 
-fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+/// An encryption failure (only possible for inputs over AES-GCM's 64 GiB limit).
+#[derive(Debug, thiserror::Error)]
+#[error("secret could not be encrypted")]
+pub struct EncryptError;
+
+fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
     let cipher = Aes256Gcm::new(key.into());
     let mut nonce = [0u8; NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    // Encryption with a valid key and nonce cannot fail for inputs under 64 GiB.
     let ct = cipher
         .encrypt(
             Nonce::from_slice(&nonce),
@@ -122,12 +126,12 @@ fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
                 aad,
             },
         )
-        .unwrap_or_default();
+        .map_err(|_| EncryptError)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
     out.push(FORMAT_V1);
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
-    out
+    Ok(out)
 }
 
 fn open_raw(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, DecryptError> {
@@ -153,11 +157,17 @@ impl Secrets {
     }
 
     /// A new data key for `tenant`, wrapped and ready to store with the tenant.
-    pub fn new_tenant_key(&self, tenant: TenantId) -> store::keys::WrappedKeyRecord {
-        store::keys::WrappedKeyRecord {
+    pub fn new_tenant_key(
+        &self,
+        tenant: TenantId,
+    ) -> Result<store::keys::WrappedKeyRecord, crate::Error> {
+        Ok(store::keys::WrappedKeyRecord {
             master_key_id: self.master.id().to_string(),
-            wrapped_key: self.master.wrap(tenant, &DataKey::generate()),
-        }
+            wrapped_key: self
+                .master
+                .wrap(tenant, &DataKey::generate())
+                .map_err(|e| crate::Error::Internal(e.into()))?,
+        })
     }
 
     async fn data_key(&self, store: &Store, tenant: TenantId) -> Result<DataKey, crate::Error> {
@@ -186,7 +196,8 @@ impl Secrets {
         plaintext: &[u8],
     ) -> Result<Vec<u8>, crate::Error> {
         let key = self.data_key(store, tenant).await?;
-        Ok(seal_raw(&key.0, &field_aad(tenant, purpose), plaintext))
+        seal_raw(&key.0, &field_aad(tenant, purpose), plaintext)
+            .map_err(|e| crate::Error::Internal(e.into()))
     }
 
     pub async fn open(
@@ -304,14 +315,14 @@ mod tests {
         let master = MasterKey::generate();
         let tenant = TenantId::generate();
         let dk = DataKey::generate();
-        let wrapped = master.wrap(tenant, &dk);
+        let wrapped = master.wrap(tenant, &dk).unwrap();
         let back = master.unwrap(tenant, &wrapped).unwrap();
         assert_eq!(back.0.as_slice(), dk.0.as_slice());
         // Wrong tenant (AAD) or wrong master key fails.
         assert!(master.unwrap(TenantId::generate(), &wrapped).is_err());
         assert!(MasterKey::generate().unwrap(tenant, &wrapped).is_err());
 
-        let sealed = seal_raw(&dk.0, b"a", b"hunter2");
+        let sealed = seal_raw(&dk.0, b"a", b"hunter2").unwrap();
         assert_eq!(open_raw(&dk.0, b"a", &sealed).unwrap(), b"hunter2");
         assert!(open_raw(&dk.0, b"b", &sealed).is_err());
         let mut tampered = sealed.clone();

@@ -58,7 +58,7 @@ impl Drop for PgDatabase {
 }
 
 /// A fresh database URL for one test, plus its guard.
-async fn fresh_database(dir: &std::path::Path) -> (Option<String>, Option<PgDatabase>) {
+async fn fresh_database() -> (Option<String>, Option<PgDatabase>) {
     let Ok(admin_url) = std::env::var(PG_ENV) else {
         return (None, None);
     };
@@ -70,7 +70,6 @@ async fn fresh_database(dir: &std::path::Path) -> (Option<String>, Option<PgData
         .execute(&mut conn)
         .await
         .expect("create test database");
-    let _ = dir;
     let base = admin_url
         .rsplit_once('/')
         .map(|(b, _)| b)
@@ -103,7 +102,7 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
 
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (url, pg) = fresh_database(dir.path()).await;
+    let (url, pg) = fresh_database().await;
     let config = test_config(dir.path(), url);
     spawn_with(config, dir, pg).await
 }

@@ -126,11 +126,13 @@ impl Drop for PluginHost {
     }
 }
 
-/// A compiled, pre-linked component.
+/// A compiled, pre-linked component, with its exports looked up once.
 #[derive(Clone)]
 pub struct Loaded {
     name: String,
     pre: InstancePre<HostState>,
+    /// Present when the component exports `gatehouse:plugin/attributes`.
+    attributes: Option<bindings::attributes::GuestIndices>,
 }
 
 impl PluginHost {
@@ -184,9 +186,11 @@ impl PluginHost {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        let attributes = bindings::attributes::GuestIndices::new(&pre).ok();
         Ok(Loaded {
             name: name.to_string(),
             pre,
+            attributes,
         })
     }
 
@@ -228,9 +232,11 @@ impl PluginHost {
         config: BTreeMap<String, String>,
         identity: &types::Identity,
     ) -> Result<(types::Profile, Vec<LogLine>), PluginError> {
+        let indices = plugin
+            .attributes
+            .as_ref()
+            .ok_or(PluginError::MissingExport("gatehouse:plugin/attributes"))?;
         let mut store = self.store(plugin, config)?;
-        let indices = bindings::attributes::GuestIndices::new(&plugin.pre)
-            .map_err(|_| PluginError::MissingExport("gatehouse:plugin/attributes"))?;
         let instance = plugin.pre.instantiate(&mut store).map_err(classify)?;
         let guest = indices.load(&mut store, &instance).map_err(classify)?;
         let result = guest

@@ -1,6 +1,7 @@
 //! Tenant API tokens for the admin API: created with a name, scopes and an expiry, shown once,
 //! listed without secrets, revoked. A token never grants more than its creator holds.
 
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -117,7 +118,6 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    use secrecy::ExposeSecret;
     Ok(CreatedApiToken {
         token: minted.token.expose_secret().to_string(),
         record,

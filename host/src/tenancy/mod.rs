@@ -120,7 +120,7 @@ pub async fn create(
     store::keys::insert_tenant_key(
         &mut tx,
         tenant.id,
-        &state.secrets.new_tenant_key(tenant.id),
+        &state.secrets.new_tenant_key(tenant.id)?,
         now,
     )
     .await?;

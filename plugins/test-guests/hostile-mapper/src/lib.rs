@@ -15,6 +15,18 @@ use gatehouse::plugin::types::{Identity, PluginError, Profile};
 
 struct Hostile;
 
+fn email_only(email: String) -> Profile {
+    Profile {
+        email,
+        display_name: None,
+        given_name: None,
+        family_name: None,
+        timezone: None,
+        locale: None,
+        custom: Vec::new(),
+    }
+}
+
 impl Guest for Hostile {
     fn map_profile(identity: Identity) -> Result<Profile, PluginError> {
         let mode = config::get("mode").ok().flatten().unwrap_or_default();
@@ -42,24 +54,8 @@ impl Guest for Hostile {
                 }
                 Err(PluginError::Rejected(format!("{refused} log lines were refused")))
             }
-            "huge-output" => Ok(Profile {
-                email: "x".repeat(8 * 1024 * 1024),
-                display_name: None,
-                given_name: None,
-                family_name: None,
-                timezone: None,
-                locale: None,
-                custom: Vec::new(),
-            }),
-            _ => Ok(Profile {
-                email: identity.subject,
-                display_name: None,
-                given_name: None,
-                family_name: None,
-                timezone: None,
-                locale: None,
-                custom: Vec::new(),
-            }),
+            "huge-output" => Ok(email_only("x".repeat(8 * 1024 * 1024))),
+            _ => Ok(email_only(identity.subject)),
         }
     }
 }
