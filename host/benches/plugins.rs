@@ -2,10 +2,9 @@
 //! attribute-mapper call in a fresh instance (new store, instantiate from `InstancePre`, call,
 //! drop), as p50/p99 over many calls. Run with `cargo bench -p gatehouse --bench plugins`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gatehouse::plugins::{types, Limits, PluginHost};
+use gatehouse::plugins::{types, Limits, PluginConfig, PluginHost};
 
 const BUILTINS: &[(&str, &[u8])] = &[(
     "default-attribute-mapper",
@@ -46,14 +45,16 @@ fn main() {
         }],
     };
     for _ in 0..1_000 {
-        host.map_profile(&plugin, BTreeMap::new(), &identity)
+        host.map_profile(&plugin, &PluginConfig::default(), &identity)
+            .result
             .expect("warm-up");
     }
     let mut samples = Vec::with_capacity(CALLS);
     for _ in 0..CALLS {
         let started = Instant::now();
-        let (profile, _) = host
-            .map_profile(&plugin, BTreeMap::new(), &identity)
+        let profile = host
+            .map_profile(&plugin, &PluginConfig::default(), &identity)
+            .result
             .expect("call");
         samples.push(started.elapsed());
         std::hint::black_box(profile);

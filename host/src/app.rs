@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::metrics::Metrics;
+use crate::plugins::Registry;
 use crate::secrets::{self, Secrets};
 use crate::sessions;
 use crate::store::{Backend, Store};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub clock: Clock,
     pub secrets: Arc<Secrets>,
     pub metrics: Arc<Metrics>,
+    /// The plugin runtime, registry and compiled components.
+    pub plugins: Arc<Registry>,
 }
 
 /// What [`start`] produced.
@@ -56,6 +59,9 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
     let operator_token = sessions::operator::bootstrap(&store, &clock)
         .await
         .map_err(|e| anyhow::anyhow!("creating the operator token: {e:?}"))?;
+    let plugins = Registry::start(&config, &store, &clock)
+        .await
+        .context("starting the plugin runtime")?;
     let database = match store.backend() {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
@@ -66,6 +72,7 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
         clock,
         secrets: Arc::new(secrets),
         metrics: Arc::new(Metrics::new(database)),
+        plugins: Arc::new(plugins),
     };
     Ok(Started {
         state,
@@ -75,7 +82,7 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
 }
 
 /// Creates the data directory readable by its owner only (it holds the database and key).
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     if dir.exists() {
         return Ok(());
     }

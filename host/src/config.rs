@@ -28,6 +28,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+    pub plugins: PluginsConfig,
 }
 
 impl Default for Config {
@@ -38,6 +39,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -102,6 +104,34 @@ pub struct SecretsConfig {
     pub master_key: Option<SecretString>,
     /// A file holding the base64 master key; must not be readable by group or others.
     pub master_key_file: Option<PathBuf>,
+}
+
+/// Plugin limits and the compiled cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Largest component an upload may carry, in bytes.
+    pub max_component_bytes: usize,
+    /// Largest linear memory one plugin call may use, in MiB.
+    pub memory_mib: usize,
+    /// Wall time one plugin call may run, in milliseconds.
+    pub timeout_ms: u64,
+    /// Fuel (roughly, wasm instructions) one plugin call may burn.
+    pub fuel: u64,
+    /// Where compiled components are cached; default `{data_dir}/plugin-cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            max_component_bytes: 4 * 1024 * 1024,
+            memory_mib: 16,
+            timeout_ms: 10,
+            fuel: 50_000_000,
+            cache_dir: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +216,23 @@ impl Config {
                 hint: "the default is 8".into(),
             });
         }
+        let p = &self.plugins;
+        if !(1..=4096).contains(&p.memory_mib)
+            || !(1..=60_000).contains(&p.timeout_ms)
+            || p.fuel == 0
+            || !(1024..=256 * 1024 * 1024).contains(&p.max_component_bytes)
+        {
+            return Err(ConfigError {
+                message: format!(
+                    "plugin limits out of range: memory_mib = {}, timeout_ms = {}, fuel = {}, \
+                     max_component_bytes = {}",
+                    p.memory_mib, p.timeout_ms, p.fuel, p.max_component_bytes
+                ),
+                hint: "memory_mib 1–4096, timeout_ms 1–60000, fuel ≥ 1, max_component_bytes \
+                       1 KiB–256 MiB; defaults are 16, 10, 50000000 and 4194304"
+                    .into(),
+            });
+        }
         if let Some(url) = &self.server.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError {
@@ -220,6 +267,14 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()),
         }
+    }
+
+    /// Where compiled plugins are cached.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.plugins
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugin-cache"))
     }
 
     /// True when the database is the embedded SQLite default (or any SQLite file).

@@ -29,6 +29,10 @@ pub enum Error {
     /// The change conflicts with the current state (duplicate, in use, wrong state).
     #[error("{0}")]
     Conflict(String),
+    /// A tenant's plugin refused or failed, so the operation failed closed. The detail names
+    /// the stage and the reason (never plugin configuration).
+    #[error("the {stage} plugin failed: {detail}")]
+    PluginFailed { stage: &'static str, detail: String },
     /// A failure the caller cannot fix; details go to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

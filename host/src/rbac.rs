@@ -26,15 +26,18 @@ pub enum Scope {
     TokensWrite,
     /// Read the audit log.
     AuditRead,
+    /// Upload, delete and dry-run plugins; assign the pipeline; edit the role catalogue.
+    PluginsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Admin,
         Scope::TenantRead,
         Scope::DomainsWrite,
         Scope::TokensWrite,
         Scope::AuditRead,
+        Scope::PluginsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Scope {
             Scope::DomainsWrite => "domains:write",
             Scope::TokensWrite => "tokens:write",
             Scope::AuditRead => "audit:read",
+            Scope::PluginsWrite => "plugins:write",
         }
     }
 }
@@ -141,6 +145,8 @@ permission!(/// Manage a tenant's API tokens.
     WriteTokens => Scope::TokensWrite);
 permission!(/// Read a tenant's audit log.
     ReadAudit => Scope::AuditRead);
+permission!(/// Manage a tenant's plugins, pipeline and role catalogue, and run dry-runs.
+    WritePlugins => Scope::PluginsWrite);
 
 /// Instance-wide operator power: create, suspend and delete tenants.
 #[derive(Debug)]

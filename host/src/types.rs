@@ -59,6 +59,11 @@ uuid_id!(
     "token id"
 );
 uuid_id!(
+    /// An uploaded plugin version's id.
+    PluginId,
+    "plugin id"
+);
+uuid_id!(
     /// An audit event's id.
     EventId,
     "event id"
@@ -160,6 +165,56 @@ impl FromStr for DomainName {
 }
 
 impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address: a local part (kept as given, 1–64 bytes, no whitespace, control
+/// characters or `@`) and a [`DomainName`] (lower-cased). Quoted local parts and IP-literal
+/// domains are refused: no identity provider issues them for work accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The domain part, as routed to a tenant by its verified domains.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+impl FromStr for Email {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let bad = |why: &str| {
+            ParseError(format!(
+                "`{}` is not a valid email address: {why}",
+                truncate(s, 80)
+            ))
+        };
+        let (local, domain) = s.rsplit_once('@').ok_or_else(|| bad("it has no `@`"))?;
+        if local.is_empty() || local.len() > 64 {
+            return Err(bad("the part before `@` must be 1 to 64 bytes"));
+        }
+        if local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '"')
+        {
+            return Err(bad(
+                "the part before `@` contains whitespace, a control character, `@` or `\"`",
+            ));
+        }
+        let domain: DomainName = domain.parse().map_err(|e: ParseError| bad(&e.0))?;
+        Ok(Self(format!("{local}@{domain}")))
+    }
+}
+
+impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -5,6 +5,7 @@
 mod audit;
 mod bad_input;
 mod cli;
+mod components;
 mod helpers;
 mod operations;
 mod tenancy;

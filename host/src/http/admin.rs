@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The tenant a tenant token acts for; the operator token has no tenant here.
-fn own_tenant(caller: &Principal) -> Result<TenantId, ApiError> {
+pub(super) fn own_tenant(caller: &Principal) -> Result<TenantId, ApiError> {
     match caller {
         Principal::ApiToken { tenant, .. } => Ok(*tenant),
         Principal::Operator { .. } => Err(crate::Error::Forbidden(

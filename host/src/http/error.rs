@@ -23,10 +23,10 @@ pub enum ApiError {
     MalformedJson(String),
     /// The body is JSON but not the expected shape (unknown or missing field, wrong type).
     InvalidBody(String),
-    /// The body is over `server.max_body_bytes`.
-    BodyTooLarge,
-    /// The request has a body in a format this endpoint does not take.
-    UnsupportedMediaType,
+    /// The body is over the limit named (a config key).
+    BodyTooLarge { limit: &'static str },
+    /// The request has a body in a format this endpoint does not take; names the one it does.
+    UnsupportedMediaType { expected: &'static str },
     /// A query-string parameter is unknown or malformed.
     InvalidQuery(String),
     /// A path segment (an id) is malformed.
@@ -98,6 +98,12 @@ impl IntoResponse for ApiError {
                     format!("{what} not found"),
                 ),
                 Error::Conflict(detail) => (StatusCode::CONFLICT, "conflict", "Conflict", detail),
+                Error::PluginFailed { stage, detail } => (
+                    StatusCode::FORBIDDEN,
+                    "plugin-failed",
+                    "Refused by a plugin",
+                    format!("the {stage} plugin failed: {detail}"),
+                ),
                 Error::Internal(cause) => {
                     tracing::error!(error = ?cause, "internal error");
                     (
@@ -120,17 +126,17 @@ impl IntoResponse for ApiError {
                 "Invalid request body",
                 detail,
             ),
-            ApiError::BodyTooLarge => (
+            ApiError::BodyTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
                 "Request body too large",
-                "the request body is over this server's limit (server.max_body_bytes)".to_string(),
+                format!("the request body is over this server's limit ({limit})"),
             ),
-            ApiError::UnsupportedMediaType => (
+            ApiError::UnsupportedMediaType { expected } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
-                "send the body as JSON with Content-Type: application/json".to_string(),
+                format!("send the body with Content-Type: {expected}"),
             ),
             ApiError::InvalidQuery(detail) => (
                 StatusCode::BAD_REQUEST,

@@ -33,12 +33,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(r: JsonRejection) -> ApiError {
     if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::BodyTooLarge;
+        return ApiError::BodyTooLarge {
+            limit: "server.max_body_bytes",
+        };
     }
     match r {
         JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(inner_message(&e.body_text())),
         JsonRejection::JsonDataError(e) => ApiError::InvalidBody(inner_message(&e.body_text())),
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        },
         other => ApiError::MalformedJson(inner_message(&other.body_text())),
     }
 }
@@ -48,6 +52,34 @@ fn json_rejection(r: JsonRejection) -> ApiError {
 fn inner_message(text: &str) -> String {
     let msg = text.split_once(": ").map(|(_, m)| m).unwrap_or(text);
     crate::types::truncate(msg, 300)
+}
+
+/// A WebAssembly component upload: `Content-Type: application/wasm`, at most
+/// `plugins.max_component_bytes` (the route sets that body limit).
+pub struct WasmBody(pub Vec<u8>);
+
+impl<S: Send + Sync> FromRequest<S> for WasmBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_wasm = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().map(str::trim) == Some("application/wasm"));
+        if !is_wasm {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/wasm",
+            });
+        }
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(WasmBody(bytes.to_vec())),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::BodyTooLarge {
+                limit: "plugins.max_component_bytes",
+            }),
+            Err(r) => Err(ApiError::InvalidBody(inner_message(&r.body_text()))),
+        }
+    }
 }
 
 /// A query string; unknown parameters are rejected (structs use `deny_unknown_fields`).

@@ -1,4 +1,4 @@
-//! The HTTP edge: one router per area ([`operator`], [`admin`], [`health`]), the request
+//! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`health`]), the request
 //! middleware, extractors, and the single error mapping in [`error`]. Handlers parse input,
 //! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
 
@@ -9,6 +9,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod operator;
+pub mod plugins;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,10 +27,17 @@ use error::ApiError;
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
+    let max_component = state.config.plugins.max_component_bytes;
     Router::new()
         .merge(health::router())
-        .nest("/operator/v1", operator::router())
-        .nest("/api/v1", admin::router())
+        .nest(
+            "/operator/v1",
+            operator::router().merge(plugins::operator_router(max_component)),
+        )
+        .nest(
+            "/api/v1",
+            admin::router().merge(plugins::tenant_router(max_component)),
+        )
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

@@ -16,7 +16,7 @@ wasmtime::component::bindgen!({
         }
     ",
     world: "gatehouse:host/host",
+    additional_derives: [PartialEq, Eq],
 });
 
-pub use exports::gatehouse::plugin::attributes;
 pub use gatehouse::plugin::types;

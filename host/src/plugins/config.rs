@@ -1,7 +1,7 @@
 //! Host side of `gatehouse:plugin/config`: the plugin's own tenant-set configuration, read-only.
 
 use super::bindings::gatehouse::plugin::config::{ConfigError, Host};
-use super::HostState;
+use super::runtime::HostState;
 
 /// Longest configuration key a plugin may ask for.
 pub const MAX_KEY_BYTES: usize = 256;

@@ -2,7 +2,7 @@
 //! dry-run output and forwarded to tracing. A plugin cannot flood the host's log.
 
 use super::bindings::gatehouse::plugin::log::{Field, Host, Level, LogError};
-use super::HostState;
+use super::runtime::HostState;
 
 /// Most lines one call may write.
 pub const MAX_LINES_PER_CALL: usize = 64;

@@ -1,33 +1,52 @@
-//! The WebAssembly plugin host: one wasmtime engine with the pooling allocator, components
-//! compiled once and pre-linked (`InstancePre`), and every call in a fresh store under a
-//! memory cap, an epoch deadline and a fuel budget. A trap, timeout or limit is a typed
-//! [`PluginError`], never a crash of the host. This is the only module that imports wasmtime.
-//!
-//! Not built yet: the content-addressed compiled cache, the per-tenant pipeline, the other
-//! worlds' call paths, and the management API.
+//! Plugins: sandboxed WebAssembly components that interpret identities, map profiles and
+//! roles, and fix SCIM dialects, loaded per tenant. This module owns the wasmtime runtime
+//! ([`PluginHost`]: one engine, the pooling allocator, a content-addressed compiled cache, a
+//! fresh store per call under memory, time, fuel and output limits), the per-world calls
+//! and their output checks, the registry of uploaded components, the built-ins embedded in
+//! the binary, and each tenant's pipeline with its dry-run. It is the only module that
+//! imports wasmtime; it reaches the database through `store` only.
 
 mod bindings;
+mod builtins;
+mod cache;
+mod calls;
+pub mod catalogue;
 mod config;
+mod json;
 mod log;
+pub mod pipeline;
+pub mod registry;
+mod runtime;
+pub mod sign_in;
+mod world;
+
+#[cfg(test)]
+mod builtin_tests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
 pub use bindings::types;
+pub use cache::CacheUse;
 pub use log::LogLine;
+pub use registry::Registry;
+pub use runtime::{digest, HostState, Loaded, PluginHost};
+pub use world::World;
 
 /// Largest output (summed string bytes) a plugin call may return; larger is an error, so a
 /// plugin cannot push unbounded data into the directory.
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 
-/// How often the epoch advances; the wall-time limit is counted in these ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// Most list entries (groups, attributes, values, role assignments) one output may hold, so
+/// a plugin cannot make the directory write thousands of rows per login.
+pub const MAX_OUTPUT_ITEMS: usize = 1_000;
+
+/// A plugin's configuration as its `config` import sees it: key → value, secrets already
+/// decrypted. Shared, because a call only reads it.
+pub type PluginConfig = Arc<BTreeMap<String, String>>;
 
 /// Per-call limits. Defaults follow the plugin issue: 16 MiB, 10 ms.
 #[derive(Debug, Clone)]
@@ -51,16 +70,24 @@ impl Default for Limits {
 }
 
 /// Why a plugin call or load failed. The host fails the operation closed on every variant.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PluginError {
-    #[error("not a valid WebAssembly component: {0}")]
+    /// The bytes are not a component this host can run (not wasm, a core module, or
+    /// imports something the host does not provide).
+    #[error("not a valid plugin component: {0}")]
     Invalid(String),
-    #[error("the component does not implement `{0}`")]
-    MissingExport(&'static str),
+    /// The component exports none of the plugin interfaces, or more than one.
+    #[error("{0}")]
+    WrongExports(String),
+    /// The component is valid but was called for a world it does not implement.
+    #[error("the component is a {actual} plugin, not a {expected} plugin")]
+    WrongWorld { expected: World, actual: World },
     #[error("the plugin ran longer than its time limit")]
     Timeout,
     #[error("the plugin used up its fuel")]
     OutOfFuel,
+    #[error("the plugin tried to grow its memory beyond {0} bytes")]
+    MemoryLimit(usize),
     #[error("the plugin trapped: {0}")]
     Trap(String),
     #[error("the plugin rejected the input: {0}")]
@@ -71,6 +98,30 @@ pub enum PluginError {
     Unsupported(String),
     #[error("the plugin's output is larger than {0} bytes")]
     OutputTooLarge(usize),
+    /// The output is well-formed but unusable (an email that is not one, a role the tenant
+    /// does not define…).
+    #[error("the plugin's output is invalid: {0}")]
+    InvalidOutput(String),
+}
+
+impl PluginError {
+    /// A short stable code for APIs and audit details.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PluginError::Invalid(_) => "invalid_component",
+            PluginError::WrongExports(_) => "wrong_exports",
+            PluginError::WrongWorld { .. } => "wrong_world",
+            PluginError::Timeout => "timeout",
+            PluginError::OutOfFuel => "out_of_fuel",
+            PluginError::MemoryLimit(_) => "memory_limit",
+            PluginError::Trap(_) => "trap",
+            PluginError::Rejected(_) => "rejected",
+            PluginError::InvalidConfig(_) => "invalid_config",
+            PluginError::Unsupported(_) => "unsupported",
+            PluginError::OutputTooLarge(_) => "output_too_large",
+            PluginError::InvalidOutput(_) => "invalid_output",
+        }
+    }
 }
 
 impl From<types::PluginError> for PluginError {
@@ -83,322 +134,11 @@ impl From<types::PluginError> for PluginError {
     }
 }
 
-/// What a plugin instance can reach: an empty WASI context, its configuration, its log.
-pub struct HostState {
-    plugin: String,
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    config: BTreeMap<String, String>,
-    logs: Vec<LogLine>,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl bindings::types::Host for HostState {}
-
-/// The engine and linker shared by every plugin. Dropping it stops the epoch ticker.
-pub struct PluginHost {
-    engine: Engine,
-    linker: Linker<HostState>,
-    limits: Limits,
-    ticker_stop: Arc<AtomicBool>,
-}
-
-impl std::fmt::Debug for PluginHost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginHost")
-            .field("limits", &self.limits)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PluginHost {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// A compiled, pre-linked component, with its exports looked up once.
-#[derive(Clone)]
-pub struct Loaded {
-    name: String,
-    pre: InstancePre<HostState>,
-    /// Present when the component exports `gatehouse:plugin/attributes`.
-    attributes: Option<bindings::attributes::GuestIndices>,
-}
-
-impl PluginHost {
-    pub fn new(limits: Limits) -> anyhow::Result<Self> {
-        let mut cfg = wasmtime::Config::new();
-        cfg.epoch_interruption(true)
-            .consume_fuel(true)
-            .concurrency_support(false)
-            .max_wasm_stack(512 * 1024);
-        let mut pool = wasmtime::PoolingAllocationConfig::default();
-        pool.total_component_instances(256)
-            .total_core_instances(1024)
-            .total_memories(512)
-            .total_tables(512)
-            .max_memory_size(limits.memory_bytes);
-        cfg.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&cfg)?;
-        let mut linker = Linker::new(&engine);
-        bindings::Host_::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )?;
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let stop = ticker_stop.clone();
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("plugin-epoch".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    match weak.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
-                    }
-                }
-            })?;
-        Ok(Self {
-            engine,
-            linker,
-            limits,
-            ticker_stop,
-        })
-    }
-
-    /// Compiles and pre-links `wasm`.
-    pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Loaded, PluginError> {
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let attributes = bindings::attributes::GuestIndices::new(&pre).ok();
-        Ok(Loaded {
-            name: name.to_string(),
-            pre,
-            attributes,
-        })
-    }
-
-    fn store(
-        &self,
-        plugin: &Loaded,
-        config: BTreeMap<String, String>,
-    ) -> Result<Store<HostState>, PluginError> {
-        let state = HostState {
-            plugin: plugin.name.clone(),
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .instances(16)
-                .tables(16)
-                .memories(8)
-                .trap_on_grow_failure(true)
-                .build(),
-            config,
-            logs: Vec::new(),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store
-            .set_fuel(self.limits.fuel)
-            .map_err(|e| PluginError::Trap(e.to_string()))?;
-        let ticks = u64::try_from(self.limits.timeout.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        store.set_epoch_deadline(ticks);
-        Ok(store)
-    }
-
-    /// Runs an attribute mapper on `identity` in a fresh instance.
-    pub fn map_profile(
-        &self,
-        plugin: &Loaded,
-        config: BTreeMap<String, String>,
-        identity: &types::Identity,
-    ) -> Result<(types::Profile, Vec<LogLine>), PluginError> {
-        let indices = plugin
-            .attributes
-            .as_ref()
-            .ok_or(PluginError::MissingExport("gatehouse:plugin/attributes"))?;
-        let mut store = self.store(plugin, config)?;
-        let instance = plugin.pre.instantiate(&mut store).map_err(classify)?;
-        let guest = indices.load(&mut store, &instance).map_err(classify)?;
-        let result = guest
-            .call_map_profile(&mut store, identity)
-            .map_err(classify)?;
-        let logs = std::mem::take(&mut store.data_mut().logs);
-        let profile = result?;
-        if profile_size(&profile) > MAX_OUTPUT_BYTES {
-            return Err(PluginError::OutputTooLarge(MAX_OUTPUT_BYTES));
-        }
-        Ok((profile, logs))
-    }
-}
-
-fn profile_size(p: &types::Profile) -> usize {
-    let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
-    p.email.len()
-        + opt(&p.display_name)
-        + opt(&p.given_name)
-        + opt(&p.family_name)
-        + opt(&p.timezone)
-        + opt(&p.locale)
-        + p.custom
-            .iter()
-            .map(|a| a.name.len() + a.values.iter().map(String::len).sum::<usize>())
-            .sum::<usize>()
-}
-
-/// Names a wasmtime failure by what the operator needs to know.
-fn classify(e: wasmtime::Error) -> PluginError {
-    match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => PluginError::Timeout,
-        Some(wasmtime::Trap::OutOfFuel) => PluginError::OutOfFuel,
-        Some(trap) => PluginError::Trap(trap.to_string()),
-        None => PluginError::Trap(format!("{e:#}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MAPPER: &[u8] = include_bytes!("../../../plugins/dist/default-attribute-mapper.wasm");
-
-    fn identity(email: Option<&str>) -> types::Identity {
-        types::Identity {
-            subject: "u1".into(),
-            email: email.map(str::to_string),
-            email_verified: true,
-            given_name: Some("Ada".into()),
-            family_name: Some("Lovelace".into()),
-            display_name: None,
-            groups: vec![],
-            attributes: vec![types::Attribute {
-                name: "locale".into(),
-                values: vec!["en-GB".into()],
-            }],
-        }
-    }
-
-    #[test]
-    fn the_default_attribute_mapper_runs_in_a_fresh_instance() {
-        let host = PluginHost::new(Limits::default()).unwrap();
-        let plugin = host.load("default-attribute-mapper", MAPPER).unwrap();
-        let (profile, _) = host
-            .map_profile(&plugin, BTreeMap::new(), &identity(Some("Ada@Example.COM")))
-            .unwrap();
-        assert_eq!(profile.email, "ada@example.com");
-        assert_eq!(profile.display_name.as_deref(), Some("Ada Lovelace"));
-        assert_eq!(profile.locale.as_deref(), Some("en-GB"));
-        let err = host
-            .map_profile(&plugin, BTreeMap::new(), &identity(None))
-            .unwrap_err();
-        assert!(matches!(err, PluginError::Rejected(_)), "{err:?}");
-    }
-
-    const HOSTILE: &[u8] = include_bytes!("../../../plugins/dist/hostile-mapper.wasm");
-
-    fn hostile(host: &PluginHost, mode: &str) -> Result<types::Profile, PluginError> {
-        let plugin = host.load("hostile-mapper", HOSTILE).unwrap();
-        let config = BTreeMap::from([("mode".to_string(), mode.to_string())]);
-        host.map_profile(&plugin, config, &identity(Some("a@b.example")))
-            .map(|(p, _)| p)
-    }
-
-    #[test]
-    fn an_infinite_loop_times_out_and_the_host_keeps_serving() {
-        // Unlimited fuel, so only the wall-time deadline can stop it.
-        let limits = Limits {
-            fuel: u64::MAX,
-            ..Limits::default()
-        };
-        let host = PluginHost::new(limits).unwrap();
-        let started = std::time::Instant::now();
-        let result = hostile(&host, "loop");
-        assert!(matches!(result, Err(PluginError::Timeout)), "{result:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            started.elapsed()
-        );
-        assert_eq!(hostile(&host, "behave").unwrap().email, "u1");
-    }
-
-    #[test]
-    fn fuel_runs_out_before_a_long_deadline() {
-        let limits = Limits {
-            fuel: 100_000,
-            timeout: Duration::from_secs(5),
-            ..Limits::default()
-        };
-        let host = PluginHost::new(limits).unwrap();
-        assert!(matches!(
-            hostile(&host, "loop"),
-            Err(PluginError::OutOfFuel)
-        ));
-    }
-
-    #[test]
-    fn a_memory_bomb_hits_the_memory_cap() {
-        let limits = Limits {
-            timeout: Duration::from_secs(5),
-            fuel: u64::MAX,
-            ..Limits::default()
-        };
-        let host = PluginHost::new(limits).unwrap();
-        let err = hostile(&host, "memory").unwrap_err();
-        assert!(matches!(err, PluginError::Trap(_)), "{err:?}");
-    }
-
-    #[test]
-    fn a_trap_is_a_typed_error() {
-        let host = PluginHost::new(Limits::default()).unwrap();
-        let err = hostile(&host, "trap").unwrap_err();
-        assert!(matches!(err, PluginError::Trap(_)), "{err:?}");
-    }
-
-    #[test]
-    fn oversize_output_and_log_floods_are_bounded() {
-        let limits = Limits {
-            timeout: Duration::from_secs(5),
-            ..Limits::default()
-        };
-        let host = PluginHost::new(limits).unwrap();
-        assert!(matches!(
-            hostile(&host, "huge-output"),
-            Err(PluginError::OutputTooLarge(_))
-        ));
-        let err = hostile(&host, "log-flood").unwrap_err();
-        let refused = 1000 - log::MAX_LINES_PER_CALL;
-        assert!(
-            matches!(&err, PluginError::Rejected(m) if *m == format!("{refused} log lines were refused")),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn garbage_is_not_a_component() {
-        let host = PluginHost::new(Limits::default()).unwrap();
-        assert!(matches!(
-            host.load("x", b"not wasm"),
-            Err(PluginError::Invalid(_))
-        ));
-    }
+/// What one plugin call produced: its result, the lines it logged (kept even when it
+/// failed, so a dry-run shows why) and how long it took, instantiation included.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    pub result: Result<T, PluginError>,
+    pub logs: Vec<LogLine>,
+    pub elapsed: Duration,
 }

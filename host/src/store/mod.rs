@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod plugins;
 pub mod tenants;
 pub mod tokens;
 

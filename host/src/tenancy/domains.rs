@@ -53,7 +53,8 @@ fn parse(domain: &str) -> Result<DomainName, Error> {
         .map_err(|e: crate::types::ParseError| Error::invalid("domain", e.0))
 }
 
-async fn live_tenant(tx: &mut Tx, tenant: TenantId) -> Result<(), Error> {
+/// Locks the tenant row and fails unless the tenant still exists (deleted ones are tombstones).
+pub(crate) async fn live_tenant(tx: &mut Tx, tenant: TenantId) -> Result<(), Error> {
     match store::tenants::get_for_update(tx, tenant).await? {
         Some(t) if t.status != TenantStatus::Deleted => Ok(()),
         _ => Err(Error::NotFound("tenant")),

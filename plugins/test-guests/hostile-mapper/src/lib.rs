@@ -1,7 +1,9 @@
 //! A hostile attribute mapper for the host's containment tests. Its `mode` configuration key
 //! picks the misbehaviour: `loop` (never returns), `memory` (allocates without bound), `trap`
 //! (panics, which aborts the instance), `log-flood` (logs until refused), `huge-output`
-//! (returns a 64 MiB-scale profile). Any other mode behaves and echoes the subject as email.
+//! (returns a 64 MiB-scale profile), `invalid-output` (returns a profile whose email is
+//! `not an email`, which the host's output validation must refuse). Any other mode behaves
+//! and returns `{subject}@example.com` as the email.
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -52,10 +54,13 @@ impl Guest for Hostile {
                         refused += 1;
                     }
                 }
-                Err(PluginError::Rejected(format!("{refused} log lines were refused")))
+                Err(PluginError::Rejected(format!(
+                    "{refused} log lines were refused"
+                )))
             }
             "huge-output" => Ok(email_only("x".repeat(8 * 1024 * 1024))),
-            _ => Ok(email_only(identity.subject)),
+            "invalid-output" => Ok(email_only("not an email".into())),
+            _ => Ok(email_only(format!("{}@example.com", identity.subject))),
         }
     }
 }

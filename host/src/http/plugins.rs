@@ -1,0 +1,229 @@
+//! Plugin routes. Tenant admins (`/api/v1`): upload private plugins, list and get what they
+//! can see (their own and the published ones), delete their own, dry-run a plugin or the
+//! sign-in pipeline, assign pipeline stages and edit the role catalogue. The operator
+//! (`/operator/v1`): publish plugins to every tenant, list, get and delete them. Uploads take
+//! the raw component as `application/wasm` with name and version in the query string.
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+
+use super::admin::own_tenant;
+use super::error::ApiError;
+use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx, WasmBody};
+use crate::app::AppState;
+use crate::plugins::catalogue::{self, Catalogue};
+use crate::plugins::pipeline::{
+    self, AssignStage, DryRunReport, PipelineView, PluginDryRun, StageView,
+};
+use crate::plugins::registry::{self, PluginView, UploadParams};
+use crate::plugins::sign_in::{self, PipelineDryRun};
+use crate::plugins::World;
+use crate::rbac::{self, ReadTenant, WritePlugins};
+use crate::types::PluginId;
+
+/// `/api/v1` plugin routes; uploads may be up to `max_component` bytes.
+pub fn tenant_router(max_component: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/plugins",
+            get(tenant_list)
+                .post(tenant_upload)
+                .layer(DefaultBodyLimit::max(max_component)),
+        )
+        .route("/plugins/{id}", get(tenant_get).delete(tenant_delete))
+        .route("/plugins/{id}/dry-run", post(dry_run_plugin))
+        .route("/pipeline", get(get_pipeline))
+        .route("/pipeline/dry-run", post(dry_run_pipeline))
+        .route("/pipeline/{stage}", put(assign_stage).delete(reset_stage))
+        .route("/catalogue", get(get_catalogue).put(put_catalogue))
+}
+
+/// `/operator/v1` plugin routes.
+pub fn operator_router(max_component: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/plugins",
+            get(operator_list)
+                .post(operator_upload)
+                .layer(DefaultBodyLimit::max(max_component)),
+        )
+        .route("/plugins/{id}", get(operator_get).delete(operator_delete))
+}
+
+#[derive(serde::Serialize)]
+struct PluginList {
+    plugins: Vec<PluginView>,
+}
+
+fn stage_param(raw: &str) -> Result<World, ApiError> {
+    World::parse(raw).ok_or_else(|| {
+        ApiError::InvalidPath(format!(
+            "`{}` is not a stage; stages are idp-adapter, attribute-mapper, role-mapper, scim-adapter",
+            crate::types::truncate(raw, 40)
+        ))
+    })
+}
+
+async fn tenant_upload(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(params): ApiQuery<UploadParams>,
+    WasmBody(wasm): WasmBody,
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
+    let view = registry::upload(&state, &auth, &ctx, params, wasm).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn tenant_list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<PluginList>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(PluginList {
+        plugins: registry::list(&state, &auth).await?,
+    }))
+}
+
+async fn tenant_get(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PluginView>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    let id: PluginId = path_param(&id)?;
+    Ok(Json(registry::get(&state, &auth, id).await?))
+}
+
+async fn tenant_delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
+    let id: PluginId = path_param(&id)?;
+    registry::delete(&state, &auth, &ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn dry_run_plugin(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PluginDryRun>,
+) -> Result<Json<DryRunReport>, ApiError> {
+    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
+    let id: PluginId = path_param(&id)?;
+    Ok(Json(
+        pipeline::dry_run_plugin(&state, &auth, id, body).await?,
+    ))
+}
+
+async fn get_pipeline(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<PipelineView>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(pipeline::get(&state, &auth).await?))
+}
+
+async fn dry_run_pipeline(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<PipelineDryRun>,
+) -> Result<Json<DryRunReport>, ApiError> {
+    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(sign_in::dry_run(&state, &auth, body).await?))
+}
+
+async fn assign_stage(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(stage): Path<String>,
+    ApiJson(body): ApiJson<AssignStage>,
+) -> Result<Json<StageView>, ApiError> {
+    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
+    let stage = stage_param(&stage)?;
+    Ok(Json(
+        pipeline::assign(&state, &auth, &ctx, stage, body).await?,
+    ))
+}
+
+async fn reset_stage(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(stage): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
+    let stage = stage_param(&stage)?;
+    pipeline::reset(&state, &auth, &ctx, stage).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_catalogue(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Catalogue>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(catalogue::get(&state, &auth).await?))
+}
+
+async fn put_catalogue(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<Catalogue>,
+) -> Result<Json<Catalogue>, ApiError> {
+    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(catalogue::put(&state, &auth, &ctx, body).await?))
+}
+
+async fn operator_upload(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(params): ApiQuery<UploadParams>,
+    WasmBody(wasm): WasmBody,
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let view = registry::upload(&state, &auth, &ctx, params, wasm).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn operator_list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<PluginList>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    Ok(Json(PluginList {
+        plugins: registry::list(&state, &auth).await?,
+    }))
+}
+
+async fn operator_get(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PluginView>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let id: PluginId = path_param(&id)?;
+    Ok(Json(registry::get(&state, &auth, id).await?))
+}
+
+async fn operator_delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let id: PluginId = path_param(&id)?;
+    registry::delete(&state, &auth, &ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

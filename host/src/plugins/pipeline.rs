@@ -1,0 +1,523 @@
+//! A tenant's pipeline: which plugin version runs at each stage (idp-adapter →
+//! attribute-mapper → role-mapper for sign-in, scim-adapter for SCIM), with each stage's
+//! configuration sealed by the tenant's data key. Unassigned stages use the built-in default
+//! (no SCIM adapter: requests pass unchanged). Dry-runs run a plugin or the whole sign-in
+//! pipeline on a sample, with overrides, and report each stage; a real run fails closed and
+//! audits the failing stage.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::catalogue::{self, Catalogue};
+use super::config::MAX_KEY_BYTES;
+use super::registry::{PluginView, ViewPlugins};
+use super::{json as wit_json, types, Loaded, LogLine, PluginConfig, PluginError, World};
+use crate::app::AppState;
+use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
+use crate::error::Error;
+use crate::rbac::{Authorized, ReadTenant, WritePlugins};
+use crate::store::plugins::{Owner, PluginRecord, StageRecord};
+use crate::store::{self};
+use crate::types::{PluginId, TenantId, Timestamp};
+
+/// Most configuration entries (values and secrets together) one stage may have.
+pub const MAX_CONFIG_ENTRIES: usize = 64;
+/// Longest configuration value; configuration is settings, not data.
+pub const MAX_CONFIG_VALUE_BYTES: usize = 4096;
+
+/// A stage's configuration as stored (sealed) and as the plugin reads it (merged).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(super) struct StageConfig {
+    pub(super) values: BTreeMap<String, String>,
+    pub(super) secrets: BTreeMap<String, String>,
+}
+
+impl StageConfig {
+    pub(super) fn check(&self) -> Result<(), Error> {
+        if self.values.len() + self.secrets.len() > MAX_CONFIG_ENTRIES {
+            return Err(Error::invalid(
+                "config",
+                format!("at most {MAX_CONFIG_ENTRIES} entries (values and secrets together)"),
+            ));
+        }
+        for (key, value) in self.values.iter().chain(&self.secrets) {
+            let key_ok = !key.is_empty()
+                && key.len() <= MAX_KEY_BYTES
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !key_ok {
+                return Err(Error::invalid(
+                    "config",
+                    format!(
+                        "key `{}` must be 1–{MAX_KEY_BYTES} letters, digits, `_`, `.` or `-`",
+                        crate::types::truncate(key, 40)
+                    ),
+                ));
+            }
+            if value.len() > MAX_CONFIG_VALUE_BYTES {
+                return Err(Error::invalid(
+                    "config",
+                    format!("the value of `{key}` is longer than {MAX_CONFIG_VALUE_BYTES} bytes"),
+                ));
+            }
+        }
+        if let Some(key) = self.values.keys().find(|k| self.secrets.contains_key(*k)) {
+            return Err(Error::invalid(
+                "config",
+                format!("`{key}` is given both as a value and as a secret"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the plugin's `config` import serves: values and secrets in one map.
+    pub(super) fn merged(&self) -> PluginConfig {
+        let mut all = self.values.clone();
+        all.extend(self.secrets.clone());
+        Arc::new(all)
+    }
+}
+
+fn purpose(stage: World) -> String {
+    format!("plugin-config:{stage}")
+}
+
+pub(super) async fn open_config(
+    state: &AppState,
+    tenant: TenantId,
+    stage: World,
+    sealed: Option<&[u8]>,
+) -> Result<StageConfig, Error> {
+    let Some(sealed) = sealed else {
+        return Ok(StageConfig::default());
+    };
+    let plain = state
+        .secrets
+        .open(&state.store, tenant, &purpose(stage), sealed)
+        .await?;
+    serde_json::from_slice(&plain)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("stored stage config does not parse: {e}")))
+}
+
+/// A stage ready to run.
+pub(super) struct Stage {
+    pub(super) record: PluginRecord,
+    pub(super) loaded: Loaded,
+    pub(super) config: StageConfig,
+}
+
+/// The tenant's stored stages by world.
+pub(super) async fn stored_stages(
+    state: &AppState,
+    tenant: TenantId,
+) -> Result<BTreeMap<World, StageRecord>, Error> {
+    let mut map = BTreeMap::new();
+    for s in store::plugins::stages(&state.store, tenant).await? {
+        let world = World::parse(&s.stage)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown stage {}", s.stage)))?;
+        map.insert(world, s);
+    }
+    Ok(map)
+}
+
+/// The plugin and configuration a stage runs: the assigned one, else the built-in default.
+pub(super) async fn resolve(
+    state: &AppState,
+    tenant: TenantId,
+    world: World,
+    stored: Option<&StageRecord>,
+) -> Result<Option<Stage>, Error> {
+    let viewer = Owner::Tenant(tenant);
+    let (id, config) = match stored {
+        Some(s) => (
+            s.plugin_id,
+            open_config(state, tenant, world, s.config_sealed.as_deref()).await?,
+        ),
+        None => match state.plugins.default_for(world) {
+            Some(id) => (id, StageConfig::default()),
+            None => return Ok(None),
+        },
+    };
+    let (record, loaded) = state.plugins.load(&state.store, viewer, id).await?;
+    Ok(Some(Stage {
+        record,
+        loaded,
+        config,
+    }))
+}
+
+/// One stage of the pipeline as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct StageView {
+    pub stage: World,
+    /// The plugin that runs; none for an unassigned SCIM stage (requests pass unchanged).
+    pub plugin: Option<PluginView>,
+    /// False when the built-in default runs because nothing is assigned.
+    pub assigned: bool,
+    pub config: BTreeMap<String, String>,
+    /// Names of the secret entries; their values are never shown.
+    pub secret_keys: Vec<String>,
+    pub updated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PipelineView {
+    pub stages: Vec<StageView>,
+}
+
+pub async fn get(state: &AppState, auth: &Authorized<ReadTenant>) -> Result<PipelineView, Error> {
+    let tenant = auth.tenant();
+    let stored = stored_stages(state, tenant).await?;
+    let mut stages = Vec::new();
+    for world in World::ALL {
+        let s = stored.get(&world);
+        let (plugin, config) = match s {
+            Some(s) => {
+                let record = store::plugins::get(&state.store, Owner::Tenant(tenant), s.plugin_id)
+                    .await?
+                    .ok_or(Error::NotFound("plugin"))?;
+                let config = open_config(state, tenant, world, s.config_sealed.as_deref()).await?;
+                (Some(PluginView::of(&record)), config)
+            }
+            None => {
+                let plugin = match state.plugins.default_for(world) {
+                    Some(id) => store::plugins::get(&state.store, Owner::Tenant(tenant), id)
+                        .await?
+                        .as_ref()
+                        .map(PluginView::of),
+                    None => None,
+                };
+                (plugin, StageConfig::default())
+            }
+        };
+        stages.push(StageView {
+            stage: world,
+            plugin,
+            assigned: s.is_some(),
+            config: config.values,
+            secret_keys: config.secrets.into_keys().collect(),
+            updated_at: s.map(|s| s.updated_at),
+        });
+    }
+    Ok(PipelineView { stages })
+}
+
+/// A stage assignment: the plugin version and its whole configuration (secrets are
+/// write-only, so an update resends them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignStage {
+    pub plugin_id: PluginId,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+fn stage_summary(record: &PluginRecord, config: &StageConfig) -> Value {
+    json!({
+        "plugin_id": record.id,
+        "name": record.name,
+        "version": record.version,
+        "config": config.values,
+        "secret_keys": config.secrets.keys().collect::<Vec<_>>(),
+    })
+}
+
+async fn current_summary(
+    state: &AppState,
+    tenant: TenantId,
+    world: World,
+) -> Result<Option<Value>, Error> {
+    let stored = stored_stages(state, tenant).await?;
+    match stored.get(&world) {
+        None => Ok(None),
+        Some(s) => match resolve(state, tenant, world, Some(s)).await? {
+            Some(stage) => Ok(Some(stage_summary(&stage.record, &stage.config))),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Assigns a plugin version (and its configuration) to a stage of the tenant's pipeline.
+pub async fn assign(
+    state: &AppState,
+    auth: &Authorized<WritePlugins>,
+    ctx: &RequestContext,
+    world: World,
+    body: AssignStage,
+) -> Result<StageView, Error> {
+    let tenant = auth.tenant();
+    let config = StageConfig {
+        values: body.config,
+        secrets: body.secrets,
+    };
+    config.check()?;
+    let (record, _) = state
+        .plugins
+        .load(&state.store, Owner::Tenant(tenant), body.plugin_id)
+        .await?;
+    if record.world != world.as_str() {
+        return Err(Error::invalid(
+            "plugin_id",
+            format!(
+                "`{}` {} is a {} plugin and cannot run at the {world} stage",
+                record.name, record.version, record.world
+            ),
+        ));
+    }
+    let before = current_summary(state, tenant, world).await?;
+    let plain = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.into()))?;
+    let sealed = state
+        .secrets
+        .seal(&state.store, tenant, &purpose(world), &plain)
+        .await?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    crate::tenancy::domains::live_tenant(&mut tx, tenant).await?;
+    store::plugins::put_stage(
+        &mut tx,
+        tenant,
+        &StageRecord {
+            stage: world.as_str().to_string(),
+            plugin_id: record.id,
+            config_sealed: Some(sealed),
+            updated_at: now,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: auth.actor(),
+            action: "pipeline.stage_assigned",
+            target: Target::new("pipeline_stage", world),
+            before,
+            after: Some(stage_summary(&record, &config)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StageView {
+        stage: world,
+        plugin: Some(PluginView::of(&record)),
+        assigned: true,
+        config: config.values,
+        secret_keys: config.secrets.into_keys().collect(),
+        updated_at: Some(now),
+    })
+}
+
+/// Returns a stage to its built-in default (rollback to "nothing custom").
+pub async fn reset(
+    state: &AppState,
+    auth: &Authorized<WritePlugins>,
+    ctx: &RequestContext,
+    world: World,
+) -> Result<(), Error> {
+    let tenant = auth.tenant();
+    let before = current_summary(state, tenant, world).await?;
+    let mut tx = state.store.begin().await?;
+    if !store::plugins::delete_stage(&mut tx, tenant, world.as_str()).await? {
+        return Err(Error::NotFound("pipeline stage assignment"));
+    }
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: auth.actor(),
+            action: "pipeline.stage_reset",
+            target: Target::new("pipeline_stage", world),
+            before,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The plugin a report line is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginRef {
+    pub id: PluginId,
+    pub name: String,
+    pub version: String,
+}
+
+impl PluginRef {
+    pub(super) fn of(r: &PluginRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name.clone(),
+            version: r.version.clone(),
+        }
+    }
+}
+
+/// A plugin failure as a report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What one stage did in a dry-run.
+#[derive(Debug, Serialize)]
+pub struct StageReport {
+    pub stage: World,
+    pub plugin: PluginRef,
+    pub output: Option<Value>,
+    pub error: Option<StageError>,
+    pub logs: Vec<LogLine>,
+    /// Wall time of the call, instantiation included, in microseconds.
+    pub duration_us: u64,
+}
+
+/// A dry-run's result: `ok` when every stage produced output.
+#[derive(Debug, Serialize)]
+pub struct DryRunReport {
+    pub ok: bool,
+    pub stages: Vec<StageReport>,
+}
+
+pub(super) fn report<T>(
+    stage: &Stage,
+    outcome: super::Outcome<T>,
+    show: impl FnOnce(&T) -> Value,
+) -> (StageReport, Result<T, PluginError>) {
+    let (output, error) = match &outcome.result {
+        Ok(v) => (Some(show(v)), None),
+        Err(e) => (
+            None,
+            Some(StageError {
+                code: e.code(),
+                message: e.to_string(),
+            }),
+        ),
+    };
+    (
+        StageReport {
+            stage: stage.loaded.world(),
+            plugin: PluginRef::of(&stage.record),
+            output,
+            error,
+            logs: outcome.logs,
+            duration_us: u64::try_from(outcome.elapsed.as_micros()).unwrap_or(u64::MAX),
+        },
+        outcome.result,
+    )
+}
+
+/// Dry-run of one plugin on a sample.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginDryRun {
+    /// The world's input: a raw identity (idp-adapter), an identity (attribute-mapper,
+    /// role-mapper) or a SCIM request (scim-adapter).
+    pub input: Value,
+    /// Configuration to run with; when absent, the stage's stored configuration if this
+    /// plugin is the one assigned, else none.
+    #[serde(default)]
+    pub config: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Role mappers only: a catalogue to use instead of the tenant's.
+    #[serde(default)]
+    pub catalogue: Option<Catalogue>,
+}
+
+pub(super) fn bad_input(e: serde_json::Error) -> Error {
+    Error::invalid("input", e.to_string())
+}
+
+fn identity_input(input: Value) -> Result<types::Identity, Error> {
+    let identity: wit_json::IdentityJson = serde_json::from_value(input).map_err(bad_input)?;
+    Ok(identity.into_wit())
+}
+
+pub async fn dry_run_plugin(
+    state: &AppState,
+    auth: &Authorized<WritePlugins>,
+    id: PluginId,
+    body: PluginDryRun,
+) -> Result<DryRunReport, Error> {
+    let tenant = auth.tenant();
+    let (record, loaded) = state.plugins.load(&state.store, auth.viewer(), id).await?;
+    let world = loaded.world();
+    let config = match body.config {
+        Some(values) => StageConfig {
+            values,
+            secrets: body.secrets,
+        },
+        None => {
+            let stored = stored_stages(state, tenant).await?;
+            match stored.get(&world).filter(|s| s.plugin_id == id) {
+                Some(s) => open_config(state, tenant, world, s.config_sealed.as_deref()).await?,
+                None => StageConfig::default(),
+            }
+        }
+    };
+    config.check()?;
+    let catalogue = match body.catalogue {
+        Some(c) => {
+            c.validate()?;
+            c
+        }
+        None => catalogue::load(state, tenant).await?,
+    };
+    let stage = Stage {
+        record,
+        loaded,
+        config,
+    };
+    let host = state.plugins.host();
+    let cfg = stage.config.merged();
+    let line = match world {
+        World::IdpAdapter => {
+            let raw: wit_json::RawIdentityJson =
+                serde_json::from_value(body.input).map_err(bad_input)?;
+            let raw = raw.into_wit()?;
+            report(
+                &stage,
+                host.adapt(&stage.loaded, &cfg, &raw),
+                wit_json::identity,
+            )
+            .0
+        }
+        World::AttributeMapper => {
+            let identity = identity_input(body.input)?;
+            let outcome = host.map_profile(&stage.loaded, &cfg, &identity);
+            report(&stage, outcome, wit_json::profile).0
+        }
+        World::RoleMapper => {
+            let identity = identity_input(body.input)?;
+            let outcome = host.map_roles(&stage.loaded, &cfg, &identity, &catalogue.to_wit());
+            report(&stage, outcome, |r| wit_json::roles(r)).0
+        }
+        World::ScimAdapter => {
+            let request: wit_json::ScimRequestJson =
+                serde_json::from_value(body.input).map_err(bad_input)?;
+            let request = request.into_wit()?;
+            report(
+                &stage,
+                host.normalize(&stage.loaded, &cfg, &request),
+                wit_json::scim,
+            )
+            .0
+        }
+    };
+    Ok(DryRunReport {
+        ok: line.error.is_none(),
+        stages: vec![line],
+    })
+}

@@ -1,0 +1,236 @@
+//! The sign-in pipeline: raw identity → idp-adapter → attribute-mapper → role-mapper, each in
+//! a fresh instance. A real run ([`run`]) fails closed at the first failing stage and audits
+//! it; a dry-run ([`dry_run`]) reports every stage it reached, with overrides so a new
+//! version or catalogue can be tried before it is assigned.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::catalogue::{self, Catalogue};
+use super::json as wit_json;
+use super::pipeline::{
+    report, resolve, stored_stages, DryRunReport, PluginRef, Stage, StageConfig, StageReport,
+};
+use super::{types, PluginError, World};
+use crate::app::AppState;
+use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
+use crate::error::Error;
+use crate::rbac::{Authorized, WritePlugins};
+use crate::store::plugins::Owner;
+use crate::types::{PluginId, TenantId};
+
+/// The sign-in stages, in order.
+const STAGES: [World; 3] = [World::IdpAdapter, World::AttributeMapper, World::RoleMapper];
+
+/// What the pipeline made of a sign-in.
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    pub identity: types::Identity,
+    pub profile: types::Profile,
+    pub roles: Vec<types::RoleAssignment>,
+}
+
+/// Where a run stopped.
+struct Failure {
+    stage: World,
+    plugin: PluginRef,
+    error: PluginError,
+}
+
+/// Runs the three stages, collecting a report line per stage reached.
+fn run_stages(
+    state: &AppState,
+    stages: &[Stage; 3],
+    catalogue: &types::Catalogue,
+    raw: &types::RawIdentity,
+) -> (Vec<StageReport>, Result<Mapped, Failure>) {
+    let host = state.plugins.host();
+    let mut lines = Vec::with_capacity(3);
+    let [adapter, mapper, roles] = stages;
+    macro_rules! stage {
+        ($stage:expr, $outcome:expr, $show:expr) => {{
+            let (line, result) = report($stage, $outcome, $show);
+            lines.push(line);
+            match result {
+                Ok(value) => value,
+                Err(error) => {
+                    let failure = Failure {
+                        stage: $stage.loaded.world(),
+                        plugin: PluginRef::of(&$stage.record),
+                        error,
+                    };
+                    return (lines, Err(failure));
+                }
+            }
+        }};
+    }
+    let identity = stage!(
+        adapter,
+        host.adapt(&adapter.loaded, &adapter.config.merged(), raw),
+        wit_json::identity
+    );
+    let profile = stage!(
+        mapper,
+        host.map_profile(&mapper.loaded, &mapper.config.merged(), &identity),
+        wit_json::profile
+    );
+    let assigned = stage!(
+        roles,
+        host.map_roles(&roles.loaded, &roles.config.merged(), &identity, catalogue),
+        |r: &Vec<types::RoleAssignment>| wit_json::roles(r)
+    );
+    (
+        lines,
+        Ok(Mapped {
+            identity,
+            profile,
+            roles: assigned,
+        }),
+    )
+}
+
+async fn tenant_stages(state: &AppState, tenant: TenantId) -> Result<[Stage; 3], Error> {
+    let stored = stored_stages(state, tenant).await?;
+    let mut out = Vec::with_capacity(3);
+    for world in STAGES {
+        let stage = resolve(state, tenant, world, stored.get(&world))
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("no plugin for stage {world}")))?;
+        out.push(stage);
+    }
+    out.try_into()
+        .map_err(|_| Error::Internal(anyhow::anyhow!("pipeline has the wrong number of stages")))
+}
+
+/// Runs the tenant's pipeline on a verified sign-in. A failing stage fails the sign-in
+/// closed and is audited as `plugin.failed` with its stage, plugin and reason.
+pub async fn run(
+    state: &AppState,
+    tenant: TenantId,
+    ctx: &RequestContext,
+    raw: &types::RawIdentity,
+) -> Result<Mapped, Error> {
+    let stages = tenant_stages(state, tenant).await?;
+    let catalogue = catalogue::load(state, tenant).await?.to_wit();
+    let (_, result) = run_stages(state, &stages, &catalogue, raw);
+    let failure = match result {
+        Ok(mapped) => return Ok(mapped),
+        Err(f) => f,
+    };
+    tracing::warn!(%tenant, stage = %failure.stage, plugin = %failure.plugin.name,
+        code = failure.error.code(), "sign-in refused by a plugin");
+    let mut tx = state.store.begin().await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: Actor::system("sign-in"),
+            action: "plugin.failed",
+            target: Target::new("plugin", failure.plugin.id),
+            before: None,
+            after: Some(json!({
+                "stage": failure.stage,
+                "plugin": failure.plugin,
+                "subject": raw.subject,
+                "code": failure.error.code(),
+                "message": failure.error.to_string(),
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Err(Error::PluginFailed {
+        stage: failure.stage.as_str(),
+        detail: failure.error.to_string(),
+    })
+}
+
+/// A stage override in a pipeline dry-run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageOverride {
+    pub plugin_id: PluginId,
+    /// When absent, the stage's stored configuration is used.
+    #[serde(default)]
+    pub config: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Dry-run of the sign-in pipeline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineDryRun {
+    pub raw_identity: wit_json::RawIdentityJson,
+    /// Plugins to run instead of the assigned ones, by stage.
+    #[serde(default)]
+    pub overrides: BTreeMap<World, StageOverride>,
+    /// A catalogue to use instead of the tenant's.
+    #[serde(default)]
+    pub catalogue: Option<Catalogue>,
+}
+
+pub async fn dry_run(
+    state: &AppState,
+    auth: &Authorized<WritePlugins>,
+    body: PipelineDryRun,
+) -> Result<DryRunReport, Error> {
+    let tenant = auth.tenant();
+    let raw = body.raw_identity.into_wit()?;
+    if let Some(world) = body.overrides.keys().find(|w| !STAGES.contains(w)) {
+        return Err(Error::invalid(
+            "overrides",
+            format!(
+                "`{world}` is not a sign-in stage (idp-adapter, attribute-mapper, role-mapper)"
+            ),
+        ));
+    }
+    let mut stages = tenant_stages(state, tenant).await?;
+    for (i, world) in STAGES.iter().enumerate() {
+        let Some(o) = body.overrides.get(world) else {
+            continue;
+        };
+        let (record, loaded) = state
+            .plugins
+            .load(&state.store, Owner::Tenant(tenant), o.plugin_id)
+            .await?;
+        if loaded.world() != *world {
+            return Err(Error::invalid(
+                "overrides",
+                format!(
+                    "`{}` is a {} plugin, not a {world}",
+                    record.name, record.world
+                ),
+            ));
+        }
+        let config = match &o.config {
+            Some(values) => StageConfig {
+                values: values.clone(),
+                secrets: o.secrets.clone(),
+            },
+            None => stages[i].config.clone(),
+        };
+        config.check()?;
+        stages[i] = Stage {
+            record,
+            loaded,
+            config,
+        };
+    }
+    let catalogue = match body.catalogue {
+        Some(c) => {
+            c.validate()?;
+            c
+        }
+        None => catalogue::load(state, tenant).await?,
+    };
+    let (lines, result) = run_stages(state, &stages, &catalogue.to_wit(), &raw);
+    Ok(DryRunReport {
+        ok: result.is_ok(),
+        stages: lines,
+    })
+}
