@@ -1,6 +1,7 @@
 //! `spawn_app` and typed helpers: a real server on port 0, a fresh database, an HTTP client.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use gatehouse::app::{self, AppState};
 use gatehouse::config::Config;
@@ -88,6 +89,9 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.server.max_body_bytes = 64 * 1024;
     config.database.max_connections = 4;
+    // Compiled components are keyed by content and engine, so every test app can share them.
+    config.plugins.cache_dir =
+        Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache"));
     if let Some(url) = database_url {
         config.database.url = Some(url);
         // Every node of a PostgreSQL deployment shares one configured key.
@@ -193,6 +197,34 @@ impl TestApp {
             body,
         )
         .await
+    }
+
+    /// Uploads a component to `prefix` (`/api/v1` or `/operator/v1`) as `application/wasm`.
+    pub async fn upload(
+        &self,
+        token: &str,
+        prefix: &str,
+        query: &str,
+        wasm: Vec<u8>,
+        content_type: &str,
+    ) -> Resp {
+        let res = self
+            .client
+            .post(format!("{}{prefix}/plugins?{query}", self.url))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(wasm)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body");
+        Resp {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 
     pub async fn api(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {

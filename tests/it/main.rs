@@ -8,5 +8,6 @@ mod cli;
 mod components;
 mod helpers;
 mod operations;
+mod plugins;
 mod tenancy;
 mod tokens;

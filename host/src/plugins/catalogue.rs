@@ -41,7 +41,7 @@ pub struct GroupMapping {
     /// The group identifier exactly as the IdP sends it (a name, or an Entra object id).
     pub group_id: String,
     pub role: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<ScopeRef>,
 }
 

@@ -436,6 +436,23 @@ pub struct PluginDryRun {
     pub catalogue: Option<Catalogue>,
 }
 
+/// A dry-run sample, parsed for its world.
+enum Input {
+    Raw(types::RawIdentity),
+    Identity(types::Identity),
+    Scim(types::ScimRequest),
+}
+
+/// Runs plugin calls on the blocking pool: each is CPU work of up to the time limit, and
+/// WASI's synchronous bindings must not run on an async worker thread.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("plugin task failed: {e}")))
+}
+
 pub(super) fn bad_input(e: serde_json::Error) -> Error {
     Error::invalid("input", e.to_string())
 }
@@ -480,42 +497,50 @@ pub async fn dry_run_plugin(
         loaded,
         config,
     };
-    let host = state.plugins.host();
-    let cfg = stage.config.merged();
-    let line = match world {
+    let input = match world {
         World::IdpAdapter => {
             let raw: wit_json::RawIdentityJson =
                 serde_json::from_value(body.input).map_err(bad_input)?;
-            let raw = raw.into_wit()?;
-            report(
-                &stage,
-                host.adapt(&stage.loaded, &cfg, &raw),
-                wit_json::identity,
-            )
-            .0
+            Input::Raw(raw.into_wit()?)
         }
-        World::AttributeMapper => {
-            let identity = identity_input(body.input)?;
-            let outcome = host.map_profile(&stage.loaded, &cfg, &identity);
-            report(&stage, outcome, wit_json::profile).0
-        }
-        World::RoleMapper => {
-            let identity = identity_input(body.input)?;
-            let outcome = host.map_roles(&stage.loaded, &cfg, &identity, &catalogue.to_wit());
-            report(&stage, outcome, |r| wit_json::roles(r)).0
-        }
+        World::AttributeMapper | World::RoleMapper => Input::Identity(identity_input(body.input)?),
         World::ScimAdapter => {
             let request: wit_json::ScimRequestJson =
                 serde_json::from_value(body.input).map_err(bad_input)?;
-            let request = request.into_wit()?;
-            report(
-                &stage,
-                host.normalize(&stage.loaded, &cfg, &request),
-                wit_json::scim,
-            )
-            .0
+            Input::Scim(request.into_wit()?)
         }
     };
+    let catalogue = catalogue.to_wit();
+    let registry = state.plugins.clone();
+    let line = blocking(move || {
+        let host = registry.host();
+        let cfg = stage.config.merged();
+        let plugin = &stage.loaded;
+        match input {
+            Input::Raw(raw) => report(&stage, host.adapt(plugin, &cfg, &raw), wit_json::identity).0,
+            Input::Identity(identity) if world == World::AttributeMapper => {
+                report(
+                    &stage,
+                    host.map_profile(plugin, &cfg, &identity),
+                    wit_json::profile,
+                )
+                .0
+            }
+            Input::Identity(identity) => {
+                let outcome = host.map_roles(plugin, &cfg, &identity, &catalogue);
+                report(&stage, outcome, |r| wit_json::roles(r)).0
+            }
+            Input::Scim(request) => {
+                report(
+                    &stage,
+                    host.normalize(plugin, &cfg, &request),
+                    wit_json::scim,
+                )
+                .0
+            }
+        }
+    })
+    .await?;
     Ok(DryRunReport {
         ok: line.error.is_none(),
         stages: vec![line],

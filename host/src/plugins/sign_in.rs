@@ -11,9 +11,10 @@ use serde_json::json;
 use super::catalogue::{self, Catalogue};
 use super::json as wit_json;
 use super::pipeline::{
-    report, resolve, stored_stages, DryRunReport, PluginRef, Stage, StageConfig, StageReport,
+    blocking, report, resolve, stored_stages, DryRunReport, PluginRef, Stage, StageConfig,
+    StageReport,
 };
-use super::{types, PluginError, World};
+use super::{types, PluginError, Registry, World};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
@@ -41,12 +42,12 @@ struct Failure {
 
 /// Runs the three stages, collecting a report line per stage reached.
 fn run_stages(
-    state: &AppState,
+    registry: &Registry,
     stages: &[Stage; 3],
     catalogue: &types::Catalogue,
     raw: &types::RawIdentity,
 ) -> (Vec<StageReport>, Result<Mapped, Failure>) {
-    let host = state.plugins.host();
+    let host = registry.host();
     let mut lines = Vec::with_capacity(3);
     let [adapter, mapper, roles] = stages;
     macro_rules! stage {
@@ -91,6 +92,17 @@ fn run_stages(
     )
 }
 
+/// [`run_stages`] on the blocking pool.
+async fn run_blocking(
+    state: &AppState,
+    stages: [Stage; 3],
+    catalogue: types::Catalogue,
+    raw: types::RawIdentity,
+) -> Result<(Vec<StageReport>, Result<Mapped, Failure>), Error> {
+    let registry = state.plugins.clone();
+    blocking(move || run_stages(&registry, &stages, &catalogue, &raw)).await
+}
+
 async fn tenant_stages(state: &AppState, tenant: TenantId) -> Result<[Stage; 3], Error> {
     let stored = stored_stages(state, tenant).await?;
     let mut out = Vec::with_capacity(3);
@@ -114,7 +126,7 @@ pub async fn run(
 ) -> Result<Mapped, Error> {
     let stages = tenant_stages(state, tenant).await?;
     let catalogue = catalogue::load(state, tenant).await?.to_wit();
-    let (_, result) = run_stages(state, &stages, &catalogue, raw);
+    let (_, result) = run_blocking(state, stages, catalogue, raw.clone()).await?;
     let failure = match result {
         Ok(mapped) => return Ok(mapped),
         Err(f) => f,
@@ -228,7 +240,7 @@ pub async fn dry_run(
         }
         None => catalogue::load(state, tenant).await?,
     };
-    let (lines, result) = run_stages(state, &stages, &catalogue.to_wit(), &raw);
+    let (lines, result) = run_blocking(state, stages, catalogue.to_wit(), raw).await?;
     Ok(DryRunReport {
         ok: result.is_ok(),
         stages: lines,
