@@ -50,6 +50,21 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Plugin helpers.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Say which plugin world a component implements, or why it is not a valid plugin
+    /// (exit 1). Needs no database.
+    Check {
+        /// The `.wasm` component file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +201,50 @@ pub async fn run(
             )?;
             write!(out, "{}", config.to_redacted_toml())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin {
+            command: PluginCommand::Check { file },
+        } => check_plugin(&config, &file, out),
+    }
+}
+
+/// `plugin check`: compiles the component as an upload would and names its world.
+fn check_plugin(
+    config: &Config,
+    file: &std::path::Path,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<ExitCode> {
+    let max = config.plugins.max_component_bytes;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > max as u64 {
+        writeln!(
+            out,
+            "{}: not a valid plugin: {size} bytes is over the upload limit of {max} \
+             (plugins.max_component_bytes)",
+            file.display()
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let host = crate::plugins::PluginHost::new(crate::plugins::Limits::default())?;
+    match host.load("check", &wasm) {
+        Ok(plugin) => {
+            writeln!(
+                out,
+                "{}: a valid {} plugin (exports {}); {} bytes, sha256 {}",
+                file.display(),
+                plugin.world(),
+                plugin.world().export_name(),
+                wasm.len(),
+                plugin.sha256()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            writeln!(out, "{}: not a valid plugin: {e}", file.display())?;
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The command line, driven through the same `cli::run` the binary calls.
 
-use gatehouse::cli::{Command, ConfigCommand, OperatorCommand};
+use gatehouse::cli::{Command, ConfigCommand, OperatorCommand, PluginCommand};
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{spawn_app, test_config};
@@ -104,5 +104,45 @@ async fn only_the_first_start_creates_the_operator_token() {
     assert_eq!(
         app.op(Method::GET, "/tenants", None).await.status,
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn plugin_check_names_the_world_or_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), None);
+    let check = |file: std::path::PathBuf| {
+        let config = config.clone();
+        async move {
+            let mut out = Vec::new();
+            let code = gatehouse::cli::run(
+                Command::Plugin {
+                    command: PluginCommand::Check { file },
+                },
+                config,
+                &mut out,
+            )
+            .await
+            .unwrap();
+            (code, String::from_utf8(out).unwrap())
+        }
+    };
+    let good = dir.path().join("template.wasm");
+    std::fs::write(&good, crate::components::template_cargo_component_shape()).unwrap();
+    let (code, text) = check(good).await;
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{text}");
+    assert!(
+        text.contains("a valid attribute-mapper plugin")
+            && text.contains("gatehouse:plugin/attributes@0.1.0"),
+        "{text}"
+    );
+
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let (code, text) = check(core).await;
+    assert_eq!(code, std::process::ExitCode::FAILURE, "{text}");
+    assert!(
+        text.contains("not a valid plugin") && text.contains("core WebAssembly module"),
+        "{text}"
     );
 }
