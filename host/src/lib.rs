@@ -2,8 +2,8 @@
 //!
 //! Each customer organisation of the SaaS app is a *tenant*. This crate is the host: it owns
 //! tenancy, API tokens, envelope-encrypted secrets, the hash-chained audit trail and the HTTP
-//! surface. Later areas (SSO, SCIM, MFA, roles, the WebAssembly plugin pipeline) plug into the
-//! same modules.
+//! surface, and the WebAssembly plugin platform (runtime, registry, per-tenant pipelines).
+//! Later areas (SSO, SCIM, MFA, roles) plug into the same modules.
 //!
 //! # Codemap
 //!
@@ -11,21 +11,20 @@
 //! |---|---|
 //! | [`config`] | typed, layered configuration (defaults → TOML file → `GATEHOUSE_…` env) |
 //! | [`app`] | [`app::AppState`], start-up (database, migrations, master key, first-start bootstrap), serving |
-//! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check` |
+//! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
 //! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks) |
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
 //! | [`http`] | axum routers, extractors, middleware, the single error → response mapping |
-//! | [`plugins`] | the wasmtime host: limits, host imports, calling components |
+//! | [`plugins`] | the wasmtime runtime and limits, per-world calls with output checks, the plugin registry and built-ins, tenant pipelines, the role catalogue, dry-runs |
 //! | [`store`] | the database (SQLite or PostgreSQL), migrations, every SQL statement |
 //! | [`types`] | parse-don't-validate newtypes shared by all modules (ids, slugs, domains, time) |
 //!
 //! # Invariants
 //!
-//! 1. Only `http` imports axum and only `store` imports sqlx (and, later, only `plugins`
-//!    imports wasmtime).
+//! 1. Only `http` imports axum, only `store` imports sqlx, only `plugins` imports wasmtime.
 //! 2. Every query on tenant-owned rows takes a [`types::TenantId`]; there is no lookup of a
 //!    tenant-owned row by its id alone.
 //! 3. No global mutable state: configuration, pools, keys and the clock travel in
@@ -34,6 +33,8 @@
 //!    encrypted with the tenant's data key.
 //! 5. An audit event commits in the same transaction as the change it records.
 //! 6. Privileged operations take a proof of permission made only by [`rbac`].
+//! 7. Everything a plugin returns is untrusted and bounded; a failing plugin fails the
+//!    operation closed (and a real run audits it), never open.
 
 pub mod app;
 pub mod audit;
