@@ -84,7 +84,11 @@ fn fields(p: Profile) -> ProfileFields {
 
 #[test]
 fn both_build_shapes_of_the_template_map_the_same_profile() {
-    let host = PluginHost::new(Limits::default()).unwrap();
+    let host = PluginHost::new(Limits {
+        timeout: std::time::Duration::from_secs(2),
+        ..Limits::default()
+    })
+    .unwrap();
     let identity = Identity {
         subject: "u1".into(),
         email: Some(" Ada@Example.COM ".into()),

@@ -89,6 +89,8 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.server.max_body_bytes = 64 * 1024;
     config.database.max_connections = 4;
+    // Generous for debug builds on a loaded machine; the limit itself is tested in the host.
+    config.plugins.timeout_ms = 2_000;
     // Compiled components are keyed by content and engine, so every test app can share them.
     config.plugins.cache_dir =
         Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache"));

@@ -26,13 +26,23 @@ fn identity(email: Option<&str>) -> types::Identity {
     }
 }
 
+/// Default limits with a deadline a loaded test machine cannot miss by accident; the tests
+/// that are about the deadline set their own.
+fn relaxed_host() -> PluginHost {
+    PluginHost::new(Limits {
+        timeout: Duration::from_secs(2),
+        ..Limits::default()
+    })
+    .unwrap()
+}
+
 fn no_config() -> PluginConfig {
     PluginConfig::default()
 }
 
 #[test]
 fn the_default_attribute_mapper_runs_in_a_fresh_instance() {
-    let host = PluginHost::new(Limits::default()).unwrap();
+    let host = relaxed_host();
     let plugin = host.load("default-attribute-mapper", MAPPER).unwrap();
     assert_eq!(plugin.world(), World::AttributeMapper);
     let profile = host
@@ -51,7 +61,7 @@ fn the_default_attribute_mapper_runs_in_a_fresh_instance() {
 
 #[test]
 fn a_plugin_called_for_another_world_is_refused_before_it_runs() {
-    let host = PluginHost::new(Limits::default()).unwrap();
+    let host = relaxed_host();
     let plugin = host.load("default-attribute-mapper", MAPPER).unwrap();
     let raw = types::RawIdentity {
         protocol: types::Protocol::Oidc,
@@ -109,9 +119,11 @@ fn behaves(host: &PluginHost) {
 
 #[test]
 fn an_infinite_loop_times_out_and_the_host_keeps_serving() {
-    // Unlimited fuel, so only the wall-time deadline can stop it.
+    // Unlimited fuel, so only the wall-time deadline can stop it. The deadline is above the
+    // default so the well-behaved call afterwards cannot miss it on a loaded test machine.
     let limits = Limits {
         fuel: u64::MAX,
+        timeout: Duration::from_millis(200),
         ..Limits::default()
     };
     let host = PluginHost::new(limits).unwrap();
@@ -154,7 +166,11 @@ fn a_memory_bomb_hits_the_memory_cap() {
 
 #[test]
 fn a_trap_is_a_typed_error() {
-    let host = PluginHost::new(Limits::default()).unwrap();
+    let limits = Limits {
+        timeout: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let host = PluginHost::new(limits).unwrap();
     let err = hostile(&host, "trap").unwrap_err();
     assert!(matches!(err, PluginError::Trap(_)), "{err:?}");
     behaves(&host);
@@ -175,7 +191,7 @@ fn oversize_output_is_refused() {
 
 #[test]
 fn a_log_flood_is_cut_off_at_the_line_limit() {
-    let host = PluginHost::new(Limits::default()).unwrap();
+    let host = relaxed_host();
     let err = hostile(&host, "log-flood").unwrap_err();
     let refused = 1000 - log::MAX_LINES_PER_CALL;
     assert_eq!(
@@ -186,7 +202,7 @@ fn a_log_flood_is_cut_off_at_the_line_limit() {
 
 #[test]
 fn invalid_output_is_refused() {
-    let host = PluginHost::new(Limits::default()).unwrap();
+    let host = relaxed_host();
     let err = hostile(&host, "invalid-output").unwrap_err();
     assert!(
         matches!(&err, PluginError::InvalidOutput(m) if m.contains("not a valid email address")),
@@ -196,7 +212,7 @@ fn invalid_output_is_refused() {
 
 #[test]
 fn garbage_and_core_modules_are_not_components() {
-    let host = PluginHost::new(Limits::default()).unwrap();
+    let host = relaxed_host();
     assert!(matches!(
         host.load("x", b"not wasm"),
         Err(PluginError::Invalid(_))
