@@ -558,3 +558,66 @@ async fn a_failing_plugin_fails_sign_in_closed_and_is_audited() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_scim_adapter_dry_runs_and_takes_the_scim_stage() {
+    let app = spawn_app().await;
+    let (_, token) = admin(&app, "acme").await;
+    let fixer = include_bytes!("../../plugins/dist/scim-fixer.wasm").to_vec();
+    let up = app
+        .upload(
+            &token,
+            "/api/v1",
+            "name=entra-scim-fix&version=1",
+            fixer,
+            WASM,
+        )
+        .await;
+    assert_eq!(up.body["world"], "scim-adapter", "{}", up.body);
+    let id = up.body["id"].as_str().unwrap().to_string();
+    let dry = app
+        .api(
+            &token,
+            Method::POST,
+            &format!("/plugins/{id}/dry-run"),
+            Some(json!({"input": {"method": "PATCH", "path": "/Users/42",
+                "body": {"Operations": [{"op": "Add", "path": "members", "value": [{"value": "7"}]}]}}})),
+        )
+        .await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.body);
+    assert_eq!(
+        dry.body["stages"][0]["output"],
+        json!({"method": "PATCH", "path": "/Users/42",
+               "body": {"Operations": [{"op": "add", "path": "members", "value": [{"value": "7"}]}]}})
+    );
+    let bad = app
+        .api(
+            &token,
+            Method::POST,
+            &format!("/plugins/{id}/dry-run"),
+            Some(json!({"input": {"method": "BREW", "path": "/"}})),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("method"))
+    );
+
+    let assign = app
+        .api(
+            &token,
+            Method::PUT,
+            "/pipeline/scim-adapter",
+            Some(json!({"plugin_id": id})),
+        )
+        .await;
+    assert_eq!(assign.status, StatusCode::OK, "{}", assign.body);
+    let pipeline = app.api(&token, Method::GET, "/pipeline", None).await;
+    let stage = pipeline.body["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "scim-adapter")
+        .unwrap();
+    assert_eq!(stage["plugin"]["name"], "entra-scim-fix");
+}

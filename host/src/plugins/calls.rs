@@ -210,7 +210,7 @@ fn check_roles(roles: &[RoleAssignment], catalogue: &Catalogue) -> Result<(), Pl
     Ok(())
 }
 
-fn check_scim(request: &ScimRequest) -> Result<(), PluginError> {
+pub(super) fn check_scim(request: &ScimRequest) -> Result<(), PluginError> {
     let bytes = request.path.len() + opt_len(&request.body);
     if bytes > MAX_SCIM_OUTPUT_BYTES {
         return Err(PluginError::OutputTooLarge(MAX_SCIM_OUTPUT_BYTES));

@@ -224,3 +224,57 @@ fn garbage_and_core_modules_are_not_components() {
         "{err:?}"
     );
 }
+
+const SCIM_FIXER: &[u8] = include_bytes!("../../../plugins/dist/scim-fixer.wasm");
+
+#[test]
+fn a_scim_adapter_rewrites_a_request_and_bad_rewrites_are_refused() {
+    let host = relaxed_host();
+    let plugin = host.load("scim-fixer", SCIM_FIXER).unwrap();
+    assert_eq!(plugin.world(), World::ScimAdapter);
+    let request = |body: &str| types::ScimRequest {
+        method: types::HttpMethod::Patch,
+        path: "/Users/42".into(),
+        body: Some(body.into()),
+    };
+    let fixed = host
+        .normalize(
+            &plugin,
+            &no_config(),
+            &request(r#"{"Operations":[{"op":"Replace","path":"active","value":"False"}]}"#),
+        )
+        .result
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(fixed.body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"Operations": [{"op": "replace", "path": "active", "value": false}]})
+    );
+    assert_eq!(fixed.path, "/Users/42");
+    let err = host
+        .normalize(&plugin, &no_config(), &request("not json"))
+        .result
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Rejected(_)), "{err:?}");
+}
+
+#[test]
+fn a_rewritten_scim_path_must_stay_below_the_scim_base() {
+    for path in [
+        "Users",
+        "//evil.example/Users",
+        "/Users/../../admin",
+        "/Users\n",
+    ] {
+        let request = types::ScimRequest {
+            method: types::HttpMethod::Get,
+            path: path.into(),
+            body: None,
+        };
+        let err = super::calls::check_scim(&request).unwrap_err();
+        assert!(
+            matches!(err, PluginError::InvalidOutput(_)),
+            "{path}: {err:?}"
+        );
+    }
+}
