@@ -29,6 +29,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub log: LogConfig,
     pub plugins: PluginsConfig,
+    pub sessions: SessionsConfig,
 }
 
 impl Default for Config {
@@ -40,6 +41,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
             plugins: PluginsConfig::default(),
+            sessions: SessionsConfig::default(),
         }
     }
 }
@@ -134,6 +136,25 @@ impl Default for PluginsConfig {
     }
 }
 
+/// Browser sessions opened by a sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// A session ends after this many seconds without a request.
+    pub idle_timeout_secs: u64,
+    /// A session ends this many seconds after sign-in, however active.
+    pub absolute_timeout_secs: u64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 2 * 3600,
+            absolute_timeout_secs: 12 * 3600,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -214,6 +235,17 @@ impl Config {
             return Err(ConfigError {
                 message: "database.max_connections must be at least 1".into(),
                 hint: "the default is 8".into(),
+            });
+        }
+        let t = &self.sessions;
+        if t.idle_timeout_secs < 60 || t.absolute_timeout_secs < t.idle_timeout_secs {
+            return Err(ConfigError {
+                message: format!(
+                    "sessions.idle_timeout_secs = {} and absolute_timeout_secs = {} do not fit",
+                    t.idle_timeout_secs, t.absolute_timeout_secs
+                ),
+                hint: "the idle timeout must be at least 60 s and at most the absolute timeout"
+                    .into(),
             });
         }
         let p = &self.plugins;

@@ -28,16 +28,19 @@ pub enum Scope {
     AuditRead,
     /// Upload, delete and dry-run plugins; assign the pipeline; edit the role catalogue.
     PluginsWrite,
+    /// Create, change and delete SSO connections, and run test sign-ins.
+    SsoWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::Admin,
         Scope::TenantRead,
         Scope::DomainsWrite,
         Scope::TokensWrite,
         Scope::AuditRead,
         Scope::PluginsWrite,
+        Scope::SsoWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Scope {
             Scope::TokensWrite => "tokens:write",
             Scope::AuditRead => "audit:read",
             Scope::PluginsWrite => "plugins:write",
+            Scope::SsoWrite => "sso:write",
         }
     }
 }
@@ -147,6 +151,8 @@ permission!(/// Read a tenant's audit log.
     ReadAudit => Scope::AuditRead);
 permission!(/// Manage a tenant's plugins, pipeline and role catalogue, and run dry-runs.
     WritePlugins => Scope::PluginsWrite);
+permission!(/// Manage a tenant's SSO connections and run test sign-ins.
+    WriteSso => Scope::SsoWrite);
 
 /// Instance-wide operator power: create, suspend and delete tenants.
 #[derive(Debug)]

@@ -64,6 +64,26 @@ uuid_id!(
     "plugin id"
 );
 uuid_id!(
+    /// An SSO connection's id (a tenant may have several).
+    ConnectionId,
+    "connection id"
+);
+uuid_id!(
+    /// A user's id in a tenant's directory.
+    UserId,
+    "user id"
+);
+uuid_id!(
+    /// A group's id in a tenant's directory.
+    GroupId,
+    "group id"
+);
+uuid_id!(
+    /// A browser session's id (not its cookie, which is a separate secret).
+    SessionId,
+    "session id"
+);
+uuid_id!(
     /// An audit event's id.
     EventId,
     "event id"

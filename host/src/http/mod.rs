@@ -3,6 +3,7 @@
 //! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
 
 pub mod admin;
+pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -10,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod operator;
 pub mod plugins;
+pub mod sso;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,13 +32,16 @@ pub fn router(state: AppState) -> Router {
     let max_component = state.config.plugins.max_component_bytes;
     Router::new()
         .merge(health::router())
+        .merge(sso::router())
         .nest(
             "/operator/v1",
             operator::router().merge(plugins::operator_router(max_component)),
         )
         .nest(
             "/api/v1",
-            admin::router().merge(plugins::tenant_router(max_component)),
+            admin::router()
+                .merge(plugins::tenant_router(max_component))
+                .merge(connections::router()),
         )
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

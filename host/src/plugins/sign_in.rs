@@ -246,3 +246,19 @@ pub async fn dry_run(
         stages: lines,
     })
 }
+
+/// Runs the tenant's current pipeline on `raw` as a dry-run, for an SSO connection's test
+/// sign-in: every stage reached is reported; nothing is audited or written.
+pub async fn trial(
+    state: &AppState,
+    tenant: TenantId,
+    raw: &types::RawIdentity,
+) -> Result<DryRunReport, Error> {
+    let stages = tenant_stages(state, tenant).await?;
+    let catalogue = catalogue::load(state, tenant).await?.to_wit();
+    let (lines, result) = run_blocking(state, stages, catalogue, raw.clone()).await?;
+    Ok(DryRunReport {
+        ok: result.is_ok(),
+        stages: lines,
+    })
+}

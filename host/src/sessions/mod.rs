@@ -4,6 +4,7 @@
 //! time. The plain token is returned once, at creation, and never stored or logged.
 
 pub mod api_tokens;
+pub mod browser;
 pub mod operator;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;

@@ -6,8 +6,11 @@
 //! Writes happen in a [`Tx`]; a change and the audit event that records it share one.
 
 pub mod audit;
+pub mod directory;
 pub mod keys;
 pub mod plugins;
+pub mod sessions;
+pub mod sso;
 pub mod tenants;
 pub mod tokens;
 

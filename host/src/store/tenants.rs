@@ -134,6 +134,37 @@ pub async fn find_by_slug(store: &Store, slug: &Slug) -> StoreResult<Option<Tena
     row.as_ref().map(tenant_from_row).transpose()
 }
 
+/// The tenant whose opaque public token appears in an IdP-facing URL.
+pub async fn find_by_public_token(store: &Store, token: &str) -> StoreResult<Option<TenantRecord>> {
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE public_token = $1");
+    let row = sqlx::query(&sql)
+        .bind(token)
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(tenant_from_row).transpose()
+}
+
+/// The tenant that has verified `domain` (at most one can: a unique index says so).
+pub async fn find_by_verified_domain(
+    store: &Store,
+    domain: &str,
+) -> StoreResult<Option<TenantRecord>> {
+    let sql = format!(
+        "SELECT {} FROM tenants t JOIN tenant_domains d ON d.tenant_id = t.id \
+         WHERE d.domain = $1 AND d.status = 'verified'",
+        TENANT_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let row = sqlx::query(&sql)
+        .bind(domain)
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(tenant_from_row).transpose()
+}
+
 /// Tenants ordered by id (creation order), `limit` at most, after `after` when given.
 pub async fn list(
     store: &Store,

@@ -1,0 +1,112 @@
+//! SSO connection routes for tenant admins (`/api/v1/sso/connections`): create, list, get,
+//! update, delete, and start a test sign-in (which returns the IdP URL to open).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::admin::own_tenant;
+use super::error::ApiError;
+use super::extract::{path_param, ApiJson, Caller, Ctx};
+use crate::app::AppState;
+use crate::rbac::{self, ReadTenant, WriteSso};
+use crate::sso::connections::{self, ConnectionView, CreateConnection, UpdateConnection};
+use crate::sso::login;
+use crate::store;
+use crate::types::ConnectionId;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sso/connections", get(list).post(create))
+        .route(
+            "/sso/connections/{id}",
+            get(get_one).patch(update).delete(delete),
+        )
+        .route("/sso/connections/{id}/test", post(test))
+}
+
+#[derive(Serialize)]
+struct ConnectionList {
+    connections: Vec<ConnectionView>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<CreateConnection>,
+) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
+    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
+    let view = connections::create(&state, &auth, &ctx, body).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<ConnectionList>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(ConnectionList {
+        connections: connections::list(&state, &auth).await?,
+    }))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    let id: ConnectionId = path_param(&id)?;
+    Ok(Json(connections::get(&state, &auth, id).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateConnection>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
+    let id: ConnectionId = path_param(&id)?;
+    Ok(Json(
+        connections::update(&state, &auth, &ctx, id, body).await?,
+    ))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
+    let id: ConnectionId = path_param(&id)?;
+    connections::delete(&state, &auth, &ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct TestStarted {
+    /// Open this in a browser to sign in at the IdP; the ACS then shows the report.
+    redirect_url: String,
+}
+
+async fn test(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TestStarted>, ApiError> {
+    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
+    let id: ConnectionId = path_param(&id)?;
+    let connection = connections::load(&state, auth.tenant(), id).await?;
+    let tenant = store::tenants::get(&state.store, auth.tenant())
+        .await
+        .map_err(crate::Error::from)?
+        .ok_or(crate::Error::NotFound("tenant"))?;
+    let redirect_url = login::start(&state, &tenant, &connection, None, true).await?;
+    Ok(Json(TestStarted { redirect_url }))
+}

@@ -1,0 +1,272 @@
+//! The browser-facing sign-in routes: the login page (a work email routes to its
+//! organisation's connection), each SAML connection's SP metadata and ACS, the signed-in
+//! landing page and sign-out. Failures render a plain HTML page naming the reason; the
+//! reason code is in the audit log.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::extract::Ctx;
+use crate::app::AppState;
+use crate::sessions::browser;
+use crate::sso::login::{self, Failure, Finished};
+use crate::sso::saml::metadata::{escape, sp_metadata};
+use crate::sso::{Settings, SpEndpoints};
+use crate::store;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login_submit))
+        .route("/sso/saml/{tenant}/{connection}/metadata", get(metadata))
+        .route("/sso/saml/{tenant}/{connection}/acs", post(acs))
+        .route("/account", get(account))
+        .route("/logout", post(logout))
+}
+
+/// A minimal page; `body` must already be escaped.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Gatehouse</title>\
+         <meta name=\"viewport\" content=\"width=device-width\"></head><body><main><h1>{}</h1>{body}</main></body></html>",
+        escape(title),
+        escape(title)
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+fn failure_page(failure: Failure) -> Response {
+    match failure {
+        Failure::NotFound => page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<p>No such sign-in endpoint.</p>",
+        ),
+        Failure::Refused { code, message } => page(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            &format!(
+                "<p id=\"reason\" data-code=\"{}\">{}</p><p><a href=\"/login\">Try again</a></p>",
+                escape(code),
+                escape(&message)
+            ),
+        ),
+        Failure::Internal(e) => {
+            tracing::error!(error = ?e, "sign-in failed");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "<p>Sign-in failed on our side; try again later.</p>",
+            )
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+fn login_form(return_to: Option<&str>, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let hidden = return_to
+        .map(|r| {
+            format!(
+                "<input type=\"hidden\" name=\"return_to\" value=\"{}\">",
+                escape(r)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{error}<form method=\"post\" action=\"/login\"><label for=\"email\">Work email</label> \
+         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>{hidden} \
+         <button type=\"submit\">Continue</button></form>"
+    )
+}
+
+async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    let return_to = login::safe_return_to(q.return_to.as_deref());
+    page(
+        StatusCode::OK,
+        "Sign in",
+        &login_form(return_to.as_deref(), None),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    return_to: Option<String>,
+}
+
+async fn login_submit(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let return_to = login::safe_return_to(form.return_to.as_deref());
+    let routed = login::route(&state, &form.email).await;
+    let (tenant, connection) = match routed {
+        Ok(found) => found,
+        Err(Failure::Refused { message, .. }) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Sign in",
+                &login_form(return_to.as_deref(), Some(&message)),
+            )
+        }
+        Err(other) => return failure_page(other),
+    };
+    match login::start(&state, &tenant, &connection, return_to, false).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => failure_page(Failure::from(e)),
+    }
+}
+
+async fn metadata(
+    State(state): State<AppState>,
+    Path((tenant, connection)): Path<(String, String)>,
+) -> Response {
+    let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
+        Ok(found) => found,
+        Err(f) => return failure_page(f),
+    };
+    let Settings::Saml(saml) = &connection.settings;
+    let sp = SpEndpoints::new(
+        &state.config.public_url(),
+        &tenant.public_token,
+        connection.id,
+    );
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        sp_metadata(&sp.entity_id, &sp.acs_url, saml),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+async fn acs(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path((tenant, connection)): Path<(String, String)>,
+    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
+        Ok(found) => found,
+        Err(f) => return failure_page(f),
+    };
+    let Ok(Form(form)) = form else {
+        return failure_page(Failure::Refused {
+            code: "malformed",
+            message: "the identity provider posted no SAMLResponse".into(),
+        });
+    };
+    let finished = login::saml_acs(
+        &state,
+        &tenant,
+        &connection,
+        &form.saml_response,
+        form.relay_state.as_deref(),
+        &ctx,
+    )
+    .await;
+    match finished {
+        Ok(Finished::SignedIn {
+            set_cookie,
+            redirect,
+        }) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, set_cookie),
+                (header::LOCATION, redirect),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Ok(Finished::Test(report)) => Json(report).into_response(),
+        Err(f) => failure_page(f),
+    }
+}
+
+/// The session cookie's value, if the request carries one.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == browser::COOKIE)
+        .map(|(_, value)| SecretString::from(value.to_string()))
+}
+
+async fn account(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match session_cookie(&headers) {
+        Some(token) => browser::current(&state, &token).await,
+        None => Ok(None),
+    };
+    let row = match session {
+        Ok(Some(row)) => row,
+        Ok(None) => return Redirect::to("/login?return_to=/account").into_response(),
+        Err(e) => return failure_page(Failure::Internal(e)),
+    };
+    let user = match store::directory::user(&state.store, row.tenant_id, row.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => return failure_page(Failure::Internal(e.into())),
+    };
+    let name = user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| user.email.clone());
+    page(
+        StatusCode::OK,
+        "Signed in",
+        &format!(
+            "<p>Signed in as <strong id=\"user-name\">{}</strong> (<span id=\"user-email\">{}</span>).</p>\
+             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>",
+            escape(&name),
+            escape(&user.email)
+        ),
+    )
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = session_cookie(&headers) {
+        match browser::current(&state, &token).await {
+            Ok(Some(row)) => {
+                if let Err(e) = browser::revoke(&state, &row).await {
+                    return failure_page(Failure::Internal(e));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return failure_page(Failure::Internal(e)),
+        }
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, browser::clear_cookie(&state)),
+            (header::LOCATION, "/login".to_string()),
+        ],
+    )
+        .into_response()
+}

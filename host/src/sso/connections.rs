@@ -1,0 +1,294 @@
+//! The admin side of SSO connections: create, list, get, update and delete, each change
+//! audited with before and after (`sso_connection.created/updated/deleted`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::saml::settings::{CertificateView, SamlInput};
+use super::saml::SamlSettings;
+use super::{Connection, ConnectionStatus, Settings, SpEndpoints};
+use crate::app::AppState;
+use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
+use crate::error::Error;
+use crate::rbac::{Authorized, ReadTenant, WriteSso};
+use crate::store::{self, sso::ConnectionRow};
+use crate::types::{ConnectionId, TenantId};
+
+const MAX_NAME: usize = 100;
+
+/// Body of a create.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    pub name: String,
+    /// Defaults to `test`: a new connection serves only admin test sign-ins until enabled.
+    pub status: Option<ConnectionStatus>,
+    pub saml: Option<SamlInput>,
+}
+
+/// Body of an update; absent fields keep their value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnection {
+    pub name: Option<String>,
+    pub status: Option<ConnectionStatus>,
+    pub saml: Option<SamlInput>,
+}
+
+/// A connection as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct ConnectionView {
+    pub id: ConnectionId,
+    pub name: String,
+    pub protocol: &'static str,
+    pub status: ConnectionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml: Option<SamlView>,
+    pub created_at: crate::types::Timestamp,
+    pub updated_at: crate::types::Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SamlView {
+    #[serde(flatten)]
+    pub settings: SamlSettings,
+    pub certificate_details: Vec<CertificateView>,
+    /// What to give the IdP: our entity id, ACS URL and metadata URL.
+    pub service_provider: SpEndpoints,
+}
+
+pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
+    let corrupt = |what: &str| Error::Internal(anyhow::anyhow!("corrupt sso_connections.{what}"));
+    let status = ConnectionStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?;
+    let settings = match row.protocol.as_str() {
+        "saml" => {
+            Settings::Saml(serde_json::from_str(&row.settings).map_err(|_| corrupt("settings"))?)
+        }
+        _ => return Err(corrupt("protocol")),
+    };
+    Ok(Connection {
+        id: row.id,
+        tenant_id: row.tenant_id,
+        name: row.name,
+        status,
+        settings,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
+    let settings = match &c.settings {
+        Settings::Saml(s) => serde_json::to_string(s),
+    }
+    .map_err(|e| Error::Internal(e.into()))?;
+    Ok(ConnectionRow {
+        id: c.id,
+        tenant_id: c.tenant_id,
+        name: c.name.clone(),
+        protocol: c.settings.protocol().to_string(),
+        status: c.status.as_str().to_string(),
+        settings,
+        secrets_sealed: None,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+/// The view of `c`; needs the tenant's public token for the SP endpoints.
+pub async fn view(state: &AppState, c: &Connection) -> Result<ConnectionView, Error> {
+    let tenant = store::tenants::get(&state.store, c.tenant_id)
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    let now_unix = state.clock.now().as_micros() / 1_000_000;
+    let saml = match &c.settings {
+        Settings::Saml(s) => Some(SamlView {
+            settings: s.clone(),
+            certificate_details: s.certificate_views(now_unix),
+            service_provider: SpEndpoints::new(
+                &state.config.public_url(),
+                &tenant.public_token,
+                c.id,
+            ),
+        }),
+    };
+    Ok(ConnectionView {
+        id: c.id,
+        name: c.name.clone(),
+        protocol: c.settings.protocol(),
+        status: c.status,
+        saml,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+fn check_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME} printable characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// The audit form of a connection: its settings and status (it holds no secrets).
+fn audit_json(c: &Connection) -> serde_json::Value {
+    let settings = match &c.settings {
+        Settings::Saml(s) => json!(s),
+    };
+    json!({"name": c.name, "protocol": c.settings.protocol(), "status": c.status, "settings": settings})
+}
+
+pub async fn create(
+    state: &AppState,
+    auth: &Authorized<WriteSso>,
+    ctx: &RequestContext,
+    body: CreateConnection,
+) -> Result<ConnectionView, Error> {
+    let tenant = auth.tenant();
+    let name = check_name(&body.name)?;
+    let saml = body.saml.ok_or_else(|| {
+        Error::invalid(
+            "saml",
+            "give the `saml` settings (the only protocol so far)",
+        )
+    })?;
+    let now = state.clock.now();
+    let connection = Connection {
+        id: ConnectionId::generate(),
+        tenant_id: tenant,
+        name,
+        status: body.status.unwrap_or(ConnectionStatus::Test),
+        settings: Settings::Saml(saml.into_settings(None)?),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.store.begin().await?;
+    store::sso::insert_connection(&mut tx, &to_row(&connection)?).await?;
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: auth.actor(),
+            action: "sso_connection.created",
+            target: Target::new("sso_connection", connection.id),
+            before: None,
+            after: Some(audit_json(&connection)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    view(state, &connection).await
+}
+
+pub async fn get(
+    state: &AppState,
+    auth: &Authorized<ReadTenant>,
+    id: ConnectionId,
+) -> Result<ConnectionView, Error> {
+    let c = load(state, auth.tenant(), id).await?;
+    view(state, &c).await
+}
+
+/// A connection of `tenant`, or not found.
+pub async fn load(
+    state: &AppState,
+    tenant: TenantId,
+    id: ConnectionId,
+) -> Result<Connection, Error> {
+    let row = store::sso::connection(&state.store, tenant, id)
+        .await?
+        .ok_or(Error::NotFound("connection"))?;
+    parse_row(row)
+}
+
+pub async fn list(
+    state: &AppState,
+    auth: &Authorized<ReadTenant>,
+) -> Result<Vec<ConnectionView>, Error> {
+    let mut out = Vec::new();
+    for row in store::sso::connections(&state.store, auth.tenant()).await? {
+        out.push(view(state, &parse_row(row)?).await?);
+    }
+    Ok(out)
+}
+
+pub async fn update(
+    state: &AppState,
+    auth: &Authorized<WriteSso>,
+    ctx: &RequestContext,
+    id: ConnectionId,
+    body: UpdateConnection,
+) -> Result<ConnectionView, Error> {
+    let tenant = auth.tenant();
+    let mut tx = state.store.begin().await?;
+    let row = store::sso::connection_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or(Error::NotFound("connection"))?;
+    let before = parse_row(row)?;
+    let mut after = before.clone();
+    if let Some(name) = &body.name {
+        after.name = check_name(name)?;
+    }
+    if let Some(status) = body.status {
+        after.status = status;
+    }
+    if let Some(input) = body.saml {
+        let Settings::Saml(current) = &before.settings;
+        after.settings = Settings::Saml(input.into_settings(Some(current))?);
+    }
+    after.updated_at = state.clock.now();
+    store::sso::update_connection(&mut tx, &to_row(&after)?).await?;
+    audit::record(
+        &mut tx,
+        after.updated_at,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: auth.actor(),
+            action: "sso_connection.updated",
+            target: Target::new("sso_connection", id),
+            before: Some(audit_json(&before)),
+            after: Some(audit_json(&after)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    view(state, &after).await
+}
+
+pub async fn delete(
+    state: &AppState,
+    auth: &Authorized<WriteSso>,
+    ctx: &RequestContext,
+    id: ConnectionId,
+) -> Result<(), Error> {
+    let tenant = auth.tenant();
+    let mut tx = state.store.begin().await?;
+    let row = store::sso::connection_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or(Error::NotFound("connection"))?;
+    let before = parse_row(row)?;
+    store::sso::delete_connection(&mut tx, tenant, id).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: auth.actor(),
+            action: "sso_connection.deleted",
+            target: Target::new("sso_connection", id),
+            before: Some(audit_json(&before)),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

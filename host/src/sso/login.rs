@@ -1,0 +1,463 @@
+//! A sign-in through a connection, start to finish. [`start`] records a single-use login
+//! state and sends the browser to the IdP; [`saml_acs`] takes the IdP's answer, verifies it,
+//! runs the tenant's pipeline, reconciles the directory and opens a session, all audited.
+//! A test sign-in (started by an admin) stops after the pipeline and reports what it saw.
+//! Every refusal is audited as `login.failed` with its reason code.
+
+use base64::Engine;
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::json;
+
+use super::saml::authn_request::{new_request_id, AuthnRequest};
+use super::saml::response::{self, Expectations};
+use super::saml::{replay, Rejection};
+use super::{connections, Connection, ConnectionStatus, Settings, SpEndpoints};
+use crate::app::AppState;
+use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
+use crate::directory::{self, Outcome, Refusal};
+use crate::error::Error;
+use crate::plugins::pipeline::DryRunReport;
+use crate::plugins::sign_in;
+use crate::plugins::types::RawIdentity;
+use crate::sessions::browser;
+use crate::store::{self, sso::LoginStateRow, tenants::TenantRecord, tenants::TenantStatus};
+use crate::types::{ConnectionId, DomainName, Email, TenantId};
+
+/// How long a user has to come back from the IdP.
+const LOGIN_STATE_TTL_SECS: i64 = 10 * 60;
+/// Longest `return_to` kept.
+const MAX_RETURN_TO: usize = 2048;
+/// Where a signed-in user lands when the sign-in named no destination.
+pub const DEFAULT_LANDING: &str = "/account";
+
+/// Why a sign-in failed, as the user's error page and the audit log need it.
+#[derive(Debug)]
+pub enum Failure {
+    /// The tenant or connection in the URL does not exist.
+    NotFound,
+    /// The sign-in was refused; `code` is stable, `message` is for the user.
+    Refused { code: &'static str, message: String },
+    /// Something broke on our side.
+    Internal(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::PluginFailed { stage, detail } => Failure::Refused {
+                code: "plugin_failed",
+                message: format!("the {stage} plugin failed: {detail}"),
+            },
+            Error::NotFound(_) => Failure::NotFound,
+            other => Failure::Internal(other),
+        }
+    }
+}
+
+impl From<Rejection> for Failure {
+    fn from(r: Rejection) -> Self {
+        Failure::Refused {
+            code: r.code(),
+            message: r.to_string(),
+        }
+    }
+}
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure::Refused {
+            code: r.code(),
+            message: r.to_string(),
+        }
+    }
+}
+
+/// What a finished sign-in gives the browser.
+#[derive(Debug)]
+pub enum Finished {
+    /// Signed in: set this cookie and go there.
+    SignedIn {
+        set_cookie: String,
+        redirect: String,
+    },
+    /// A test sign-in's report, for the admin.
+    Test(Box<TestReport>),
+}
+
+/// What a test sign-in shows: the raw identity and each pipeline stage's output.
+#[derive(Debug, Serialize)]
+pub struct TestReport {
+    pub connection: ConnectionId,
+    pub raw_identity: serde_json::Value,
+    pub pipeline: DryRunReport,
+}
+
+/// Keeps `return_to` only if it is a path on this server (no open redirects).
+pub fn safe_return_to(text: Option<&str>) -> Option<String> {
+    let t = text?.trim();
+    let ok = t.starts_with('/')
+        && !t.starts_with("//")
+        && !t.starts_with("/\\")
+        && t.len() <= MAX_RETURN_TO
+        && !t.chars().any(|c| c.is_control() || c == '\\');
+    ok.then(|| t.to_string())
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The tenant a work email routes to, and its enabled connection.
+pub async fn route(state: &AppState, email: &str) -> Result<(TenantRecord, Connection), Failure> {
+    let unknown = || Failure::Refused {
+        code: "no_connection",
+        message: "no organisation signs in with this email domain here".into(),
+    };
+    let email: Email = email.parse().map_err(|_| Failure::Refused {
+        code: "bad_email",
+        message: "enter a work email address, such as ada@example.com".into(),
+    })?;
+    let domain: DomainName = email.domain().parse().map_err(|_| unknown())?;
+    let tenant = store::tenants::find_by_verified_domain(&state.store, domain.as_str())
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(unknown)?;
+    if tenant.status != TenantStatus::Active {
+        return Err(unknown());
+    }
+    let rows = store::sso::connections(&state.store, tenant.id)
+        .await
+        .map_err(Error::from)?;
+    for row in rows {
+        let c = connections::parse_row(row)?;
+        if c.status == ConnectionStatus::Enabled {
+            return Ok((tenant, c));
+        }
+    }
+    Err(unknown())
+}
+
+/// Records a login state and returns the IdP URL to send the browser to.
+pub async fn start(
+    state: &AppState,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    return_to: Option<String>,
+    test_mode: bool,
+) -> Result<String, Error> {
+    if !test_mode && connection.status != ConnectionStatus::Enabled {
+        return Err(Error::Conflict(
+            "this connection is not enabled for sign-in".into(),
+        ));
+    }
+    if connection.status == ConnectionStatus::Disabled {
+        return Err(Error::Conflict("this connection is disabled".into()));
+    }
+    let now = state.clock.now();
+    let Settings::Saml(saml) = &connection.settings;
+    let sp = SpEndpoints::new(
+        &state.config.public_url(),
+        &tenant.public_token,
+        connection.id,
+    );
+    let request_id = new_request_id();
+    let login = LoginStateRow {
+        id: random_token(),
+        tenant_id: tenant.id,
+        connection_id: connection.id,
+        request_id: request_id.clone(),
+        secrets_sealed: None,
+        return_to: safe_return_to(return_to.as_deref()),
+        test_mode,
+        created_at: now,
+        expires_at: now.plus_seconds(LOGIN_STATE_TTL_SECS),
+    };
+    let url = AuthnRequest {
+        id: &request_id,
+        issue_instant: now,
+        sp_entity_id: &sp.entity_id,
+        acs_url: &sp.acs_url,
+        destination: &saml.sso_url,
+        force_authn: test_mode,
+    }
+    .redirect_url(&login.id)
+    .map_err(Error::Internal)?;
+    let mut tx = state.store.begin().await?;
+    store::sso::insert_login_state(&mut tx, &login).await?;
+    tx.commit().await?;
+    Ok(url)
+}
+
+/// The tenant and connection named in an IdP-facing URL.
+pub async fn resolve(
+    state: &AppState,
+    tenant_token: &str,
+    connection: &str,
+) -> Result<(TenantRecord, Connection), Failure> {
+    let id: ConnectionId = connection.parse().map_err(|_| Failure::NotFound)?;
+    let tenant = store::tenants::find_by_public_token(&state.store, tenant_token)
+        .await
+        .map_err(Error::from)?
+        .ok_or(Failure::NotFound)?;
+    if tenant.status != TenantStatus::Active {
+        return Err(Failure::NotFound);
+    }
+    let connection = connections::load(state, tenant.id, id).await?;
+    Ok((tenant, connection))
+}
+
+/// Handles a response posted to a connection's ACS. Audits every refusal.
+pub async fn saml_acs(
+    state: &AppState,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    saml_response: &str,
+    relay_state: Option<&str>,
+    ctx: &RequestContext,
+) -> Result<Finished, Failure> {
+    let result = saml_acs_inner(state, tenant, connection, saml_response, relay_state, ctx).await;
+    if let Err(Failure::Refused { code, message }) = &result {
+        tracing::info!(tenant = %tenant.id, connection = %connection.id, code, "SAML sign-in refused");
+        audit_failure(state, tenant.id, connection.id, code, message, ctx).await?;
+    }
+    result
+}
+
+async fn audit_failure(
+    state: &AppState,
+    tenant: TenantId,
+    connection: ConnectionId,
+    code: &str,
+    message: &str,
+    ctx: &RequestContext,
+) -> Result<(), Failure> {
+    let mut tx = state.store.begin().await.map_err(Error::from)?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: Actor::system("sign-in"),
+            action: "login.failed",
+            target: Target::new("sso_connection", connection),
+            before: None,
+            after: Some(json!({"reason": code, "message": message})),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(Error::from)?;
+    Ok(())
+}
+
+/// Takes the login state named by RelayState; `None` for an unsolicited response.
+async fn take_state(
+    state: &AppState,
+    tenant: TenantId,
+    connection: &Connection,
+    relay_state: Option<&str>,
+) -> Result<Option<LoginStateRow>, Failure> {
+    let Some(relay) = relay_state.filter(|r| !r.is_empty() && r.len() <= 80) else {
+        return Ok(None);
+    };
+    let mut tx = state.store.begin().await.map_err(Error::from)?;
+    let taken = store::sso::take_login_state(&mut tx, tenant, relay)
+        .await
+        .map_err(Error::from)?;
+    tx.commit().await.map_err(Error::from)?;
+    match taken {
+        Some(s) if s.connection_id != connection.id => Err(Rejection::InResponseTo.into()),
+        Some(s) if s.expires_at <= state.clock.now() => Err(Failure::Refused {
+            code: "login_expired",
+            message: "the sign-in took too long; start again".into(),
+        }),
+        other => Ok(other),
+    }
+}
+
+async fn saml_acs_inner(
+    state: &AppState,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    saml_response: &str,
+    relay_state: Option<&str>,
+    ctx: &RequestContext,
+) -> Result<Finished, Failure> {
+    if connection.status == ConnectionStatus::Disabled {
+        return Err(Failure::Refused {
+            code: "connection_disabled",
+            message: "this connection is disabled".into(),
+        });
+    }
+    let Settings::Saml(saml) = &connection.settings;
+    let login = take_state(state, tenant.id, connection, relay_state).await?;
+    if login.is_none() && !saml.allow_idp_initiated {
+        return Err(Rejection::Unsolicited.into());
+    }
+    let xml = decode(saml_response)?;
+    let sp = SpEndpoints::new(
+        &state.config.public_url(),
+        &tenant.public_token,
+        connection.id,
+    );
+    let certificates = saml.certificate_ders();
+    let verified = response::verify(
+        &xml,
+        &Expectations {
+            sp_entity_id: &sp.entity_id,
+            acs_url: &sp.acs_url,
+            idp_entity_id: &saml.idp_entity_id,
+            certificates: &certificates,
+            want_assertions_signed: saml.want_assertions_signed,
+            skew_secs: i64::from(saml.clock_skew_secs),
+            request_id: login.as_ref().map(|l| l.request_id.as_str()),
+            now: state.clock.now(),
+        },
+    )?;
+    let mut tx = state.store.begin().await.map_err(Error::from)?;
+    replay::consume(
+        &mut tx,
+        tenant.id,
+        connection.id,
+        &verified.assertion_id,
+        verified.replay_until,
+    )
+    .await??;
+    tx.commit().await.map_err(Error::from)?;
+
+    let test_mode = login.as_ref().is_some_and(|l| l.test_mode);
+    if test_mode {
+        let pipeline = sign_in::trial(state, tenant.id, &verified.identity).await?;
+        return Ok(Finished::Test(Box::new(TestReport {
+            connection: connection.id,
+            raw_identity: raw_json(&verified.identity),
+            pipeline,
+        })));
+    }
+    if connection.status != ConnectionStatus::Enabled {
+        return Err(Failure::Refused {
+            code: "connection_in_test",
+            message: "this connection is in test mode; only admin test sign-ins work".into(),
+        });
+    }
+    let return_to = login.and_then(|l| l.return_to);
+    sign_in_user(
+        state,
+        tenant,
+        connection,
+        &verified.identity,
+        return_to,
+        ctx,
+    )
+    .await
+}
+
+/// Base64 of the posted response, bounded before decoding.
+fn decode(encoded: &str) -> Result<String, Failure> {
+    let max_encoded = response::MAX_RESPONSE_BYTES / 3 * 4 + 1024;
+    if encoded.len() > max_encoded {
+        return Err(Rejection::Malformed("the SAMLResponse is too large".into()).into());
+    }
+    let compact: String = encoded.split_ascii_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| Rejection::Malformed("SAMLResponse is not base64".into()))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Rejection::Malformed("SAMLResponse is not UTF-8 XML".into()).into())
+}
+
+fn raw_json(raw: &RawIdentity) -> serde_json::Value {
+    json!({
+        "protocol": "saml",
+        "issuer": raw.issuer,
+        "subject": raw.subject,
+        "attributes": raw.attributes.iter().map(|a| json!({"name": a.name, "values": a.values})).collect::<Vec<_>>(),
+    })
+}
+
+/// Pipeline, directory, session and audit, for a verified identity.
+async fn sign_in_user(
+    state: &AppState,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    raw: &RawIdentity,
+    return_to: Option<String>,
+    ctx: &RequestContext,
+) -> Result<Finished, Failure> {
+    let mapped = sign_in::run(state, tenant.id, ctx, raw).await?;
+    let domains: Vec<String> = store::tenants::domains(&state.store, tenant.id)
+        .await
+        .map_err(Error::from)?
+        .into_iter()
+        .filter(|d| d.status == store::tenants::DomainStatus::Verified)
+        .map(|d| d.domain.to_string())
+        .collect();
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await.map_err(Error::from)?;
+    let reconciled =
+        directory::reconcile(&mut tx, tenant.id, connection.id, &mapped, &domains, now).await??;
+    let user = &reconciled.user;
+    let actor = Actor {
+        kind: "user",
+        id: user.id.to_string(),
+        label: user.email.clone(),
+    };
+    let lifecycle = match reconciled.outcome {
+        Outcome::Provisioned => Some("user.provisioned"),
+        Outcome::Linked => Some("user.linked"),
+        Outcome::Existing => None,
+    };
+    if let Some(action) = lifecycle {
+        audit::record(
+            &mut tx,
+            now,
+            ctx,
+            NewEvent {
+                chain: Chain::Tenant(tenant.id),
+                actor: actor.clone(),
+                action,
+                target: Target::new("user", user.id),
+                before: reconciled.before.clone(),
+                after: Some(reconciled.after.clone()),
+            },
+        )
+        .await?;
+    }
+    let opened = browser::open(
+        state,
+        &mut tx,
+        tenant.id,
+        user.id,
+        format!("sso:{}", connection.id),
+        ctx,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant.id),
+            actor,
+            action: "login.succeeded",
+            target: Target::new("user", user.id),
+            before: reconciled.before,
+            after: Some(json!({
+                "connection": connection.id,
+                "subject": raw.subject,
+                "session": opened.id,
+                "outcome": reconciled.outcome,
+                "user": reconciled.after,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(Error::from)?;
+    Ok(Finished::SignedIn {
+        set_cookie: browser::set_cookie(state, &opened),
+        redirect: return_to.unwrap_or_else(|| DEFAULT_LANDING.to_string()),
+    })
+}

@@ -1,0 +1,112 @@
+//! Single sign-on connections: a tenant's links to its identity providers ([`saml`] today),
+//! managed through the admin API ([`connections`]), and the sign-in that runs through them
+//! ([`login`]): redirect out, verify the answer, run the tenant's plugin pipeline, reconcile
+//! the directory and open a session. Sessions and the directory are their own modules.
+
+pub mod connections;
+pub mod login;
+pub mod saml;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::types::{ConnectionId, TenantId, Timestamp};
+
+/// Who a connection serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionStatus {
+    /// Only admin test sign-ins, which show what the IdP sent and what the pipeline made of
+    /// it without creating users or sessions.
+    Test,
+    /// Users sign in through it.
+    Enabled,
+    /// Nobody signs in through it.
+    Disabled,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Test => "test",
+            ConnectionStatus::Enabled => "enabled",
+            ConnectionStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "test" => Some(ConnectionStatus::Test),
+            "enabled" => Some(ConnectionStatus::Enabled),
+            "disabled" => Some(ConnectionStatus::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// The protocol settings of a connection.
+#[derive(Debug, Clone)]
+pub enum Settings {
+    Saml(saml::SamlSettings),
+}
+
+impl Settings {
+    pub fn protocol(&self) -> &'static str {
+        match self {
+            Settings::Saml(_) => "saml",
+        }
+    }
+}
+
+/// A stored connection.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub status: ConnectionStatus,
+    pub settings: Settings,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Where a connection's SAML endpoints live, from the public URL and the tenant's token.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpEndpoints {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub metadata_url: String,
+}
+
+impl SpEndpoints {
+    pub fn new(public_url: &str, tenant_token: &str, connection: ConnectionId) -> Self {
+        let base = format!("{public_url}/sso/saml/{tenant_token}/{connection}");
+        Self {
+            entity_id: format!("{base}/metadata"),
+            acs_url: format!("{base}/acs"),
+            metadata_url: format!("{base}/metadata"),
+        }
+    }
+}
+
+/// Longest URL accepted in connection settings.
+const MAX_URL: usize = 2048;
+
+/// Accepts https URLs, and http only to loopback (test IdPs on this machine).
+pub(crate) fn check_url(field: &'static str, text: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Error::invalid(
+            field,
+            format!("`{}` {why}", crate::types::truncate(text, 80)),
+        )
+    };
+    if text.len() > MAX_URL {
+        return Err(bad("is too long"));
+    }
+    let url = url::Url::parse(text).map_err(|_| bad("is not a URL"))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) => Ok(()),
+        _ => Err(bad("must be an https URL")),
+    }
+}

@@ -1,0 +1,22 @@
+//! One-time use of assertion ids (profile §4.1.4.5), in the database so it holds across
+//! nodes: the first insert of (tenant, connection, assertion id) wins, any later one is a
+//! replay. Entries are dropped once the assertion could not be accepted anyway.
+
+use super::Rejection;
+use crate::store::{self, StoreError, Tx};
+use crate::types::{ConnectionId, TenantId, Timestamp};
+
+/// Records `assertion_id` as used, or reports a replay.
+pub async fn consume(
+    tx: &mut Tx,
+    tenant: TenantId,
+    connection: ConnectionId,
+    assertion_id: &str,
+    until: Timestamp,
+) -> Result<Result<(), Rejection>, crate::Error> {
+    match store::sso::insert_replay(tx, tenant, connection, assertion_id, until).await {
+        Ok(()) => Ok(Ok(())),
+        Err(StoreError::UniqueViolation(_)) => Ok(Err(Rejection::Replayed)),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,351 @@
+//! SQL for the directory: users, their IdP identities, groups, memberships and role
+//! assignments. Every statement is scoped by tenant.
+
+use sqlx::Row;
+
+use super::{parse_col, unique_as, Store, StoreResult, Tx};
+use crate::types::{ConnectionId, GroupId, TenantId, Timestamp, UserId};
+
+/// A user row.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub email: String,
+    pub email_verified: bool,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub custom_json: String,
+    /// `active`, `pending` or `deactivated`.
+    pub status: String,
+    /// `sso`, `scim` or `local`.
+    pub source: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+}
+
+const USER_COLUMNS: &str = "id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, custom_json, status, source, created_at, updated_at, last_login_at";
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> StoreResult<UserRow> {
+    Ok(UserRow {
+        id: parse_col(&row.try_get::<String, _>("id")?, "users.id")?,
+        tenant_id: parse_col(&row.try_get::<String, _>("tenant_id")?, "users.tenant_id")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get::<i64, _>("email_verified")? == 1,
+        display_name: row.try_get("display_name")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        locale: row.try_get("locale")?,
+        timezone: row.try_get("timezone")?,
+        custom_json: row.try_get("custom_json")?,
+        status: row.try_get("status")?,
+        source: row.try_get("source")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+        last_login_at: row
+            .try_get::<Option<i64>, _>("last_login_at")?
+            .map(Timestamp::from_micros),
+    })
+}
+
+pub async fn insert_user(tx: &mut Tx, u: &UserRow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, custom_json, status, source, created_at, updated_at, last_login_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(u.id.to_string())
+    .bind(u.tenant_id.to_string())
+    .bind(&u.email)
+    .bind(i64::from(u.email_verified))
+    .bind(u.display_name.clone())
+    .bind(u.given_name.clone())
+    .bind(u.family_name.clone())
+    .bind(u.locale.clone())
+    .bind(u.timezone.clone())
+    .bind(&u.custom_json)
+    .bind(&u.status)
+    .bind(&u.source)
+    .bind(u.created_at.as_micros())
+    .bind(u.updated_at.as_micros())
+    .bind(u.last_login_at.map(Timestamp::as_micros))
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("a user with this email already exists"))?;
+    Ok(())
+}
+
+pub async fn update_user(tx: &mut Tx, u: &UserRow) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE users SET email = $3, email_verified = $4, display_name = $5, given_name = $6, family_name = $7, \
+         locale = $8, timezone = $9, custom_json = $10, status = $11, updated_at = $12, last_login_at = $13 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(u.tenant_id.to_string())
+    .bind(u.id.to_string())
+    .bind(&u.email)
+    .bind(i64::from(u.email_verified))
+    .bind(u.display_name.clone())
+    .bind(u.given_name.clone())
+    .bind(u.family_name.clone())
+    .bind(u.locale.clone())
+    .bind(u.timezone.clone())
+    .bind(&u.custom_json)
+    .bind(&u.status)
+    .bind(u.updated_at.as_micros())
+    .bind(u.last_login_at.map(Timestamp::as_micros))
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("a user with this email already exists"))?;
+    Ok(())
+}
+
+pub async fn user(store: &Store, tenant: TenantId, id: UserId) -> StoreResult<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+pub async fn user_in_tx(tx: &mut Tx, tenant: TenantId, id: UserId) -> StoreResult<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// The user of `tenant` with this (lower-cased) email.
+pub async fn user_by_email(
+    tx: &mut Tx,
+    tenant: TenantId,
+    email: &str,
+) -> StoreResult<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2");
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(email)
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// The user a connection's subject is linked to.
+pub async fn user_by_identity(
+    tx: &mut Tx,
+    tenant: TenantId,
+    connection: ConnectionId,
+    subject: &str,
+) -> StoreResult<Option<UserRow>> {
+    let sql = format!(
+        "SELECT {} FROM users u JOIN user_identities i ON i.tenant_id = u.tenant_id AND i.user_id = u.id \
+         WHERE i.tenant_id = $1 AND i.connection_id = $2 AND i.subject = $3",
+        USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(connection.to_string())
+        .bind(subject)
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+pub async fn insert_identity(
+    tx: &mut Tx,
+    tenant: TenantId,
+    connection: ConnectionId,
+    subject: &str,
+    user: UserId,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO user_identities (tenant_id, connection_id, subject, user_id, created_at, last_login_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(tenant.to_string())
+    .bind(connection.to_string())
+    .bind(subject)
+    .bind(user.to_string())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("this identity is already linked"))?;
+    Ok(())
+}
+
+pub async fn touch_identity(
+    tx: &mut Tx,
+    tenant: TenantId,
+    connection: ConnectionId,
+    subject: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE user_identities SET last_login_at = $4 WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3",
+    )
+    .bind(tenant.to_string())
+    .bind(connection.to_string())
+    .bind(subject)
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The id of the group with this IdP identifier, creating it (source `sso`) if needed.
+/// Returns the id and the group's source.
+pub async fn ensure_group(
+    tx: &mut Tx,
+    tenant: TenantId,
+    external_id: &str,
+    now: Timestamp,
+) -> StoreResult<(GroupId, String)> {
+    let found =
+        sqlx::query("SELECT id, source FROM groups WHERE tenant_id = $1 AND external_id = $2")
+            .bind(tenant.to_string())
+            .bind(external_id)
+            .fetch_optional(tx.conn())
+            .await?;
+    if let Some(row) = found {
+        return Ok((
+            parse_col(&row.try_get::<String, _>("id")?, "groups.id")?,
+            row.try_get("source")?,
+        ));
+    }
+    let id = GroupId::generate();
+    sqlx::query(
+        "INSERT INTO groups (id, tenant_id, external_id, display_name, source, created_at, updated_at) \
+         VALUES ($1, $2, $3, $3, 'sso', $4, $4)",
+    )
+    .bind(id.to_string())
+    .bind(tenant.to_string())
+    .bind(external_id)
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok((id, "sso".to_string()))
+}
+
+/// The user's memberships in groups of source `sso`, as (group id, external id).
+pub async fn sso_memberships(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+) -> StoreResult<Vec<(GroupId, String)>> {
+    let rows = sqlx::query(
+        "SELECT g.id, g.external_id FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+         WHERE m.tenant_id = $1 AND m.user_id = $2 AND g.source = 'sso'",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                parse_col(&r.try_get::<String, _>("id")?, "groups.id")?,
+                r.try_get("external_id")?,
+            ))
+        })
+        .collect()
+}
+
+pub async fn add_member(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.to_string())
+    .bind(group.to_string())
+    .bind(user.to_string())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn remove_member(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3",
+    )
+    .bind(tenant.to_string())
+    .bind(group.to_string())
+    .bind(user.to_string())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A role assignment: role, scope kind and scope name ('' for none).
+pub type RoleRow = (String, String, String);
+
+pub async fn roles(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<Vec<RoleRow>> {
+    let rows = sqlx::query(
+        "SELECT role, scope_kind, scope_name FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 \
+         ORDER BY role, scope_kind, scope_name",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("role")?,
+                r.try_get("scope_kind")?,
+                r.try_get("scope_name")?,
+            ))
+        })
+        .collect()
+}
+
+/// Replaces the user's role assignments with `roles`.
+pub async fn set_roles(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    roles: &[RoleRow],
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM role_assignments WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    for (role, kind, name) in roles {
+        sqlx::query(
+            "INSERT INTO role_assignments (tenant_id, user_id, role, scope_kind, scope_name, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(role)
+        .bind(kind)
+        .bind(name)
+        .bind(now.as_micros())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}

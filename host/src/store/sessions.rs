@@ -1,0 +1,126 @@
+//! SQL for browser sessions. Only the SHA-256 of the cookie token is stored.
+
+use sqlx::Row;
+
+use super::{parse_col, Store, StoreResult, Tx};
+use crate::types::{SessionId, TenantId, Timestamp, UserId};
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: SessionId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub method: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub idle_expires_at: Timestamp,
+    pub absolute_expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub async fn insert(tx: &mut Tx, s: &SessionRow, token_hash: &[u8]) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, tenant_id, user_id, token_hash, method, created_at, last_seen_at, idle_expires_at, absolute_expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(s.id.to_string())
+    .bind(s.tenant_id.to_string())
+    .bind(s.user_id.to_string())
+    .bind(token_hash.to_vec())
+    .bind(&s.method)
+    .bind(s.created_at.as_micros())
+    .bind(s.last_seen_at.as_micros())
+    .bind(s.idle_expires_at.as_micros())
+    .bind(s.absolute_expires_at.as_micros())
+    .bind(s.ip.clone())
+    .bind(s.user_agent.clone())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Authentication lookup by the hash of the presented cookie: the tenant is not known yet,
+/// and the hash of a 256-bit secret is itself unguessable.
+pub async fn by_token_hash(store: &Store, token_hash: &[u8]) -> StoreResult<Option<SessionRow>> {
+    let row = sqlx::query(
+        "SELECT id, tenant_id, user_id, method, created_at, last_seen_at, idle_expires_at, absolute_expires_at, revoked_at, ip, user_agent \
+         FROM sessions WHERE token_hash = $1",
+    )
+    .bind(token_hash.to_vec())
+    .fetch_optional(store.reader())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(SessionRow {
+        id: parse_col(&row.try_get::<String, _>("id")?, "sessions.id")?,
+        tenant_id: parse_col(
+            &row.try_get::<String, _>("tenant_id")?,
+            "sessions.tenant_id",
+        )?,
+        user_id: parse_col(&row.try_get::<String, _>("user_id")?, "sessions.user_id")?,
+        method: row.try_get("method")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        last_seen_at: Timestamp::from_micros(row.try_get("last_seen_at")?),
+        idle_expires_at: Timestamp::from_micros(row.try_get("idle_expires_at")?),
+        absolute_expires_at: Timestamp::from_micros(row.try_get("absolute_expires_at")?),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_micros),
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+    }))
+}
+
+/// Slides the idle expiry forward.
+pub async fn touch(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: SessionId,
+    now: Timestamp,
+    idle_expires_at: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $3, idle_expires_at = $4 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(now.as_micros())
+        .bind(idle_expires_at.as_micros())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: SessionId,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes every live session of a user (deactivation); returns how many.
+pub async fn revoke_user(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
