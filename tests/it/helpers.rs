@@ -113,7 +113,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(config, dir, pg).await
 }
 
-async fn spawn_with(config: Config, dir: tempfile::TempDir, pg: Option<PgDatabase>) -> TestApp {
+async fn spawn_with(mut config: Config, dir: tempfile::TempDir, pg: Option<PgDatabase>) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // IdPs are told absolute URLs (ACS, metadata): they must name the bound port.
+    config.server.public_url = Some(format!("http://{addr}"));
     let clock = Clock::system();
     let started = app::start(config.clone(), clock.clone())
         .await
@@ -124,10 +130,6 @@ async fn spawn_with(config: Config, dir: tempfile::TempDir, pg: Option<PgDatabas
         .expect("a fresh database creates the operator token")
         .expose_secret()
         .to_string();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let state = started.state.clone();
     let server = tokio::spawn(app::serve(state.clone(), listener, async {

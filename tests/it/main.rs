@@ -8,6 +8,8 @@ mod cli;
 mod components;
 mod helpers;
 mod operations;
+mod peers;
 mod plugins;
+mod saml;
 mod tenancy;
 mod tokens;

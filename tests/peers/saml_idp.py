@@ -246,6 +246,13 @@ def main():
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.RequestHandlerClass = handler_for(Idp(base, workdir))
     print(json.dumps({"port": httpd.server_address[1]}), flush=True)
+
+    def exit_with_parent():
+        # The test binary holds our stdin; when it exits, so do we.
+        sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     httpd.serve_forever()
 
 

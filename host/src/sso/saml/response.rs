@@ -72,6 +72,8 @@ struct Shape {
     assertions: usize,
     encrypted: usize,
     signatures: usize,
+    /// A Signature is a direct child of the Assertion element.
+    assertion_signed: bool,
 }
 
 /// Refuses DTDs (entity expansion, XXE), comments (NameID comment injection), processing
@@ -79,8 +81,24 @@ struct Shape {
 fn prescan(xml: &str) -> Result<Shape, Rejection> {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut shape = Shape::default();
+    let mut parents: Vec<Vec<u8>> = Vec::new();
     loop {
-        match reader.read_event() {
+        let event = reader.read_event();
+        if let Ok(Event::Start(e) | Event::Empty(e)) = &event {
+            if e.local_name().as_ref() == b"Signature"
+                && parents.last().is_some_and(|p| p == b"Assertion")
+            {
+                shape.assertion_signed = true;
+            }
+        }
+        match &event {
+            Ok(Event::Start(e)) => parents.push(e.local_name().as_ref().to_vec()),
+            Ok(Event::End(_)) => {
+                parents.pop();
+            }
+            _ => {}
+        }
+        match event {
             Ok(Event::Eof) => break,
             Ok(Event::DocType(_)) => return Err(Rejection::ForbiddenXml("a DOCTYPE")),
             Ok(Event::Comment(_)) => return Err(Rejection::ForbiddenXml("an XML comment")),
@@ -133,7 +151,10 @@ pub fn verify(xml: &str, expect: &Expectations) -> Result<Verified, Rejection> {
         Some(&ALLOWED_ALGORITHMS),
     )
     .map_err(|_| Rejection::BadSignature)?;
-    let assertion = signed_assertion(&reduced, expect.want_assertions_signed)?;
+    let assertion = signed_assertion(
+        &reduced,
+        expect.want_assertions_signed && !shape.assertion_signed,
+    )?;
     check_assertion(&assertion, expect)
 }
 
@@ -172,9 +193,11 @@ fn check_in_response_to(found: Option<&str>, expect: &Expectations) -> Result<()
     }
 }
 
-/// The assertion from the signature-verified document, refusing one that is not itself
-/// signed when the connection wants assertions signed.
-fn signed_assertion(reduced: &str, want_signed: bool) -> Result<Assertion, Rejection> {
+/// The assertion from the signature-verified document. Every signature in the document
+/// verified, so an assertion carrying its own Signature is signed; `need_own_signature`
+/// (wanted, and the pre-scan saw none inside the assertion) is met only when the verified
+/// content is the assertion itself.
+fn signed_assertion(reduced: &str, need_own_signature: bool) -> Result<Assertion, Rejection> {
     let malformed = |e: String| Rejection::Malformed(format!("signed content: {e}"));
     let root = root_name(reduced).map_err(malformed)?;
     let assertion = match root.as_str() {
@@ -188,7 +211,7 @@ fn signed_assertion(reduced: &str, want_signed: bool) -> Result<Assertion, Rejec
             .ok_or(Rejection::AssertionCount(0))?,
         other => return Err(malformed(format!("unexpected signed element {other}"))),
     };
-    if want_signed && assertion.signature.is_none() {
+    if need_own_signature && root != "Assertion" {
         return Err(Rejection::AssertionNotSigned);
     }
     Ok(assertion)

@@ -1,0 +1,427 @@
+//! SAML 2.0 sign-on against an independent IdP (pysaml2, signing with xmlsec1): connection
+//! set-up from metadata, SP-initiated sign-in through the plugin pipeline into the
+//! directory and a session, IdP-initiated sign-in when allowed, test mode, and refusals,
+//! each with its audit event.
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::peers;
+
+/// A browser without redirects or a cookie jar: the test reads every hop.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// An HTML form's action and hidden inputs, as the IdP's auto-post page carries them.
+fn form_fields(html: &str) -> (String, Vec<(String, String)>) {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = tag[start..].find('"')? + start;
+        Some(
+            tag[start..end]
+                .replace("&quot;", "\"")
+                .replace("&#x27;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&"),
+        )
+    };
+    let form_tag = &html[html.find("<form").expect("a form")..];
+    let action = attr(&form_tag[..form_tag.find('>').unwrap()], "action").expect("action");
+    let mut fields = Vec::new();
+    for piece in html.split("<input").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap_or(piece.len())];
+        if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
+            fields.push((n, v));
+        }
+    }
+    (action, fields)
+}
+
+struct Setup {
+    app: TestApp,
+    tenant: String,
+    token: String,
+    connection: String,
+    acs_url: String,
+    idp: String,
+}
+
+/// A tenant `slug` (domain `slug.example`) with a SAML connection made from the IdP's
+/// metadata, registered at the IdP.
+async fn setup(slug: &str, extra: Value) -> Setup {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant(slug).await;
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let idp = peers::saml_idp();
+    let metadata = reqwest::get(format!("{idp}/metadata"))
+        .await
+        .expect("idp metadata")
+        .text()
+        .await
+        .unwrap();
+    let mut saml = json!({ "metadata_xml": metadata });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        saml[k] = v.clone();
+    }
+    let r = app
+        .api(
+            &token,
+            Method::POST,
+            "/sso/connections",
+            Some(json!({ "name": "Corporate IdP", "status": "enabled", "saml": saml })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let connection = r.body["id"].as_str().unwrap().to_string();
+    let sp = &r.body["saml"]["service_provider"];
+    let sp_metadata = reqwest::get(sp["metadata_url"].as_str().unwrap())
+        .await
+        .expect("sp metadata")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sp_metadata.contains("AssertionConsumerService"),
+        "{sp_metadata}"
+    );
+    let registered = reqwest::Client::new()
+        .post(format!("{idp}/sp"))
+        .body(sp_metadata)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::NO_CONTENT);
+    Setup {
+        acs_url: sp["acs_url"].as_str().unwrap().to_string(),
+        app,
+        tenant,
+        token,
+        connection,
+        idp,
+    }
+}
+
+fn user(email: &str, groups: &[&str]) -> Value {
+    json!({
+        "name_id": email,
+        "attributes": {
+            "email": [email],
+            // Okta-style names: pysaml2 passes them through as sent.
+            "firstName": ["Ada"],
+            "lastName": ["Lovelace"],
+            "groups": groups,
+        }
+    })
+}
+
+/// Follows the IdP redirect as `who` and returns the auto-post form (action, fields).
+async fn at_idp(location: &str, who: &Value) -> (String, Vec<(String, String)>) {
+    let as_param = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(who.to_string());
+    let page = browser()
+        .get(format!("{location}&as={as_param}"))
+        .send()
+        .await
+        .expect("idp sso");
+    assert_eq!(page.status(), StatusCode::OK);
+    form_fields(&page.text().await.unwrap())
+}
+
+/// Starts a sign-in on the login page with `email`; returns the IdP URL.
+async fn login_page(app: &TestApp, email: &str) -> String {
+    let r = browser()
+        .post(format!("{}/login", app.url))
+        .form(&[("email", email), ("return_to", "/account")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+async fn post_form(action: &str, fields: &[(String, String)]) -> reqwest::Response {
+    browser().post(action).form(fields).send().await.unwrap()
+}
+
+fn cookie(r: &reqwest::Response) -> String {
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_string()
+}
+
+/// The latest audit event with `action` in the tenant's log.
+async fn last_event(app: &TestApp, tenant: &str, action: &str) -> Value {
+    let r = app
+        .op(
+            Method::GET,
+            &format!("/tenants/{tenant}/audit-events?action={action}&limit=1"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["events"][0].clone()
+}
+
+#[tokio::test]
+async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
+    let s = setup("saml-sp", json!({})).await;
+    let location = login_page(&s.app, "ada@saml-sp.example").await;
+    assert!(
+        location.starts_with(&format!("{}/sso/redirect?SAMLRequest=", s.idp)),
+        "{location}"
+    );
+    let (action, fields) = at_idp(
+        &location,
+        &user("ada@saml-sp.example", &["engineering", "admins"]),
+    )
+    .await;
+    assert_eq!(action, s.acs_url);
+    let done = post_form(&action, &fields).await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        done.text().await.unwrap()
+    );
+    assert_eq!(done.headers()["location"], "/account");
+    let session = cookie(&done);
+
+    let page = browser()
+        .get(format!("{}/account", s.app.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("ada@saml-sp.example"), "{html}");
+
+    let provisioned = last_event(&s.app, &s.tenant, "user.provisioned").await;
+    assert_eq!(provisioned["after"]["email"], "ada@saml-sp.example");
+    assert_eq!(
+        provisioned["after"]["groups"],
+        json!(["admins", "engineering"])
+    );
+    assert_eq!(provisioned["after"]["given_name"], "Ada");
+    let succeeded = last_event(&s.app, &s.tenant, "login.succeeded").await;
+    assert_eq!(succeeded["after"]["outcome"], "provisioned");
+    assert_eq!(succeeded["after"]["connection"], s.connection.as_str());
+
+    // The same response again: its login state is spent, so it is unsolicited now.
+    let again = post_form(&action, &fields).await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"unsolicited\""));
+    let failed = last_event(&s.app, &s.tenant, "login.failed").await;
+    assert_eq!(failed["after"]["reason"], "unsolicited");
+
+    // A second sign-in finds the same user through the (connection, subject) link.
+    let location = login_page(&s.app, "ada@saml-sp.example").await;
+    let (action, fields) = at_idp(&location, &user("ada@saml-sp.example", &["engineering"])).await;
+    let done = post_form(&action, &fields).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let succeeded = last_event(&s.app, &s.tenant, "login.succeeded").await;
+    assert_eq!(succeeded["after"]["outcome"], "existing");
+    assert_eq!(succeeded["after"]["user"]["groups"], json!(["engineering"]));
+
+    // Signing out revokes the session.
+    let out = browser()
+        .post(format!("{}/logout", s.app.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let page = browser()
+        .get(format!("{}/account", s.app.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::SEE_OTHER,
+        "a revoked session is no session"
+    );
+}
+
+#[tokio::test]
+async fn idp_initiated_sign_in_works_only_when_allowed_and_an_assertion_is_used_once() {
+    let s = setup("saml-idp", json!({})).await;
+    let unsolicited = |s: &Setup| {
+        json!({"sp": s.acs_url.replace("/acs", "/metadata"), "acs": s.acs_url, "name_id": "grace@saml-idp.example",
+               "attributes": {"email": ["grace@saml-idp.example"]}})
+    };
+    let page = reqwest::Client::new()
+        .post(format!("{}/idp-initiated", s.idp))
+        .json(&unsolicited(&s))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let (action, fields) = form_fields(&page.text().await.unwrap());
+    let refused = post_form(&action, &fields).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"unsolicited\""));
+
+    let r = s
+        .app
+        .api(
+            &s.token,
+            Method::PATCH,
+            &format!("/sso/connections/{}", s.connection),
+            Some(json!({"saml": {"allow_idp_initiated": true}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        last_event(&s.app, &s.tenant, "sso_connection.updated").await["after"]["settings"]
+            ["allow_idp_initiated"],
+        true
+    );
+
+    let page = reqwest::Client::new()
+        .post(format!("{}/idp-initiated", s.idp))
+        .json(&unsolicited(&s))
+        .send()
+        .await
+        .unwrap();
+    let (action, fields) = form_fields(&page.text().await.unwrap());
+    let done = post_form(&action, &fields).await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        done.text().await.unwrap()
+    );
+    let replayed = post_form(&action, &fields).await;
+    assert_eq!(replayed.status(), StatusCode::FORBIDDEN);
+    assert!(replayed
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"replayed\""));
+    assert_eq!(
+        last_event(&s.app, &s.tenant, "login.failed").await["after"]["reason"],
+        "replayed"
+    );
+}
+
+#[tokio::test]
+async fn a_test_sign_in_reports_the_assertion_and_each_stage_without_signing_in() {
+    let s = setup("saml-test", json!({})).await;
+    let r = s
+        .app
+        .api(
+            &s.token,
+            Method::PATCH,
+            &format!("/sso/connections/{}", s.connection),
+            Some(json!({"status": "test"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Users cannot sign in through a connection in test mode.
+    let login = browser()
+        .post(format!("{}/login", s.app.url))
+        .form(&[("email", "ada@saml-test.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::BAD_REQUEST);
+
+    let r = s
+        .app
+        .api(
+            &s.token,
+            Method::POST,
+            &format!("/sso/connections/{}/test", s.connection),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let location = r.body["redirect_url"].as_str().unwrap();
+    let (action, fields) = at_idp(location, &user("ada@saml-test.example", &["g1"])).await;
+    let report = post_form(&action, &fields).await;
+    assert_eq!(report.status(), StatusCode::OK);
+    assert!(
+        report.headers().get("set-cookie").is_none(),
+        "a test sign-in opens no session"
+    );
+    let report: Value = report.json().await.unwrap();
+    assert_eq!(report["raw_identity"]["subject"], "ada@saml-test.example");
+    assert_eq!(report["pipeline"]["ok"], true, "{report}");
+    assert_eq!(report["pipeline"]["stages"].as_array().unwrap().len(), 3);
+    assert!(!s
+        .app
+        .audit_actions(&s.tenant)
+        .await
+        .contains(&"user.provisioned".to_string()));
+}
+
+#[tokio::test]
+async fn responses_signed_by_another_key_or_for_another_domain_are_refused_and_audited() {
+    let s = setup("saml-neg", json!({})).await;
+    let mut rogue = user("eve@saml-neg.example", &[]);
+    rogue["key"] = json!("rogue");
+    let location = login_page(&s.app, "eve@saml-neg.example").await;
+    let (action, fields) = at_idp(&location, &rogue).await;
+    let refused = post_form(&action, &fields).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"bad_signature\""));
+    assert_eq!(
+        last_event(&s.app, &s.tenant, "login.failed").await["after"]["reason"],
+        "bad_signature"
+    );
+
+    // Signed correctly, but for an email outside the tenant's verified domains.
+    let location = login_page(&s.app, "eve@saml-neg.example").await;
+    let (action, fields) = at_idp(&location, &user("eve@elsewhere.example", &[])).await;
+    let refused = post_form(&action, &fields).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("email_domain_not_verified"));
+
+    // Not signed at all.
+    let mut unsigned = user("eve@saml-neg.example", &[]);
+    unsigned["sign_assertion"] = json!(false);
+    let location = login_page(&s.app, "eve@saml-neg.example").await;
+    let (action, fields) = at_idp(&location, &unsigned).await;
+    let refused = post_form(&action, &fields).await;
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"unsigned\""));
+    assert_eq!(
+        last_event(&s.app, &s.tenant, "login.failed").await["after"]["reason"],
+        "unsigned"
+    );
+}
