@@ -11,5 +11,6 @@ mod operations;
 mod peers;
 mod plugins;
 mod saml;
+mod saml_attacks;
 mod tenancy;
 mod tokens;

@@ -11,7 +11,7 @@ use crate::helpers::{spawn_app, TestApp};
 use crate::peers;
 
 /// A browser without redirects or a cookie jar: the test reads every hop.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -19,7 +19,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// An HTML form's action and hidden inputs, as the IdP's auto-post page carries them.
-fn form_fields(html: &str) -> (String, Vec<(String, String)>) {
+pub(crate) fn form_fields(html: &str) -> (String, Vec<(String, String)>) {
     let attr = |tag: &str, name: &str| -> Option<String> {
         let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
         let end = tag[start..].find('"')? + start;
@@ -44,18 +44,18 @@ fn form_fields(html: &str) -> (String, Vec<(String, String)>) {
     (action, fields)
 }
 
-struct Setup {
-    app: TestApp,
-    tenant: String,
-    token: String,
-    connection: String,
-    acs_url: String,
-    idp: String,
+pub(crate) struct Setup {
+    pub app: TestApp,
+    pub tenant: String,
+    pub token: String,
+    pub connection: String,
+    pub acs_url: String,
+    pub idp: String,
 }
 
 /// A tenant `slug` (domain `slug.example`) with a SAML connection made from the IdP's
 /// metadata, registered at the IdP.
-async fn setup(slug: &str, extra: Value) -> Setup {
+pub(crate) async fn setup(slug: &str, extra: Value) -> Setup {
     let app = spawn_app().await;
     let tenant = app.create_tenant(slug).await;
     let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
@@ -108,7 +108,7 @@ async fn setup(slug: &str, extra: Value) -> Setup {
     }
 }
 
-fn user(email: &str, groups: &[&str]) -> Value {
+pub(crate) fn user(email: &str, groups: &[&str]) -> Value {
     json!({
         "name_id": email,
         "attributes": {
@@ -122,7 +122,7 @@ fn user(email: &str, groups: &[&str]) -> Value {
 }
 
 /// Follows the IdP redirect as `who` and returns the auto-post form (action, fields).
-async fn at_idp(location: &str, who: &Value) -> (String, Vec<(String, String)>) {
+pub(crate) async fn at_idp(location: &str, who: &Value) -> (String, Vec<(String, String)>) {
     let as_param = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(who.to_string());
     let page = browser()
         .get(format!("{location}&as={as_param}"))
@@ -134,7 +134,7 @@ async fn at_idp(location: &str, who: &Value) -> (String, Vec<(String, String)>) 
 }
 
 /// Starts a sign-in on the login page with `email`; returns the IdP URL.
-async fn login_page(app: &TestApp, email: &str) -> String {
+pub(crate) async fn login_page(app: &TestApp, email: &str) -> String {
     let r = browser()
         .post(format!("{}/login", app.url))
         .form(&[("email", email), ("return_to", "/account")])
@@ -150,7 +150,7 @@ async fn login_page(app: &TestApp, email: &str) -> String {
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
-async fn post_form(action: &str, fields: &[(String, String)]) -> reqwest::Response {
+pub(crate) async fn post_form(action: &str, fields: &[(String, String)]) -> reqwest::Response {
     browser().post(action).form(fields).send().await.unwrap()
 }
 
@@ -163,8 +163,21 @@ fn cookie(r: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
+/// Every audit event with `action` in the tenant's log, newest first.
+pub(crate) async fn events(app: &TestApp, tenant: &str, action: &str) -> Vec<Value> {
+    let r = app
+        .op(
+            Method::GET,
+            &format!("/tenants/{tenant}/audit-events?action={action}&limit=500"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["events"].as_array().cloned().unwrap_or_default()
+}
+
 /// The latest audit event with `action` in the tenant's log.
-async fn last_event(app: &TestApp, tenant: &str, action: &str) -> Value {
+pub(crate) async fn last_event(app: &TestApp, tenant: &str, action: &str) -> Value {
     let r = app
         .op(
             Method::GET,

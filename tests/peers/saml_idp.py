@@ -10,8 +10,10 @@ Endpoints:
                             HTTP-POST form out. The test adds `as=<base64url JSON>` naming the
                             user and options (see `Options`), as a login form would.
   POST /idp-initiated       JSON {sp, user…}: an unsolicited response, as an HTML POST form
+  POST /signature-template  JSON {id}: an XML-DSig template (RSA-SHA256) for element `id`
   POST /sign                JSON {xml, node, id, key}: signs an element of a forged document
-                            (for the negative tests: expired, wrong audience, wrapping…)
+                            that holds such a template (for the negative tests: expired,
+                            wrong audience, wrapping…)
 
 Options in `as`: name_id, attributes {name: [values]}, sign_response (default false),
 sign_assertion (default true), encrypt_assertion (default false), key ("idp" or "rogue"),
@@ -228,7 +230,12 @@ def handler_for(idp):
                     self.reply(200, signed, "application/xml")
                 elif url.path == "/signature-template":
                     req = json.loads(self.body())
-                    self.reply(200, str(pre_signature_part(req["id"])), "application/xml")
+                    template = pre_signature_part(
+                        req["id"],
+                        digest_alg="http://www.w3.org/2001/04/xmlenc#sha256",
+                        sign_alg="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                    )
+                    self.reply(200, str(template), "application/xml")
                 else:
                     self.reply(404, "not found", "text/plain")
             except Exception as e:
