@@ -438,3 +438,90 @@ async fn responses_signed_by_another_key_or_for_another_domain_are_refused_and_a
         "unsigned"
     );
 }
+
+#[tokio::test]
+async fn encrypted_assertions_decrypt_with_any_current_sp_key_and_keys_rotate() {
+    let s = setup("saml-enc", json!({})).await;
+    let path = format!("/sso/connections/{}/encryption-keys", s.connection);
+    let r = s.app.api(&s.token, Method::POST, &path, None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let first = r.body["saml"]["sp_encryption_keys"][0].clone();
+    let metadata = reqwest::get(
+        r.body["saml"]["service_provider"]["metadata_url"]
+            .as_str()
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(metadata.contains("use=\"encryption\""), "{metadata}");
+    assert!(metadata.contains(first["certificate"].as_str().unwrap()));
+    assert!(
+        r.body.to_string().find("PRIVATE KEY").is_none(),
+        "private keys are never shown"
+    );
+
+    let encrypted_to = |cert: &Value| {
+        let mut who = user("ada@saml-enc.example", &["g1"]);
+        who["encrypt_assertion"] = json!(true);
+        who["encrypt_cert"] = cert.clone();
+        who
+    };
+    let sign_in = |who: Value| {
+        let app = &s.app;
+        async move {
+            let location = login_page(app, "ada@saml-enc.example").await;
+            let (action, fields) = at_idp(&location, &who).await;
+            let encoded = &fields.iter().find(|(n, _)| n == "SAMLResponse").unwrap().1;
+            let xml = String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert!(
+                xml.contains("EncryptedAssertion") && !xml.contains("ada@saml-enc.example"),
+                "the IdP encrypted it"
+            );
+            post_form(&action, &fields).await
+        }
+    };
+    let done = sign_in(encrypted_to(&first["certificate"])).await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        done.text().await.unwrap()
+    );
+
+    // Rotation: a second key is added; responses to either key work until the first goes.
+    let r = s.app.api(&s.token, Method::POST, &path, None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let second = r.body["saml"]["sp_encryption_keys"][1].clone();
+    let done = sign_in(encrypted_to(&second["certificate"])).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let done = sign_in(encrypted_to(&first["certificate"])).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let r = s
+        .app
+        .api(
+            &s.token,
+            Method::DELETE,
+            &format!("{path}/{}", first["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let refused = sign_in(encrypted_to(&first["certificate"])).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"undecryptable\""));
+    let actions = s.app.audit_actions(&s.tenant).await;
+    assert!(actions.contains(&"sso_connection.key_added".to_string()));
+    assert!(actions.contains(&"sso_connection.key_removed".to_string()));
+}

@@ -25,6 +25,11 @@ pub fn router() -> Router<AppState> {
             get(get_one).patch(update).delete(delete),
         )
         .route("/sso/connections/{id}/test", post(test))
+        .route("/sso/connections/{id}/encryption-keys", post(add_key))
+        .route(
+            "/sso/connections/{id}/encryption-keys/{key}",
+            axum::routing::delete(remove_key),
+        )
 }
 
 #[derive(Serialize)]
@@ -109,4 +114,29 @@ async fn test(
         .ok_or(crate::Error::NotFound("tenant"))?;
     let redirect_url = login::start(&state, &tenant, &connection, None, true).await?;
     Ok(Json(TestStarted { redirect_url }))
+}
+
+async fn add_key(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
+    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
+    let id: ConnectionId = path_param(&id)?;
+    let view = connections::change_key(&state, &auth, &ctx, id, None).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn remove_key(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
+    let id: ConnectionId = path_param(&id)?;
+    Ok(Json(
+        connections::change_key(&state, &auth, &ctx, id, Some(&key)).await?,
+    ))
 }

@@ -1,11 +1,14 @@
 //! The admin side of SSO connections: create, list, get, update and delete, each change
 //! audited with before and after (`sso_connection.created/updated/deleted`).
 
+use std::collections::BTreeMap;
+
+use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::saml::settings::{CertificateView, SamlInput};
-use super::saml::SamlSettings;
+use super::saml::{encryption, SamlSettings};
 use super::{Connection, ConnectionStatus, Settings, SpEndpoints};
 use crate::app::AppState;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
@@ -72,6 +75,7 @@ pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
         name: row.name,
         status,
         settings,
+        secrets_sealed: row.secrets_sealed,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -89,7 +93,7 @@ fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
         protocol: c.settings.protocol().to_string(),
         status: c.status.as_str().to_string(),
         settings,
-        secrets_sealed: None,
+        secrets_sealed: c.secrets_sealed.clone(),
         created_at: c.created_at,
         updated_at: c.updated_at,
     })
@@ -163,6 +167,7 @@ pub async fn create(
         name,
         status: body.status.unwrap_or(ConnectionStatus::Test),
         settings: Settings::Saml(saml.into_settings(None)?),
+        secrets_sealed: None,
         created_at: now,
         updated_at: now,
     };
@@ -291,4 +296,103 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The connection's private decryption keys, key id → PEM.
+async fn open_keys(state: &AppState, c: &Connection) -> Result<BTreeMap<String, String>, Error> {
+    let Some(sealed) = &c.secrets_sealed else {
+        return Ok(BTreeMap::new());
+    };
+    let plain = state
+        .secrets
+        .open(&state.store, c.tenant_id, &c.keys_purpose(), sealed)
+        .await?;
+    serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.into()))
+}
+
+/// The SP decryption keys a response may be encrypted to, newest first.
+pub async fn decryption_keys(
+    state: &AppState,
+    c: &Connection,
+) -> Result<Vec<PKey<Private>>, Error> {
+    let Settings::Saml(saml) = &c.settings;
+    let keys = open_keys(state, c).await?;
+    Ok(saml
+        .sp_encryption_keys
+        .iter()
+        .rev()
+        .filter_map(|k| keys.get(&k.id).and_then(|pem| encryption::private_key(pem)))
+        .collect())
+}
+
+/// Most SP decryption keys per connection (one in use, one being rolled in, one spare).
+const MAX_SP_KEYS: usize = 3;
+
+/// Adds a freshly generated SP decryption key (or removes one, with `remove`), audited.
+pub async fn change_key(
+    state: &AppState,
+    auth: &Authorized<WriteSso>,
+    ctx: &RequestContext,
+    id: ConnectionId,
+    remove: Option<&str>,
+) -> Result<ConnectionView, Error> {
+    let tenant = auth.tenant();
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let row = store::sso::connection_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or(Error::NotFound("connection"))?;
+    let mut c = parse_row(row)?;
+    let mut keys = open_keys(state, &c).await?;
+    let Settings::Saml(saml) = &mut c.settings;
+    let (action, detail) = match remove {
+        None => {
+            if saml.sp_encryption_keys.len() >= MAX_SP_KEYS {
+                return Err(Error::Conflict(format!(
+                    "a connection holds at most {MAX_SP_KEYS} encryption keys; remove an old one first"
+                )));
+            }
+            let (public, pem) = encryption::generate(&format!("Gatehouse SP {id}"), now)
+                .map_err(Error::Internal)?;
+            keys.insert(public.id.clone(), pem.to_string());
+            let key_id = public.id.clone();
+            saml.sp_encryption_keys.push(public);
+            ("sso_connection.key_added", key_id)
+        }
+        Some(key_id) => {
+            let before = saml.sp_encryption_keys.len();
+            saml.sp_encryption_keys.retain(|k| k.id != key_id);
+            if saml.sp_encryption_keys.len() == before {
+                return Err(Error::NotFound("encryption key"));
+            }
+            keys.remove(key_id);
+            ("sso_connection.key_removed", key_id.to_string())
+        }
+    };
+    let plain =
+        zeroize::Zeroizing::new(serde_json::to_vec(&keys).map_err(|e| Error::Internal(e.into()))?);
+    c.secrets_sealed = Some(
+        state
+            .secrets
+            .seal(&state.store, tenant, &c.keys_purpose(), &plain)
+            .await?,
+    );
+    c.updated_at = now;
+    store::sso::update_connection(&mut tx, &to_row(&c)?).await?;
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: auth.actor(),
+            action,
+            target: Target::new("sso_connection", id),
+            before: None,
+            after: Some(json!({"key_id": detail})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    view(state, &c).await
 }

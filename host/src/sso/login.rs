@@ -304,6 +304,7 @@ async fn saml_acs_inner(
         connection.id,
     );
     let certificates = saml.certificate_ders();
+    let decryption_keys = connections::decryption_keys(state, connection).await?;
     let verified = response::verify(
         &xml,
         &Expectations {
@@ -311,6 +312,7 @@ async fn saml_acs_inner(
             acs_url: &sp.acs_url,
             idp_entity_id: &saml.idp_entity_id,
             certificates: &certificates,
+            decryption_keys: &decryption_keys,
             want_assertions_signed: saml.want_assertions_signed,
             skew_secs: i64::from(saml.clock_skew_secs),
             request_id: login.as_ref().map(|l| l.request_id.as_str()),

@@ -66,8 +66,18 @@ pub struct Connection {
     pub name: String,
     pub status: ConnectionStatus,
     pub settings: Settings,
+    /// The SP's private decryption keys (JSON map key id → PEM), sealed with the tenant's
+    /// data key under [`Connection::keys_purpose`].
+    pub secrets_sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl Connection {
+    /// The associated data its sealed secrets are bound to.
+    pub fn keys_purpose(&self) -> String {
+        format!("sso-connection-keys:{}", self.id)
+    }
 }
 
 /// Where a connection's SAML endpoints live, from the public URL and the tenant's token.

@@ -5,6 +5,7 @@
 //! sessions; [`crate::sso::login`] joins it to the pipeline and the directory.
 
 pub mod authn_request;
+pub mod encryption;
 pub mod metadata;
 pub mod replay;
 pub mod response;
@@ -24,6 +25,8 @@ pub enum Rejection {
     AssertionCount(usize),
     #[error("{0} are not supported by this connection")]
     Unsupported(&'static str),
+    #[error("the assertion is encrypted to a key this connection does not hold")]
+    Undecryptable,
     #[error("the response is not signed")]
     Unsigned,
     #[error("the signature does not verify with any certificate of this connection, or uses a refused algorithm")]
@@ -62,6 +65,7 @@ impl Rejection {
             Rejection::ForbiddenXml(_) => "forbidden_xml",
             Rejection::AssertionCount(_) => "assertion_count",
             Rejection::Unsupported(_) => "unsupported",
+            Rejection::Undecryptable => "undecryptable",
             Rejection::Unsigned => "unsigned",
             Rejection::BadSignature => "bad_signature",
             Rejection::AssertionNotSigned => "assertion_not_signed",

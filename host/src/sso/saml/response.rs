@@ -14,7 +14,7 @@ use samael::crypto::{
 };
 use samael::schema::{Assertion, Response};
 
-use super::Rejection;
+use super::{encryption, Rejection};
 use crate::plugins::types::{Attribute, Protocol, RawIdentity};
 use crate::types::Timestamp;
 
@@ -50,6 +50,8 @@ pub struct Expectations<'a> {
     pub acs_url: &'a str,
     pub idp_entity_id: &'a str,
     pub certificates: &'a [CertificateDer],
+    /// The connection's SP decryption keys (for encrypted assertions), newest first.
+    pub decryption_keys: &'a [openssl::pkey::PKey<openssl::pkey::Private>],
     pub want_assertions_signed: bool,
     pub skew_secs: i64,
     /// The AuthnRequest id this answers (SP-initiated), or `None` for an unsolicited response.
@@ -134,13 +136,27 @@ pub fn verify(xml: &str, expect: &Expectations) -> Result<Verified, Rejection> {
         )));
     }
     let shape = prescan(xml)?;
-    if shape.encrypted > 0 {
-        return Err(Rejection::Unsupported("encrypted assertions"));
-    }
-    let envelope: Response = xml
+    // The envelope is read without the encrypted assertion, which the schema types cannot
+    // always parse; the assertion itself is read after decryption.
+    let without_encrypted = match encryption::element_span(xml, b"EncryptedAssertion")? {
+        Some((start, end)) => format!("{}{}", &xml[..start], &xml[end..]),
+        None => xml.to_string(),
+    };
+    let envelope: Response = without_encrypted
         .parse()
         .map_err(|e| Rejection::Malformed(format!("not a SAML Response: {e}")))?;
     check_envelope(&envelope, expect)?;
+    let decrypted;
+    let (xml, shape) = if shape.encrypted > 0 {
+        decrypted = decrypt(xml, &shape, expect)?;
+        let shape = prescan(&decrypted)?;
+        if shape.encrypted > 0 {
+            return Err(Rejection::AssertionCount(2));
+        }
+        (decrypted.as_str(), shape)
+    } else {
+        (xml, shape)
+    };
     if shape.signatures == 0 {
         return Err(Rejection::Unsigned);
     }
@@ -156,6 +172,29 @@ pub fn verify(xml: &str, expect: &Expectations) -> Result<Verified, Rejection> {
         expect.want_assertions_signed && !shape.assertion_signed,
     )?;
     check_assertion(&assertion, expect)
+}
+
+/// Verifies a signature over the encrypted form (if any: it can only be the response's),
+/// drops it (its digest covered the ciphertext) and decrypts the assertion in place. The
+/// assertion inside must then carry its own signature, checked like any other.
+fn decrypt(xml: &str, shape: &Shape, expect: &Expectations) -> Result<String, Rejection> {
+    let mut outer = xml.to_string();
+    if shape.signatures > 0 {
+        Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            xml,
+            expect.certificates,
+            ReduceMode::ValidateAndMarkNoAncestors,
+            Some(&ALLOWED_ALGORITHMS),
+        )
+        .map_err(|_| Rejection::BadSignature)?;
+        if let Some((start, end)) = encryption::element_span(xml, b"Signature")? {
+            outer = format!("{}{}", &xml[..start], &xml[end..]);
+        }
+    }
+    if expect.decryption_keys.is_empty() {
+        return Err(Rejection::Undecryptable);
+    }
+    encryption::decrypt_in_place(&outer, expect.decryption_keys)
 }
 
 /// Status, Destination, Issuer and InResponseTo on the response element.

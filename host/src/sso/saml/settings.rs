@@ -34,6 +34,10 @@ pub struct SamlSettings {
     /// Accept responses the IdP sends without our AuthnRequest (off by default: they cannot
     /// be bound to a browser, so they are open to login CSRF).
     pub allow_idp_initiated: bool,
+    /// Certificates of the SP's decryption keys, newest last; IdPs encrypt to one of them.
+    /// Managed through the connection's encryption-key endpoints, not set directly.
+    #[serde(default)]
+    pub sp_encryption_keys: Vec<super::encryption::SpKey>,
 }
 
 /// What an admin sends: metadata XML, or the fields by hand (hand-entered fields win).
@@ -108,6 +112,9 @@ impl SamlInput {
                 .allow_idp_initiated
                 .or(current.map(|c| c.allow_idp_initiated))
                 .unwrap_or(false),
+            sp_encryption_keys: current
+                .map(|c| c.sp_encryption_keys.clone())
+                .unwrap_or_default(),
         };
         settings.validate()?;
         Ok(settings)
