@@ -2,8 +2,9 @@
 //!
 //! Each customer organisation of the SaaS app is a *tenant*. This crate is the host: it owns
 //! tenancy, API tokens, envelope-encrypted secrets, the hash-chained audit trail and the HTTP
-//! surface, and the WebAssembly plugin platform (runtime, registry, per-tenant pipelines).
-//! Later areas (SSO, SCIM, MFA, roles) plug into the same modules.
+//! surface, the WebAssembly plugin platform (runtime, registry, per-tenant pipelines), and
+//! SAML single sign-on into the directory and browser sessions. Later areas (OIDC, SCIM,
+//! MFA, roles) plug into the same modules.
 //!
 //! # Codemap
 //!
@@ -13,7 +14,9 @@
 //! | [`app`] | [`app::AppState`], start-up (database, migrations, master key, first-start bootstrap), serving |
 //! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
-//! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks) |
+//! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); browser sessions |
+//! | [`sso`] | SSO connections and the sign-in flow; [`sso::saml`] is the SAML 2.0 service provider |
+//! | [`directory`] | users, IdP identities, groups, role assignments; just-in-time provisioning and linking |
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
