@@ -17,11 +17,22 @@ CREATE TABLE users (
     status         TEXT NOT NULL CHECK (status IN ('active', 'pending', 'deactivated')),
     -- Who created the user: an SSO login (just in time), SCIM, or a local account.
     source         TEXT NOT NULL CHECK (source IN ('sso', 'scim', 'local')),
+    -- Argon2id PHC string; only local accounts (the break-glass owner) have one.
+    password_hash  TEXT,
+    -- The tenant's break-glass owner: may always sign in with a password, even SSO-only.
+    is_owner       BIGINT NOT NULL DEFAULT 0 CHECK (is_owner IN (0, 1)),
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,
     last_login_at  BIGINT
 );
 CREATE UNIQUE INDEX users_tenant_email ON users (tenant_id, email);
+
+-- Tenant security policy. SSO-only: local passwords are off for everyone but the owner.
+CREATE TABLE tenant_policies (
+    tenant_id  TEXT PRIMARY KEY REFERENCES tenants(id),
+    sso_only   BIGINT NOT NULL DEFAULT 0 CHECK (sso_only IN (0, 1)),
+    updated_at BIGINT NOT NULL
+);
 
 -- A user as one connection knows them: (connection, subject) → user.
 CREATE TABLE user_identities (

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod components;
 mod helpers;
+mod local_login;
 mod operations;
 mod peers;
 mod plugins;

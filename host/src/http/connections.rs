@@ -1,5 +1,6 @@
 //! SSO connection routes for tenant admins (`/api/v1/sso/connections`): create, list, get,
-//! update, delete, and start a test sign-in (which returns the IdP URL to open).
+//! update, delete, start a test sign-in (which returns the IdP URL to open), manage SP
+//! encryption keys; and the tenant's sign-in policy (`/api/v1/policy`, SSO-only).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,6 +12,7 @@ use super::admin::own_tenant;
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, Caller, Ctx};
 use crate::app::AppState;
+use crate::policy::{self, Policy};
 use crate::rbac::{self, ReadTenant, WriteSso};
 use crate::sso::connections::{self, ConnectionView, CreateConnection, UpdateConnection};
 use crate::sso::login;
@@ -25,6 +27,7 @@ pub fn router() -> Router<AppState> {
             get(get_one).patch(update).delete(delete),
         )
         .route("/sso/connections/{id}/test", post(test))
+        .route("/policy", get(get_policy).put(put_policy))
         .route("/sso/connections/{id}/encryption-keys", post(add_key))
         .route(
             "/sso/connections/{id}/encryption-keys/{key}",
@@ -139,4 +142,22 @@ async fn remove_key(
     Ok(Json(
         connections::change_key(&state, &auth, &ctx, id, Some(&key)).await?,
     ))
+}
+
+async fn get_policy(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Policy>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(policy::get(&state, &auth).await?))
+}
+
+async fn put_policy(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<Policy>,
+) -> Result<Json<Policy>, ApiError> {
+    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
+    Ok(Json(policy::set(&state, &auth, &ctx, body).await?))
 }

@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tenants/{tenant}/tokens/{token}", delete(revoke_token))
         .route("/tenants/{tenant}/audit-events", get(tenant_audit))
+        .route("/tenants/{tenant}/owner", axum::routing::put(set_owner))
         .route("/audit-events", get(all_audit))
 }
 
@@ -310,4 +311,23 @@ async fn all_audit(
     Ok(Json(
         query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?,
     ))
+}
+
+#[derive(serde::Serialize)]
+struct OwnerSet {
+    user_id: crate::types::UserId,
+}
+
+/// Sets the tenant's break-glass owner (a local account with a password).
+async fn set_owner(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<crate::sessions::password::SetOwner>,
+) -> Result<Json<OwnerSet>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let user_id = crate::sessions::password::set_owner(&state, &auth, &ctx, &t, body).await?;
+    Ok(Json(OwnerSet { user_id }))
 }

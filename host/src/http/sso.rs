@@ -22,6 +22,7 @@ use crate::store;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login_submit))
+        .route("/login/password", get(password_page).post(password_submit))
         .route("/sso/saml/{tenant}/{connection}/metadata", get(metadata))
         .route("/sso/saml/{tenant}/{connection}/acs", post(acs))
         .route("/account", get(account))
@@ -95,7 +96,8 @@ fn login_form(return_to: Option<&str>, error: Option<&str>) -> String {
     format!(
         "{error}<form method=\"post\" action=\"/login\"><label for=\"email\">Work email</label> \
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>{hidden} \
-         <button type=\"submit\">Continue</button></form>"
+         <button type=\"submit\">Continue</button></form>\
+         <p><a href=\"/login/password\">Sign in with a password</a> (organisation owners)</p>"
     )
 }
 
@@ -269,4 +271,88 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         ],
     )
         .into_response()
+}
+
+fn password_form(error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    format!(
+        "{error}<form method=\"post\" action=\"/login/password\">\
+         <label for=\"organisation\">Organisation</label> <input id=\"organisation\" name=\"organisation\" autocomplete=\"organization\"> \
+         <label for=\"email\">Email</label> <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required> \
+         <label for=\"password\">Password</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required> \
+         <button type=\"submit\">Sign in</button></form>"
+    )
+}
+
+async fn password_page() -> Response {
+    page(
+        StatusCode::OK,
+        "Sign in with a password",
+        &password_form(None),
+    )
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    /// The organisation's slug; when empty, the email's verified domain decides.
+    organisation: Option<String>,
+    email: String,
+    password: SecretString,
+}
+
+async fn password_submit(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let refused = |message: &str| {
+        page(
+            StatusCode::UNAUTHORIZED,
+            "Sign in with a password",
+            &password_form(Some(message)),
+        )
+    };
+    let tenant = match form
+        .organisation
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        Some(slug) => match slug.parse::<crate::types::Slug>() {
+            Ok(slug) => store::tenants::find_by_slug(&state.store, &slug).await,
+            Err(_) => Ok(None),
+        },
+        None => {
+            let domain = form
+                .email
+                .rsplit_once('@')
+                .map(|(_, d)| d.trim().to_lowercase());
+            match domain {
+                Some(d) => store::tenants::find_by_verified_domain(&state.store, &d).await,
+                None => Ok(None),
+            }
+        }
+    };
+    let tenant = match tenant {
+        Ok(Some(t)) => t,
+        Ok(None) => return refused(crate::sessions::password::BAD_CREDENTIALS),
+        Err(e) => return failure_page(Failure::Internal(e.into())),
+    };
+    match crate::sessions::password::sign_in(&state, &tenant, &form.email, form.password, &ctx)
+        .await
+    {
+        Ok(set_cookie) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, set_cookie),
+                (header::LOCATION, login::DEFAULT_LANDING.to_string()),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Err(crate::Error::Unauthenticated(message)) => refused(&message),
+        Err(e) => failure_page(Failure::Internal(e)),
+    }
 }

@@ -6,6 +6,7 @@
 pub mod api_tokens;
 pub mod browser;
 pub mod operator;
+pub mod password;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;

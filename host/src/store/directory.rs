@@ -349,3 +349,56 @@ pub async fn set_roles(
     }
     Ok(())
 }
+
+/// What a password sign-in needs: the user, its password hash and whether it is the owner.
+pub struct PasswordCredential {
+    pub user: UserRow,
+    pub password_hash: Option<String>,
+    pub is_owner: bool,
+}
+
+pub async fn password_credential(
+    store: &Store,
+    tenant: TenantId,
+    email: &str,
+) -> StoreResult<Option<PasswordCredential>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, password_hash, is_owner FROM users WHERE tenant_id = $1 AND email = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(email)
+        .fetch_optional(store.reader())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(PasswordCredential {
+        user: user_from_row(&row)?,
+        password_hash: row.try_get("password_hash")?,
+        is_owner: row.try_get::<i64, _>("is_owner")? == 1,
+    }))
+}
+
+/// Makes `user` the tenant's only owner, with this password hash.
+pub async fn set_owner(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE users SET is_owner = 0 WHERE tenant_id = $1 AND id <> $2 AND is_owner = 1")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "UPDATE users SET is_owner = 1, password_hash = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(password_hash)
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

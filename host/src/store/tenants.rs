@@ -323,3 +323,31 @@ pub async fn delete_all_domains(tx: &mut Tx, tenant: TenantId) -> StoreResult<()
         .await?;
     Ok(())
 }
+
+/// Whether the tenant is SSO-only (no policy row: not).
+pub async fn sso_only(store: &Store, tenant: TenantId) -> StoreResult<bool> {
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT sso_only FROM tenant_policies WHERE tenant_id = $1")
+            .bind(tenant.to_string())
+            .fetch_optional(store.reader())
+            .await?;
+    Ok(v == Some(1))
+}
+
+pub async fn set_sso_only(
+    tx: &mut Tx,
+    tenant: TenantId,
+    on: bool,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tenant_policies (tenant_id, sso_only, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id) DO UPDATE SET sso_only = excluded.sso_only, updated_at = excluded.updated_at",
+    )
+    .bind(tenant.to_string())
+    .bind(i64::from(on))
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The break-glass owner: set by the operator, signs in with a password (Argon2id) even when
+//! the tenant is SSO-only; other local passwords stop working in SSO-only mode. Failures
+//! give one message whatever the cause, and the audit log records the real reason.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::saml::{browser, last_event};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn set_owner(app: &TestApp, tenant: &str, email: &str) -> StatusCode {
+    app.op(
+        Method::PUT,
+        &format!("/tenants/{tenant}/owner"),
+        Some(json!({"email": email, "password": PASSWORD})),
+    )
+    .await
+    .status
+}
+
+async fn password_login(
+    app: &TestApp,
+    organisation: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    browser()
+        .post(format!("{}/login/password", app.url))
+        .form(&[
+            ("organisation", organisation),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_owner_signs_in_with_a_password_and_failures_do_not_say_why() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("owned").await;
+    let short = app
+        .op(
+            Method::PUT,
+            &format!("/tenants/{tenant}/owner"),
+            Some(json!({"email": "root@owned.example", "password": "short"})),
+        )
+        .await;
+    assert_eq!(
+        short.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        short.body
+    );
+    assert_eq!(
+        set_owner(&app, &tenant, "root@owned.example").await,
+        StatusCode::OK
+    );
+    let set = last_event(&app, &tenant, "owner.set").await;
+    assert_eq!(set["after"]["email"], "root@owned.example");
+    assert!(
+        !set.to_string().contains(PASSWORD),
+        "the password is never recorded"
+    );
+
+    let wrong = password_login(
+        &app,
+        "owned",
+        "root@owned.example",
+        "not the password at all",
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong_text = wrong.text().await.unwrap();
+    let unknown = password_login(&app, "owned", "nobody@owned.example", PASSWORD).await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong_text,
+        unknown.text().await.unwrap(),
+        "the same answer for both"
+    );
+    assert_eq!(
+        last_event(&app, &tenant, "login.failed").await["after"]["reason"],
+        "unknown_email"
+    );
+
+    // By organisation slug, or (left empty) by the email's verified domain.
+    for organisation in ["owned", ""] {
+        let ok = password_login(&app, organisation, "root@owned.example", PASSWORD).await;
+        assert_eq!(
+            ok.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            ok.text().await.unwrap()
+        );
+        let cookie = ok.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let page = browser()
+            .get(format!("{}/account", app.url))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.text().await.unwrap().contains("root@owned.example"));
+    }
+    let ok = last_event(&app, &tenant, "login.succeeded").await;
+    assert_eq!(ok["after"]["method"], "password");
+    assert_eq!(ok["after"]["owner"], true);
+}
+
+#[tokio::test]
+async fn sso_only_turns_off_passwords_for_everyone_but_the_owner() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("strict").await;
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    // The first owner hands over; the former owner keeps a local password.
+    assert_eq!(
+        set_owner(&app, &tenant, "old@strict.example").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        set_owner(&app, &tenant, "new@strict.example").await,
+        StatusCode::OK
+    );
+    let r = password_login(&app, "strict", "old@strict.example", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let r = app
+        .api(
+            &token,
+            Method::PUT,
+            "/policy",
+            Some(json!({"sso_only": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        last_event(&app, &tenant, "policy.updated").await["after"]["sso_only"],
+        true
+    );
+    let r = app.api(&token, Method::GET, "/policy", None).await;
+    assert_eq!(r.body, json!({"sso_only": true}));
+
+    let refused = password_login(&app, "strict", "old@strict.example", PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        last_event(&app, &tenant, "login.failed").await["after"]["reason"],
+        "sso_only"
+    );
+    let owner = password_login(&app, "strict", "new@strict.example", PASSWORD).await;
+    assert_eq!(
+        owner.status(),
+        StatusCode::SEE_OTHER,
+        "the owner is never locked out"
+    );
+}
