@@ -16,6 +16,7 @@
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
 //! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); browser sessions |
 //! | [`sso`] | SSO connections and the sign-in flow; [`sso::saml`] is the SAML 2.0 service provider |
+//! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
 //! | [`policy`] | tenant security policy (SSO-only) |
 //! | [`directory`] | users, IdP identities, groups, role assignments; just-in-time provisioning and linking |
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
@@ -49,6 +50,7 @@ pub mod error;
 pub mod http;
 pub mod plugins;
 pub mod policy;
+pub mod provider;
 pub mod rbac;
 pub mod secrets;
 pub mod sessions;

@@ -213,6 +213,23 @@ impl Secrets {
             .map_err(|e| crate::Error::Internal(e.into()))
     }
 
+    /// Encrypts an instance-level secret (not a tenant's: e.g. the OIDC provider's signing
+    /// keys) with the master key; `purpose` is bound as associated data.
+    pub fn seal_instance(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        seal_raw(&self.master.key, &instance_aad(purpose), plaintext)
+            .map_err(|e| crate::Error::Internal(e.into()))
+    }
+
+    pub fn open_instance(
+        &self,
+        purpose: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, crate::Error> {
+        open_raw(&self.master.key, &instance_aad(purpose), sealed)
+            .map(Zeroizing::new)
+            .map_err(|e| crate::Error::Internal(e.into()))
+    }
+
     /// Fails closed when the database was set up with a different master key.
     pub async fn check_against(&self, store: &Store) -> anyhow::Result<()> {
         let mut tx = store.begin().await?;
@@ -229,6 +246,10 @@ impl Secrets {
         }
         Ok(())
     }
+}
+
+fn instance_aad(purpose: &str) -> Vec<u8> {
+    format!("gatehouse:instance-secret:{purpose}").into_bytes()
 }
 
 fn field_aad(tenant: TenantId, purpose: &str) -> Vec<u8> {

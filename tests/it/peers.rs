@@ -86,3 +86,29 @@ pub fn saml_idp() -> String {
     let port = peer.lock().expect("idp").port;
     format!("http://127.0.0.1:{port}")
 }
+
+/// Runs a one-shot Python peer script with `args` (off the test's runtime thread, which
+/// must keep serving the app the script talks to); returns its JSON output.
+pub async fn run_python(script: &str, args: &[&str]) -> Value {
+    let script = script.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking({
+        let script = script.clone();
+        move || {
+            Command::new(python())
+                .arg(peers_dir().join(&script))
+                .args(&args)
+                .output()
+        }
+    })
+    .await
+    .expect("peer thread")
+    .unwrap_or_else(|e| panic!("running {script}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        panic!(
+            "{script} printed {text:?}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

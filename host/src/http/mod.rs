@@ -9,6 +9,7 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod oauth;
 pub mod operator;
 pub mod plugins;
 pub mod sso;
@@ -33,9 +34,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(sso::router())
+        .merge(oauth::router())
         .nest(
             "/operator/v1",
-            operator::router().merge(plugins::operator_router(max_component)),
+            operator::router()
+                .merge(plugins::operator_router(max_component))
+                .merge(oauth::operator_router()),
         )
         .nest(
             "/api/v1",

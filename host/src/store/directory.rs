@@ -402,3 +402,24 @@ pub async fn set_owner(
     .await?;
     Ok(())
 }
+
+/// The user's role assignments, read outside a transaction (token issuance).
+pub async fn roles_of(store: &Store, tenant: TenantId, user: UserId) -> StoreResult<Vec<RoleRow>> {
+    let rows = sqlx::query(
+        "SELECT role, scope_kind, scope_name FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 \
+         ORDER BY role, scope_kind, scope_name",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("role")?,
+                r.try_get("scope_kind")?,
+                r.try_get("scope_name")?,
+            ))
+        })
+        .collect()
+}

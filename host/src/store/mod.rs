@@ -9,6 +9,7 @@ pub mod audit;
 pub mod directory;
 pub mod keys;
 pub mod plugins;
+pub mod provider;
 pub mod sessions;
 pub mod sso;
 pub mod tenants;

@@ -124,3 +124,22 @@ pub async fn revoke_user(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Whether session `id` of `tenant` is live at `now` (not revoked, not expired).
+pub async fn is_live(
+    store: &Store,
+    tenant: TenantId,
+    id: SessionId,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL \
+         AND idle_expires_at > $3 AND absolute_expires_at > $3",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .bind(now.as_micros())
+    .fetch_one(store.reader())
+    .await?;
+    Ok(n == 1)
+}

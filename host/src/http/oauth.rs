@@ -1,0 +1,232 @@
+//! Gatehouse as OIDC provider, over HTTP: discovery, JWKS, authorize, token, userinfo and
+//! logout for the SaaS app, and the operator's app registration and key rotation. Errors on
+//! the token and userinfo endpoints are in OAuth form (`{error, error_description}`), with
+//! `WWW-Authenticate` where RFC 6749 / RFC 6750 ask for it.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{delete, get, post};
+use axum::{Form, Json, Router};
+use base64::Engine;
+
+use super::error::ApiError;
+use super::extract::{ApiJson, Caller, Ctx};
+use super::sso::session_cookie;
+use crate::app::AppState;
+use crate::provider::clients::{self, ClientView, RegisterClient};
+use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams, TokenParams};
+use crate::provider::{self, keys, OAuthError, OAuthErrorBody};
+use crate::rbac;
+use crate::sessions::browser;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/oauth2/jwks", get(jwks))
+        .route("/oauth2/authorize", get(authorize))
+        .route("/oauth2/token", post(token))
+        .route("/oauth2/userinfo", get(userinfo).post(userinfo))
+        .route("/oauth2/logout", get(logout))
+}
+
+pub fn operator_router() -> Router<AppState> {
+    Router::new()
+        .route("/apps", post(register_app).get(list_apps))
+        .route("/apps/{id}", delete(revoke_app))
+        .route("/signing-keys/rotate", post(rotate_key))
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = Json(OAuthErrorBody {
+            error: self.error,
+            error_description: &self.description,
+        });
+        let mut response = (status, [(header::CACHE_CONTROL, "no-store")], body).into_response();
+        let challenge = match self.error {
+            "invalid_client" => Some("Basic realm=\"gatehouse\"".to_string()),
+            "invalid_token" => Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                self.description.replace('"', "'")
+            )),
+            _ => None,
+        };
+        if let Some(value) = challenge.and_then(|c| c.parse().ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+async fn discovery(State(state): State<AppState>) -> Response {
+    Json(provider::discovery(&state.config.public_url())).into_response()
+}
+
+async fn jwks(State(state): State<AppState>) -> Result<Response, OAuthError> {
+    let doc = keys::jwks(&state).await?;
+    Ok(([(header::CACHE_CONTROL, "max-age=300")], Json(doc)).into_response())
+}
+
+async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<crate::store::sessions::SessionRow>, OAuthError> {
+    match session_cookie(headers) {
+        Some(token) => Ok(browser::current(state, &token).await?),
+        None => Ok(None),
+    }
+}
+
+async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(params): Query<AuthorizeParams>,
+) -> Result<Response, OAuthError> {
+    let session = current_session(&state, &headers).await?;
+    Ok(
+        match flow::authorize(&state, &params, session.as_ref()).await? {
+            Authorize::Redirect(url) => Redirect::to(&url).into_response(),
+            Authorize::Login => {
+                let back = uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/oauth2/authorize");
+                let mut login = url::Url::parse("http://x/login").expect("static URL");
+                login.query_pairs_mut().append_pair("return_to", back);
+                let target = format!("/login?{}", login.query().unwrap_or_default());
+                Redirect::to(&target).into_response()
+            }
+            Authorize::Show(e) => e.into_response(),
+        },
+    )
+}
+
+/// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-encoded parts).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some((unescape(id), unescape(secret)))
+}
+
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenParams>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, OAuthError> {
+    let Form(params) = form.map_err(|_| {
+        OAuthError::invalid_request("send the parameters as application/x-www-form-urlencoded")
+    })?;
+    let tokens = flow::token(&state, basic_credentials(&headers), params).await?;
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(tokens),
+    )
+        .into_response())
+}
+
+async fn userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let claims = flow::userinfo(&state, bearer).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response())
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<LogoutParams>,
+) -> Result<Response, OAuthError> {
+    let target = flow::logout_target(&state, &params).await?;
+    if let Some(row) = current_session(&state, &headers).await? {
+        browser::revoke(&state, &row).await?;
+    }
+    let location = target.unwrap_or_else(|| "/login".to_string());
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, browser::clear_cookie(&state)),
+            (header::LOCATION, location),
+        ],
+    )
+        .into_response())
+}
+
+#[derive(serde::Serialize)]
+struct AppList {
+    apps: Vec<ClientView>,
+}
+
+async fn register_app(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<RegisterClient>,
+) -> Result<(StatusCode, Json<ClientView>), ApiError> {
+    let auth = rbac::operator(&caller)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(clients::register(&state, &auth, &ctx, body).await?),
+    ))
+}
+
+async fn list_apps(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<AppList>, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    Ok(Json(AppList {
+        apps: clients::list(&state, &auth).await?,
+    }))
+}
+
+async fn revoke_app(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let auth = rbac::operator(&caller)?;
+    clients::revoke(&state, &auth, &ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize)]
+struct Rotated {
+    kid: String,
+}
+
+async fn rotate_key(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Rotated>, ApiError> {
+    rbac::operator(&caller)?;
+    Ok(Json(Rotated {
+        kid: keys::rotate(&state).await?,
+    }))
+}

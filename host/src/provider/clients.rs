@@ -1,0 +1,217 @@
+//! The apps that sign users in through Gatehouse (OAuth clients), registered by the operator:
+//! name, exact redirect URIs, post-logout redirect URIs, and either a client secret (shown
+//! once, stored as SHA-256, compared in constant time) or none (a public client: PKCE only).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::app::AppState;
+use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
+use crate::error::Error;
+use crate::rbac::{Authorized, OperateInstance};
+use crate::store::{self, provider::ClientRow};
+use crate::types::Timestamp;
+
+const MAX_URIS: usize = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (a SPA or native app) has no secret and relies on PKCE alone.
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// A registered app as the operator API shows it.
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// Present once, in the answer to the registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// A client as the flow needs it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    secret_hash: Option<Vec<u8>>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    /// True when `presented` is this client's secret.
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        let Some(stored) = &self.secret_hash else {
+            return false;
+        };
+        let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        hash.ct_eq(stored.as_slice()).into()
+    }
+}
+
+fn parse_uris(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn view(row: ClientRow, secret: Option<String>) -> ClientView {
+    ClientView {
+        client_id: row.id,
+        name: row.name,
+        redirect_uris: parse_uris(&row.redirect_uris),
+        post_logout_redirect_uris: parse_uris(&row.post_logout_redirect_uris),
+        public: row.secret_hash.is_none(),
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+        client_secret: secret,
+    }
+}
+
+fn check_uris(field: &'static str, uris: &[String], at_least_one: bool) -> Result<(), Error> {
+    if (at_least_one && uris.is_empty()) || uris.len() > MAX_URIS {
+        return Err(Error::invalid(field, format!("give 1 to {MAX_URIS} URIs")));
+    }
+    for uri in uris {
+        crate::sso::check_url(field, uri)?;
+        if uri.contains('#') {
+            return Err(Error::invalid(
+                field,
+                "a redirect URI must not have a fragment",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub async fn register(
+    state: &AppState,
+    auth: &Authorized<OperateInstance>,
+    ctx: &RequestContext,
+    body: RegisterClient,
+) -> Result<ClientView, Error> {
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("name", "must be 1 to 100 characters"));
+    }
+    check_uris("redirect_uris", &body.redirect_uris, true)?;
+    check_uris(
+        "post_logout_redirect_uris",
+        &body.post_logout_redirect_uris,
+        false,
+    )?;
+    let mut id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    let (secret, secret_hash) = if body.public {
+        (None, None)
+    } else {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let secret = SecretString::from(format!("ghs_{}", B64URL.encode(raw)));
+        let hash = Sha256::digest(secret.expose_secret().as_bytes()).to_vec();
+        (Some(secret), Some(hash))
+    };
+    let row = ClientRow {
+        id: format!("app_{}", hex::encode(id)),
+        name,
+        secret_hash,
+        redirect_uris: json!(body.redirect_uris).to_string(),
+        post_logout_redirect_uris: json!(body.post_logout_redirect_uris).to_string(),
+        created_at: state.clock.now(),
+        revoked_at: None,
+    };
+    let mut tx = state.store.begin().await?;
+    store::provider::insert_client(&mut tx, &row).await?;
+    audit::record(
+        &mut tx,
+        row.created_at,
+        ctx,
+        NewEvent {
+            chain: Chain::Operator,
+            actor: auth.actor(),
+            action: "oauth_client.registered",
+            target: Target::new("oauth_client", &row.id),
+            before: None,
+            after: Some(json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(view(row, secret.map(|s| s.expose_secret().to_string())))
+}
+
+pub async fn list(
+    state: &AppState,
+    _auth: &Authorized<OperateInstance>,
+) -> Result<Vec<ClientView>, Error> {
+    Ok(store::provider::clients(&state.store)
+        .await?
+        .into_iter()
+        .map(|r| view(r, None))
+        .collect())
+}
+
+pub async fn revoke(
+    state: &AppState,
+    auth: &Authorized<OperateInstance>,
+    ctx: &RequestContext,
+    id: &str,
+) -> Result<(), Error> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    if !store::provider::revoke_client(&mut tx, id, now).await? {
+        return Err(Error::NotFound("app"));
+    }
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Operator,
+            actor: auth.actor(),
+            action: "oauth_client.revoked",
+            target: Target::new("oauth_client", id),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The live (not revoked) client with this id.
+pub async fn find(state: &AppState, id: &str) -> Result<Option<Client>, Error> {
+    if id.len() > 100 {
+        return Ok(None);
+    }
+    Ok(store::provider::client(&state.store, id)
+        .await?
+        .filter(|r| r.revoked_at.is_none())
+        .map(|r| Client {
+            redirect_uris: parse_uris(&r.redirect_uris),
+            post_logout_redirect_uris: parse_uris(&r.post_logout_redirect_uris),
+            id: r.id,
+            secret_hash: r.secret_hash,
+        }))
+}

@@ -1,0 +1,92 @@
+//! Gatehouse as OpenID Connect provider to the SaaS app: discovery, JWKS with key rotation
+//! ([`keys`]), the apps the operator registers ([`clients`]), and the authorization-code
+//! flow with PKCE S256 ([`flow`]): authorize, token, userinfo, logout. Tokens are RS256 JWTs
+//! carrying the tenant, subject, email, name, roles and role scopes; access tokens are typed
+//! `at+jwt` (RFC 9068) so an ID token is never accepted where an access token is due.
+
+pub mod clients;
+pub mod flow;
+pub mod keys;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// An OAuth 2.0 / OIDC error, sent in OAuth form (`{error, error_description}`).
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", d)
+    }
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(401, "invalid_client", d)
+    }
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(400, "invalid_grant", d)
+    }
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        Self::new(401, "invalid_token", d)
+    }
+}
+
+impl From<crate::Error> for OAuthError {
+    fn from(e: crate::Error) -> Self {
+        tracing::error!(error = ?e, "OAuth endpoint failed");
+        Self::new(500, "server_error", "the server failed; try again later")
+    }
+}
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        crate::Error::from(e).into()
+    }
+}
+
+/// The body of an OAuth error response.
+#[derive(Serialize)]
+pub struct OAuthErrorBody<'a> {
+    pub error: &'a str,
+    pub error_description: &'a str,
+}
+
+/// The issuer identifier: the public URL.
+pub fn issuer(public_url: &str) -> String {
+    public_url.to_string()
+}
+
+/// The discovery document (OIDC Discovery 1.0 §3).
+pub fn discovery(public_url: &str) -> Value {
+    let iss = issuer(public_url);
+    json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{public_url}/oauth2/authorize"),
+        "token_endpoint": format!("{public_url}/oauth2/token"),
+        "userinfo_endpoint": format!("{public_url}/oauth2/userinfo"),
+        "jwks_uri": format!("{public_url}/oauth2/jwks"),
+        "end_session_endpoint": format!("{public_url}/oauth2/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "email", "profile"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",
+            "email", "email_verified", "name", "given_name", "family_name",
+            "tenant", "tenant_slug", "roles", "role_assignments"],
+        "authorization_response_iss_parameter_supported": true,
+    })
+}

@@ -1,0 +1,321 @@
+//! Gatehouse as OIDC provider: a standard client library (Authlib) completes the
+//! authorization-code flow with PKCE against it, validates the ID token with the JWKS and
+//! calls userinfo; and the flow's refusals come back in OAuth form.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::peers::run_python;
+use crate::saml::browser;
+
+const PASSWORD: &str = "correct horse battery staple";
+const CALLBACK: &str = "http://127.0.0.1:9/callback";
+
+/// A tenant whose owner is signed in; returns (tenant id, session cookie).
+async fn signed_in(app: &TestApp, slug: &str) -> (String, String) {
+    let tenant = app.create_tenant(slug).await;
+    let r = app
+        .op(
+            Method::PUT,
+            &format!("/tenants/{tenant}/owner"),
+            Some(json!({"email": format!("owner@{slug}.example"), "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = browser()
+        .post(format!("{}/login/password", app.url))
+        .form(&[
+            ("organisation", slug),
+            ("email", &format!("owner@{slug}.example")),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    (tenant, cookie)
+}
+
+async fn register_app(app: &TestApp, public: bool) -> Value {
+    let r = app
+        .op(
+            Method::POST,
+            "/apps",
+            Some(json!({"name": "The SaaS app", "redirect_uris": [CALLBACK],
+                        "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"], "public": public})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body
+}
+
+/// Follows an authorization URL as the signed-in browser; returns the Location.
+async fn authorize(url: &str, cookie: &str) -> String {
+    let r = browser()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_standard_client_completes_the_code_flow_and_validates_the_tokens() {
+    let app = spawn_app().await;
+    let (tenant, cookie) = signed_in(&app, "rp-app").await;
+    let registered = register_app(&app, false).await;
+    let client_id = registered["client_id"].as_str().unwrap();
+    let secret = registered["client_secret"].as_str().unwrap();
+    let discovery = format!("{}/.well-known/openid-configuration", app.url);
+
+    let start = run_python(
+        "oidc_client.py",
+        &["start", &discovery, client_id, secret, CALLBACK],
+    )
+    .await;
+    assert!(start.get("error").is_none(), "{start}");
+    let callback = authorize(start["url"].as_str().unwrap(), &cookie).await;
+    assert!(
+        callback.starts_with(CALLBACK) && callback.contains("code="),
+        "{callback}"
+    );
+    let done = run_python(
+        "oidc_client.py",
+        &[
+            "finish",
+            &discovery,
+            client_id,
+            secret,
+            CALLBACK,
+            &callback,
+            start["state"].as_str().unwrap(),
+            start["code_verifier"].as_str().unwrap(),
+            start["nonce"].as_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(done.get("error").is_none(), "{done}");
+    let id = &done["id_token"];
+    assert_eq!(id["tenant"], tenant.as_str());
+    assert_eq!(id["tenant_slug"], "rp-app");
+    assert_eq!(id["email"], "owner@rp-app.example");
+    assert_eq!(id["aud"], client_id);
+    assert!(id["roles"].is_array() && id["sid"].is_string(), "{id}");
+    assert_eq!(done["userinfo"]["sub"], id["sub"]);
+    assert_eq!(done["userinfo"]["email"], "owner@rp-app.example");
+
+    // Signing out ends the app's access: userinfo refuses the same access token.
+    let access = done["access_token"].as_str().unwrap();
+    let out = browser()
+        .get(format!("{}/oauth2/logout?client_id={client_id}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=s1", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(out.headers()["location"], "http://127.0.0.1:9/bye?state=s1");
+    let info = reqwest::Client::new()
+        .get(format!("{}/oauth2/userinfo", app.url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
+    assert!(info.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+    let body: Value = info.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn bad_authorization_and_token_requests_are_refused_in_oauth_form() {
+    let app = spawn_app().await;
+    let (_, cookie) = signed_in(&app, "rp-bad").await;
+    let registered = register_app(&app, false).await;
+    let client_id = registered["client_id"].as_str().unwrap().to_string();
+    let secret = registered["client_secret"].as_str().unwrap().to_string();
+    // BASE64URL(SHA-256(verifier)), computed independently.
+    let challenge = "D4Zdtgy1-mk6PiekUxaYrMv6LdOScJ1RWs6FDW189Bg";
+    let verifier = "dBjftJeZ4CVP-mJ0OLNwxrhdPm7lE8Q2uNHw9W2Q0ak";
+    let authz = |redirect: &str, extra: &str| {
+        format!(
+            "{}/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20email&state=xyz{extra}",
+            app.url,
+            redirect.replace(':', "%3A").replace('/', "%2F")
+        )
+    };
+
+    // An unregistered redirect URI is never redirected to.
+    let r = browser()
+        .get(authz("http://127.0.0.1:9/evil", ""))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    // Without PKCE the app gets an error on its redirect URI, with its state.
+    let location = authorize(&authz(CALLBACK, ""), &cookie).await;
+    assert!(
+        location.contains("error=invalid_request") && location.contains("state=xyz"),
+        "{location}"
+    );
+    // Not signed in: to the login page, which comes back here afterwards.
+    let r = browser()
+        .get(authz(
+            CALLBACK,
+            &format!("&code_challenge={challenge}&code_challenge_method=S256"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login?return_to=%2Foauth2%2Fauthorize"));
+
+    let location = authorize(
+        &authz(
+            CALLBACK,
+            &format!("&code_challenge={challenge}&code_challenge_method=S256"),
+        ),
+        &cookie,
+    )
+    .await;
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let exchange = |secret: &str, verifier: &str| {
+        let form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.clone()),
+            ("redirect_uri", CALLBACK.to_string()),
+            ("code_verifier", verifier.to_string()),
+        ];
+        reqwest::Client::new()
+            .post(format!("{}/oauth2/token", app.url))
+            .basic_auth(&client_id, Some(secret))
+            .form(&form)
+            .send()
+    };
+    let r = exchange("ghs_wrong", verifier).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().contains_key("www-authenticate"));
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    let wrong_verifier = "x".repeat(50);
+    let r = exchange(&secret, &wrong_verifier).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    // The failed attempt spent the code: it is single-use whatever happened.
+    let r = exchange(&secret, verifier).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
+
+    let r = reqwest::Client::new()
+        .get(format!("{}/oauth2/userinfo", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // An ID token is not an access token.
+    let location = authorize(
+        &authz(
+            CALLBACK,
+            &format!("&code_challenge={challenge}&code_challenge_method=S256"),
+        ),
+        &cookie,
+    )
+    .await;
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", app.url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let tokens: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let r = reqwest::Client::new()
+        .get(format!("{}/oauth2/userinfo", app.url))
+        .bearer_auth(tokens["id_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = reqwest::Client::new()
+        .get(format!("{}/oauth2/userinfo", app.url))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn rotated_keys_stay_published_for_the_overlap() {
+    let app = spawn_app().await;
+    let jwks = || async {
+        reqwest::get(format!("{}/oauth2/jwks", app.url))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let first = jwks().await;
+    assert_eq!(first["keys"].as_array().unwrap().len(), 1);
+    let r = app.op(Method::POST, "/signing-keys/rotate", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let second = jwks().await;
+    let kids: Vec<&str> = second["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2, "old and new key both published");
+    assert!(kids.contains(&first["keys"][0]["kid"].as_str().unwrap()));
+    assert!(
+        second.to_string().find("\"d\"").is_none(),
+        "no private parts in the JWKS"
+    );
+}
