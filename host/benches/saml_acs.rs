@@ -1,0 +1,246 @@
+//! SAML sign-ins per second at the ACS, end to end over HTTP on loopback: a signed
+//! assertion (RSA-SHA256, xmlsec) for an existing user, every response check, the replay
+//! cache, the three-stage plugin pipeline, the directory reconcile, a new session and the
+//! audit events, on SQLite. The server and the load generator share this 2-core machine.
+//! Run with `cargo bench -p gatehouse --bench saml_acs`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use gatehouse::app;
+use gatehouse::config::Config;
+use gatehouse::types::Clock;
+use samael::crypto::{Crypto, CryptoProvider};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+const WARMUP: usize = 300;
+const RUNS: usize = 4_000;
+const CONCURRENCY: usize = 16;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// A self-signed IdP certificate and its private key (DER).
+fn idp_key() -> (String, Vec<u8>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "bench idp").unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    let not_before = Asn1Time::days_from_now(0).unwrap();
+    let not_after = Asn1Time::days_from_now(30).unwrap();
+    b.set_not_before(&not_before).unwrap();
+    b.set_not_after(&not_after).unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = base64::engine::general_purpose::STANDARD.encode(b.build().to_der().unwrap());
+    (cert, key.private_key_to_der().unwrap())
+}
+
+fn now_plus(secs: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+    t.replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// An unsolicited response for `email`, its assertion signed with `key`.
+fn signed_response(n: usize, idp: &str, sp: &str, acs: &str, email: &str, key: &[u8]) -> String {
+    let aid = format!("_a{n:08}{}", uuid::Uuid::new_v4().simple());
+    let sig = format!(
+        concat!(
+            r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>"#,
+            r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#,
+            r#"<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>"#,
+            r##"<ds:Reference URI="#{aid}"><ds:Transforms>"##,
+            r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>"#,
+            r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>"#,
+            r#"<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue>"#,
+            r#"</ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature>"#
+        ),
+        aid = aid
+    );
+    let xml = format!(
+        concat!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" "#,
+            r#"ID="_r{aid}" Version="2.0" IssueInstant="{now}" Destination="{acs}"><saml:Issuer>{idp}</saml:Issuer>"#,
+            r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>"#,
+            r#"<saml:Assertion ID="{aid}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{idp}</saml:Issuer>{sig}"#,
+            r#"<saml:Subject><saml:NameID>{email}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">"#,
+            r#"<saml:SubjectConfirmationData NotOnOrAfter="{later}" Recipient="{acs}"/></saml:SubjectConfirmation></saml:Subject>"#,
+            r#"<saml:Conditions NotBefore="{now}" NotOnOrAfter="{later}"><saml:AudienceRestriction><saml:Audience>{sp}</saml:Audience>"#,
+            r#"</saml:AudienceRestriction></saml:Conditions><saml:AttributeStatement>"#,
+            r#"<saml:Attribute Name="email"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute>"#,
+            r#"<saml:Attribute Name="groups"><saml:AttributeValue>engineering</saml:AttributeValue><saml:AttributeValue>admins</saml:AttributeValue></saml:Attribute>"#,
+            r#"</saml:AttributeStatement></saml:Assertion></samlp:Response>"#
+        ),
+        aid = aid,
+        now = now_plus(0),
+        later = now_plus(600),
+        acs = acs,
+        idp = idp,
+        sp = sp,
+        sig = sig,
+        email = email,
+    );
+    let signed = Crypto::sign_xml(xml, key).expect("sign");
+    base64::engine::general_purpose::STANDARD.encode(signed)
+}
+
+/// What the load generator posts, and where.
+struct Load {
+    http: reqwest::Client,
+    acs: String,
+    responses: Arc<Vec<String>>,
+}
+
+impl Load {
+    async fn post(&self, i: usize) -> Duration {
+        let started = Instant::now();
+        let r = self
+            .http
+            .post(&self.acs)
+            .form(&[("SAMLResponse", self.responses[i].as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+        started.elapsed()
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.server.public_url = Some(base.clone());
+    config.log.level = "warn".into();
+    let started = app::start(config, Clock::system()).await.expect("start");
+    let operator = started.operator_token.unwrap().expose_secret().to_string();
+    tokio::spawn(app::serve(started.state, listener, std::future::pending()));
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let tenant: Value = call(
+        reqwest::Method::POST,
+        "/operator/v1/tenants",
+        &operator,
+        json!({"slug": "bench", "name": "Bench", "domains": ["bench.example"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let tenant_id = tenant["id"].as_str().unwrap();
+    let token: Value = call(
+        reqwest::Method::POST,
+        &format!("/operator/v1/tenants/{tenant_id}/tokens"),
+        &operator,
+        json!({"name": "bench", "scopes": ["admin"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = token["token"].as_str().unwrap();
+    let (cert, key) = idp_key();
+    let idp = "https://idp.bench.example/metadata";
+    let connection: Value = call(
+        reqwest::Method::POST,
+        "/api/v1/sso/connections",
+        token,
+        json!({"name": "bench", "status": "enabled", "saml": {
+            "idp_entity_id": idp, "sso_url": "https://idp.bench.example/sso",
+            "certificates": [cert], "allow_idp_initiated": true}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let sp = connection["saml"]["service_provider"]["entity_id"].as_str().unwrap().to_string();
+    let acs = connection["saml"]["service_provider"]["acs_url"].as_str().unwrap().to_string();
+
+    let signing = Instant::now();
+    let responses: Vec<String> = (0..WARMUP + RUNS)
+        .map(|n| signed_response(n, idp, &sp, &acs, "ada@bench.example", &key))
+        .collect();
+    println!(
+        "signed {} responses in {:.1} s (the IdP side, not measured below)",
+        responses.len(),
+        signing.elapsed().as_secs_f64()
+    );
+    let responses = Arc::new(responses);
+
+    let load = Arc::new(Load { http: http.clone(), acs, responses });
+    // The first sign-in provisions the user; after it, every one is an existing user.
+    for i in 0..WARMUP {
+        load.post(i).await;
+    }
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(WARMUP));
+    let began = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let next = next.clone();
+        let load = load.clone();
+        workers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= WARMUP + RUNS {
+                    return times;
+                }
+                times.push(load.post(i).await);
+            }
+        }));
+    }
+    let mut times = Vec::with_capacity(RUNS);
+    for w in workers {
+        times.extend(w.await.unwrap());
+    }
+    let elapsed = began.elapsed();
+    times.sort();
+    println!(
+        "SAML ACS sign-ins (existing user, signed assertion, SQLite, {CONCURRENCY} concurrent): \
+         {:.0}/s over {RUNS}; latency p50 {:.2} ms, p99 {:.2} ms",
+        RUNS as f64 / elapsed.as_secs_f64(),
+        percentile(&times, 0.50).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+    );
+}
