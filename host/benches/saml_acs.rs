@@ -116,7 +116,12 @@ impl Load {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "{}",
+            r.text().await.unwrap()
+        );
         started.elapsed()
     }
 }
@@ -194,8 +199,14 @@ async fn run() {
     .json()
     .await
     .unwrap();
-    let sp = connection["saml"]["service_provider"]["entity_id"].as_str().unwrap().to_string();
-    let acs = connection["saml"]["service_provider"]["acs_url"].as_str().unwrap().to_string();
+    let sp = connection["saml"]["service_provider"]["entity_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let acs = connection["saml"]["service_provider"]["acs_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let signing = Instant::now();
     let responses: Vec<String> = (0..WARMUP + RUNS)
@@ -208,7 +219,11 @@ async fn run() {
     );
     let responses = Arc::new(responses);
 
-    let load = Arc::new(Load { http: http.clone(), acs, responses });
+    let load = Arc::new(Load {
+        http: http.clone(),
+        acs,
+        responses,
+    });
     // The first sign-in provisions the user; after it, every one is an existing user.
     for i in 0..WARMUP {
         load.post(i).await;

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, TestApp};
-use crate::saml::{browser, last_event};
+use crate::saml::{browser, last_event, submit_form};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -26,16 +26,18 @@ async fn password_login(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
-    browser()
-        .post(format!("{}/login/password", app.url))
-        .form(&[
+    submit_form(
+        &app.url,
+        "/login/password",
+        "/login/password",
+        None,
+        &[
             ("organisation", organisation),
             ("email", email),
             ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -66,6 +68,20 @@ async fn the_owner_signs_in_with_a_password_and_failures_do_not_say_why() {
         "the password is never recorded"
     );
 
+    // A post from another site (no CSRF cookie or token) is refused before anything else.
+    let forged = browser()
+        .post(format!("{}/login/password", app.url))
+        .form(&[
+            ("organisation", "owned"),
+            ("email", "root@owned.example"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.text().await.unwrap().contains("data-code=\"csrf\""));
+
     let wrong = password_login(
         &app,
         "owned",
@@ -77,11 +93,17 @@ async fn the_owner_signs_in_with_a_password_and_failures_do_not_say_why() {
     let wrong_text = wrong.text().await.unwrap();
     let unknown = password_login(&app, "owned", "nobody@owned.example", PASSWORD).await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        wrong_text,
-        unknown.text().await.unwrap(),
-        "the same answer for both"
-    );
+    // The same answer for both (the pages differ only in their fresh CSRF token).
+    let message = |html: &str| {
+        html.split("<p id=\"error\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</p>").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let unknown_text = unknown.text().await.unwrap();
+    assert!(!message(&wrong_text).is_empty(), "{wrong_text}");
+    assert_eq!(message(&wrong_text), message(&unknown_text));
     assert_eq!(
         last_event(&app, &tenant, "login.failed").await["after"]["reason"],
         "unknown_email"

@@ -23,16 +23,19 @@ async fn signed_in(app: &TestApp, slug: &str) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = browser()
-        .post(format!("{}/login/password", app.url))
-        .form(&[
+    let email = format!("owner@{slug}.example");
+    let r = crate::saml::submit_form(
+        &app.url,
+        "/login/password",
+        "/login/password",
+        None,
+        &[
             ("organisation", slug),
-            ("email", &format!("owner@{slug}.example")),
+            ("email", &email),
             ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let cookie = r.headers()["set-cookie"]
         .to_str()

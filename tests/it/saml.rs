@@ -133,14 +133,60 @@ pub(crate) async fn at_idp(location: &str, who: &Value) -> (String, Vec<(String,
     form_fields(&page.text().await.unwrap())
 }
 
-/// Starts a sign-in on the login page with `email`; returns the IdP URL.
-pub(crate) async fn login_page(app: &TestApp, email: &str) -> String {
-    let r = browser()
-        .post(format!("{}/login", app.url))
-        .form(&[("email", email), ("return_to", "/account")])
+/// Loads a page of ours as a browser holding `cookie` would, and posts its form to `action`
+/// with `fields` and the page's CSRF token; returns the answer.
+pub(crate) async fn submit_form(
+    base: &str,
+    page: &str,
+    action: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut get = browser().get(format!("{base}{page}"));
+    if let Some(c) = cookie {
+        get = get.header("cookie", c);
+    }
+    let r = get.send().await.unwrap();
+    let csrf_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gatehouse_csrf="))
+        .map(|v| v.split(';').next().unwrap().to_string());
+    let html = r.text().await.unwrap();
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF field on {page}: {html}"))
+        .to_string();
+    let cookies: Vec<String> = cookie
+        .map(str::to_string)
+        .into_iter()
+        .chain(csrf_cookie)
+        .collect();
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf", &token));
+    browser()
+        .post(format!("{base}{action}"))
+        .header("cookie", cookies.join("; "))
+        .form(&form)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Starts a sign-in on the login page with `email`; returns the IdP URL.
+pub(crate) async fn login_page(app: &TestApp, email: &str) -> String {
+    let r = submit_form(
+        &app.url,
+        "/login",
+        "/login",
+        None,
+        &[("email", email), ("return_to", "/account")],
+    )
+    .await;
     assert_eq!(
         r.status(),
         StatusCode::SEE_OTHER,
@@ -255,12 +301,18 @@ async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
     assert_eq!(succeeded["after"]["user"]["groups"], json!(["engineering"]));
 
     // Signing out revokes the session.
-    let out = browser()
+    let forged = browser()
         .post(format!("{}/logout", s.app.url))
         .header("cookie", &session)
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::FORBIDDEN,
+        "a cross-site post without the token"
+    );
+    let out = submit_form(&s.app.url, "/account", "/logout", Some(&session), &[]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let page = browser()
         .get(format!("{}/account", s.app.url))
@@ -355,12 +407,14 @@ async fn a_test_sign_in_reports_the_assertion_and_each_stage_without_signing_in(
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // Users cannot sign in through a connection in test mode.
-    let login = browser()
-        .post(format!("{}/login", s.app.url))
-        .form(&[("email", "ada@saml-test.example")])
-        .send()
-        .await
-        .unwrap();
+    let login = submit_form(
+        &s.app.url,
+        "/login",
+        "/login",
+        None,
+        &[("email", "ada@saml-test.example")],
+    )
+    .await;
     assert_eq!(login.status(), StatusCode::BAD_REQUEST);
 
     let r = s

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod connections;
+pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod health;

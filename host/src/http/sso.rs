@@ -11,6 +11,7 @@ use axum::{Form, Json, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::csrf::Csrf;
 use super::extract::Ctx;
 use crate::app::AppState;
 use crate::sessions::browser;
@@ -81,7 +82,7 @@ struct LoginQuery {
     return_to: Option<String>,
 }
 
-fn login_form(return_to: Option<&str>, error: Option<&str>) -> String {
+fn login_form(csrf: &Csrf, return_to: Option<&str>, error: Option<&str>) -> String {
     let error = error
         .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
@@ -94,19 +95,42 @@ fn login_form(return_to: Option<&str>, error: Option<&str>) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{error}<form method=\"post\" action=\"/login\"><label for=\"email\">Work email</label> \
+        "{error}<form method=\"post\" action=\"/login\">{csrf}<label for=\"email\">Work email</label> \
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>{hidden} \
          <button type=\"submit\">Continue</button></form>\
-         <p><a href=\"/login/password\">Sign in with a password</a> (organisation owners)</p>"
+         <p><a href=\"/login/password\">Sign in with a password</a> (organisation owners)</p>",
+        csrf = csrf.field()
     )
 }
 
-async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+fn secure(state: &AppState) -> bool {
+    state.config.public_url().starts_with("https://")
+}
+
+fn expired_form(state: &AppState, csrf: &Csrf) -> Response {
+    csrf.apply(
+        page(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "<p id=\"reason\" data-code=\"csrf\">This form was not sent from this site, or it expired. Go back, reload and try again.</p>",
+        ),
+        secure(state),
+    )
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let return_to = login::safe_return_to(q.return_to.as_deref());
-    page(
-        StatusCode::OK,
-        "Sign in",
-        &login_form(return_to.as_deref(), None),
+    csrf.apply(
+        page(
+            StatusCode::OK,
+            "Sign in",
+            &login_form(&csrf, return_to.as_deref(), None),
+        ),
+        secure(&state),
     )
 }
 
@@ -114,9 +138,17 @@ async fn login_page(Query(q): Query<LoginQuery>) -> Response {
 struct LoginForm {
     email: String,
     return_to: Option<String>,
+    csrf: Option<String>,
 }
 
-async fn login_submit(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login_submit(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !csrf.verify(form.csrf.as_deref()) {
+        return expired_form(&state, &csrf);
+    }
     let return_to = login::safe_return_to(form.return_to.as_deref());
     let routed = login::route(&state, &form.email).await;
     let (tenant, connection) = match routed {
@@ -125,7 +157,7 @@ async fn login_submit(State(state): State<AppState>, Form(form): Form<LoginForm>
             return page(
                 StatusCode::BAD_REQUEST,
                 "Sign in",
-                &login_form(return_to.as_deref(), Some(&message)),
+                &login_form(&csrf, return_to.as_deref(), Some(&message)),
             )
         }
         Err(other) => return failure_page(other),
@@ -220,7 +252,7 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
         .map(|(_, value)| SecretString::from(value.to_string()))
 }
 
-async fn account(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
     let session = match session_cookie(&headers) {
         Some(token) => browser::current(&state, &token).await,
         None => Ok(None),
@@ -239,19 +271,31 @@ async fn account(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .display_name
         .clone()
         .unwrap_or_else(|| user.email.clone());
-    page(
-        StatusCode::OK,
-        "Signed in",
-        &format!(
-            "<p>Signed in as <strong id=\"user-name\">{}</strong> (<span id=\"user-email\">{}</span>).</p>\
-             <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>",
-            escape(&name),
-            escape(&user.email)
-        ),
-    )
+    let body = format!(
+        "<p>Signed in as <strong id=\"user-name\">{}</strong> (<span id=\"user-email\">{}</span>).</p>\
+         <form method=\"post\" action=\"/logout\">{}<button type=\"submit\">Sign out</button></form>",
+        escape(&name),
+        escape(&user.email),
+        csrf.field()
+    );
+    csrf.apply(page(StatusCode::OK, "Signed in", &body), secure(&state))
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let presented = form.ok().and_then(|Form(f)| f.csrf);
+    if !csrf.verify(presented.as_deref()) {
+        return expired_form(&state, &csrf);
+    }
     if let Some(token) = session_cookie(&headers) {
         match browser::current(&state, &token).await {
             Ok(Some(row)) => {
@@ -273,24 +317,28 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-fn password_form(error: Option<&str>) -> String {
+fn password_form(csrf: &Csrf, error: Option<&str>) -> String {
     let error = error
         .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
     format!(
-        "{error}<form method=\"post\" action=\"/login/password\">\
+        "{error}<form method=\"post\" action=\"/login/password\">{csrf}\
          <label for=\"organisation\">Organisation</label> <input id=\"organisation\" name=\"organisation\" autocomplete=\"organization\"> \
          <label for=\"email\">Email</label> <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required> \
          <label for=\"password\">Password</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required> \
-         <button type=\"submit\">Sign in</button></form>"
+         <button type=\"submit\">Sign in</button></form>",
+        csrf = csrf.field()
     )
 }
 
-async fn password_page() -> Response {
-    page(
-        StatusCode::OK,
-        "Sign in with a password",
-        &password_form(None),
+async fn password_page(State(state): State<AppState>, csrf: Csrf) -> Response {
+    csrf.apply(
+        page(
+            StatusCode::OK,
+            "Sign in with a password",
+            &password_form(&csrf, None),
+        ),
+        secure(&state),
     )
 }
 
@@ -300,18 +348,23 @@ struct PasswordForm {
     organisation: Option<String>,
     email: String,
     password: SecretString,
+    csrf: Option<String>,
 }
 
 async fn password_submit(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
+    csrf: Csrf,
     Form(form): Form<PasswordForm>,
 ) -> Response {
+    if !csrf.verify(form.csrf.as_deref()) {
+        return expired_form(&state, &csrf);
+    }
     let refused = |message: &str| {
         page(
             StatusCode::UNAUTHORIZED,
             "Sign in with a password",
-            &password_form(Some(message)),
+            &password_form(&csrf, Some(message)),
         )
     };
     let tenant = match form

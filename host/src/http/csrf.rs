@@ -1,0 +1,86 @@
+//! CSRF protection for Gatehouse's own HTML forms (double-submit): each browser gets a
+//! random token in a `SameSite=Strict`, HttpOnly cookie, every form carries the same value in
+//! a hidden field, and a POST is accepted only when the two match (constant-time). A
+//! cross-site page can make the browser post, but cannot read the token to put in the form.
+//! (The SAML ACS is cross-site by design and is protected by its own checks.)
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+
+/// The cookie's name.
+const COOKIE: &str = "gatehouse_csrf";
+/// 32 random bytes, base64url.
+const TOKEN_CHARS: usize = 43;
+
+/// The browser's CSRF token; `fresh` when this request had none and one was just made.
+pub struct Csrf {
+    token: String,
+    fresh: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Csrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let existing = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, value)| *name == COOKIE && value.len() == TOKEN_CHARS)
+            .map(|(_, value)| value.to_string());
+        Ok(match existing {
+            Some(token) => Csrf {
+                token,
+                fresh: false,
+            },
+            None => {
+                let mut bytes = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                Csrf {
+                    token: B64URL.encode(bytes),
+                    fresh: true,
+                }
+            }
+        })
+    }
+}
+
+impl Csrf {
+    /// The hidden form field carrying the token.
+    pub fn field(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+            self.token
+        )
+    }
+
+    /// True when the request carried the cookie and the form the same token.
+    pub fn verify(&self, presented: Option<&str>) -> bool {
+        !self.fresh
+            && presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(self.token.as_bytes())))
+    }
+
+    /// Sets the cookie on `response` when the token is new.
+    pub fn apply(&self, mut response: Response, secure: bool) -> Response {
+        if self.fresh {
+            let cookie = format!(
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{}",
+                self.token,
+                if secure { "; Secure" } else { "" }
+            );
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+}
