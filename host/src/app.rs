@@ -98,11 +98,36 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", dir.display()))
 }
 
-/// Serves HTTP on `listener` until `shutdown` resolves.
+/// How often expired login states, replay-cache entries and codes are dropped.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Serves HTTP on `listener` until `shutdown` resolves, with housekeeping beside it.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    crate::http::serve(state, listener, shutdown).await
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let result = crate::http::serve(state, listener, shutdown).await;
+    housekeeping.abort();
+    result
+}
+
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        tick.tick().await;
+        let purged = async {
+            let mut tx = state.store.begin().await?;
+            let n = crate::store::sso::purge_expired(&mut tx, state.clock.now()).await?;
+            tx.commit().await?;
+            Ok::<u64, crate::store::StoreError>(n)
+        }
+        .await;
+        match purged {
+            Ok(n) if n > 0 => tracing::debug!(rows = n, "expired sign-in state dropped"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "housekeeping failed; will retry"),
+        }
+    }
 }

@@ -391,6 +391,26 @@ async fn idp_initiated_sign_in_works_only_when_allowed_and_an_assertion_is_used_
         last_event(&s.app, &s.tenant, "login.failed").await["after"]["reason"],
         "replayed"
     );
+
+    // Housekeeping drops the replay entry only once the assertion could not pass anyway.
+    let state = &s.app.state;
+    let mut tx = state.store.begin().await.unwrap();
+    let purged = gatehouse::store::sso::purge_expired(&mut tx, state.clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(purged, 0, "nothing has expired yet");
+    s.app
+        .clock
+        .advance(std::time::Duration::from_secs(25 * 3600));
+    let mut tx = state.store.begin().await.unwrap();
+    let purged = gatehouse::store::sso::purge_expired(&mut tx, state.clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(purged >= 1, "the replay entry is dropped");
+    let late = post_form(&action, &fields).await;
+    assert!(late.text().await.unwrap().contains("data-code=\"expired\""));
 }
 
 #[tokio::test]

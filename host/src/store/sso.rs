@@ -220,12 +220,14 @@ pub async fn insert_replay(
     Ok(())
 }
 
-/// Drops expired login states and replay entries (every tenant: housekeeping, no data read).
+/// Drops expired login states, replay entries and authorization codes (every tenant:
+/// housekeeping that reads no data).
 pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
     let mut n = 0;
     for sql in [
         "DELETE FROM sso_login_states WHERE expires_at < $1",
         "DELETE FROM saml_replay WHERE expires_at < $1",
+        "DELETE FROM oauth_codes WHERE expires_at < $1",
     ] {
         n += sqlx::query(sql)
             .bind(now.as_micros())
