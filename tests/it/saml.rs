@@ -300,6 +300,19 @@ async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
     assert_eq!(succeeded["after"]["outcome"], "existing");
     assert_eq!(succeeded["after"]["user"]["groups"], json!(["engineering"]));
 
+    // The IdP now sends an email outside the tenant's verified domains for the same subject:
+    // the user still signs in (the subject is linked) but keeps the verified email.
+    let mut moved = user("ada@saml-sp.example", &["engineering"]);
+    moved["attributes"]["email"] = json!(["ada@elsewhere.example"]);
+    let location = login_page(&s.app, "ada@saml-sp.example").await;
+    let (action, fields) = at_idp(&location, &moved).await;
+    assert_eq!(
+        post_form(&action, &fields).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let succeeded = last_event(&s.app, &s.tenant, "login.succeeded").await;
+    assert_eq!(succeeded["after"]["user"]["email"], "ada@saml-sp.example");
+
     // Signing out revokes the session.
     let forged = browser()
         .post(format!("{}/logout", s.app.url))

@@ -133,7 +133,7 @@ pub async fn reconcile(
 
     // SCIM owns the profile of users it created; a login only refreshes SSO-owned ones.
     if user.source != "scim" {
-        apply_profile(&mut user, mapped);
+        apply_profile(&mut user, mapped, domains);
     }
     if user.status == "pending" {
         user.status = "active".into();
@@ -180,10 +180,16 @@ pub async fn reconcile(
     }))
 }
 
-fn apply_profile(user: &mut UserRow, mapped: &Mapped) {
+/// Refreshes the profile from a login. The email changes only to an IdP-verified address in
+/// one of the tenant's verified domains; otherwise the old one stays.
+fn apply_profile(user: &mut UserRow, mapped: &Mapped, domains: &[String]) {
     let p = &mapped.profile;
-    user.email = p.email.to_lowercase();
-    user.email_verified = mapped.identity.email_verified;
+    let email = p.email.to_lowercase();
+    let domain = email.rsplit('@').next().unwrap_or_default();
+    if mapped.identity.email_verified && domains.iter().any(|d| d == domain) {
+        user.email = email;
+        user.email_verified = true;
+    }
     user.display_name = p.display_name.clone();
     user.given_name = p.given_name.clone();
     user.family_name = p.family_name.clone();

@@ -50,6 +50,10 @@ impl From<Error> for Failure {
                 message: format!("the {stage} plugin failed: {detail}"),
             },
             Error::NotFound(_) => Failure::NotFound,
+            Error::Conflict(message) => Failure::Refused {
+                code: "conflict",
+                message,
+            },
             other => Failure::Internal(other),
         }
     }
