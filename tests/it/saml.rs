@@ -461,7 +461,10 @@ async fn a_test_sign_in_reports_the_assertion_and_each_stage_without_signing_in(
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let location = r.body["redirect_url"].as_str().unwrap();
-    let (action, fields) = at_idp(location, &user("ada@saml-test.example", &["g1"])).await;
+    // LDAP names, which pysaml2 sends in the legacy `urn:mace:dir:attribute-def:` form.
+    let ldap = json!({"name_id": "ada@saml-test.example", "attributes": {
+        "mail": ["ada@saml-test.example"], "givenName": ["Ada"], "sn": ["Lovelace"], "groups": ["g1"]}});
+    let (action, fields) = at_idp(location, &ldap).await;
     let report = post_form(&action, &fields).await;
     assert_eq!(report.status(), StatusCode::OK);
     assert!(
@@ -472,6 +475,15 @@ async fn a_test_sign_in_reports_the_assertion_and_each_stage_without_signing_in(
     assert_eq!(report["raw_identity"]["subject"], "ada@saml-test.example");
     assert_eq!(report["pipeline"]["ok"], true, "{report}");
     assert_eq!(report["pipeline"]["stages"].as_array().unwrap().len(), 3);
+    let raw = report["raw_identity"]["attributes"].to_string();
+    assert!(
+        raw.contains("urn:mace:dir:attribute-def:givenName"),
+        "{raw}"
+    );
+    let identity = &report["pipeline"]["stages"][0]["output"];
+    assert_eq!(identity["given_name"], "Ada", "{identity}");
+    assert_eq!(identity["family_name"], "Lovelace");
+    assert_eq!(identity["email"], "ada@saml-test.example");
     assert!(!s
         .app
         .audit_actions(&s.tenant)

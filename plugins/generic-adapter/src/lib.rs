@@ -1,15 +1,15 @@
 //! The built-in adapter for any standards-compliant SAML 2.0 or OIDC identity provider.
 //!
 //! - Subject: the NameID (SAML) or `sub` (OIDC), unchanged. An empty subject is rejected.
-//! - Email: the first present of `email`, `mail`, the WS-Federation `emailaddress` claim URI and
-//!   `urn:oid:0.9.2342.19200300.100.1.3` whose value is shaped like an email address (a
+//! - Email: the first present of `email`, `mail`, the WS-Federation `emailaddress` claim URI,
+//!   `urn:oid:0.9.2342.19200300.100.1.3` and `urn:mace:dir:attribute-def:mail`/`email` whose value is shaped like an email address (a
 //!   malformed one is skipped and passes through: the host would refuse it and fail the
 //!   login); for SAML, else the NameID when it is shaped like an email address (NameID format
 //!   `emailAddress`). An OIDC `sub` is never taken as an email: it is an opaque id.
 //! - Names: given from `given_name`, `givenName`, `firstName`, `urn:oid:2.5.4.42`, `…/givenname`;
 //!   family from `family_name`, `sn`, `surname`, `lastName`, `urn:oid:2.5.4.4`, `…/surname`;
 //!   display from `name`, `displayName`, `urn:oid:2.16.840.1.113730.3.1.241`, Microsoft's
-//!   `…/displayname`. Names match case-insensitively; the first non-blank value wins.
+//!   `…/displayname`; each also in the legacy `urn:mace:dir:attribute-def:` form. Names match case-insensitively; the first non-blank value wins.
 //! - Groups: every value of `groups`, `memberOf` and `http://schemas.xmlsoap.org/claims/Group`,
 //!   merged in that order without repeats. A single comma-separated value is *not* split:
 //!   group names may contain commas (an LDAP DN in `memberOf` is `CN=Staff,OU=Groups,…`), and

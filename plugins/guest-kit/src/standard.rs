@@ -60,7 +60,8 @@ pub fn prefer(list: &mut Vec<String>, first: &[&str]) {
 }
 
 impl Names {
-    /// OIDC standard claims, LDAP/eduPerson SAML names (plain and `urn:oid:`), and the
+    /// OIDC standard claims, LDAP/eduPerson SAML names (plain, `urn:oid:` and the legacy
+    /// `urn:mace:dir:attribute-def:` form older Shibboleth and pysaml2 IdPs send), and the
     /// WS-Federation claim URIs ADFS and Entra ID use.
     pub fn standard() -> Self {
         Self {
@@ -69,12 +70,15 @@ impl Names {
                 "mail",
                 "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
                 "urn:oid:0.9.2342.19200300.100.1.3",
+                "urn:mace:dir:attribute-def:mail",
+                "urn:mace:dir:attribute-def:email",
             ]),
             given_name: names(&[
                 "given_name",
                 "givenName",
                 "firstName",
                 "urn:oid:2.5.4.42",
+                "urn:mace:dir:attribute-def:givenName",
                 "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
             ]),
             family_name: names(&[
@@ -83,12 +87,14 @@ impl Names {
                 "surname",
                 "lastName",
                 "urn:oid:2.5.4.4",
+                "urn:mace:dir:attribute-def:sn",
                 "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
             ]),
             display_name: names(&[
                 "name",
                 "displayName",
                 "urn:oid:2.16.840.1.113730.3.1.241",
+                "urn:mace:dir:attribute-def:displayName",
                 "http://schemas.microsoft.com/identity/claims/displayname",
             ]),
             groups: names(&[
