@@ -103,6 +103,9 @@ CREATE TABLE sso_login_states (
     -- OIDC nonce and PKCE verifier, sealed; NULL for SAML.
     secrets_sealed BLOB,
     return_to     TEXT,
+    -- SHA-256 of the value of a cookie set on the browser that started the sign-in; the
+    -- answer is accepted only from that browser (no login CSRF with a stolen response).
+    binding_hash  BLOB,
     test_mode     BIGINT NOT NULL DEFAULT 0 CHECK (test_mode IN (0, 1)),
     created_at    BIGINT NOT NULL,
     expires_at    BIGINT NOT NULL

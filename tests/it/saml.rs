@@ -177,8 +177,9 @@ pub(crate) async fn submit_form(
         .unwrap()
 }
 
-/// Starts a sign-in on the login page with `email`; returns the IdP URL.
-pub(crate) async fn login_page(app: &TestApp, email: &str) -> String {
+/// Starts a sign-in on the login page with `email`; returns the IdP URL and the cookie that
+/// binds the sign-in to this browser.
+pub(crate) async fn login_page(app: &TestApp, email: &str) -> (String, String) {
     let r = submit_form(
         &app.url,
         "/login",
@@ -193,7 +194,36 @@ pub(crate) async fn login_page(app: &TestApp, email: &str) -> String {
         "{}",
         r.text().await.unwrap()
     );
-    r.headers()["location"].to_str().unwrap().to_string()
+    let binding = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gatehouse_sso_"))
+        .expect("a browser-binding cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    (
+        r.headers()["location"].to_str().unwrap().to_string(),
+        binding,
+    )
+}
+
+/// Posts the IdP's form as the browser holding `cookie` (the sign-in's binding).
+pub(crate) async fn post_bound(
+    action: &str,
+    fields: &[(String, String)],
+    cookie: &str,
+) -> reqwest::Response {
+    browser()
+        .post(action)
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
 }
 
 pub(crate) async fn post_form(action: &str, fields: &[(String, String)]) -> reqwest::Response {
@@ -238,7 +268,18 @@ pub(crate) async fn last_event(app: &TestApp, tenant: &str, action: &str) -> Val
 #[tokio::test]
 async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
     let s = setup("saml-sp", json!({})).await;
-    let location = login_page(&s.app, "ada@saml-sp.example").await;
+    // The answer to a sign-in started in one browser is refused in another (login CSRF).
+    let (elsewhere, _) = login_page(&s.app, "ada@saml-sp.example").await;
+    let (action, fields) = at_idp(&elsewhere, &user("ada@saml-sp.example", &[])).await;
+    let stolen = post_form(&action, &fields).await;
+    assert_eq!(stolen.status(), StatusCode::FORBIDDEN);
+    assert!(stolen
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"browser_mismatch\""));
+
+    let (location, binding) = login_page(&s.app, "ada@saml-sp.example").await;
     assert!(
         location.starts_with(&format!("{}/sso/redirect?SAMLRequest=", s.idp)),
         "{location}"
@@ -249,7 +290,7 @@ async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
     )
     .await;
     assert_eq!(action, s.acs_url);
-    let done = post_form(&action, &fields).await;
+    let done = post_bound(&action, &fields, &binding).await;
     assert_eq!(
         done.status(),
         StatusCode::SEE_OTHER,
@@ -292,9 +333,9 @@ async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
     assert_eq!(failed["after"]["reason"], "unsolicited");
 
     // A second sign-in finds the same user through the (connection, subject) link.
-    let location = login_page(&s.app, "ada@saml-sp.example").await;
+    let (location, binding) = login_page(&s.app, "ada@saml-sp.example").await;
     let (action, fields) = at_idp(&location, &user("ada@saml-sp.example", &["engineering"])).await;
-    let done = post_form(&action, &fields).await;
+    let done = post_bound(&action, &fields, &binding).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let succeeded = last_event(&s.app, &s.tenant, "login.succeeded").await;
     assert_eq!(succeeded["after"]["outcome"], "existing");
@@ -304,10 +345,10 @@ async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
     // the user still signs in (the subject is linked) but keeps the verified email.
     let mut moved = user("ada@saml-sp.example", &["engineering"]);
     moved["attributes"]["email"] = json!(["ada@elsewhere.example"]);
-    let location = login_page(&s.app, "ada@saml-sp.example").await;
+    let (location, binding) = login_page(&s.app, "ada@saml-sp.example").await;
     let (action, fields) = at_idp(&location, &moved).await;
     assert_eq!(
-        post_form(&action, &fields).await.status(),
+        post_bound(&action, &fields, &binding).await.status(),
         StatusCode::SEE_OTHER
     );
     let succeeded = last_event(&s.app, &s.tenant, "login.succeeded").await;
@@ -496,9 +537,9 @@ async fn responses_signed_by_another_key_or_for_another_domain_are_refused_and_a
     let s = setup("saml-neg", json!({})).await;
     let mut rogue = user("eve@saml-neg.example", &[]);
     rogue["key"] = json!("rogue");
-    let location = login_page(&s.app, "eve@saml-neg.example").await;
+    let (location, binding) = login_page(&s.app, "eve@saml-neg.example").await;
     let (action, fields) = at_idp(&location, &rogue).await;
-    let refused = post_form(&action, &fields).await;
+    let refused = post_bound(&action, &fields, &binding).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused
         .text()
@@ -511,9 +552,9 @@ async fn responses_signed_by_another_key_or_for_another_domain_are_refused_and_a
     );
 
     // Signed correctly, but for an email outside the tenant's verified domains.
-    let location = login_page(&s.app, "eve@saml-neg.example").await;
+    let (location, binding) = login_page(&s.app, "eve@saml-neg.example").await;
     let (action, fields) = at_idp(&location, &user("eve@elsewhere.example", &[])).await;
-    let refused = post_form(&action, &fields).await;
+    let refused = post_bound(&action, &fields, &binding).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused
         .text()
@@ -524,9 +565,9 @@ async fn responses_signed_by_another_key_or_for_another_domain_are_refused_and_a
     // Not signed at all.
     let mut unsigned = user("eve@saml-neg.example", &[]);
     unsigned["sign_assertion"] = json!(false);
-    let location = login_page(&s.app, "eve@saml-neg.example").await;
+    let (location, binding) = login_page(&s.app, "eve@saml-neg.example").await;
     let (action, fields) = at_idp(&location, &unsigned).await;
-    let refused = post_form(&action, &fields).await;
+    let refused = post_bound(&action, &fields, &binding).await;
     assert!(refused
         .text()
         .await
@@ -571,7 +612,7 @@ async fn encrypted_assertions_decrypt_with_any_current_sp_key_and_keys_rotate() 
     let sign_in = |who: Value| {
         let app = &s.app;
         async move {
-            let location = login_page(app, "ada@saml-enc.example").await;
+            let (location, binding) = login_page(app, "ada@saml-enc.example").await;
             let (action, fields) = at_idp(&location, &who).await;
             let encoded = &fields.iter().find(|(n, _)| n == "SAMLResponse").unwrap().1;
             let xml = String::from_utf8(
@@ -584,7 +625,7 @@ async fn encrypted_assertions_decrypt_with_any_current_sp_key_and_keys_rotate() 
                 xml.contains("EncryptedAssertion") && !xml.contains("ada@saml-enc.example"),
                 "the IdP encrypted it"
             );
-            post_form(&action, &fields).await
+            post_bound(&action, &fields, &binding).await
         }
     };
     let done = sign_in(encrypted_to(&first["certificate"])).await;

@@ -110,16 +110,20 @@ async fn forge(s: &Setup, f: &Forge) -> String {
     r.text().await.unwrap()
 }
 
-/// Posts `xml` to the ACS, with `relay_state` when given; returns status and reason code.
-async fn post(s: &Setup, xml: &str, relay_state: Option<&str>) -> (StatusCode, String) {
+/// Posts `xml` to the ACS, with `relay_state` and the browser's binding cookie when given;
+/// returns status and reason code.
+async fn post(s: &Setup, xml: &str, relay_state: Option<(&str, &str)>) -> (StatusCode, String) {
     let mut fields = vec![(
         "SAMLResponse".to_string(),
         base64::engine::general_purpose::STANDARD.encode(xml),
     )];
-    if let Some(r) = relay_state {
-        fields.push(("RelayState".into(), r.into()));
-    }
-    let r = post_form(&s.acs_url, &fields).await;
+    let r = match relay_state {
+        Some((relay, cookie)) => {
+            fields.push(("RelayState".into(), relay.into()));
+            crate::saml::post_bound(&s.acs_url, &fields, cookie).await
+        }
+        None => post_form(&s.acs_url, &fields).await,
+    };
     let status = r.status();
     let body = r.text().await.unwrap();
     let code = body
@@ -132,7 +136,7 @@ async fn post(s: &Setup, xml: &str, relay_state: Option<&str>) -> (StatusCode, S
 }
 
 /// Asserts `xml` is refused with `code`, audited, and that no user was created.
-async fn refused(s: &Setup, xml: &str, relay_state: Option<&str>, code: &str) {
+async fn refused(s: &Setup, xml: &str, relay_state: Option<(&str, &str)>, code: &str) {
     let (status, got) = post(s, xml, relay_state).await;
     assert_eq!(
         (status, got.as_str()),
@@ -191,11 +195,17 @@ async fn validity_window_audience_recipient_and_destination_are_enforced() {
 #[tokio::test]
 async fn a_response_must_answer_the_request_it_comes_back_with() {
     let s = setup("forge-irt", json!({})).await;
-    let location = login_page(&s.app, "pat@forge-irt.example").await;
+    let (location, binding) = login_page(&s.app, "pat@forge-irt.example").await;
     let relay = url_param(&location, "RelayState");
     let mut f = Forge::new("pat@forge-irt.example");
     f.in_response_to = Some("_not-the-request-we-sent".into());
-    refused(&s, &forge(&s, &f).await, Some(&relay), "in_response_to").await;
+    refused(
+        &s,
+        &forge(&s, &f).await,
+        Some((&relay, &binding)),
+        "in_response_to",
+    )
+    .await;
 }
 
 fn url_param(url: &str, name: &str) -> String {

@@ -115,8 +115,10 @@ async fn test(
         .await
         .map_err(crate::Error::from)?
         .ok_or(crate::Error::NotFound("tenant"))?;
-    let redirect_url = login::start(&state, &tenant, &connection, None, true).await?;
-    Ok(Json(TestStarted { redirect_url }))
+    let started = login::start(&state, &tenant, &connection, None, true).await?;
+    Ok(Json(TestStarted {
+        redirect_url: started.redirect_url,
+    }))
 }
 
 async fn add_key(

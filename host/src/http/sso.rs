@@ -163,7 +163,16 @@ async fn login_submit(
         Err(other) => return failure_page(other),
     };
     match login::start(&state, &tenant, &connection, return_to, false).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(started) => {
+            let mut response = Redirect::to(&started.redirect_url).into_response();
+            if let Some(value) = started
+                .binding_cookie
+                .and_then(|c| axum::http::HeaderValue::from_str(&c).ok())
+            {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
         Err(e) => failure_page(Failure::from(e)),
     }
 }
@@ -197,9 +206,24 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
+/// The sign-in binding cookies the browser sent.
+fn binding_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| name.starts_with(login::BINDING_COOKIE_PREFIX))
+        .take(32)
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
 async fn acs(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
+    headers: HeaderMap,
     Path((tenant, connection)): Path<(String, String)>,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -219,22 +243,34 @@ async fn acs(
         &connection,
         &form.saml_response,
         form.relay_state.as_deref(),
+        &binding_cookies(&headers),
         &ctx,
     )
     .await;
+    let clear = form
+        .relay_state
+        .as_deref()
+        .filter(|r| !r.is_empty() && r.len() <= 80)
+        .map(login::clear_binding_cookie);
     match finished {
         Ok(Finished::SignedIn {
             set_cookie,
             redirect,
-        }) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::SET_COOKIE, set_cookie),
-                (header::LOCATION, redirect),
-                (header::CACHE_CONTROL, "no-store".to_string()),
-            ],
-        )
-            .into_response(),
+        }) => {
+            let mut response = (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::SET_COOKIE, set_cookie),
+                    (header::LOCATION, redirect),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+            )
+                .into_response();
+            if let Some(value) = clear.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
         Ok(Finished::Test(report)) => Json(report).into_response(),
         Err(f) => failure_page(f),
     }

@@ -8,6 +8,8 @@ use base64::Engine;
 use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::saml::authn_request::{new_request_id, AuthnRequest};
 use super::saml::response::{self, Expectations};
@@ -144,14 +146,48 @@ pub async fn route(state: &AppState, email: &str) -> Result<(TenantRecord, Conne
     Err(unknown())
 }
 
-/// Records a login state and returns the IdP URL to send the browser to.
+/// Name prefix of the cookies that bind a sign-in to the browser that started it; the rest
+/// of the name is the start of the login state id, so parallel sign-ins do not collide.
+pub const BINDING_COOKIE_PREFIX: &str = "gatehouse_sso_";
+/// Characters of the login state id in the binding cookie's name.
+const BINDING_NAME_CHARS: usize = 16;
+
+/// Where the browser goes next and, for a browser-started sign-in, the `Set-Cookie` value
+/// that binds the answer to this browser.
+pub struct Started {
+    pub redirect_url: String,
+    pub binding_cookie: Option<String>,
+}
+
+fn binding_cookie_name(state_id: &str) -> String {
+    let prefix: String = state_id.chars().take(BINDING_NAME_CHARS).collect();
+    format!("{BINDING_COOKIE_PREFIX}{prefix}")
+}
+
+/// The `Set-Cookie` value for a binding. The IdP posts the answer cross-site, so on https
+/// the cookie is `SameSite=None; Secure`; it is scoped to the ACS paths and dies with the
+/// login state.
+fn binding_set_cookie(state: &AppState, state_id: &str, value: &str) -> String {
+    let site = if state.config.public_url().starts_with("https://") {
+        "; SameSite=None; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={value}; Path=/sso/saml/; HttpOnly; Max-Age={LOGIN_STATE_TTL_SECS}{site}",
+        binding_cookie_name(state_id)
+    )
+}
+
+/// Records a login state and returns where to send the browser. A test sign-in (started by
+/// an admin through the API, then opened in some browser) is not bound to a browser.
 pub async fn start(
     state: &AppState,
     tenant: &TenantRecord,
     connection: &Connection,
     return_to: Option<String>,
     test_mode: bool,
-) -> Result<String, Error> {
+) -> Result<Started, Error> {
     if !test_mode && connection.status != ConnectionStatus::Enabled {
         return Err(Error::Conflict(
             "this connection is not enabled for sign-in".into(),
@@ -168,7 +204,11 @@ pub async fn start(
         connection.id,
     );
     let request_id = new_request_id();
+    let binding = (!test_mode).then(random_token);
     let login = LoginStateRow {
+        binding_hash: binding
+            .as_ref()
+            .map(|b| Sha256::digest(b.as_bytes()).to_vec()),
         id: random_token(),
         tenant_id: tenant.id,
         connection_id: connection.id,
@@ -192,7 +232,10 @@ pub async fn start(
     let mut tx = state.store.begin().await?;
     store::sso::insert_login_state(&mut tx, &login).await?;
     tx.commit().await?;
-    Ok(url)
+    Ok(Started {
+        redirect_url: url,
+        binding_cookie: binding.map(|b| binding_set_cookie(state, &login.id, &b)),
+    })
 }
 
 /// The tenant and connection named in an IdP-facing URL.
@@ -220,9 +263,19 @@ pub async fn saml_acs(
     connection: &Connection,
     saml_response: &str,
     relay_state: Option<&str>,
+    cookies: &[(String, String)],
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
-    let result = saml_acs_inner(state, tenant, connection, saml_response, relay_state, ctx).await;
+    let result = saml_acs_inner(
+        state,
+        tenant,
+        connection,
+        saml_response,
+        relay_state,
+        cookies,
+        ctx,
+    )
+    .await;
     if let Err(Failure::Refused { code, message }) = &result {
         tracing::info!(tenant = %tenant.id, connection = %connection.id, code, "SAML sign-in refused");
         audit_failure(state, tenant.id, connection.id, code, message, ctx).await?;
@@ -257,12 +310,32 @@ async fn audit_failure(
     Ok(())
 }
 
+/// True when the login state needs no binding, or this browser holds its cookie.
+fn bound_to_this_browser(login: &LoginStateRow, cookies: &[(String, String)]) -> bool {
+    let Some(expected) = &login.binding_hash else {
+        return true;
+    };
+    let name = binding_cookie_name(&login.id);
+    cookies.iter().any(|(n, v)| {
+        *n == name && bool::from(Sha256::digest(v.as_bytes()).as_slice().ct_eq(expected))
+    })
+}
+
+/// The `Set-Cookie` value that removes the binding cookie of `relay_state`.
+pub fn clear_binding_cookie(relay_state: &str) -> String {
+    format!(
+        "{}=; Path=/sso/saml/; HttpOnly; Max-Age=0",
+        binding_cookie_name(relay_state)
+    )
+}
+
 /// Takes the login state named by RelayState; `None` for an unsolicited response.
 async fn take_state(
     state: &AppState,
     tenant: TenantId,
     connection: &Connection,
     relay_state: Option<&str>,
+    cookies: &[(String, String)],
 ) -> Result<Option<LoginStateRow>, Failure> {
     let Some(relay) = relay_state.filter(|r| !r.is_empty() && r.len() <= 80) else {
         return Ok(None);
@@ -278,6 +351,10 @@ async fn take_state(
             code: "login_expired",
             message: "the sign-in took too long; start again".into(),
         }),
+        Some(s) if !bound_to_this_browser(&s, cookies) => Err(Failure::Refused {
+            code: "browser_mismatch",
+            message: "this sign-in was started in another browser; start again here".into(),
+        }),
         other => Ok(other),
     }
 }
@@ -288,6 +365,7 @@ async fn saml_acs_inner(
     connection: &Connection,
     saml_response: &str,
     relay_state: Option<&str>,
+    cookies: &[(String, String)],
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
     if connection.status == ConnectionStatus::Disabled {
@@ -297,7 +375,7 @@ async fn saml_acs_inner(
         });
     }
     let Settings::Saml(saml) = &connection.settings;
-    let login = take_state(state, tenant.id, connection, relay_state).await?;
+    let login = take_state(state, tenant.id, connection, relay_state, cookies).await?;
     if login.is_none() && !saml.allow_idp_initiated {
         return Err(Rejection::Unsolicited.into());
     }

@@ -139,6 +139,8 @@ pub struct LoginStateRow {
     pub request_id: String,
     pub secrets_sealed: Option<Vec<u8>>,
     pub return_to: Option<String>,
+    /// SHA-256 of the browser-binding cookie, when the sign-in was started in a browser.
+    pub binding_hash: Option<Vec<u8>>,
     pub test_mode: bool,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
@@ -146,8 +148,8 @@ pub struct LoginStateRow {
 
 pub async fn insert_login_state(tx: &mut Tx, s: &LoginStateRow) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO sso_login_states (id, tenant_id, connection_id, request_id, secrets_sealed, return_to, test_mode, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO sso_login_states (id, tenant_id, connection_id, request_id, secrets_sealed, return_to, binding_hash, test_mode, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&s.id)
     .bind(s.tenant_id.to_string())
@@ -155,6 +157,7 @@ pub async fn insert_login_state(tx: &mut Tx, s: &LoginStateRow) -> StoreResult<(
     .bind(&s.request_id)
     .bind(s.secrets_sealed.clone())
     .bind(s.return_to.clone())
+    .bind(s.binding_hash.clone())
     .bind(i64::from(s.test_mode))
     .bind(s.created_at.as_micros())
     .bind(s.expires_at.as_micros())
@@ -170,7 +173,7 @@ pub async fn take_login_state(
     id: &str,
 ) -> StoreResult<Option<LoginStateRow>> {
     let row = sqlx::query(
-        "SELECT id, tenant_id, connection_id, request_id, secrets_sealed, return_to, test_mode, created_at, expires_at \
+        "SELECT id, tenant_id, connection_id, request_id, secrets_sealed, return_to, binding_hash, test_mode, created_at, expires_at \
          FROM sso_login_states WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.to_string())
@@ -193,6 +196,7 @@ pub async fn take_login_state(
         request_id: row.try_get("request_id")?,
         secrets_sealed: row.try_get("secrets_sealed")?,
         return_to: row.try_get("return_to")?,
+        binding_hash: row.try_get("binding_hash")?,
         test_mode: row.try_get::<i64, _>("test_mode")? == 1,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         expires_at: Timestamp::from_micros(row.try_get("expires_at")?),
