@@ -153,6 +153,11 @@ pub async fn reconcile(
     }
     let mut groups = Vec::new();
     for external in &wanted {
+        // Memberships the user already has stay as they are: no write.
+        if old_groups.iter().any(|(_, e)| e == external) {
+            groups.push(external.to_string());
+            continue;
+        }
         let (group, source) = sql::ensure_group(tx, tenant, external, now).await?;
         // Membership of SCIM-managed groups is SCIM's to change.
         if source == "sso" {
@@ -170,7 +175,12 @@ pub async fn reconcile(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    sql::set_roles(tx, tenant, user.id, &roles, now).await?;
+    // Both sides sorted the same way (Rust's order, whatever the database collation).
+    let mut unchanged = old_roles.clone();
+    unchanged.sort();
+    if roles != unchanged {
+        sql::set_roles(tx, tenant, user.id, &roles, now).await?;
+    }
     let after = user_json(&user, &groups, &roles);
     Ok(Ok(Reconciled {
         user,
