@@ -1,4 +1,6 @@
-//! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`health`]), the request
+//! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`connections`],
+//! [`sso`] (the browser's sign-in pages and the SAML endpoints), [`oauth`] (Gatehouse as OIDC
+//! provider), [`health`]), CSRF tokens for the forms ([`csrf`]), the request
 //! middleware, extractors, and the single error mapping in [`error`]. Handlers parse input,
 //! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
 
