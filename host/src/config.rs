@@ -293,6 +293,11 @@ impl Config {
         }
     }
 
+    /// Whether people and IdPs reach Gatehouse over https (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+
     /// The database URL, defaulting to the embedded SQLite file.
     pub fn database_url(&self) -> String {
         match &self.database.url {

@@ -240,6 +240,16 @@ impl fmt::Display for Email {
     }
 }
 
+/// A fresh 256-bit random secret as 43 base64url characters: session cookies, CSRF tokens,
+/// login states, browser bindings and authorization codes.
+pub fn random_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// A UTC instant with microsecond precision, stored as unix microseconds and shown as RFC 3339.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);

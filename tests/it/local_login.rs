@@ -91,6 +91,13 @@ async fn the_owner_signs_in_with_a_password_and_failures_do_not_say_why() {
     .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let wrong_text = wrong.text().await.unwrap();
+    let huge = "p".repeat(10_000);
+    let too_long = password_login(&app, "owned", "root@owned.example", &huge).await;
+    assert_eq!(too_long.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        last_event(&app, &tenant, "login.failed").await["after"]["reason"],
+        "wrong_password"
+    );
     let unknown = password_login(&app, "owned", "nobody@owned.example", PASSWORD).await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     // The same answer for both (the pages differ only in their fresh CSRF token).

@@ -8,9 +8,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use base64::Engine;
-use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 /// The cookie's name.
@@ -28,13 +25,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Csrf {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let existing = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
+        let existing = super::extract::cookies(&parts.headers)
             .find(|(name, value)| *name == COOKIE && value.len() == TOKEN_CHARS)
             .map(|(_, value)| value.to_string());
         Ok(match existing {
@@ -42,14 +33,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Csrf {
                 token,
                 fresh: false,
             },
-            None => {
-                let mut bytes = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut bytes);
-                Csrf {
-                    token: B64URL.encode(bytes),
-                    fresh: true,
-                }
-            }
+            None => Csrf {
+                token: crate::types::random_token(),
+                fresh: true,
+            },
         })
     }
 }

@@ -164,6 +164,16 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
+/// The request's cookies as (name, value) pairs, from every `Cookie` header.
+pub fn cookies(headers: &axum::http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+}
+
 /// Parses a path segment into a newtype, or a 400 naming what was expected.
 pub fn path_param<T: std::str::FromStr<Err = crate::types::ParseError>>(
     raw: &str,

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::csrf::Csrf;
-use super::extract::Ctx;
+use super::extract::{cookies, Ctx};
 use crate::app::AppState;
 use crate::sessions::browser;
 use crate::sso::login::{self, Failure, Finished};
@@ -104,7 +104,7 @@ fn login_form(csrf: &Csrf, return_to: Option<&str>, error: Option<&str>) -> Stri
 }
 
 fn secure(state: &AppState) -> bool {
-    state.config.public_url().starts_with("https://")
+    state.config.is_https()
 }
 
 fn expired_form(state: &AppState, csrf: &Csrf) -> Response {
@@ -208,12 +208,7 @@ struct AcsForm {
 
 /// The sign-in binding cookies the browser sent.
 fn binding_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    cookies(headers)
         .filter(|(name, _)| name.starts_with(login::BINDING_COOKIE_PREFIX))
         .take(32)
         .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -278,12 +273,7 @@ async fn acs(
 
 /// The session cookie's value, if the request carries one.
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    cookies(headers)
         .find(|(name, _)| *name == browser::COOKIE)
         .map(|(_, value)| SecretString::from(value.to_string()))
 }

@@ -147,9 +147,7 @@ pub async fn authorize(
         }
         return Ok(Authorize::Login);
     };
-    let mut code = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut code);
-    let code = B64URL.encode(code);
+    let code = crate::types::random_token();
     let now = state.clock.now();
     let row = CodeRow {
         tenant_id: session.tenant_id,

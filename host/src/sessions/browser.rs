@@ -2,9 +2,6 @@
 //! when the public URL is https), stored only as its SHA-256, with an idle and an absolute
 //! timeout, revocable. The session's own id is separate from its token and safe to show.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use base64::Engine;
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -42,9 +39,7 @@ pub async fn open(
 ) -> Result<Opened, Error> {
     let now = state.clock.now();
     let cfg = &state.config.sessions;
-    let mut secret = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
-    let token = B64URL.encode(secret);
+    let token = crate::types::random_token();
     let absolute = i64::try_from(cfg.absolute_timeout_secs).unwrap_or(i64::MAX);
     let idle = i64::try_from(cfg.idle_timeout_secs)
         .unwrap_or(i64::MAX)
@@ -120,7 +115,7 @@ pub fn clear_cookie(state: &AppState) -> String {
 }
 
 fn secure_flag(state: &AppState) -> &'static str {
-    if state.config.public_url().starts_with("https://") {
+    if state.config.is_https() {
         "; Secure"
     } else {
         ""

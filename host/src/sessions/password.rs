@@ -168,9 +168,17 @@ pub async fn sign_in(
         .as_ref()
         .and_then(|c| c.password_hash.clone())
         .unwrap_or_else(decoy_hash);
-    let matches = tokio::task::spawn_blocking(move || verify(&password, &stored))
+    // Nothing over the accepted length was ever set: refuse it without hashing all of it.
+    let too_long = password.expose_secret().chars().count() > MAX_PASSWORD;
+    let candidate = if too_long {
+        SecretString::from("")
+    } else {
+        password
+    };
+    let matches = tokio::task::spawn_blocking(move || verify(&candidate, &stored))
         .await
-        .map_err(|e| Error::Internal(e.into()))?;
+        .map_err(|e| Error::Internal(e.into()))?
+        && !too_long;
     let refusal = match &found {
         None => Some("unknown_email"),
         Some(c) if c.password_hash.is_none() => Some("no_password"),

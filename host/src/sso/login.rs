@@ -5,7 +5,6 @@
 //! Every refusal is audited as `login.failed` with its reason code.
 
 use base64::Engine;
-use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -24,7 +23,7 @@ use crate::plugins::sign_in;
 use crate::plugins::types::RawIdentity;
 use crate::sessions::browser;
 use crate::store::{self, sso::LoginStateRow, tenants::TenantRecord, tenants::TenantStatus};
-use crate::types::{ConnectionId, DomainName, Email, TenantId};
+use crate::types::{random_token, ConnectionId, DomainName, Email, TenantId};
 
 /// How long a user has to come back from the IdP.
 const LOGIN_STATE_TTL_SECS: i64 = 10 * 60;
@@ -110,12 +109,6 @@ pub fn safe_return_to(text: Option<&str>) -> Option<String> {
     ok.then(|| t.to_string())
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// The tenant a work email routes to, and its enabled connection.
 pub async fn route(state: &AppState, email: &str) -> Result<(TenantRecord, Connection), Failure> {
     let unknown = || Failure::Refused {
@@ -168,7 +161,7 @@ fn binding_cookie_name(state_id: &str) -> String {
 /// the cookie is `SameSite=None; Secure`; it is scoped to the ACS paths and dies with the
 /// login state.
 fn binding_set_cookie(state: &AppState, state_id: &str, value: &str) -> String {
-    let site = if state.config.public_url().starts_with("https://") {
+    let site = if state.config.is_https() {
         "; SameSite=None; Secure"
     } else {
         ""

@@ -113,16 +113,6 @@ pub async fn user(store: &Store, tenant: TenantId, id: UserId) -> StoreResult<Op
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub async fn user_in_tx(tx: &mut Tx, tenant: TenantId, id: UserId) -> StoreResult<Option<UserRow>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
-    let row = sqlx::query(&sql)
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(user_from_row).transpose()
-}
-
 /// The user of `tenant` with this (lower-cased) email.
 pub async fn user_by_email(
     tx: &mut Tx,
@@ -301,13 +291,26 @@ pub async fn remove_member(
 pub type RoleRow = (String, String, String);
 
 pub async fn roles(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<Vec<RoleRow>> {
+    roles_with(tx.conn(), tenant, user).await
+}
+
+/// The user's role assignments, read outside a transaction (token issuance).
+pub async fn roles_of(store: &Store, tenant: TenantId, user: UserId) -> StoreResult<Vec<RoleRow>> {
+    roles_with(store.reader(), tenant, user).await
+}
+
+async fn roles_with<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant: TenantId,
+    user: UserId,
+) -> StoreResult<Vec<RoleRow>> {
     let rows = sqlx::query(
         "SELECT role, scope_kind, scope_name FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 \
          ORDER BY role, scope_kind, scope_name",
     )
     .bind(tenant.to_string())
     .bind(user.to_string())
-    .fetch_all(tx.conn())
+    .fetch_all(executor)
     .await?;
     rows.iter()
         .map(|r| {
@@ -401,25 +404,4 @@ pub async fn set_owner(
     .execute(tx.conn())
     .await?;
     Ok(())
-}
-
-/// The user's role assignments, read outside a transaction (token issuance).
-pub async fn roles_of(store: &Store, tenant: TenantId, user: UserId) -> StoreResult<Vec<RoleRow>> {
-    let rows = sqlx::query(
-        "SELECT role, scope_kind, scope_name FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 \
-         ORDER BY role, scope_kind, scope_name",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .fetch_all(store.reader())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("role")?,
-                r.try_get("scope_kind")?,
-                r.try_get("scope_name")?,
-            ))
-        })
-        .collect()
 }

@@ -107,24 +107,6 @@ pub async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
-/// Revokes every live session of a user (deactivation); returns how many.
-pub async fn revoke_user(
-    tx: &mut Tx,
-    tenant: TenantId,
-    user: UserId,
-    now: Timestamp,
-) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .bind(now.as_micros())
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected())
-}
-
 /// Whether session `id` of `tenant` is live at `now` (not revoked, not expired).
 pub async fn is_live(
     store: &Store,

@@ -97,13 +97,7 @@ pub async fn connection(
     tenant: TenantId,
     id: ConnectionId,
 ) -> StoreResult<Option<ConnectionRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE tenant_id = $1 AND id = $2");
-    let row = sqlx::query(&sql)
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_optional(store.reader())
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    connection_with(store.reader(), tenant, id).await
 }
 
 pub async fn connection_for_update(
@@ -111,11 +105,19 @@ pub async fn connection_for_update(
     tenant: TenantId,
     id: ConnectionId,
 ) -> StoreResult<Option<ConnectionRow>> {
+    connection_with(tx.conn(), tenant, id).await
+}
+
+async fn connection_with<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant: TenantId,
+    id: ConnectionId,
+) -> StoreResult<Option<ConnectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .fetch_optional(tx.conn())
+        .fetch_optional(executor)
         .await?;
     row.as_ref().map(from_row).transpose()
 }

@@ -138,11 +138,18 @@ pub fn verify(xml: &str, expect: &Expectations) -> Result<Verified, Rejection> {
     let shape = prescan(xml)?;
     // The envelope is read without the encrypted assertion, which the schema types cannot
     // always parse; the assertion itself is read after decryption.
-    let without_encrypted = match encryption::element_span(xml, b"EncryptedAssertion")? {
-        Some((start, end)) => format!("{}{}", &xml[..start], &xml[end..]),
-        None => xml.to_string(),
+    let without_encrypted;
+    let envelope_xml = match shape.encrypted {
+        0 => xml,
+        _ => match encryption::element_span(xml, b"EncryptedAssertion")? {
+            Some((start, end)) => {
+                without_encrypted = format!("{}{}", &xml[..start], &xml[end..]);
+                without_encrypted.as_str()
+            }
+            None => xml,
+        },
     };
-    let envelope: Response = without_encrypted
+    let envelope: Response = envelope_xml
         .parse()
         .map_err(|e| Rejection::Malformed(format!("not a SAML Response: {e}")))?;
     check_envelope(&envelope, expect)?;
