@@ -15,6 +15,7 @@ use crate::http::metrics::Metrics;
 use crate::plugins::Registry;
 use crate::secrets::{self, Secrets};
 use crate::sessions;
+use crate::sso::oidc::ProviderCache;
 use crate::store::{Backend, Store};
 use crate::types::Clock;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The plugin runtime, registry and compiled components.
     pub plugins: Arc<Registry>,
+    /// OIDC providers' discovery documents and keys, cached per node.
+    pub oidc: Arc<ProviderCache>,
 }
 
 /// What [`start`] produced.
@@ -73,6 +76,7 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
         secrets: Arc::new(secrets),
         metrics: Arc::new(Metrics::new(database)),
         plugins: Arc::new(plugins),
+        oidc: Arc::new(ProviderCache::new()),
     };
     Ok(Started {
         state,

@@ -1,6 +1,10 @@
 //! Independent protocol peers the tests talk to, started once per test binary on 127.0.0.1:
-//! a SAML 2.0 IdP built on pysaml2 (`tests/peers/saml_idp.py`). Python peers live in a
-//! virtual environment the setup creates from `tests/peers/requirements.txt`.
+//! a SAML 2.0 IdP built on pysaml2 (`tests/peers/saml_idp.py`) and an OpenID Connect
+//! provider built on the npm package `oidc-provider` (`tests/peers/oidc_op/oidc_op.mjs`).
+//! Python peers live in a virtual environment the setup creates from
+//! `tests/peers/requirements.txt`; the Node peer's packages are installed with `npm ci` from
+//! `tests/peers/oidc_op/package-lock.json`. Both are cached under
+//! `~/.cache/gatehouse/peers`, one folder per version of the file they are made from.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,19 +17,24 @@ fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
 }
 
+/// `~/.cache/gatehouse/peers/{prefix}-{hash of the file}`: a cache folder per version of `file`.
+fn cache_dir(prefix: &str, file: &Path) -> PathBuf {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let tag: u64 = bytes.iter().fold(1469598103934665603u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(1099511628211)
+    });
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    PathBuf::from(home)
+        .join(".cache/gatehouse/peers")
+        .join(format!("{prefix}-{tag:016x}"))
+}
+
 /// The virtual environment's python, created (once per requirements version) if missing.
 fn python() -> PathBuf {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
         let requirements = peers_dir().join("requirements.txt");
-        let text = std::fs::read_to_string(&requirements).expect("requirements.txt");
-        let tag: u64 = text.bytes().fold(1469598103934665603u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(1099511628211)
-        });
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
-        let venv = PathBuf::from(home)
-            .join(".cache/gatehouse/peers")
-            .join(format!("venv-{tag:016x}"));
+        let venv = cache_dir("venv", &requirements);
         let python = venv.join("bin/python");
         if !venv.join(".ready").exists() {
             let ok = Command::new("python3")
@@ -53,38 +62,145 @@ fn python() -> PathBuf {
     .clone()
 }
 
+/// The Node peer's folder: its packages installed (once per package-lock.json version) by
+/// `npm ci`. The peer's script is copied next to its node_modules at each start, since an
+/// ES module resolves packages from where the script is, not from NODE_PATH.
+fn node_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let src = peers_dir().join("oidc_op");
+        let dir = cache_dir("node", &src.join("package-lock.json"));
+        if !dir.join(".ready").exists() {
+            std::fs::create_dir_all(&dir).expect("node peer folder");
+            for file in ["package.json", "package-lock.json"] {
+                std::fs::copy(src.join(file), dir.join(file))
+                    .unwrap_or_else(|e| panic!("copying {file}: {e}"));
+            }
+            let ok = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .expect("npm ci")
+                .success();
+            assert!(ok, "installing the Node peer's packages failed");
+            std::fs::write(dir.join(".ready"), "").expect("mark node peer ready");
+        }
+        dir
+    })
+    .clone()
+}
+
 /// A running peer process; killed when the test binary exits (it dies with its pipe).
 struct Peer {
     _child: Child,
     port: u16,
+    /// The JSON line the peer printed once listening.
+    said: Value,
 }
 
-fn start(script: &str) -> Peer {
-    let mut child = Command::new(python())
-        .arg(peers_dir().join(script))
+fn start(mut command: Command, what: &str) -> Peer {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting {script}: {e}"));
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("peer port");
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{script} said {line:?}"));
+    let said: Value =
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what} said {line:?}"));
     Peer {
         _child: child,
-        port: v["port"].as_u64().expect("port") as u16,
+        port: said["port"].as_u64().expect("port") as u16,
+        said,
     }
+}
+
+fn start_python(script: &str) -> Peer {
+    let mut command = Command::new(python());
+    command.arg(peers_dir().join(script));
+    start(command, script)
 }
 
 /// The base URL of the shared pysaml2 IdP.
 pub fn saml_idp() -> String {
     static IDP: OnceLock<Mutex<Peer>> = OnceLock::new();
-    let peer = IDP.get_or_init(|| Mutex::new(start("saml_idp.py")));
+    let peer = IDP.get_or_init(|| Mutex::new(start_python("saml_idp.py")));
     let port = peer.lock().expect("idp").port;
     format!("http://127.0.0.1:{port}")
+}
+
+/// The issuer URL (`http://127.0.0.1:PORT`) of the shared `oidc-provider` OpenID Connect
+/// provider. Its discovery document is at `{issuer}/.well-known/openid-configuration`.
+#[allow(dead_code)]
+pub fn oidc_op() -> String {
+    static OP: OnceLock<Mutex<Peer>> = OnceLock::new();
+    let peer = OP.get_or_init(|| {
+        let dir = node_dir();
+        let script = dir.join("oidc_op.mjs");
+        std::fs::copy(peers_dir().join("oidc_op/oidc_op.mjs"), &script).expect("copy oidc_op.mjs");
+        let mut command = Command::new("node");
+        command.arg(&script).current_dir(&dir);
+        Mutex::new(start(command, "oidc_op.mjs"))
+    });
+    let peer = peer.lock().expect("op");
+    peer.said["issuer"].as_str().expect("issuer").to_string()
+}
+
+/// Stores (or replaces) the OP's account `id`; it logs in as `id` and its ID token and
+/// userinfo carry `claims` (email, email_verified, name, given_name, family_name, groups),
+/// as far as the scopes asked for allow.
+#[allow(dead_code)]
+pub async fn oidc_op_account(issuer: &str, id: &str, claims: Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{issuer}/test/accounts"))
+        .json(&serde_json::json!({ "id": id, "claims": claims }))
+        .send()
+        .await
+        .expect("POST /test/accounts");
+    assert_eq!(response.status(), 204, "storing the OP account {id}");
+}
+
+/// Registers a confidential code-flow client (`client_secret_basic`) with the OP's dynamic
+/// client registration; returns its client id and secret.
+#[allow(dead_code)]
+pub async fn oidc_op_register(issuer: &str, redirect_uri: &str) -> (String, String) {
+    let http = reqwest::Client::new();
+    let discovery: Value = http
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("OP discovery")
+        .json()
+        .await
+        .expect("OP discovery JSON");
+    let endpoint = discovery["registration_endpoint"]
+        .as_str()
+        .expect("registration_endpoint");
+    let response = http
+        .post(endpoint)
+        .json(&serde_json::json!({
+            "redirect_uris": [redirect_uri],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+        }))
+        .send()
+        .await
+        .expect("OP registration");
+    let status = response.status();
+    let client: Value = response.json().await.expect("registration JSON");
+    assert_eq!(status, 201, "OP registration answered {client}");
+    (
+        client["client_id"].as_str().expect("client_id").to_string(),
+        client["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_string(),
+    )
 }
 
 /// Runs a one-shot Python peer script with `args` (off the test's runtime thread, which

@@ -1,6 +1,6 @@
 //! The browser-facing sign-in routes: the login page (a work email routes to its
-//! organisation's connection), each SAML connection's SP metadata and ACS, the signed-in
-//! landing page and sign-out. Failures render a plain HTML page naming the reason; the
+//! organisation's connection), each SAML connection's SP metadata and ACS, each OIDC
+//! connection's redirect URI, the signed-in landing page and sign-out. Failures render a plain HTML page naming the reason; the
 //! reason code is in the audit log.
 
 use axum::extract::{Path, Query, State};
@@ -15,6 +15,7 @@ use super::csrf::Csrf;
 use super::extract::{cookies, Ctx};
 use crate::app::AppState;
 use crate::sessions::browser;
+use crate::sso::callback::{self, CallbackParams};
 use crate::sso::login::{self, Failure, Finished};
 use crate::sso::saml::metadata::{escape, sp_metadata};
 use crate::sso::{Settings, SpEndpoints};
@@ -26,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/login/password", get(password_page).post(password_submit))
         .route("/sso/saml/{tenant}/{connection}/metadata", get(metadata))
         .route("/sso/saml/{tenant}/{connection}/acs", post(acs))
+        .route(
+            "/sso/oidc/{tenant}/{connection}/callback",
+            get(oidc_callback),
+        )
         .route("/account", get(account))
         .route("/logout", post(logout))
 }
@@ -185,7 +190,9 @@ async fn metadata(
         Ok(found) => found,
         Err(f) => return failure_page(f),
     };
-    let Settings::Saml(saml) = &connection.settings;
+    let Settings::Saml(saml) = &connection.settings else {
+        return failure_page(Failure::NotFound);
+    };
     let sp = SpEndpoints::new(
         &state.config.public_url(),
         &tenant.public_token,
@@ -242,9 +249,13 @@ async fn acs(
         &ctx,
     )
     .await;
-    let clear = form
-        .relay_state
-        .as_deref()
+    finished_response(finished, form.relay_state.as_deref())
+}
+
+/// The browser's answer to a finished sign-in: the session cookie and a redirect (clearing
+/// the binding cookie of the login state `state_id`), a test report, or the failure page.
+fn finished_response(finished: Result<Finished, Failure>, state_id: Option<&str>) -> Response {
+    let clear = state_id
         .filter(|r| !r.is_empty() && r.len() <= 80)
         .map(login::clear_binding_cookie);
     match finished {
@@ -269,6 +280,35 @@ async fn acs(
         Ok(Finished::Test(report)) => Json(report).into_response(),
         Err(f) => failure_page(f),
     }
+}
+
+async fn oidc_callback(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    Path((tenant, connection)): Path<(String, String)>,
+    query: Result<Query<CallbackParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
+        Ok(found) => found,
+        Err(f) => return failure_page(f),
+    };
+    let Ok(Query(params)) = query else {
+        return failure_page(Failure::Refused {
+            code: "malformed",
+            message: "the identity provider's answer is not a valid query string".into(),
+        });
+    };
+    let finished = callback::oidc_callback(
+        &state,
+        &tenant,
+        &connection,
+        &params,
+        &binding_cookies(&headers),
+        &ctx,
+    )
+    .await;
+    finished_response(finished, params.state.as_deref())
 }
 
 /// The session cookie's value, if the request carries one.

@@ -1,15 +1,20 @@
 //! The admin side of SSO connections: create, list, get, update and delete, each change
-//! audited with before and after (`sso_connection.created/updated/deleted`).
+//! audited with before and after (`sso_connection.created/updated/deleted`). An OIDC
+//! connection's issuer is discovered when it is set, so a wrong issuer is refused at once;
+//! its client secret is sealed and never shown again.
 
 use std::collections::BTreeMap;
 
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::Digest;
 
+use super::oidc::settings::{check_secret, OidcInput};
+use super::oidc::OidcSettings;
 use super::saml::settings::{CertificateView, SamlInput};
 use super::saml::{encryption, SamlSettings};
-use super::{Connection, ConnectionStatus, Settings, SpEndpoints};
+use super::{oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
 use crate::app::AppState;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
@@ -26,16 +31,19 @@ pub struct CreateConnection {
     pub name: String,
     /// Defaults to `test`: a new connection serves only admin test sign-ins until enabled.
     pub status: Option<ConnectionStatus>,
+    /// Exactly one of `saml` and `oidc`.
     pub saml: Option<SamlInput>,
+    pub oidc: Option<OidcInput>,
 }
 
-/// Body of an update; absent fields keep their value.
+/// Body of an update; absent fields keep their value. The protocol cannot change.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnection {
     pub name: Option<String>,
     pub status: Option<ConnectionStatus>,
     pub saml: Option<SamlInput>,
+    pub oidc: Option<OidcInput>,
 }
 
 /// A connection as the admin API shows it.
@@ -47,6 +55,8 @@ pub struct ConnectionView {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saml: Option<SamlView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcView>,
     pub created_at: crate::types::Timestamp,
     pub updated_at: crate::types::Timestamp,
 }
@@ -60,12 +70,25 @@ pub struct SamlView {
     pub service_provider: SpEndpoints,
 }
 
+#[derive(Debug, Serialize)]
+pub struct OidcView {
+    #[serde(flatten)]
+    pub settings: OidcSettings,
+    /// Whether a client secret is stored (it is never shown).
+    pub client_secret_set: bool,
+    /// What to register at the IdP as the redirect URI.
+    pub redirect_uri: String,
+}
+
 pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
     let corrupt = |what: &str| Error::Internal(anyhow::anyhow!("corrupt sso_connections.{what}"));
     let status = ConnectionStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?;
     let settings = match row.protocol.as_str() {
         "saml" => {
             Settings::Saml(serde_json::from_str(&row.settings).map_err(|_| corrupt("settings"))?)
+        }
+        "oidc" => {
+            Settings::Oidc(serde_json::from_str(&row.settings).map_err(|_| corrupt("settings"))?)
         }
         _ => return Err(corrupt("protocol")),
     };
@@ -84,6 +107,7 @@ pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
 fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
     let settings = match &c.settings {
         Settings::Saml(s) => serde_json::to_string(s),
+        Settings::Oidc(s) => serde_json::to_string(s),
     }
     .map_err(|e| Error::Internal(e.into()))?;
     Ok(ConnectionRow {
@@ -105,16 +129,24 @@ pub async fn view(state: &AppState, c: &Connection) -> Result<ConnectionView, Er
         .await?
         .ok_or(Error::NotFound("tenant"))?;
     let now_unix = state.clock.now().as_micros() / 1_000_000;
-    let saml = match &c.settings {
-        Settings::Saml(s) => Some(SamlView {
-            settings: s.clone(),
-            certificate_details: s.certificate_views(now_unix),
-            service_provider: SpEndpoints::new(
-                &state.config.public_url(),
-                &tenant.public_token,
-                c.id,
-            ),
-        }),
+    let public_url = state.config.public_url();
+    let (saml, oidc) = match &c.settings {
+        Settings::Saml(s) => (
+            Some(SamlView {
+                settings: s.clone(),
+                certificate_details: s.certificate_views(now_unix),
+                service_provider: SpEndpoints::new(&public_url, &tenant.public_token, c.id),
+            }),
+            None,
+        ),
+        Settings::Oidc(s) => (
+            None,
+            Some(OidcView {
+                settings: s.clone(),
+                client_secret_set: c.secrets_sealed.is_some(),
+                redirect_uri: oidc_redirect_uri(&public_url, &tenant.public_token, c.id),
+            }),
+        ),
     };
     Ok(ConnectionView {
         id: c.id,
@@ -122,6 +154,7 @@ pub async fn view(state: &AppState, c: &Connection) -> Result<ConnectionView, Er
         protocol: c.settings.protocol(),
         status: c.status,
         saml,
+        oidc,
         created_at: c.created_at,
         updated_at: c.updated_at,
     })
@@ -138,12 +171,72 @@ fn check_name(name: &str) -> Result<String, Error> {
     Ok(name.to_string())
 }
 
-/// The audit form of a connection: its settings and status (it holds no secrets).
+/// The audit form of a connection: its settings and status (settings hold no secrets; a
+/// sealed secret shows only as its digest, so a change of secret is visible in the log).
 fn audit_json(c: &Connection) -> serde_json::Value {
     let settings = match &c.settings {
         Settings::Saml(s) => json!(s),
+        Settings::Oidc(s) => json!(s),
     };
-    json!({"name": c.name, "protocol": c.settings.protocol(), "status": c.status, "settings": settings})
+    let secrets = c
+        .secrets_sealed
+        .as_ref()
+        .map(|s| hex::encode(&sha2::Sha256::digest(s)[..8]));
+    json!({"name": c.name, "protocol": c.settings.protocol(), "status": c.status, "settings": settings, "sealed_secrets": secrets})
+}
+
+/// Discovers an OIDC issuer, so a connection is never saved pointing at something that is
+/// not an OpenID provider, or with algorithms the provider never uses.
+async fn check_discovery(state: &AppState, settings: &OidcSettings) -> Result<(), Error> {
+    state.oidc.forget(&settings.issuer);
+    let metadata = state
+        .oidc
+        .metadata(&settings.issuer)
+        .await
+        .map_err(|e| Error::invalid("oidc.issuer", e))?;
+    let offered: Vec<String> = metadata
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    if !settings.allowed_algs.iter().any(|a| offered.contains(a)) {
+        return Err(Error::invalid(
+            "oidc.allowed_algs",
+            format!(
+                "the provider signs ID tokens with {}; allow one of them",
+                offered.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Seals an OIDC client secret as the connection's secrets.
+async fn seal_client_secret(
+    state: &AppState,
+    c: &Connection,
+    secret: &secrecy::SecretString,
+) -> Result<Vec<u8>, Error> {
+    use secrecy::ExposeSecret;
+    check_secret(secret.expose_secret())?;
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(&json!({"client_secret": secret.expose_secret()}))
+            .map_err(|e| Error::Internal(e.into()))?,
+    );
+    state
+        .secrets
+        .seal(&state.store, c.tenant_id, &c.keys_purpose(), &plain)
+        .await
+}
+
+/// An OIDC connection's client secret, if one is stored.
+pub async fn client_secret(
+    state: &AppState,
+    c: &Connection,
+) -> Result<Option<zeroize::Zeroizing<String>>, Error> {
+    let mut map = open_keys(state, c).await?;
+    Ok(map.remove("client_secret").map(zeroize::Zeroizing::new))
 }
 
 pub async fn create(
@@ -154,23 +247,35 @@ pub async fn create(
 ) -> Result<ConnectionView, Error> {
     let tenant = auth.tenant();
     let name = check_name(&body.name)?;
-    let saml = body.saml.ok_or_else(|| {
-        Error::invalid(
-            "saml",
-            "give the `saml` settings (the only protocol so far)",
-        )
-    })?;
+    let (settings, secret) = match (body.saml, body.oidc) {
+        (Some(saml), None) => (Settings::Saml(saml.into_settings(None)?), None),
+        (None, Some(mut oidc)) => {
+            let secret = oidc.client_secret.take();
+            let settings = oidc.into_settings(None)?;
+            check_discovery(state, &settings).await?;
+            (Settings::Oidc(settings), secret)
+        }
+        _ => {
+            return Err(Error::invalid(
+                "saml",
+                "give the settings of exactly one protocol: `saml` or `oidc`",
+            ))
+        }
+    };
     let now = state.clock.now();
-    let connection = Connection {
+    let mut connection = Connection {
         id: ConnectionId::generate(),
         tenant_id: tenant,
         name,
         status: body.status.unwrap_or(ConnectionStatus::Test),
-        settings: Settings::Saml(saml.into_settings(None)?),
+        settings,
         secrets_sealed: None,
         created_at: now,
         updated_at: now,
     };
+    if let Some(secret) = &secret {
+        connection.secrets_sealed = Some(seal_client_secret(state, &connection, secret).await?);
+    }
     let mut tx = state.store.begin().await?;
     store::sso::insert_connection(&mut tx, &to_row(&connection)?).await?;
     audit::record(
@@ -243,9 +348,32 @@ pub async fn update(
     if let Some(status) = body.status {
         after.status = status;
     }
-    if let Some(input) = body.saml {
-        let Settings::Saml(current) = &before.settings;
-        after.settings = Settings::Saml(input.into_settings(Some(current))?);
+    match (&before.settings, body.saml, body.oidc) {
+        (_, None, None) => {}
+        (Settings::Saml(current), Some(input), None) => {
+            after.settings = Settings::Saml(input.into_settings(Some(current))?);
+        }
+        (Settings::Oidc(current), None, Some(mut input)) => {
+            let secret = input.client_secret.take();
+            let settings = input.into_settings(Some(current))?;
+            if settings.issuer != current.issuer || settings.allowed_algs != current.allowed_algs {
+                check_discovery(state, &settings).await?;
+            }
+            after.settings = Settings::Oidc(settings);
+            if let Some(secret) = &secret {
+                after.secrets_sealed = Some(seal_client_secret(state, &after, secret).await?);
+            }
+        }
+        _ => {
+            return Err(Error::invalid(
+                "protocol",
+                format!(
+                    "this is a {} connection; send `{}` settings (the protocol cannot change)",
+                    before.settings.protocol(),
+                    before.settings.protocol()
+                ),
+            ))
+        }
     }
     after.updated_at = state.clock.now();
     store::sso::update_connection(&mut tx, &to_row(&after)?).await?;
@@ -315,7 +443,9 @@ pub async fn decryption_keys(
     state: &AppState,
     c: &Connection,
 ) -> Result<Vec<PKey<Private>>, Error> {
-    let Settings::Saml(saml) = &c.settings;
+    let Settings::Saml(saml) = &c.settings else {
+        return Ok(Vec::new());
+    };
     let keys = open_keys(state, c).await?;
     Ok(saml
         .sp_encryption_keys
@@ -344,7 +474,11 @@ pub async fn change_key(
         .ok_or(Error::NotFound("connection"))?;
     let mut c = parse_row(row)?;
     let mut keys = open_keys(state, &c).await?;
-    let Settings::Saml(saml) = &mut c.settings;
+    let Settings::Saml(saml) = &mut c.settings else {
+        return Err(Error::Conflict(
+            "only SAML connections have encryption keys".into(),
+        ));
+    };
     let (action, detail) = match remove {
         None => {
             if saml.sp_encryption_keys.len() >= MAX_SP_KEYS {

@@ -1,6 +1,8 @@
 //! A sign-in through a connection, start to finish. [`start`] records a single-use login
-//! state and sends the browser to the IdP; [`saml_acs`] takes the IdP's answer, verifies it,
-//! runs the tenant's pipeline, reconciles the directory and opens a session, all audited.
+//! state and sends the browser to the IdP (a SAML AuthnRequest or an OIDC authorization
+//! request); [`saml_acs`] takes a SAML IdP's answer (the OIDC answer is
+//! [`super::callback`]'s), verifies it, runs the tenant's pipeline, reconciles the directory
+//! and opens a session, all audited.
 //! A test sign-in (started by an admin) stops after the pipeline and reports what it saw.
 //! Every refusal is audited as `login.failed` with its reason code.
 
@@ -10,10 +12,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::oidc::flow as oidc_flow;
 use super::saml::authn_request::{new_request_id, AuthnRequest};
 use super::saml::response::{self, Expectations};
 use super::saml::{replay, Rejection};
-use super::{connections, Connection, ConnectionStatus, Settings, SpEndpoints};
+use super::{connections, oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory::{self, Outcome, Refusal};
@@ -62,6 +65,15 @@ impl From<Error> for Failure {
 
 impl From<Rejection> for Failure {
     fn from(r: Rejection) -> Self {
+        Failure::Refused {
+            code: r.code(),
+            message: r.to_string(),
+        }
+    }
+}
+
+impl From<super::oidc::Rejection> for Failure {
+    fn from(r: super::oidc::Rejection) -> Self {
         Failure::Refused {
             code: r.code(),
             message: r.to_string(),
@@ -157,9 +169,12 @@ fn binding_cookie_name(state_id: &str) -> String {
     format!("{BINDING_COOKIE_PREFIX}{prefix}")
 }
 
-/// The `Set-Cookie` value for a binding. The IdP posts the answer cross-site, so on https
-/// the cookie is `SameSite=None; Secure`; it is scoped to the ACS paths and dies with the
-/// login state.
+/// Path of the binding cookie: the SAML ACS and the OIDC callback both live under it.
+const BINDING_PATH: &str = "/sso/";
+
+/// The `Set-Cookie` value for a binding. A SAML IdP posts the answer cross-site, so on https
+/// the cookie is `SameSite=None; Secure`; it is scoped to the IdP-facing paths and dies with
+/// the login state.
 fn binding_set_cookie(state: &AppState, state_id: &str, value: &str) -> String {
     let site = if state.config.is_https() {
         "; SameSite=None; Secure"
@@ -167,7 +182,7 @@ fn binding_set_cookie(state: &AppState, state_id: &str, value: &str) -> String {
         ""
     };
     format!(
-        "{}={value}; Path=/sso/saml/; HttpOnly; Max-Age={LOGIN_STATE_TTL_SECS}{site}",
+        "{}={value}; Path={BINDING_PATH}; HttpOnly; Max-Age={LOGIN_STATE_TTL_SECS}{site}",
         binding_cookie_name(state_id)
     )
 }
@@ -190,38 +205,65 @@ pub async fn start(
         return Err(Error::Conflict("this connection is disabled".into()));
     }
     let now = state.clock.now();
-    let Settings::Saml(saml) = &connection.settings;
-    let sp = SpEndpoints::new(
-        &state.config.public_url(),
-        &tenant.public_token,
-        connection.id,
-    );
-    let request_id = new_request_id();
     let binding = (!test_mode).then(random_token);
-    let login = LoginStateRow {
+    let mut login = LoginStateRow {
         binding_hash: binding
             .as_ref()
             .map(|b| Sha256::digest(b.as_bytes()).to_vec()),
         id: random_token(),
         tenant_id: tenant.id,
         connection_id: connection.id,
-        request_id: request_id.clone(),
+        request_id: String::new(),
         secrets_sealed: None,
         return_to: safe_return_to(return_to.as_deref()),
         test_mode,
         created_at: now,
         expires_at: now.plus_seconds(LOGIN_STATE_TTL_SECS),
     };
-    let url = AuthnRequest {
-        id: &request_id,
-        issue_instant: now,
-        sp_entity_id: &sp.entity_id,
-        acs_url: &sp.acs_url,
-        destination: &saml.sso_url,
-        force_authn: test_mode,
-    }
-    .redirect_url(&login.id)
-    .map_err(Error::Internal)?;
+    let public_url = state.config.public_url();
+    let url = match &connection.settings {
+        Settings::Saml(saml) => {
+            let sp = SpEndpoints::new(&public_url, &tenant.public_token, connection.id);
+            login.request_id = new_request_id();
+            AuthnRequest {
+                id: &login.request_id,
+                issue_instant: now,
+                sp_entity_id: &sp.entity_id,
+                acs_url: &sp.acs_url,
+                destination: &saml.sso_url,
+                force_authn: test_mode,
+            }
+            .redirect_url(&login.id)
+            .map_err(Error::Internal)?
+        }
+        Settings::Oidc(oidc) => {
+            let metadata = state.oidc.metadata(&oidc.issuer).await.map_err(|e| {
+                Error::Conflict(format!("the identity provider cannot be used now: {e}"))
+            })?;
+            let (challenge, pending) = oidc_flow::new_pending();
+            let redirect_uri = oidc_redirect_uri(&public_url, &tenant.public_token, connection.id);
+            let url = oidc_flow::authorization_url(
+                &metadata,
+                oidc,
+                &redirect_uri,
+                &login.id,
+                challenge,
+                &pending,
+                test_mode,
+            )
+            .map_err(|e| Error::Conflict(e.to_string()))?;
+            let plain = zeroize::Zeroizing::new(
+                serde_json::to_vec(&pending).map_err(|e| Error::Internal(e.into()))?,
+            );
+            login.secrets_sealed = Some(
+                state
+                    .secrets
+                    .seal(&state.store, tenant.id, &pending_purpose(&login.id), &plain)
+                    .await?,
+            );
+            url
+        }
+    };
     let mut tx = state.store.begin().await?;
     store::sso::insert_login_state(&mut tx, &login).await?;
     tx.commit().await?;
@@ -229,6 +271,11 @@ pub async fn start(
         redirect_url: url,
         binding_cookie: binding.map(|b| binding_set_cookie(state, &login.id, &b)),
     })
+}
+
+/// The associated data an OIDC login state's sealed nonce and PKCE verifier are bound to.
+pub(super) fn pending_purpose(login_state: &str) -> String {
+    format!("sso-login-state:{login_state}")
 }
 
 /// The tenant and connection named in an IdP-facing URL.
@@ -276,7 +323,7 @@ pub async fn saml_acs(
     result
 }
 
-async fn audit_failure(
+pub(super) async fn audit_failure(
     state: &AppState,
     tenant: TenantId,
     connection: ConnectionId,
@@ -317,13 +364,13 @@ fn bound_to_this_browser(login: &LoginStateRow, cookies: &[(String, String)]) ->
 /// The `Set-Cookie` value that removes the binding cookie of `relay_state`.
 pub fn clear_binding_cookie(relay_state: &str) -> String {
     format!(
-        "{}=; Path=/sso/saml/; HttpOnly; Max-Age=0",
+        "{}=; Path={BINDING_PATH}; HttpOnly; Max-Age=0",
         binding_cookie_name(relay_state)
     )
 }
 
 /// Takes the login state named by RelayState; `None` for an unsolicited response.
-async fn take_state(
+pub(super) async fn take_state(
     state: &AppState,
     tenant: TenantId,
     connection: &Connection,
@@ -367,7 +414,9 @@ async fn saml_acs_inner(
             message: "this connection is disabled".into(),
         });
     }
-    let Settings::Saml(saml) = &connection.settings;
+    let Settings::Saml(saml) = &connection.settings else {
+        return Err(Failure::NotFound);
+    };
     let login = take_state(state, tenant.id, connection, relay_state, cookies).await?;
     if login.is_none() && !saml.allow_idp_initiated {
         return Err(Rejection::Unsolicited.into());
@@ -446,9 +495,12 @@ fn decode(encoded: &str) -> Result<String, Failure> {
         .map_err(|_| Rejection::Malformed("SAMLResponse is not UTF-8 XML".into()).into())
 }
 
-fn raw_json(raw: &RawIdentity) -> serde_json::Value {
+pub(super) fn raw_json(raw: &RawIdentity) -> serde_json::Value {
     json!({
-        "protocol": "saml",
+        "protocol": match raw.protocol {
+            crate::plugins::types::Protocol::Saml => "saml",
+            crate::plugins::types::Protocol::Oidc => "oidc",
+        },
         "issuer": raw.issuer,
         "subject": raw.subject,
         "attributes": raw.attributes.iter().map(|a| json!({"name": a.name, "values": a.values})).collect::<Vec<_>>(),
@@ -456,7 +508,7 @@ fn raw_json(raw: &RawIdentity) -> serde_json::Value {
 }
 
 /// Pipeline, directory, session and audit, for a verified identity.
-async fn sign_in_user(
+pub(super) async fn sign_in_user(
     state: &AppState,
     tenant: &TenantRecord,
     connection: &Connection,

@@ -1,10 +1,14 @@
-//! Single sign-on connections: a tenant's links to its identity providers ([`saml`] today),
-//! managed through the admin API ([`connections`]), and the sign-in that runs through them
-//! ([`login`]): redirect out, verify the answer, run the tenant's plugin pipeline, reconcile
-//! the directory and open a session. Sessions and the directory are their own modules.
+//! Single sign-on connections: a tenant's links to its identity providers ([`saml`] and
+//! [`oidc`]), managed through the admin API ([`connections`]), and the sign-in that runs
+//! through them ([`login`] for the shared steps and the SAML ACS, [`callback`] for the OIDC
+//! redirect URI): redirect out, verify the answer, run the tenant's plugin pipeline,
+//! reconcile the directory and open a session. Sessions and the directory are their own
+//! modules.
 
+pub mod callback;
 pub mod connections;
 pub mod login;
+pub mod oidc;
 pub mod saml;
 
 use serde::{Deserialize, Serialize};
@@ -48,12 +52,14 @@ impl ConnectionStatus {
 #[derive(Debug, Clone)]
 pub enum Settings {
     Saml(saml::SamlSettings),
+    Oidc(oidc::OidcSettings),
 }
 
 impl Settings {
     pub fn protocol(&self) -> &'static str {
         match self {
             Settings::Saml(_) => "saml",
+            Settings::Oidc(_) => "oidc",
         }
     }
 }
@@ -66,8 +72,9 @@ pub struct Connection {
     pub name: String,
     pub status: ConnectionStatus,
     pub settings: Settings,
-    /// The SP's private decryption keys (JSON map key id → PEM), sealed with the tenant's
-    /// data key under [`Connection::keys_purpose`].
+    /// The connection's secrets as a JSON map, sealed with the tenant's data key under
+    /// [`Connection::keys_purpose`]: for SAML the SP's private decryption keys (key id →
+    /// PEM), for OIDC the client secret (under `client_secret`).
     pub secrets_sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -97,6 +104,11 @@ impl SpEndpoints {
             metadata_url: format!("{base}/metadata"),
         }
     }
+}
+
+/// Where an OIDC connection's IdP sends the browser back (register it at the IdP).
+pub fn oidc_redirect_uri(public_url: &str, tenant_token: &str, connection: ConnectionId) -> String {
+    format!("{public_url}/sso/oidc/{tenant_token}/{connection}/callback")
 }
 
 /// Longest URL accepted in connection settings.
