@@ -3,7 +3,7 @@
 //! Each customer organisation of the SaaS app is a *tenant*. This crate is the host: it owns
 //! tenancy, API tokens, envelope-encrypted secrets, the hash-chained audit trail and the HTTP
 //! surface, the WebAssembly plugin platform (runtime, registry, per-tenant pipelines), and
-//! SAML single sign-on into the directory and browser sessions. Later areas (OIDC, SCIM,
+//! SAML and OIDC single sign-on into the directory and browser sessions. Later areas (SCIM,
 //! MFA, roles) plug into the same modules.
 //!
 //! # Codemap
@@ -15,7 +15,7 @@
 //! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
 //! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); browser sessions |
-//! | [`sso`] | SSO connections and the sign-in flow; [`sso::saml`] is the SAML 2.0 service provider |
+//! | [`sso`] | SSO connections and the sign-in flow; [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
 //! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
 //! | [`policy`] | tenant security policy (SSO-only) |
 //! | [`directory`] | users, IdP identities, groups, role assignments; just-in-time provisioning and linking |

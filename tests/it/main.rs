@@ -8,6 +8,7 @@ mod cli;
 mod components;
 mod helpers;
 mod local_login;
+mod oidc;
 mod oidc_attacks;
 mod oidc_provider;
 mod operations;
