@@ -12,18 +12,18 @@ use crate::helpers::{spawn_app, TestApp};
 use crate::peers;
 use crate::saml::{browser, events, last_event, login_page};
 
-struct Setup {
-    app: TestApp,
-    tenant: String,
-    token: String,
-    connection: String,
-    issuer: String,
+pub(crate) struct Setup {
+    pub app: TestApp,
+    pub tenant: String,
+    pub token: String,
+    pub connection: String,
+    pub issuer: String,
 }
 
 /// A tenant `slug` (domain `slug.example`) with an OIDC connection to the shared provider:
 /// created with a placeholder client id, which gives the redirect URI to register; then
 /// updated with the registered client.
-async fn setup(slug: &str, status: &str) -> Setup {
+pub(crate) async fn setup(slug: &str, status: &str) -> Setup {
     let app = spawn_app().await;
     let tenant = app.create_tenant(slug).await;
     let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
@@ -122,7 +122,7 @@ async fn at_provider(location: &str, account: &str) -> String {
     hop(&mut jar, &r)
 }
 
-async fn add_account(s: &Setup, id: &str, email: &str, groups: &[&str]) {
+pub(crate) async fn add_account(s: &Setup, id: &str, email: &str, groups: &[&str]) {
     peers::oidc_op_account(
         &s.issuer,
         id,

@@ -1,9 +1,10 @@
 //! Independent protocol peers the tests talk to, started once per test binary on 127.0.0.1:
 //! a SAML 2.0 IdP built on pysaml2 (`tests/peers/saml_idp.py`) and an OpenID Connect
-//! provider built on the npm package `oidc-provider` (`tests/peers/oidc_op/oidc_op.mjs`).
-//! Python peers live in a virtual environment the setup creates from
-//! `tests/peers/requirements.txt`; the Node peer's packages are installed with `npm ci` from
-//! `tests/peers/oidc_op/package-lock.json`. Both are cached under
+//! provider built on the npm package `oidc-provider` (`tests/peers/node/oidc_op.mjs`); and,
+//! per call, a real browser (Debian's Chromium driven by playwright-core,
+//! `tests/peers/node/browser.mjs`). Python peers live in a virtual environment the setup
+//! creates from `tests/peers/requirements.txt`; the Node peers' packages are installed with
+//! `npm ci` from `tests/peers/node/package-lock.json`. Both are cached under
 //! `~/.cache/gatehouse/peers`, one folder per version of the file they are made from.
 
 use std::io::{BufRead, BufReader};
@@ -62,13 +63,14 @@ fn python() -> PathBuf {
     .clone()
 }
 
-/// The Node peer's folder: its packages installed (once per package-lock.json version) by
-/// `npm ci`. The peer's script is copied next to its node_modules at each start, since an
-/// ES module resolves packages from where the script is, not from NODE_PATH.
+/// The Node peers' folder: their packages installed (once per package-lock.json version) by
+/// `npm ci`. The scripts are copied next to node_modules (once per test binary, so edits
+/// take effect), since an ES module resolves packages from where the script is, not from
+/// NODE_PATH.
 fn node_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let src = peers_dir().join("oidc_op");
+        let src = peers_dir().join("node");
         let dir = cache_dir("node", &src.join("package-lock.json"));
         if !dir.join(".ready").exists() {
             std::fs::create_dir_all(&dir).expect("node peer folder");
@@ -84,6 +86,10 @@ fn node_dir() -> PathBuf {
                 .success();
             assert!(ok, "installing the Node peer's packages failed");
             std::fs::write(dir.join(".ready"), "").expect("mark node peer ready");
+        }
+        for script in ["oidc_op.mjs", "browser.mjs"] {
+            std::fs::copy(src.join(script), dir.join(script))
+                .unwrap_or_else(|e| panic!("copying {script}: {e}"));
         }
         dir
     })
@@ -135,15 +141,12 @@ pub fn saml_idp() -> String {
 
 /// The issuer URL (`http://127.0.0.1:PORT`) of the shared `oidc-provider` OpenID Connect
 /// provider. Its discovery document is at `{issuer}/.well-known/openid-configuration`.
-#[allow(dead_code)]
 pub fn oidc_op() -> String {
     static OP: OnceLock<Mutex<Peer>> = OnceLock::new();
     let peer = OP.get_or_init(|| {
         let dir = node_dir();
-        let script = dir.join("oidc_op.mjs");
-        std::fs::copy(peers_dir().join("oidc_op/oidc_op.mjs"), &script).expect("copy oidc_op.mjs");
         let mut command = Command::new("node");
-        command.arg(&script).current_dir(&dir);
+        command.arg(dir.join("oidc_op.mjs")).current_dir(&dir);
         Mutex::new(start(command, "oidc_op.mjs"))
     });
     let peer = peer.lock().expect("op");
@@ -153,7 +156,6 @@ pub fn oidc_op() -> String {
 /// Stores (or replaces) the OP's account `id`; it logs in as `id` and its ID token and
 /// userinfo carry `claims` (email, email_verified, name, given_name, family_name, groups),
 /// as far as the scopes asked for allow.
-#[allow(dead_code)]
 pub async fn oidc_op_account(issuer: &str, id: &str, claims: Value) {
     let response = reqwest::Client::new()
         .post(format!("{issuer}/test/accounts"))
@@ -166,7 +168,6 @@ pub async fn oidc_op_account(issuer: &str, id: &str, claims: Value) {
 
 /// Registers a confidential code-flow client (`client_secret_basic`) with the OP's dynamic
 /// client registration; returns its client id and secret.
-#[allow(dead_code)]
 pub async fn oidc_op_register(issuer: &str, redirect_uri: &str) -> (String, String) {
     let http = reqwest::Client::new();
     let discovery: Value = http
@@ -224,6 +225,29 @@ pub async fn run_python(script: &str, args: &[&str]) -> Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|_| {
         panic!(
             "{script} printed {text:?}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Runs `actions` in a fresh headless Chromium (see `tests/peers/node/browser.mjs`) off the
+/// test's runtime thread; returns what the page showed at the end, or `{"error": …}`.
+pub async fn browser(actions: Value) -> Value {
+    let out = tokio::task::spawn_blocking(move || {
+        let dir = node_dir();
+        Command::new("node")
+            .arg(dir.join("browser.mjs"))
+            .arg(serde_json::json!({ "actions": actions }).to_string())
+            .current_dir(&dir)
+            .output()
+    })
+    .await
+    .expect("browser thread")
+    .expect("running node browser.mjs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        panic!(
+            "browser.mjs printed {text:?}; stderr: {}",
             String::from_utf8_lossy(&out.stderr)
         )
     })

@@ -159,12 +159,13 @@ async fn userinfo(
 
 async fn logout(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     headers: HeaderMap,
     Query(params): Query<LogoutParams>,
 ) -> Result<Response, OAuthError> {
     let target = flow::logout_target(&state, &params).await?;
     if let Some(row) = current_session(&state, &headers).await? {
-        browser::revoke(&state, &row).await?;
+        browser::revoke(&state, &row, &ctx).await?;
     }
     let location = target.unwrap_or_else(|| "/login".to_string());
     Ok((

@@ -354,6 +354,7 @@ struct LogoutForm {
 
 async fn logout(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     csrf: Csrf,
     headers: HeaderMap,
     form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
@@ -365,7 +366,7 @@ async fn logout(
     if let Some(token) = session_cookie(&headers) {
         match browser::current(&state, &token).await {
             Ok(Some(row)) => {
-                if let Err(e) = browser::revoke(&state, &row).await {
+                if let Err(e) = browser::revoke(&state, &row, &ctx).await {
                     return failure_page(Failure::Internal(e));
                 }
             }

@@ -122,10 +122,34 @@ fn secure_flag(state: &AppState) -> &'static str {
     }
 }
 
-/// Revokes a session (sign-out).
-pub async fn revoke(state: &AppState, row: &SessionRow) -> Result<(), Error> {
+/// Revokes a session (sign-out), audited as `logout`.
+pub async fn revoke(
+    state: &AppState,
+    row: &SessionRow,
+    ctx: &crate::audit::RequestContext,
+) -> Result<(), Error> {
+    use crate::audit::{self, Actor, Chain, NewEvent, Target};
+    let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    store::sessions::revoke(&mut tx, row.tenant_id, row.id, state.clock.now()).await?;
+    store::sessions::revoke(&mut tx, row.tenant_id, row.id, now).await?;
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(row.tenant_id),
+            actor: Actor {
+                kind: "user",
+                id: row.user_id.to_string(),
+                label: row.user_id.to_string(),
+            },
+            action: "logout",
+            target: Target::new("session", row.id),
+            before: None,
+            after: Some(serde_json::json!({"method": row.method})),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
