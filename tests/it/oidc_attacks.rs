@@ -79,6 +79,10 @@ struct OpState {
     token_error: Option<&'static str>,
     /// Each token request's form and Authorization header.
     requests: Vec<(HashMap<String, String>, String)>,
+    /// What the userinfo endpoint answers.
+    userinfo: Value,
+    /// The Authorization header of each userinfo request.
+    userinfo_auth: Vec<String>,
 }
 
 /// The provider: discovery, JWKS and a token endpoint on 127.0.0.1.
@@ -100,6 +104,7 @@ impl HostileOp {
             "authorization_endpoint": format!("{issuer}/authorize"),
             "token_endpoint": format!("{issuer}/token"),
             "jwks_uri": format!("{issuer}/jwks"),
+            "userinfo_endpoint": format!("{issuer}/userinfo"),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -111,6 +116,7 @@ impl HostileOp {
             )
             .route("/jwks", get(jwks))
             .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
             .with_state(state.clone());
         tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
@@ -133,6 +139,17 @@ async fn jwks(State(state): State<Arc<Mutex<OpState>>>) -> Json<Value> {
     let s = state.lock().unwrap();
     let keys: Vec<Value> = s.keys.iter().map(|(kid, k)| jwk(kid, k)).collect();
     Json(json!({ "keys": keys }))
+}
+
+async fn userinfo(State(state): State<Arc<Mutex<OpState>>>, headers: HeaderMap) -> Json<Value> {
+    let mut s = state.lock().unwrap();
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    s.userinfo_auth.push(auth);
+    Json(s.userinfo.clone())
 }
 
 async fn token(
@@ -164,6 +181,8 @@ async fn token(
 struct Setup {
     app: TestApp,
     tenant: String,
+    token: String,
+    connection: String,
     op: HostileOp,
     email: String,
 }
@@ -185,8 +204,10 @@ async fn setup(slug: &str) -> Setup {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     Setup {
+        connection: r.body["id"].as_str().unwrap().to_string(),
         app,
         tenant,
+        token,
         op,
         email: format!("ada@{slug}.example"),
     }
@@ -480,4 +501,62 @@ async fn honest_tokens_sign_in_with_pkce_rotation_and_skew() {
     let logins = events(&s.app, &s.tenant, "login.succeeded").await;
     assert_eq!(logins.len(), 3);
     assert_eq!(logins[0]["after"]["outcome"], "existing");
+}
+
+#[tokio::test]
+async fn userinfo_fills_missing_claims_and_must_name_the_same_subject() {
+    let s = setup("oidc-userinfo").await;
+    let r = s
+        .app
+        .api(
+            &s.token,
+            Method::PATCH,
+            &format!("/sso/connections/{}", s.connection),
+            Some(json!({"oidc": {"fetch_userinfo": true}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["oidc"]["fetch_userinfo"], true);
+    let key = s.op.key();
+    let header = json!({"alg": "RS256", "kid": "k1"});
+    // The ID token carries no names; userinfo does, and cannot override the ID token's email.
+    let lean = |st: &Started| {
+        let mut c = claims(&s, st);
+        let map = c.as_object_mut().unwrap();
+        map.remove("name");
+        map.remove("groups");
+        c
+    };
+
+    let st = start(&s).await;
+    s.op.state.lock().unwrap().userinfo =
+        json!({"sub": "someone-else", "given_name": "Eve", "email": "eve@elsewhere.example"});
+    s.op.answer(jwt(header.clone(), &lean(&st), Sign::Rs256(&key)));
+    refused_with(
+        &s,
+        callback(&st, &[("code", "c1")]).await,
+        "userinfo_subject",
+        "userinfo for another subject",
+    )
+    .await;
+
+    let st = start(&s).await;
+    s.op.state.lock().unwrap().userinfo = json!({"sub": "user-1", "given_name": "Ada",
+        "family_name": "Lovelace", "email": "eve@elsewhere.example", "groups": ["research"]});
+    s.op.answer(jwt(header.clone(), &lean(&st), Sign::Rs256(&key)));
+    let done = callback(&st, &[("code", "c2")]).await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        done.text().await.unwrap()
+    );
+    assert_eq!(
+        s.op.state.lock().unwrap().userinfo_auth.last().unwrap(),
+        "Bearer at"
+    );
+    let provisioned = last_event(&s.app, &s.tenant, "user.provisioned").await;
+    assert_eq!(provisioned["after"]["email"], s.email);
+    assert_eq!(provisioned["after"]["given_name"], "Ada");
+    assert_eq!(provisioned["after"]["groups"], json!(["research"]));
 }
