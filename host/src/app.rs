@@ -65,6 +65,7 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
     let plugins = Registry::start(&config, &store, &clock)
         .await
         .context("starting the plugin runtime")?;
+    let oidc = ProviderCache::new(config.sso.allow_private_networks);
     let database = match store.backend() {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
@@ -76,7 +77,7 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
         secrets: Arc::new(secrets),
         metrics: Arc::new(Metrics::new(database)),
         plugins: Arc::new(plugins),
-        oidc: Arc::new(ProviderCache::new()),
+        oidc: Arc::new(oidc),
     };
     Ok(Started {
         state,

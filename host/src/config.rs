@@ -30,6 +30,7 @@ pub struct Config {
     pub log: LogConfig,
     pub plugins: PluginsConfig,
     pub sessions: SessionsConfig,
+    pub sso: SsoConfig,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             log: LogConfig::default(),
             plugins: PluginsConfig::default(),
             sessions: SessionsConfig::default(),
+            sso: SsoConfig::default(),
         }
     }
 }
@@ -153,6 +155,17 @@ impl Default for SessionsConfig {
             absolute_timeout_secs: 12 * 3600,
         }
     }
+}
+
+/// Single sign-on: how Gatehouse calls identity providers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsoConfig {
+    /// Let OIDC issuers and SAML metadata URLs live on loopback, private or link-local
+    /// addresses. Off: tenant admins choose these URLs, and Gatehouse fetching them must not
+    /// become a way into the operator's internal network. Turn on only when every IdP is
+    /// internal and every tenant admin is trusted with the network.
+    pub allow_private_networks: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -89,6 +89,8 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.server.max_body_bytes = 64 * 1024;
     config.database.max_connections = 4;
+    // The tests' IdPs run on this machine.
+    config.sso.allow_private_networks = true;
     // Generous for debug builds on a loaded machine; the limit itself is tested in the host.
     config.plugins.timeout_ms = 2_000;
     // Compiled components are keyed by content and engine, so every test app can share them.
@@ -107,9 +109,15 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with the test configuration changed by `change`.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let (url, pg) = fresh_database().await;
-    let config = test_config(dir.path(), url);
+    let mut config = test_config(dir.path(), url);
+    change(&mut config);
     spawn_with(config, dir, pg).await
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::peers;
 use crate::saml::{browser, events, last_event, login_page};
 
@@ -355,4 +355,45 @@ async fn settings_that_cannot_work_are_refused() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.body["field"], "protocol");
+}
+
+#[tokio::test]
+async fn idps_on_internal_addresses_are_refused_unless_the_operator_allows_them() {
+    let app = spawn_app_with(|c| c.sso.allow_private_networks = false).await;
+    let tenant = app.create_tenant("oidc-ssrf").await;
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let issuer = peers::oidc_op();
+    let idp = peers::saml_idp();
+    for (body, field) in [
+        (
+            json!({"name": "Internal OP", "oidc": {"issuer": issuer, "client_id": "c"}}),
+            "oidc.issuer",
+        ),
+        (
+            json!({"name": "Internal IdP", "saml": {"metadata_url": format!("{idp}/metadata")}}),
+            "saml.metadata_url",
+        ),
+    ] {
+        let r = app
+            .api(&token, Method::POST, "/sso/connections", Some(body.clone()))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
+        assert_eq!(r.body["field"], field, "{}", r.body);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("internal address"),
+            "{}",
+            r.body
+        );
+    }
+    assert!(events(&app, &tenant, "sso_connection.created")
+        .await
+        .is_empty());
 }

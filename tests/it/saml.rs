@@ -665,3 +665,41 @@ async fn encrypted_assertions_decrypt_with_any_current_sp_key_and_keys_rotate() 
     assert!(actions.contains(&"sso_connection.key_added".to_string()));
     assert!(actions.contains(&"sso_connection.key_removed".to_string()));
 }
+
+#[tokio::test]
+async fn a_connection_can_be_made_from_the_idps_metadata_url() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("saml-url").await;
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let idp = peers::saml_idp();
+    let url = format!("{idp}/metadata");
+    let r = app
+        .api(
+            &token,
+            Method::POST,
+            "/sso/connections",
+            Some(json!({"name": "By URL", "saml": {"metadata_url": url}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["saml"]["metadata_url"], url.as_str());
+    assert_eq!(r.body["saml"]["sso_url"], format!("{idp}/sso/redirect"));
+    assert_eq!(r.body["saml"]["certificates"].as_array().unwrap().len(), 1);
+    let r = app
+        .api(
+            &token,
+            Method::POST,
+            "/sso/connections",
+            Some(
+                json!({"name": "Nowhere", "saml": {"metadata_url": format!("{idp}/no-such-page")}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "saml.metadata_url");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("404"),
+        "{}",
+        r.body
+    );
+}

@@ -212,6 +212,34 @@ async fn check_discovery(state: &AppState, settings: &OidcSettings) -> Result<()
     Ok(())
 }
 
+/// Fetches IdP metadata named by URL into the input (given XML wins over a URL).
+async fn fetch_metadata(state: &AppState, input: &mut SamlInput) -> Result<(), Error> {
+    let Some(url) = input.metadata_url.as_deref().map(str::trim) else {
+        return Ok(());
+    };
+    if input.metadata_xml.is_some() {
+        return Err(Error::invalid(
+            "saml.metadata_url",
+            "give metadata_xml or metadata_url, not both",
+        ));
+    }
+    super::check_url("saml.metadata_url", url)?;
+    let bytes = state
+        .oidc
+        .outbound()
+        .get(
+            url,
+            "application/samlmetadata+xml, application/xml, text/xml",
+        )
+        .await
+        .map_err(|e| Error::invalid("saml.metadata_url", format!("fetching metadata: {e}")))?;
+    let xml = String::from_utf8(bytes)
+        .map_err(|_| Error::invalid("saml.metadata_url", "the metadata is not UTF-8 XML"))?;
+    input.metadata_url = Some(url.to_string());
+    input.metadata_xml = Some(xml);
+    Ok(())
+}
+
 /// Seals an OIDC client secret as the connection's secrets.
 async fn seal_client_secret(
     state: &AppState,
@@ -248,7 +276,10 @@ pub async fn create(
     let tenant = auth.tenant();
     let name = check_name(&body.name)?;
     let (settings, secret) = match (body.saml, body.oidc) {
-        (Some(saml), None) => (Settings::Saml(saml.into_settings(None)?), None),
+        (Some(mut saml), None) => {
+            fetch_metadata(state, &mut saml).await?;
+            (Settings::Saml(saml.into_settings(None)?), None)
+        }
         (None, Some(mut oidc)) => {
             let secret = oidc.client_secret.take();
             let settings = oidc.into_settings(None)?;
@@ -350,7 +381,8 @@ pub async fn update(
     }
     match (&before.settings, body.saml, body.oidc) {
         (_, None, None) => {}
-        (Settings::Saml(current), Some(input), None) => {
+        (Settings::Saml(current), Some(mut input), None) => {
+            fetch_metadata(state, &mut input).await?;
             after.settings = Settings::Saml(input.into_settings(Some(current))?);
         }
         (Settings::Oidc(current), None, Some(mut input)) => {

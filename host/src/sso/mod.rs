@@ -9,6 +9,7 @@ pub mod callback;
 pub mod connections;
 pub mod login;
 pub mod oidc;
+pub mod outbound;
 pub mod saml;
 
 use serde::{Deserialize, Serialize};

@@ -3,37 +3,25 @@
 //! its own copy. Metadata is kept for [`METADATA_TTL`]; an ID token signed with a key id the
 //! cached JWKS lacks triggers one refresh of the keys (at most every
 //! [`JWKS_REFRESH_INTERVAL`], so forged tokens cannot make us hammer the IdP). Every fetch
-//! is bounded in time and size and follows no redirects.
+//! goes through [`Outbound`]: bounded, no redirects, no internal addresses.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreJsonWebKeySet, CoreProviderMetadata};
-use openidconnect::http;
 use openidconnect::{HttpRequest, HttpResponse, IssuerUrl};
 
-/// Largest discovery, JWKS, token or userinfo response read (real ones are a few KiB; this
-/// stops a hostile or broken IdP from filling memory).
-pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+pub use crate::sso::outbound::FetchError;
+use crate::sso::outbound::Outbound;
+
 /// How long discovery metadata is trusted before it is fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// Least time between two key refreshes of one issuer.
 const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
-/// Whole-request time limit for calls to an IdP (a sign-in waits on them).
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most issuers kept; past it the cache starts again (issuers are per connection, so this is
 /// only reached by a deployment with thousands of OIDC connections).
 const MAX_ISSUERS: usize = 10_000;
-
-/// A failed call to an IdP.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("{0}")]
-    Http(String),
-    #[error("the response is larger than {MAX_DOCUMENT_BYTES} bytes")]
-    TooLarge,
-}
 
 /// A provider's metadata with its keys.
 pub type Metadata = Arc<CoreProviderMetadata>;
@@ -46,9 +34,9 @@ struct Entry {
     keys_refreshed: Option<Instant>,
 }
 
-/// The per-node cache, with the HTTP client every call to an IdP goes through.
+/// The per-node cache, with the guarded HTTP client every call to an IdP goes through.
 pub struct ProviderCache {
-    http: reqwest::Client,
+    outbound: Outbound,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
@@ -58,28 +46,21 @@ impl std::fmt::Debug for ProviderCache {
     }
 }
 
-impl Default for ProviderCache {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl ProviderCache {
-    pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(HTTP_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("Gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+    /// `allow_private`: whether IdPs may live on internal addresses (see [`Outbound`]).
+    pub fn new(allow_private: bool) -> Self {
         Self {
-            http,
+            outbound: Outbound::new(allow_private),
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    /// An HTTP client for the openidconnect crate: bounded, no redirects.
+    /// The guarded client, for other calls to IdPs (SAML metadata by URL).
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
+    /// An HTTP client for the openidconnect crate: guarded, bounded, no redirects.
     pub fn client(
         &self,
     ) -> impl Fn(
@@ -87,7 +68,7 @@ impl ProviderCache {
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<HttpResponse, FetchError>> + Send>,
     > + '_ {
-        move |request| Box::pin(send(self.http.clone(), request))
+        move |request| Box::pin(self.outbound.send(request))
     }
 
     /// The issuer's metadata and keys, from the cache or discovered now.
@@ -177,44 +158,4 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     crate::types::truncate(&text, 300).to_string()
-}
-
-/// Sends one request and reads at most [`MAX_DOCUMENT_BYTES`] of the answer.
-async fn send(http: reqwest::Client, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-    let (parts, body) = request.into_parts();
-    let url = parts.uri.to_string();
-    let mut builder = http.request(parts.method, &url).body(body);
-    for (name, value) in &parts.headers {
-        builder = builder.header(name, value);
-    }
-    let mut response = builder.send().await.map_err(|e| {
-        FetchError::Http(if e.is_timeout() {
-            format!("{url} did not answer in time")
-        } else {
-            format!("{url} could not be reached")
-        })
-    })?;
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
-    {
-        return Err(FetchError::TooLarge);
-    }
-    let mut out = http::Response::builder().status(response.status());
-    for (name, value) in response.headers() {
-        out = out.header(name, value);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|_| FetchError::Http(format!("{url} broke off its answer")))?
-    {
-        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-            return Err(FetchError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    out.body(body)
-        .map_err(|_| FetchError::Http(format!("{url} sent a malformed answer")))
 }

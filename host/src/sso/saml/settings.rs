@@ -38,6 +38,10 @@ pub struct SamlSettings {
     /// Managed through the connection's encryption-key endpoints, not set directly.
     #[serde(default)]
     pub sp_encryption_keys: Vec<super::encryption::SpKey>,
+    /// Where the IdP's metadata was fetched from, when it was given by URL (fetched again
+    /// when an update names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
 }
 
 /// What an admin sends: metadata XML, or the fields by hand (hand-entered fields win).
@@ -45,6 +49,8 @@ pub struct SamlSettings {
 #[serde(deny_unknown_fields)]
 pub struct SamlInput {
     pub metadata_xml: Option<String>,
+    /// Fetched by the connection API into `metadata_xml` (an https URL).
+    pub metadata_url: Option<String>,
     pub idp_entity_id: Option<String>,
     pub sso_url: Option<String>,
     pub certificates: Option<Vec<String>>,
@@ -115,6 +121,9 @@ impl SamlInput {
             sp_encryption_keys: current
                 .map(|c| c.sp_encryption_keys.clone())
                 .unwrap_or_default(),
+            metadata_url: self
+                .metadata_url
+                .or_else(|| current.and_then(|c| c.metadata_url.clone())),
         };
         settings.validate()?;
         Ok(settings)
