@@ -19,6 +19,7 @@
 //! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
 //! | [`policy`] | tenant security policy (SSO-only) |
 //! | [`directory`] | users, IdP identities, groups, role assignments; just-in-time provisioning and linking |
+//! | [`scim`] | the SCIM 2.0 server (so far the filter parser) |
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
@@ -52,6 +53,7 @@ pub mod plugins;
 pub mod policy;
 pub mod provider;
 pub mod rbac;
+pub mod scim;
 pub mod secrets;
 pub mod sessions;
 pub mod sso;
