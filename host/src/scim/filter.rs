@@ -29,7 +29,10 @@ pub enum Filter {
     Not(Box<Filter>),
     /// `path[filter]`: some value of the multi-valued `path` matches `filter`, whose paths
     /// name sub-attributes of it.
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 /// `[urn:…:]name[.sub]`.
@@ -125,7 +128,9 @@ impl AttrPath {
         };
         let valid = |n: &str| {
             let mut chars = n.chars();
-            chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
                 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         };
         if !valid(name) || sub.is_some_and(|s| !valid(s)) {
@@ -452,7 +457,10 @@ mod tests {
             p.urn.as_deref(),
             Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
         );
-        assert_eq!((p.name.as_str(), p.sub.as_deref()), ("manager", Some("value")));
+        assert_eq!(
+            (p.name.as_str(), p.sub.as_deref()),
+            ("manager", Some("value"))
+        );
         let f: Filter = r#"userName eq "a \"quoted\" \u00e9""#.parse().unwrap();
         assert_eq!(f, eq("userName", "a \"quoted\" é"));
     }
@@ -488,7 +496,11 @@ mod tests {
         let nots = format!("{}(a pr){}", "not (".repeat(40), ")".repeat(40));
         assert!(nots.parse::<Filter>().is_err());
         let long = vec!["a pr"; 65].join(" or ");
-        assert!(long.parse::<Filter>().unwrap_err().0.contains("comparisons"));
+        assert!(long
+            .parse::<Filter>()
+            .unwrap_err()
+            .0
+            .contains("comparisons"));
         let huge = format!(r#"a eq "{}""#, "x".repeat(MAX_FILTER_BYTES));
         assert!(huge.parse::<Filter>().unwrap_err().0.contains("longer"));
         let ok = format!("{}a pr{}", "(".repeat(16), ")".repeat(16));
