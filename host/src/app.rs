@@ -10,6 +10,7 @@ use anyhow::Context;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
+use crate::cache::NodeCache;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
 use crate::plugins::Registry;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub plugins: Arc<Registry>,
     /// OIDC providers' discovery documents and keys, cached per node.
     pub oidc: Arc<ProviderCache>,
+    /// Read-mostly tenant data for sign-ins, cached per node (see [`crate::cache`]).
+    pub cache: Arc<NodeCache>,
 }
 
 /// What [`start`] produced.
@@ -78,6 +81,7 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
         metrics: Arc::new(Metrics::new(database)),
         plugins: Arc::new(plugins),
         oidc: Arc::new(oidc),
+        cache: Arc::new(NodeCache::new()),
     };
     Ok(Started {
         state,

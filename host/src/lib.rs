@@ -12,6 +12,7 @@
 //! |---|---|
 //! | [`config`] | typed, layered configuration (defaults → TOML file → `GATEHOUSE_…` env) |
 //! | [`app`] | [`app::AppState`], start-up (database, migrations, master key, first-start bootstrap), serving |
+//! | [`cache`] | the per-node cache of read-mostly tenant data on the sign-in path (tenant, connection, domains, pipeline), invalidated on change, at most [`cache::STALE_AFTER`] stale across nodes |
 //! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
 //! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); browser sessions |
@@ -44,6 +45,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod directory;

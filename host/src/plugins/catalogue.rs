@@ -218,5 +218,6 @@ pub async fn put(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     Ok(catalogue)
 }

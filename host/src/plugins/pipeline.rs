@@ -305,6 +305,7 @@ pub async fn assign(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     Ok(StageView {
         stage: world,
         plugin: Some(PluginView::of(&record)),
@@ -343,6 +344,7 @@ pub async fn reset(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     Ok(())
 }
 

@@ -439,5 +439,6 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_all();
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! version or catalogue can be tried before it is assigned.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -43,13 +44,13 @@ struct Failure {
 /// Runs the three stages, collecting a report line per stage reached.
 fn run_stages(
     registry: &Registry,
-    stages: &[Stage; 3],
-    catalogue: &types::Catalogue,
+    pipeline: &Pipeline,
     raw: &types::RawIdentity,
 ) -> (Vec<StageReport>, Result<Mapped, Failure>) {
     let host = registry.host();
     let mut lines = Vec::with_capacity(3);
-    let [adapter, mapper, roles] = stages;
+    let catalogue = &pipeline.catalogue;
+    let [adapter, mapper, roles] = &pipeline.stages;
     macro_rules! stage {
         ($stage:expr, $outcome:expr, $show:expr) => {{
             let (line, result) = report($stage, $outcome, $show);
@@ -92,15 +93,40 @@ fn run_stages(
     )
 }
 
-/// [`run_stages`] on the blocking pool.
-async fn run_blocking(
-    state: &AppState,
+/// The tenant's sign-in stages (plugin, compiled component, opened configuration) and
+/// role catalogue, ready to run. Cached per node in [`crate::cache`], so it holds the
+/// stages' decrypted configuration in memory for at most [`crate::cache::STALE_AFTER`].
+pub struct Pipeline {
     stages: [Stage; 3],
     catalogue: types::Catalogue,
+}
+
+/// [`run_stages`] on the blocking pool. The calls are short (fuel, an epoch deadline of
+/// `plugins.timeout_ms` each), but three of them back to back may take three timeouts, so
+/// they do not run on an async worker, which would stall every other request it serves.
+async fn run_blocking(
+    state: &AppState,
+    pipeline: Arc<Pipeline>,
     raw: types::RawIdentity,
 ) -> Result<(Vec<StageReport>, Result<Mapped, Failure>), Error> {
     let registry = state.plugins.clone();
-    blocking(move || run_stages(&registry, &stages, &catalogue, &raw)).await
+    blocking(move || run_stages(&registry, &pipeline, &raw)).await
+}
+
+/// The tenant's pipeline as stored now, read from the database.
+async fn load_pipeline(state: &AppState, tenant: TenantId) -> Result<Arc<Pipeline>, Error> {
+    Ok(Arc::new(Pipeline {
+        stages: tenant_stages(state, tenant).await?,
+        catalogue: catalogue::load(state, tenant).await?.to_wit(),
+    }))
+}
+
+/// The tenant's pipeline through the node cache.
+async fn cached_pipeline(state: &AppState, tenant: TenantId) -> Result<Arc<Pipeline>, Error> {
+    state
+        .cache
+        .pipeline(tenant, || load_pipeline(state, tenant))
+        .await
 }
 
 async fn tenant_stages(state: &AppState, tenant: TenantId) -> Result<[Stage; 3], Error> {
@@ -124,9 +150,8 @@ pub async fn run(
     ctx: &RequestContext,
     raw: &types::RawIdentity,
 ) -> Result<Mapped, Error> {
-    let stages = tenant_stages(state, tenant).await?;
-    let catalogue = catalogue::load(state, tenant).await?.to_wit();
-    let (_, result) = run_blocking(state, stages, catalogue, raw.clone()).await?;
+    let pipeline = cached_pipeline(state, tenant).await?;
+    let (_, result) = run_blocking(state, pipeline, raw.clone()).await?;
     let failure = match result {
         Ok(mapped) => return Ok(mapped),
         Err(f) => f,
@@ -240,7 +265,11 @@ pub async fn dry_run(
         }
         None => catalogue::load(state, tenant).await?,
     };
-    let (lines, result) = run_blocking(state, stages, catalogue.to_wit(), raw).await?;
+    let pipeline = Arc::new(Pipeline {
+        stages,
+        catalogue: catalogue.to_wit(),
+    });
+    let (lines, result) = run_blocking(state, pipeline, raw).await?;
     Ok(DryRunReport {
         ok: result.is_ok(),
         stages: lines,
@@ -254,9 +283,8 @@ pub async fn trial(
     tenant: TenantId,
     raw: &types::RawIdentity,
 ) -> Result<DryRunReport, Error> {
-    let stages = tenant_stages(state, tenant).await?;
-    let catalogue = catalogue::load(state, tenant).await?.to_wit();
-    let (lines, result) = run_blocking(state, stages, catalogue, raw.clone()).await?;
+    let pipeline = cached_pipeline(state, tenant).await?;
+    let (lines, result) = run_blocking(state, pipeline, raw.clone()).await?;
     Ok(DryRunReport {
         ok: result.is_ok(),
         stages: lines,

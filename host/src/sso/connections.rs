@@ -324,6 +324,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     view(state, &connection).await
 }
 
@@ -424,6 +425,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     view(state, &after).await
 }
 
@@ -455,6 +457,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     Ok(())
 }
 
@@ -560,5 +563,6 @@ pub async fn change_key(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     view(state, &c).await
 }

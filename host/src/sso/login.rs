@@ -6,6 +6,8 @@
 //! A test sign-in (started by an admin) stops after the pipeline and reports what it saw.
 //! Every refusal is audited as `login.failed` with its reason code.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use serde::Serialize;
 use serde_json::json;
@@ -278,21 +280,34 @@ pub(super) fn pending_purpose(login_state: &str) -> String {
     format!("sso-login-state:{login_state}")
 }
 
-/// The tenant and connection named in an IdP-facing URL.
+/// The tenant and connection named in an IdP-facing URL, through the node cache (see
+/// [`crate::cache`] for how fresh they are).
 pub async fn resolve(
     state: &AppState,
     tenant_token: &str,
     connection: &str,
-) -> Result<(TenantRecord, Connection), Failure> {
+) -> Result<(TenantRecord, Arc<Connection>), Failure> {
     let id: ConnectionId = connection.parse().map_err(|_| Failure::NotFound)?;
-    let tenant = store::tenants::find_by_public_token(&state.store, tenant_token)
+    let tenant = state
+        .cache
+        .tenant_by_token(tenant_token, || {
+            store::tenants::find_by_public_token(&state.store, tenant_token)
+        })
         .await
         .map_err(Error::from)?
         .ok_or(Failure::NotFound)?;
     if tenant.status != TenantStatus::Active {
         return Err(Failure::NotFound);
     }
-    let connection = connections::load(state, tenant.id, id).await?;
+    let connection = state
+        .cache
+        .connection(tenant.id, id, || async {
+            connections::load(state, tenant.id, id)
+                .await
+                .map(|c| Some(Arc::new(c)))
+        })
+        .await?
+        .ok_or(Failure::NotFound)?;
     Ok((tenant, connection))
 }
 
@@ -443,16 +458,14 @@ async fn saml_acs_inner(
             now: state.clock.now(),
         },
     )?;
-    let mut tx = state.store.begin().await.map_err(Error::from)?;
     replay::consume(
-        &mut tx,
+        &state.store,
         tenant.id,
         connection.id,
         &verified.assertion_id,
         verified.replay_until,
     )
     .await??;
-    tx.commit().await.map_err(Error::from)?;
 
     let test_mode = login.as_ref().is_some_and(|l| l.test_mode);
     if test_mode {
@@ -517,13 +530,19 @@ pub(super) async fn sign_in_user(
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
     let mapped = sign_in::run(state, tenant.id, ctx, raw).await?;
-    let domains: Vec<String> = store::tenants::domains(&state.store, tenant.id)
+    let domains = state
+        .cache
+        .verified_domains(tenant.id, || async {
+            let all = store::tenants::domains(&state.store, tenant.id).await?;
+            Ok::<_, store::StoreError>(Arc::new(
+                all.into_iter()
+                    .filter(|d| d.status == store::tenants::DomainStatus::Verified)
+                    .map(|d| d.domain.to_string())
+                    .collect(),
+            ))
+        })
         .await
-        .map_err(Error::from)?
-        .into_iter()
-        .filter(|d| d.status == store::tenants::DomainStatus::Verified)
-        .map(|d| d.domain.to_string())
-        .collect();
+        .map_err(Error::from)?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await.map_err(Error::from)?;
     let reconciled =

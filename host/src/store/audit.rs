@@ -36,22 +36,18 @@ pub struct ChainHead {
     pub last_hash: Vec<u8>,
 }
 
-/// Reserves the next sequence number of `chain` and returns it with the previous hash. On
-/// PostgreSQL the UPDATE locks the head row until commit, so concurrent writers of one chain
-/// queue and the chain never forks; SQLite has a single writer anyway.
+/// Reserves the next sequence number of `chain` and returns it with the previous hash (the
+/// genesis hash for a new chain), in one upsert. On PostgreSQL the upsert locks the head row
+/// until commit, so concurrent writers of one chain queue and the chain never forks; SQLite
+/// has a single writer anyway.
 pub async fn advance_head(tx: &mut Tx, chain: &str, genesis: &[u8]) -> StoreResult<(i64, Vec<u8>)> {
-    sqlx::query(
-        "INSERT INTO audit_heads (tenant_id, last_seq, last_hash) VALUES ($1, 0, $2) \
-         ON CONFLICT (tenant_id) DO NOTHING",
+    let row = sqlx::query(
+        "INSERT INTO audit_heads (tenant_id, last_seq, last_hash) VALUES ($1, 1, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_seq = audit_heads.last_seq + 1 \
+         RETURNING last_seq, last_hash",
     )
     .bind(chain)
     .bind(genesis.to_vec())
-    .execute(tx.conn())
-    .await?;
-    let row = sqlx::query(
-        "UPDATE audit_heads SET last_seq = last_seq + 1 WHERE tenant_id = $1 RETURNING last_seq, last_hash",
-    )
-    .bind(chain)
     .fetch_one(tx.conn())
     .await?;
     Ok((row.try_get("last_seq")?, row.try_get("last_hash")?))

@@ -129,8 +129,12 @@ impl Store {
         }
         let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))
             .context("parsing SQLite path")?;
+        // No ping before handing out a connection (sqlx's default): a SQLite connection is a
+        // file handle that cannot "go away", and the ping is one more round trip to the
+        // connection's worker thread on every acquire (several per sign-in).
         let writer = AnyPoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(sqlite_pragmas)
             .connect_with(options.clone())
@@ -138,6 +142,7 @@ impl Store {
             .with_context(|| format!("opening SQLite database {path}"))?;
         let reader = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(sqlite_pragmas)
             .connect_with(options)
@@ -186,6 +191,11 @@ impl Store {
 
     pub(crate) fn reader(&self) -> &AnyPool {
         &self.reader
+    }
+
+    /// The write pool, for a single write statement that commits on its own.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// True when both pools answer a trivial query.

@@ -205,9 +205,12 @@ pub async fn take_login_state(
     }))
 }
 
-/// Records a used assertion id; a second insert is a unique violation (a replay).
+/// Records a used assertion id; a second insert is a unique violation (a replay). One
+/// statement committed on its own (autocommit on the write connection), not a transaction:
+/// the id stays used whatever happens to the sign-in afterwards, and it costs one round
+/// trip instead of three (BEGIN, INSERT, COMMIT).
 pub async fn insert_replay(
-    tx: &mut Tx,
+    store: &Store,
     tenant: TenantId,
     connection: ConnectionId,
     assertion_id: &str,
@@ -220,7 +223,7 @@ pub async fn insert_replay(
     .bind(connection.to_string())
     .bind(assertion_id)
     .bind(until.as_micros())
-    .execute(tx.conn())
+    .execute(store.writer())
     .await
     .map_err(unique_as("assertion already used"))?;
     Ok(())

@@ -134,6 +134,7 @@ pub async fn add_verified(
     live_tenant(&mut tx, tenant).await?;
     let record = add_verified_in(&mut tx, now, auth.actor(), ctx, tenant, domain).await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     Ok(record)
 }
 
@@ -176,6 +177,7 @@ pub async fn request(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     Ok(DomainChallenge::of(record))
 }
 
@@ -217,5 +219,6 @@ pub async fn remove(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
     Ok(())
 }

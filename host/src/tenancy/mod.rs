@@ -244,6 +244,7 @@ pub async fn transition(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(id);
     Ok(after)
 }
 
@@ -286,5 +287,6 @@ pub async fn rename(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate_tenant(id);
     Ok(after)
 }

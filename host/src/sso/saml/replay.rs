@@ -3,18 +3,21 @@
 //! replay. Entries are dropped once the assertion could not be accepted anyway.
 
 use super::Rejection;
-use crate::store::{self, StoreError, Tx};
+use crate::store::{self, Store, StoreError};
 use crate::types::{ConnectionId, TenantId, Timestamp};
 
-/// Records `assertion_id` as used, or reports a replay.
+/// Records `assertion_id` as used, or reports a replay. Committed at once, before anything
+/// else of the sign-in: an assertion is used up by its first presentation, even when the
+/// sign-in then fails (so it is not folded into the sign-in's transaction, whose rollback
+/// would make it usable again).
 pub async fn consume(
-    tx: &mut Tx,
+    store: &Store,
     tenant: TenantId,
     connection: ConnectionId,
     assertion_id: &str,
     until: Timestamp,
 ) -> Result<Result<(), Rejection>, crate::Error> {
-    match store::sso::insert_replay(tx, tenant, connection, assertion_id, until).await {
+    match store::sso::insert_replay(store, tenant, connection, assertion_id, until).await {
         Ok(()) => Ok(Ok(())),
         Err(StoreError::UniqueViolation(_)) => Ok(Err(Rejection::Replayed)),
         Err(e) => Err(e.into()),

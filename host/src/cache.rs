@@ -1,0 +1,284 @@
+//! The per-node cache of read-mostly tenant data that every sign-in needs: the tenant behind
+//! a public token, a connection, the tenant's verified domains and its ready-to-run sign-in
+//! pipeline (stages, decrypted stage configuration, catalogue). Without it a sign-in makes
+//! about eight reads that return the same rows every time.
+//!
+//! Freshness, the part that matters for security (a suspended tenant, a disabled connection
+//! or a removed IdP certificate must stop working):
+//! - On this node a change is visible at once: every admin/operator API function that
+//!   changes cached data calls [`NodeCache::invalidate_tenant`] (or
+//!   [`NodeCache::invalidate_all`]) after its commit. A load that began before the change
+//!   is not stored (a generation counter bumped by every invalidation), so a slow reader
+//!   cannot put the old value back.
+//! - Other nodes (PostgreSQL deployments) and other processes (the CLI) are not told; their
+//!   entries expire [`STALE_AFTER`] after the load that filled them began. That is the bound
+//!   on how long a change made elsewhere can go unseen.
+//!
+//! Each map holds at most a fixed number of entries ([`MAX_ENTRIES`]); when full, expired
+//! entries go first, then an arbitrary one. Misses are not cached (a probe with unknown
+//! tokens reaches the database as before). This module owns no SQL: callers pass a loader.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::plugins::sign_in::Pipeline;
+use crate::sso::Connection;
+use crate::store::tenants::TenantRecord;
+use crate::types::{ConnectionId, TenantId};
+
+/// How long an entry may be served after the load that filled it began: the longest a
+/// change made on another node (or by the CLI) goes unseen here. Short, because it bounds
+/// how long a suspended tenant or a disabled connection keeps signing in elsewhere; long
+/// enough that a busy tenant's sign-ins reload their data only every couple of seconds.
+pub const STALE_AFTER: Duration = Duration::from_secs(2);
+
+/// Most entries per map. A tenant costs one entry per map (plus one per connection), a few
+/// KiB at most, so this caps the cache at a few MiB whatever the number of tenants.
+pub const MAX_ENTRIES: usize = 4096;
+
+/// One bounded map with expiry.
+struct Bounded<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Bounded<K, V> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, V)>> {
+        // Every update is a single map operation, so a panic elsewhere while the lock was
+        // held cannot have left a half-made entry: the map is safe to keep using.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.lock();
+        let (filled, value) = entries.get(key)?;
+        (filled.elapsed() < STALE_AFTER).then(|| value.clone())
+    }
+
+    fn insert(&self, key: K, value: V, fill: &Fill, generation: &AtomicU64) {
+        let mut entries = self.lock();
+        // Checked under the lock: an invalidation bumps the generation before it takes
+        // this lock to remove entries, so either it removes this entry or this sees the bump.
+        if generation.load(Ordering::Acquire) != fill.generation {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            entries.retain(|_, (filled, _)| filled.elapsed() < STALE_AFTER);
+            if entries.len() >= MAX_ENTRIES {
+                if let Some(victim) = entries.keys().next().cloned() {
+                    entries.remove(&victim);
+                }
+            }
+        }
+        entries.insert(key, (fill.started, value));
+    }
+
+    fn retain(&self, keep: impl Fn(&K, &V) -> bool) {
+        self.lock().retain(|k, (_, v)| keep(k, v));
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// A load in progress: when it began and which generation it read under.
+struct Fill {
+    started: Instant,
+    generation: u64,
+}
+
+/// The cache, one per node, held in `AppState`.
+pub struct NodeCache {
+    /// Bumped by every invalidation; a load only stores its result if this did not move.
+    generation: AtomicU64,
+    /// Tenant by its public (URL) token.
+    tenants: Bounded<String, TenantRecord>,
+    /// Connection by tenant and id.
+    connections: Bounded<(TenantId, ConnectionId), Arc<Connection>>,
+    /// The tenant's verified email domains.
+    domains: Bounded<TenantId, Arc<Vec<String>>>,
+    /// The tenant's sign-in pipeline, ready to run.
+    pipelines: Bounded<TenantId, Arc<Pipeline>>,
+}
+
+impl std::fmt::Debug for NodeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCache").finish_non_exhaustive()
+    }
+}
+
+impl Default for NodeCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NodeCache {
+    pub fn new() -> Self {
+        Self {
+            generation: AtomicU64::new(0),
+            tenants: Bounded::new(),
+            connections: Bounded::new(),
+            domains: Bounded::new(),
+            pipelines: Bounded::new(),
+        }
+    }
+
+    fn begin_fill(&self) -> Fill {
+        Fill {
+            started: Instant::now(),
+            generation: self.generation.load(Ordering::Acquire),
+        }
+    }
+
+    /// `map[key]`, or what `load` finds (stored unless an invalidation came in between).
+    async fn through<K, V, E, Fut>(
+        &self,
+        map: &Bounded<K, V>,
+        key: K,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<V>, E>
+    where
+        K: Eq + Hash + Clone,
+        V: Clone,
+        Fut: Future<Output = Result<Option<V>, E>>,
+    {
+        if let Some(hit) = map.get(&key) {
+            return Ok(Some(hit));
+        }
+        let fill = self.begin_fill();
+        let loaded = load().await?;
+        if let Some(value) = &loaded {
+            map.insert(key, value.clone(), &fill, &self.generation);
+        }
+        Ok(loaded)
+    }
+
+    /// The tenant whose public token is `token`, whatever its status (callers check it).
+    pub async fn tenant_by_token<E, Fut>(
+        &self,
+        token: &str,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<TenantRecord>, E>
+    where
+        Fut: Future<Output = Result<Option<TenantRecord>, E>>,
+    {
+        self.through(&self.tenants, token.to_string(), load).await
+    }
+
+    /// A connection of `tenant`, whatever its status (callers check it).
+    pub async fn connection<E, Fut>(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<Arc<Connection>>, E>
+    where
+        Fut: Future<Output = Result<Option<Arc<Connection>>, E>>,
+    {
+        self.through(&self.connections, (tenant, id), load).await
+    }
+
+    /// The verified email domains of `tenant`.
+    pub async fn verified_domains<E, Fut>(
+        &self,
+        tenant: TenantId,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<Vec<String>>, E>
+    where
+        Fut: Future<Output = Result<Arc<Vec<String>>, E>>,
+    {
+        let found = self
+            .through(&self.domains, tenant, || async { load().await.map(Some) })
+            .await?;
+        Ok(found.unwrap_or_default())
+    }
+
+    /// The sign-in pipeline of `tenant`.
+    pub async fn pipeline<E, Fut>(
+        &self,
+        tenant: TenantId,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<Pipeline>, E>
+    where
+        Fut: Future<Output = Result<Arc<Pipeline>, E>>,
+    {
+        if let Some(hit) = self.pipelines.get(&tenant) {
+            return Ok(hit);
+        }
+        let fill = self.begin_fill();
+        let loaded = load().await?;
+        self.pipelines
+            .insert(tenant, loaded.clone(), &fill, &self.generation);
+        Ok(loaded)
+    }
+
+    /// Forgets everything cached about `tenant`. Call after committing a change to the
+    /// tenant, its domains, connections, pipeline stages, stage configuration or catalogue.
+    pub fn invalidate_tenant(&self, tenant: TenantId) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.tenants.retain(|_, t| t.id != tenant);
+        self.connections.retain(|(t, _), _| *t != tenant);
+        self.domains.retain(|t, _| *t != tenant);
+        self.pipelines.retain(|t, _| *t != tenant);
+    }
+
+    /// Forgets everything (a change that may touch every tenant, such as a shared plugin).
+    pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.tenants.clear();
+        self.connections.clear();
+        self.domains.clear();
+        self.pipelines.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(generation: u64) -> Fill {
+        Fill {
+            started: Instant::now(),
+            generation,
+        }
+    }
+
+    #[test]
+    fn a_load_that_raced_an_invalidation_is_not_stored() {
+        let generation = AtomicU64::new(0);
+        let map: Bounded<u32, u32> = Bounded::new();
+        let before = fill(0);
+        generation.fetch_add(1, Ordering::AcqRel);
+        map.insert(1, 10, &before, &generation);
+        assert_eq!(map.get(&1), None);
+        map.insert(1, 11, &fill(1), &generation);
+        assert_eq!(map.get(&1), Some(11));
+    }
+
+    #[test]
+    fn entries_expire_and_the_map_stays_bounded() {
+        let generation = AtomicU64::new(0);
+        let map: Bounded<usize, usize> = Bounded::new();
+        let old = Fill {
+            started: Instant::now() - STALE_AFTER,
+            generation: 0,
+        };
+        map.insert(0, 0, &old, &generation);
+        assert_eq!(map.get(&0), None, "expired");
+        for i in 0..MAX_ENTRIES + 10 {
+            map.insert(i, i, &fill(0), &generation);
+        }
+        assert!(map.lock().len() <= MAX_ENTRIES);
+    }
+}
