@@ -1,9 +1,11 @@
 //! The SCIM 2.0 server (RFC 7643, RFC 7644), growing piece by piece. So far: the filter
 //! language ([`filter`]) and its evaluation ([`eval`]), PATCH paths ([`path`]), errors in
-//! SCIM form ([`error`]) and the schema definitions ([`schema`]).
+//! SCIM form ([`error`]), the schema definitions ([`schema`]) and the discovery documents
+//! ([`discovery`]).
 //! Resources, PATCH application, Bulk and the HTTP routes come next; the directory module
 //! stays the one place users and groups are written.
 
+pub mod discovery;
 pub mod error;
 pub mod eval;
 pub mod filter;
