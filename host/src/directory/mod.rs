@@ -140,10 +140,10 @@ pub async fn reconcile(
     }
     user.updated_at = now;
     user.last_login_at = Some(now);
-    sql::update_user(tx, &user).await?;
-    if outcome == Outcome::Existing {
-        sql::touch_identity(tx, tenant, connection, subject, now).await?;
-    }
+    // An existing identity's last sign-in is stamped in the same write (a new one was just
+    // inserted with it).
+    let touch = (outcome == Outcome::Existing).then_some((connection, subject));
+    sql::update_user(tx, &user, touch).await?;
 
     let wanted: BTreeSet<&str> = mapped.identity.groups.iter().map(String::as_str).collect();
     for (group, external) in &old_groups {

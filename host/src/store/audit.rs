@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreResult, Tx};
+use super::{Backend, Store, StoreResult, Tx};
 
 /// An audit row exactly as stored; `audit` owns its meaning and its hash.
 #[derive(Debug, Clone)]
@@ -53,34 +53,35 @@ pub async fn advance_head(tx: &mut Tx, chain: &str, genesis: &[u8]) -> StoreResu
     Ok((row.try_get("last_seq")?, row.try_get("last_hash")?))
 }
 
+/// Appends the event and moves the chain head's hash to it, in one round trip.
 pub async fn append(tx: &mut Tx, r: &AuditRow) -> StoreResult<()> {
-    sqlx::query(
+    const INSERT: &str =
         "INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, \
          action, target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(&r.chain)
-    .bind(r.seq)
-    .bind(&r.id)
-    .bind(r.occurred_at)
-    .bind(&r.actor_type)
-    .bind(&r.actor_id)
-    .bind(&r.actor_label)
-    .bind(&r.action)
-    .bind(&r.target_type)
-    .bind(&r.target_id)
-    .bind(&r.before_json)
-    .bind(&r.after_json)
-    .bind(&r.ip)
-    .bind(&r.user_agent)
-    .bind(&r.request_id)
-    .bind(r.prev_hash.clone())
-    .bind(r.hash.clone())
-    .execute(tx.conn())
-    .await?;
-    sqlx::query("UPDATE audit_heads SET last_hash = $1 WHERE tenant_id = $2")
-        .bind(r.hash.clone())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    const MOVE_HEAD: &str = "UPDATE audit_heads SET last_hash = $17 WHERE tenant_id = $1";
+    let sql = match tx.backend() {
+        Backend::Sqlite => format!("{INSERT}; {MOVE_HEAD}"),
+        Backend::Postgres => format!("WITH appended AS ({INSERT}) {MOVE_HEAD}"),
+    };
+    sqlx::query(&sql)
         .bind(&r.chain)
+        .bind(r.seq)
+        .bind(&r.id)
+        .bind(r.occurred_at)
+        .bind(&r.actor_type)
+        .bind(&r.actor_id)
+        .bind(&r.actor_label)
+        .bind(&r.action)
+        .bind(&r.target_type)
+        .bind(&r.target_id)
+        .bind(&r.before_json)
+        .bind(&r.after_json)
+        .bind(&r.ip)
+        .bind(&r.user_agent)
+        .bind(&r.request_id)
+        .bind(r.prev_hash.clone())
+        .bind(r.hash.clone())
         .execute(tx.conn())
         .await?;
     Ok(())

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{parse_col, unique_as, Store, StoreResult, Tx};
+use super::{parse_col, unique_as, Backend, Store, StoreResult, Tx};
 use crate::types::{ConnectionId, GroupId, TenantId, Timestamp, UserId};
 
 /// A user row.
@@ -78,28 +78,45 @@ pub async fn insert_user(tx: &mut Tx, u: &UserRow) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn update_user(tx: &mut Tx, u: &UserRow) -> StoreResult<()> {
-    sqlx::query(
+/// Writes the user's profile and status. With `signed_in_through` (connection, subject) it
+/// also stamps that identity's `last_login_at` with the user's, in the same round trip.
+pub async fn update_user(
+    tx: &mut Tx,
+    u: &UserRow,
+    signed_in_through: Option<(ConnectionId, &str)>,
+) -> StoreResult<()> {
+    const UPDATE: &str =
         "UPDATE users SET email = $3, email_verified = $4, display_name = $5, given_name = $6, family_name = $7, \
          locale = $8, timezone = $9, custom_json = $10, status = $11, updated_at = $12, last_login_at = $13 \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(u.tenant_id.to_string())
-    .bind(u.id.to_string())
-    .bind(&u.email)
-    .bind(i64::from(u.email_verified))
-    .bind(u.display_name.clone())
-    .bind(u.given_name.clone())
-    .bind(u.family_name.clone())
-    .bind(u.locale.clone())
-    .bind(u.timezone.clone())
-    .bind(&u.custom_json)
-    .bind(&u.status)
-    .bind(u.updated_at.as_micros())
-    .bind(u.last_login_at.map(Timestamp::as_micros))
-    .execute(tx.conn())
-    .await
-    .map_err(unique_as("a user with this email already exists"))?;
+         WHERE tenant_id = $1 AND id = $2";
+    const TOUCH: &str = "UPDATE user_identities SET last_login_at = $13 \
+         WHERE tenant_id = $1 AND connection_id = $14 AND subject = $15";
+    let sql = match (signed_in_through, tx.backend()) {
+        (None, _) => UPDATE.to_string(),
+        (Some(_), Backend::Sqlite) => format!("{UPDATE}; {TOUCH}"),
+        (Some(_), Backend::Postgres) => format!("WITH touched AS ({TOUCH}) {UPDATE}"),
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(u.tenant_id.to_string())
+        .bind(u.id.to_string())
+        .bind(&u.email)
+        .bind(i64::from(u.email_verified))
+        .bind(u.display_name.clone())
+        .bind(u.given_name.clone())
+        .bind(u.family_name.clone())
+        .bind(u.locale.clone())
+        .bind(u.timezone.clone())
+        .bind(&u.custom_json)
+        .bind(&u.status)
+        .bind(u.updated_at.as_micros())
+        .bind(u.last_login_at.map(Timestamp::as_micros));
+    if let Some((connection, subject)) = signed_in_through {
+        query = query.bind(connection.to_string()).bind(subject);
+    }
+    query
+        .execute(tx.conn())
+        .await
+        .map_err(unique_as("a user with this email already exists"))?;
     Ok(())
 }
 
@@ -173,25 +190,6 @@ pub async fn insert_identity(
     .execute(tx.conn())
     .await
     .map_err(unique_as("this identity is already linked"))?;
-    Ok(())
-}
-
-pub async fn touch_identity(
-    tx: &mut Tx,
-    tenant: TenantId,
-    connection: ConnectionId,
-    subject: &str,
-    now: Timestamp,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE user_identities SET last_login_at = $4 WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3",
-    )
-    .bind(tenant.to_string())
-    .bind(connection.to_string())
-    .bind(subject)
-    .bind(now.as_micros())
-    .execute(tx.conn())
-    .await?;
     Ok(())
 }
 

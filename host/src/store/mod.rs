@@ -67,11 +67,18 @@ pub struct Store {
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
 pub struct Tx {
     inner: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
 }
 
 impl Tx {
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.inner
+    }
+
+    /// The engine, for the few writes that put two statements into one round trip (a
+    /// data-modifying CTE on PostgreSQL, two `;`-separated statements on SQLite).
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub async fn commit(self) -> StoreResult<()> {
@@ -186,7 +193,10 @@ impl Store {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.writer.begin().await?,
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            backend: self.backend,
+        })
     }
 
     pub(crate) fn reader(&self) -> &AnyPool {
