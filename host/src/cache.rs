@@ -36,8 +36,9 @@ use crate::types::{ConnectionId, TenantId};
 /// enough that a busy tenant's sign-ins reload their data only every couple of seconds.
 pub const STALE_AFTER: Duration = Duration::from_secs(2);
 
-/// Most entries per map. A tenant costs one entry per map (plus one per connection), a few
-/// KiB at most, so this caps the cache at a few MiB whatever the number of tenants.
+/// Most entries per map. An entry is a few KiB at most (a connection's certificates, a
+/// pipeline's configuration; compiled components are shared, not copied), so the cache stays
+/// within tens of MiB whatever the number of tenants.
 pub const MAX_ENTRIES: usize = 4096;
 
 /// One bounded map with expiry.
