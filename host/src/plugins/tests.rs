@@ -28,12 +28,15 @@ fn identity(email: Option<&str>) -> types::Identity {
 
 /// Default limits with a deadline a loaded test machine cannot miss by accident; the tests
 /// that are about the deadline set their own.
-fn relaxed_host() -> PluginHost {
-    PluginHost::new(Limits {
+fn relaxed_limits() -> Limits {
+    Limits {
         timeout: Duration::from_secs(2),
         ..Limits::default()
-    })
-    .unwrap()
+    }
+}
+
+fn relaxed_host() -> PluginHost {
+    PluginHost::new(relaxed_limits()).unwrap()
 }
 
 fn no_config() -> PluginConfig {
@@ -83,13 +86,13 @@ fn a_plugin_called_for_another_world_is_refused_before_it_runs() {
 fn the_compiled_cache_serves_the_second_load_and_survives_a_new_host() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Some(dir.path().join("compiled"));
-    let host = PluginHost::with_cache(Limits::default(), cache.clone()).unwrap();
+    let host = PluginHost::with_cache(relaxed_limits(), cache.clone()).unwrap();
     let (_, first) = host.load_traced("m", MAPPER).unwrap();
     let (_, second) = host.load_traced("m", MAPPER).unwrap();
     assert_eq!((first, second), (CacheUse::Compiled, CacheUse::Hit));
     drop(host);
 
-    let restarted = PluginHost::with_cache(Limits::default(), cache.clone()).unwrap();
+    let restarted = PluginHost::with_cache(relaxed_limits(), cache.clone()).unwrap();
     let (plugin, used) = restarted.load_traced("m", MAPPER).unwrap();
     assert_eq!(used, CacheUse::Hit);
     let profile = restarted
