@@ -1,13 +1,14 @@
 //! The SCIM 2.0 server (RFC 7643, RFC 7644), growing piece by piece. So far: the filter
-//! language ([`filter`]) and its evaluation ([`eval`]), PATCH paths ([`path`]), errors in
-//! SCIM form ([`error`]), the schema definitions ([`schema`]) and the discovery documents
-//! ([`discovery`]).
-//! Resources, PATCH application, Bulk and the HTTP routes come next; the directory module
-//! stays the one place users and groups are written.
+//! language ([`filter`]) and its evaluation ([`eval`]), PATCH paths ([`path`]) and their
+//! application ([`patch`]), errors in SCIM form ([`error`]), the schema definitions
+//! ([`schema`]) and the discovery documents ([`discovery`]). Resources and their storage,
+//! tokens, Bulk and the HTTP routes come next; the directory module stays the one place
+//! users and groups are written.
 
 pub mod discovery;
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod patch;
 pub mod path;
 pub mod schema;
