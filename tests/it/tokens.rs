@@ -207,3 +207,69 @@ async fn wrong_missing_and_forged_tokens_are_refused() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_rotated_token_keeps_working_for_the_overlap_only() {
+    let app = spawn_app().await;
+    let id = app.create_tenant("rotating").await;
+    let (_, admin) = app.tenant_token(&id, &["admin"]).await;
+    let r = app
+        .api(
+            &admin,
+            Method::POST,
+            "/tokens",
+            Some(json!({ "name": "provisioning", "scopes": ["tenant:read"], "expires_in_seconds": 86400 })),
+        )
+        .await;
+    let old = r.body["token"].as_str().unwrap().to_string();
+    let old_id = r.body["id"].as_str().unwrap().to_string();
+    let rotate = |body: serde_json::Value, token_id: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            app.api(
+                &admin,
+                Method::POST,
+                &format!("/tokens/{token_id}/rotate"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let r = rotate(json!({"overlap_seconds": 8 * 24 * 3600}), old_id.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "overlap_seconds");
+
+    let r = rotate(json!({"overlap_seconds": 60}), old_id.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let new = r.body["token"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(r.body["name"], "provisioning");
+    assert_eq!(r.body["scopes"], json!(["tenant:read"]));
+    let get = |token: String| {
+        let app = &app;
+        async move { app.api(&token, Method::GET, "/tenant", None).await.status }
+    };
+    assert_eq!(
+        get(old.clone()).await,
+        StatusCode::OK,
+        "old works in the overlap"
+    );
+    assert_eq!(get(new.clone()).await, StatusCode::OK);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(get(old.clone()).await, StatusCode::UNAUTHORIZED, "old ends");
+    assert_eq!(
+        get(new.clone()).await,
+        StatusCode::OK,
+        "new keeps the old lifetime"
+    );
+
+    // An ended token cannot be rotated back to life.
+    let r = rotate(json!({}), old_id.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let rotated = app.audit_actions(&id).await;
+    assert_eq!(
+        rotated.iter().filter(|a| *a == "api_token.rotated").count(),
+        1
+    );
+}

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,7 @@ use super::operator::DomainBody;
 use crate::app::AppState;
 use crate::audit::query::{self, AuditQuery, Page};
 use crate::rbac::{self, Principal, ReadAudit, ReadTenant, WriteDomains, WriteTokens};
-use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken};
+use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
 use crate::tenancy::{self, TenantView};
@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/domains/{domain}", delete(remove_domain))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{token}", delete(revoke_token))
+        .route("/tokens/{token}/rotate", post(rotate_token))
         .route("/audit-events", get(audit_events))
 }
 
@@ -118,6 +119,21 @@ async fn revoke_token(
     let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
     let token: TokenId = path_param(&token)?;
     Ok(Json(api_tokens::revoke(&state, &auth, &ctx, token).await?))
+}
+
+async fn rotate_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Ctx(ctx): Ctx,
+    Path(token): Path<String>,
+    ApiJson(req): ApiJson<RotateApiToken>,
+) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+    let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
+    let token: TokenId = path_param(&token)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(api_tokens::rotate(&state, &auth, &ctx, token, req).await?),
+    ))
 }
 
 /// Audit listing parameters, shared with the operator API.

@@ -1,5 +1,7 @@
 //! Tenant API tokens for the admin API: created with a name, scopes and an expiry, shown once,
-//! listed without secrets, revoked. A token never grants more than its creator holds.
+//! listed without secrets, rotated (the old token keeps working for an overlap, so a client
+//! such as an IdP's provisioning job can switch without downtime), revoked. A token never
+//! grants more than its creator holds.
 
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,10 @@ pub const DEFAULT_TTL_SECONDS: i64 = 90 * 24 * 3600;
 pub const MIN_TTL_SECONDS: i64 = 60;
 /// Longest lifetime accepted: long-lived secrets are how breaches last.
 pub const MAX_TTL_SECONDS: i64 = 366 * 24 * 3600;
+/// How long a rotated token keeps working when the request names no overlap.
+pub const DEFAULT_OVERLAP_SECONDS: i64 = 24 * 3600;
+/// Longest overlap accepted: a rotation is meant to end the old token soon.
+pub const MAX_OVERLAP_SECONDS: i64 = 7 * 24 * 3600;
 /// Longest token name, in characters.
 const MAX_NAME_CHARS: usize = 100;
 
@@ -29,6 +35,16 @@ pub struct CreateApiToken {
     pub name: String,
     pub scopes: Vec<Scope>,
     /// Seconds until expiry, 60 to 366 days' worth; 90 days when absent.
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// A request to rotate a token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiToken {
+    /// Seconds the old token keeps working (0 to 7 days; 24 hours when absent).
+    pub overlap_seconds: Option<i64>,
+    /// Lifetime of the new token; the old token's lifetime when absent.
     pub expires_in_seconds: Option<i64>,
 }
 
@@ -165,6 +181,86 @@ pub async fn revoke(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Issues a successor to token `id` (same name and scopes) and cuts the old one's life to
+/// the overlap. Audited as `api_token.rotated`.
+pub async fn rotate(
+    state: &AppState,
+    auth: &Authorized<WriteTokens>,
+    ctx: &RequestContext,
+    id: TokenId,
+    req: RotateApiToken,
+) -> Result<CreatedApiToken, Error> {
+    let tenant = auth.tenant();
+    let now = state.clock.now();
+    let overlap = req.overlap_seconds.unwrap_or(DEFAULT_OVERLAP_SECONDS);
+    if !(0..=MAX_OVERLAP_SECONDS).contains(&overlap) {
+        return Err(Error::invalid(
+            "overlap_seconds",
+            format!("overlap_seconds must be between 0 and {MAX_OVERLAP_SECONDS}"),
+        ));
+    }
+    let mut tx = state.store.begin().await?;
+    let old = store::tokens::api_token_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or(Error::NotFound("token"))?;
+    if old.revoked_at.is_some() || old.expires_at <= now {
+        return Err(Error::Conflict(
+            "this token is revoked or expired; create a new one instead".into(),
+        ));
+    }
+    let old_ttl = (old.expires_at.as_micros() - old.created_at.as_micros()) / 1_000_000;
+    let (name, scopes, ttl) = validate(&CreateApiToken {
+        name: old.name.clone(),
+        scopes: old.scopes.clone(),
+        expires_in_seconds: Some(
+            req.expires_in_seconds
+                .unwrap_or_else(|| old_ttl.clamp(MIN_TTL_SECONDS, MAX_TTL_SECONDS)),
+        ),
+    })?;
+    if let Some(s) = scopes.iter().find(|s| !auth.can_grant(**s)) {
+        return Err(Error::Forbidden(format!(
+            "cannot rotate a token with the `{s}` scope: its creator would not hold it"
+        )));
+    }
+    let minted = mint(API_TOKEN_PREFIX);
+    let actor = auth.actor();
+    let record = ApiTokenRecord {
+        id: minted.id,
+        tenant_id: tenant,
+        name,
+        scopes,
+        created_by: format!("{}:{}", actor.kind, actor.id),
+        created_at: now,
+        expires_at: now.plus_seconds(ttl),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let old_until = old.expires_at.min(now.plus_seconds(overlap));
+    store::tokens::shorten_api_token(&mut tx, tenant, id, old_until).await?;
+    store::tokens::insert_api_token(&mut tx, &record, &minted.secret_hash).await?;
+    let mut old_after = old.clone();
+    old_after.expires_at = old_until;
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor,
+            action: "api_token.rotated",
+            target: Target::new("api_token", id),
+            before: Some(json!(old)),
+            after: Some(json!({"old": old_after, "new": record})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedApiToken {
+        token: minted.token.expose_secret().to_string(),
+        record,
+    })
 }
 
 pub(super) async fn authenticate(

@@ -156,6 +156,22 @@ pub async fn revoke_api_token(
     Ok(())
 }
 
+/// Brings a token's expiry forward to `until` (a rotation's overlap).
+pub async fn shorten_api_token(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: TokenId,
+    until: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(until.as_micros())
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 pub async fn revoke_all_api_tokens(
     tx: &mut Tx,
     tenant: TenantId,
