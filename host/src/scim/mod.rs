@@ -1,7 +1,8 @@
 //! The SCIM 2.0 server (RFC 7643, RFC 7644), growing piece by piece. So far: the filter
 //! language ([`filter`]) and its evaluation ([`eval`]), PATCH paths ([`path`]) and their
-//! application ([`patch`]), errors in SCIM form ([`error`]), the schema definitions
-//! ([`schema`]) and the discovery documents ([`discovery`]). Resources and their storage,
+//! application ([`patch`]), response attribute selection ([`projection`]), errors in SCIM
+//! form ([`error`]), the schema definitions ([`schema`]) and the discovery documents
+//! ([`discovery`]). Resources and their storage,
 //! tokens, Bulk and the HTTP routes come next; the directory module stays the one place
 //! users and groups are written.
 
@@ -11,4 +12,5 @@ pub mod eval;
 pub mod filter;
 pub mod patch;
 pub mod path;
+pub mod projection;
 pub mod schema;
