@@ -24,6 +24,12 @@ pub(crate) struct Setup {
 /// created with a placeholder client id, which gives the redirect URI to register; then
 /// updated with the registered client.
 pub(crate) async fn setup(slug: &str, status: &str) -> Setup {
+    setup_with(slug, status, "client_secret_basic", false).await
+}
+
+/// [`setup`] with the client registered for `auth_method` at the token endpoint, and
+/// userinfo fetched or not.
+async fn setup_with(slug: &str, status: &str, auth_method: &str, fetch_userinfo: bool) -> Setup {
     let app = spawn_app().await;
     let tenant = app.create_tenant(slug).await;
     let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
@@ -48,13 +54,14 @@ pub(crate) async fn setup(slug: &str, status: &str) -> Setup {
         redirect_uri.ends_with(&format!("/{connection}/callback")),
         "{redirect_uri}"
     );
-    let (client_id, secret) = peers::oidc_op_register(&issuer, &redirect_uri).await;
+    let (client_id, secret) = peers::oidc_op_register(&issuer, &redirect_uri, auth_method).await;
     let r = app
         .api(
             &token,
             Method::PATCH,
             &format!("/sso/connections/{connection}"),
-            Some(json!({"oidc": {"client_id": client_id, "client_secret": secret}})),
+            Some(json!({"oidc": {"client_id": client_id, "client_secret": secret,
+                                 "token_auth_method": auth_method, "fetch_userinfo": fetch_userinfo}})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -396,4 +403,28 @@ async fn idps_on_internal_addresses_are_refused_unless_the_operator_allows_them(
     assert!(events(&app, &tenant, "sso_connection.created")
         .await
         .is_empty());
+}
+
+#[tokio::test]
+async fn client_secret_post_and_userinfo_work_with_the_provider() {
+    let s = setup_with("oidc-post", "enabled", "client_secret_post", true).await;
+    let email = "lin@oidc-post.example";
+    add_account(&s, "lin-oidc-post", email, &["support"]).await;
+    let (location, binding) = login_page(&s.app, email).await;
+    let back = at_provider(&location, "lin-oidc-post").await;
+    let done = browser()
+        .get(&back)
+        .header("cookie", &binding)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        done.text().await.unwrap()
+    );
+    let provisioned = last_event(&s.app, &s.tenant, "user.provisioned").await;
+    assert_eq!(provisioned["after"]["email"], email);
+    assert_eq!(provisioned["after"]["groups"], json!(["support"]));
 }

@@ -168,7 +168,11 @@ pub async fn oidc_op_account(issuer: &str, id: &str, claims: Value) {
 
 /// Registers a confidential code-flow client (`client_secret_basic`) with the OP's dynamic
 /// client registration; returns its client id and secret.
-pub async fn oidc_op_register(issuer: &str, redirect_uri: &str) -> (String, String) {
+pub async fn oidc_op_register(
+    issuer: &str,
+    redirect_uri: &str,
+    token_endpoint_auth_method: &str,
+) -> (String, String) {
     let http = reqwest::Client::new();
     let discovery: Value = http
         .get(format!("{issuer}/.well-known/openid-configuration"))
@@ -185,7 +189,7 @@ pub async fn oidc_op_register(issuer: &str, redirect_uri: &str) -> (String, Stri
         .post(endpoint)
         .json(&serde_json::json!({
             "redirect_uris": [redirect_uri],
-            "token_endpoint_auth_method": "client_secret_basic",
+            "token_endpoint_auth_method": token_endpoint_auth_method,
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
         }))
