@@ -9,6 +9,7 @@ mod cli;
 mod components;
 mod helpers;
 mod local_login;
+mod node_cache;
 mod oidc;
 mod oidc_attacks;
 mod oidc_provider;

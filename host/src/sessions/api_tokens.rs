@@ -84,25 +84,24 @@ fn validate(req: &CreateApiToken) -> Result<(String, Vec<Scope>, i64), Error> {
     Ok((name.to_string(), scopes, ttl))
 }
 
-pub async fn create(
-    state: &AppState,
+/// A new token for `req` (validated, and never with a scope the caller cannot grant) and
+/// its record, not yet stored.
+fn new_token(
     auth: &Authorized<WriteTokens>,
-    ctx: &RequestContext,
-    req: CreateApiToken,
-) -> Result<CreatedApiToken, Error> {
-    let (name, scopes, ttl) = validate(&req)?;
+    req: &CreateApiToken,
+    now: crate::types::Timestamp,
+) -> Result<(super::Minted, ApiTokenRecord), Error> {
+    let (name, scopes, ttl) = validate(req)?;
     if let Some(s) = scopes.iter().find(|s| !auth.can_grant(**s)) {
         return Err(Error::Forbidden(format!(
             "cannot grant the `{s}` scope: a token can only grant scopes its creator holds"
         )));
     }
-    let tenant = auth.tenant();
-    let now = state.clock.now();
     let minted = mint(API_TOKEN_PREFIX);
     let actor = auth.actor();
     let record = ApiTokenRecord {
         id: minted.id,
-        tenant_id: tenant,
+        tenant_id: auth.tenant(),
         name,
         scopes,
         created_by: format!("{}:{}", actor.kind, actor.id),
@@ -111,6 +110,19 @@ pub async fn create(
         revoked_at: None,
         last_used_at: None,
     };
+    Ok((minted, record))
+}
+
+pub async fn create(
+    state: &AppState,
+    auth: &Authorized<WriteTokens>,
+    ctx: &RequestContext,
+    req: CreateApiToken,
+) -> Result<CreatedApiToken, Error> {
+    let tenant = auth.tenant();
+    let now = state.clock.now();
+    let (minted, record) = new_token(auth, &req, now)?;
+    let actor = auth.actor();
     let mut tx = state.store.begin().await?;
     let t = store::tenants::get_for_update(&mut tx, tenant)
         .await?
@@ -211,32 +223,16 @@ pub async fn rotate(
         ));
     }
     let old_ttl = (old.expires_at.as_micros() - old.created_at.as_micros()) / 1_000_000;
-    let (name, scopes, ttl) = validate(&CreateApiToken {
+    let successor = CreateApiToken {
         name: old.name.clone(),
         scopes: old.scopes.clone(),
         expires_in_seconds: Some(
             req.expires_in_seconds
                 .unwrap_or_else(|| old_ttl.clamp(MIN_TTL_SECONDS, MAX_TTL_SECONDS)),
         ),
-    })?;
-    if let Some(s) = scopes.iter().find(|s| !auth.can_grant(**s)) {
-        return Err(Error::Forbidden(format!(
-            "cannot rotate a token with the `{s}` scope: its creator would not hold it"
-        )));
-    }
-    let minted = mint(API_TOKEN_PREFIX);
-    let actor = auth.actor();
-    let record = ApiTokenRecord {
-        id: minted.id,
-        tenant_id: tenant,
-        name,
-        scopes,
-        created_by: format!("{}:{}", actor.kind, actor.id),
-        created_at: now,
-        expires_at: now.plus_seconds(ttl),
-        revoked_at: None,
-        last_used_at: None,
     };
+    let (minted, record) = new_token(auth, &successor, now)?;
+    let actor = auth.actor();
     let old_until = old.expires_at.min(now.plus_seconds(overlap));
     store::tokens::shorten_api_token(&mut tx, tenant, id, old_until).await?;
     store::tokens::insert_api_token(&mut tx, &record, &minted.secret_hash).await?;

@@ -12,9 +12,6 @@ pub mod oidc;
 pub mod outbound;
 pub mod saml;
 
-#[cfg(test)]
-mod cache_tests;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
