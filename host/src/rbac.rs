@@ -30,10 +30,12 @@ pub enum Scope {
     PluginsWrite,
     /// Create, change and delete SSO connections, and run test sign-ins.
     SsoWrite,
+    /// Provision users and groups over SCIM 2.0 (the token an IdP's SCIM client holds).
+    Scim,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::Admin,
         Scope::TenantRead,
         Scope::DomainsWrite,
@@ -41,6 +43,7 @@ impl Scope {
         Scope::AuditRead,
         Scope::PluginsWrite,
         Scope::SsoWrite,
+        Scope::Scim,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::PluginsWrite => "plugins:write",
             Scope::SsoWrite => "sso:write",
+            Scope::Scim => "scim",
         }
     }
 }
@@ -153,6 +157,9 @@ permission!(/// Manage a tenant's plugins, pipeline and role catalogue, and run 
     WritePlugins => Scope::PluginsWrite);
 permission!(/// Manage a tenant's SSO connections and run test sign-ins.
     WriteSso => Scope::SsoWrite);
+
+permission!(/// Create, change and delete users and groups over SCIM.
+    ProvisionScim => Scope::Scim);
 
 /// Instance-wide operator power: create, suspend and delete tenants.
 #[derive(Debug)]

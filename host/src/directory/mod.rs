@@ -5,13 +5,15 @@
 //! profile (unless SCIM owns it), SSO group memberships and role assignments. It never
 //! reactivates a deactivated user.
 
+pub mod provision;
+
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::json;
 
 use crate::plugins::sign_in::Mapped;
-use crate::store::directory::{self as sql, RoleRow, UserRow};
+use crate::store::directory::{self as sql, RoleRow, RoleSource, UserRow};
 use crate::store::Tx;
 use crate::types::{ConnectionId, TenantId, Timestamp, UserId};
 
@@ -125,7 +127,9 @@ pub async fn reconcile(
         return Ok(Err(Refusal::Deactivated));
     }
     let old_groups: Vec<_> = sql::sso_memberships(tx, tenant, user.id).await?;
-    let old_roles = sql::roles(tx, tenant, user.id).await?;
+    let old_sso_roles = sql::roles_from(tx, tenant, user.id, RoleSource::Sso).await?;
+    let scim_roles = sql::roles_from(tx, tenant, user.id, RoleSource::Scim).await?;
+    let old_roles = union(&old_sso_roles, &scim_roles);
     let before = (outcome != Outcome::Provisioned).then(|| {
         let names: Vec<String> = old_groups.iter().map(|(_, e)| e.clone()).collect();
         user_json(&user, &names, &old_roles)
@@ -176,18 +180,30 @@ pub async fn reconcile(
         .into_iter()
         .collect();
     // Both sides sorted the same way (Rust's order, whatever the database collation).
-    let mut unchanged = old_roles.clone();
+    let mut unchanged = old_sso_roles;
     unchanged.sort();
     if roles != unchanged {
-        sql::set_roles(tx, tenant, user.id, &roles, now).await?;
+        sql::set_roles(tx, tenant, user.id, RoleSource::Sso, &roles, now).await?;
     }
-    let after = user_json(&user, &groups, &roles);
+    // The user's effective roles: these plus any their SCIM groups give.
+    let effective = union(&roles, &scim_roles);
+    let after = user_json(&user, &groups, &effective);
     Ok(Ok(Reconciled {
         user,
         outcome,
         before,
         after,
     }))
+}
+
+/// Both lists' assignments, sorted, without duplicates.
+fn union(a: &[RoleRow], b: &[RoleRow]) -> Vec<RoleRow> {
+    a.iter()
+        .chain(b)
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// Refreshes the profile from a login. The email changes only to an IdP-verified address in

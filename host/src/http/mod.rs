@@ -1,6 +1,6 @@
 //! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`connections`],
 //! [`sso`] (the browser's sign-in pages and the SAML endpoints), [`oauth`] (Gatehouse as OIDC
-//! provider), [`health`]), CSRF tokens for the forms ([`csrf`]), the request
+//! provider), [`scim`] (SCIM 2.0 provisioning), [`health`]), CSRF tokens for the forms ([`csrf`]), the request
 //! middleware, extractors, and the single error mapping in [`error`]. Handlers parse input,
 //! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
 
@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod operator;
 pub mod plugins;
+pub mod scim;
 pub mod sso;
 
 use std::future::Future;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(sso::router())
         .merge(oauth::router())
+        .merge(scim::router())
         .nest(
             "/operator/v1",
             operator::router()

@@ -17,6 +17,7 @@ mod log;
 pub mod pipeline;
 pub mod registry;
 mod runtime;
+pub mod provisioning;
 pub mod sign_in;
 mod world;
 

@@ -98,7 +98,16 @@ fn run_stages(
 /// stages' decrypted configuration in memory for at most [`crate::cache::STALE_AFTER`].
 pub struct Pipeline {
     stages: [Stage; 3],
-    catalogue: types::Catalogue,
+    /// The SCIM adapter, when the tenant assigned one (otherwise requests pass unchanged).
+    pub(super) scim: Option<Stage>,
+    pub(super) catalogue: types::Catalogue,
+}
+
+impl Pipeline {
+    /// The role-mapper stage.
+    pub(super) fn role_stage(&self) -> &Stage {
+        &self.stages[2]
+    }
 }
 
 /// [`run_stages`] on the blocking pool. The calls are short (fuel, an epoch deadline of
@@ -115,14 +124,26 @@ async fn run_blocking(
 
 /// The tenant's pipeline as stored now, read from the database.
 async fn load_pipeline(state: &AppState, tenant: TenantId) -> Result<Arc<Pipeline>, Error> {
+    let stored = stored_stages(state, tenant).await?;
+    let scim = resolve(
+        state,
+        tenant,
+        World::ScimAdapter,
+        stored.get(&World::ScimAdapter),
+    )
+    .await?;
     Ok(Arc::new(Pipeline {
         stages: tenant_stages(state, tenant).await?,
+        scim,
         catalogue: catalogue::load(state, tenant).await?.to_wit(),
     }))
 }
 
 /// The tenant's pipeline through the node cache.
-async fn cached_pipeline(state: &AppState, tenant: TenantId) -> Result<Arc<Pipeline>, Error> {
+pub(super) async fn cached_pipeline(
+    state: &AppState,
+    tenant: TenantId,
+) -> Result<Arc<Pipeline>, Error> {
     state
         .cache
         .pipeline(tenant, || load_pipeline(state, tenant))
@@ -156,8 +177,48 @@ pub async fn run(
         Ok(mapped) => return Ok(mapped),
         Err(f) => f,
     };
-    tracing::warn!(%tenant, stage = %failure.stage, plugin = %failure.plugin.name,
-        code = failure.error.code(), "sign-in refused by a plugin");
+    let failed = Failed {
+        what: "sign-in",
+        plugin: &failure.plugin,
+        stage: failure.stage,
+        error: &failure.error,
+        subject: &raw.subject,
+    };
+    audit_failure(state, tenant, ctx, failed).await?;
+    Err(Error::PluginFailed {
+        stage: failure.stage.as_str(),
+        detail: failure.error.to_string(),
+    })
+}
+
+/// A plugin call that failed an operation.
+pub(super) struct Failed<'a> {
+    /// The operation, as the audit actor: `sign-in`, `scim`.
+    pub(super) what: &'static str,
+    pub(super) plugin: &'a PluginRef,
+    pub(super) stage: World,
+    pub(super) error: &'a PluginError,
+    /// Whom the call was about.
+    pub(super) subject: &'a str,
+}
+
+/// Records a plugin failure as `plugin.failed` (its own transaction: the operation it failed
+/// rolls back).
+pub(super) async fn audit_failure(
+    state: &AppState,
+    tenant: TenantId,
+    ctx: &RequestContext,
+    f: Failed<'_>,
+) -> Result<(), Error> {
+    let Failed {
+        what,
+        plugin,
+        stage,
+        error,
+        subject,
+    } = f;
+    tracing::warn!(%tenant, %stage, plugin = %plugin.name, code = error.code(),
+        "operation refused by a plugin");
     let mut tx = state.store.begin().await?;
     audit::record(
         &mut tx,
@@ -165,25 +226,22 @@ pub async fn run(
         ctx,
         NewEvent {
             chain: Chain::Tenant(tenant),
-            actor: Actor::system("sign-in"),
+            actor: Actor::system(what),
             action: "plugin.failed",
-            target: Target::new("plugin", failure.plugin.id),
+            target: Target::new("plugin", plugin.id),
             before: None,
             after: Some(json!({
-                "stage": failure.stage,
-                "plugin": failure.plugin,
-                "subject": raw.subject,
-                "code": failure.error.code(),
-                "message": failure.error.to_string(),
+                "stage": stage,
+                "plugin": plugin,
+                "subject": subject,
+                "code": error.code(),
+                "message": error.to_string(),
             })),
         },
     )
     .await?;
     tx.commit().await?;
-    Err(Error::PluginFailed {
-        stage: failure.stage.as_str(),
-        detail: failure.error.to_string(),
-    })
+    Ok(())
 }
 
 /// A stage override in a pipeline dry-run.
@@ -267,6 +325,7 @@ pub async fn dry_run(
     };
     let pipeline = Arc::new(Pipeline {
         stages,
+        scim: None,
         catalogue: catalogue.to_wit(),
     });
     let (lines, result) = run_blocking(state, pipeline, raw).await?;

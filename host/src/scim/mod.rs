@@ -1,17 +1,24 @@
-//! The SCIM 2.0 server (RFC 7643, RFC 7644), growing piece by piece. So far: the filter
-//! language ([`filter`]) and its evaluation ([`eval`]), PATCH paths ([`path`]) and their
-//! application ([`patch`]), list parameters, sorting and pages ([`list`]), response
-//! attribute selection ([`projection`]), errors in SCIM form ([`error`]), the schema
-//! definitions ([`schema`]) and the discovery documents ([`discovery`]). Resources and
-//! their storage, tokens, Bulk and the HTTP routes come next; the directory module stays the
-//! one place users and groups are written.
+//! The SCIM 2.0 server (RFC 7643, RFC 7644). [`service`] routes a request (already rewritten
+//! by the tenant's SCIM adapter, if it has one) to the discovery documents, [`users`],
+//! [`groups`] or [`bulk`]. Underneath: the filter language ([`filter`]) and its evaluation
+//! ([`eval`]), PATCH paths ([`path`]) and their application ([`patch`]), list parameters,
+//! sorting and pages ([`list`]), response attribute selection ([`projection`]), checking what
+//! a client wrote against the schema ([`validate`]), errors in SCIM form ([`error`]), the
+//! schema definitions ([`schema`]) and the discovery documents ([`discovery`]). The HTTP
+//! edge authenticates the token and speaks HTTP; storage goes through `store::scim`, and the
+//! lifecycle side effects (sessions cut off, roles re-derived) through `directory::provision`.
 
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod groups;
 pub mod list;
 pub mod patch;
 pub mod path;
 pub mod projection;
 pub mod schema;
+pub mod service;
+pub mod users;
+pub mod validate;

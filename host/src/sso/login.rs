@@ -530,19 +530,7 @@ pub(super) async fn sign_in_user(
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
     let mapped = sign_in::run(state, tenant.id, ctx, raw).await?;
-    let domains = state
-        .cache
-        .verified_domains(tenant.id, || async {
-            let all = store::tenants::domains(&state.store, tenant.id).await?;
-            Ok::<_, store::StoreError>(Arc::new(
-                all.into_iter()
-                    .filter(|d| d.status == store::tenants::DomainStatus::Verified)
-                    .map(|d| d.domain.to_string())
-                    .collect(),
-            ))
-        })
-        .await
-        .map_err(Error::from)?;
+    let domains = crate::tenancy::domains::verified(state, tenant.id).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await.map_err(Error::from)?;
     let reconciled =

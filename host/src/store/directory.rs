@@ -30,7 +30,7 @@ pub struct UserRow {
 
 const USER_COLUMNS: &str = "id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, custom_json, status, source, created_at, updated_at, last_login_at";
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> StoreResult<UserRow> {
+pub(super) fn user_from_row(row: &sqlx::any::AnyRow) -> StoreResult<UserRow> {
     Ok(UserRow {
         id: parse_col(&row.try_get::<String, _>("id")?, "users.id")?,
         tenant_id: parse_col(&row.try_get::<String, _>("tenant_id")?, "users.tenant_id")?,
@@ -288,8 +288,54 @@ pub async fn remove_member(
 /// A role assignment: role, scope kind and scope name ('' for none).
 pub type RoleRow = (String, String, String);
 
+/// Where a role assignment came from; each source replaces only its own rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSource {
+    /// Derived at sign-in from the groups the login carried.
+    Sso,
+    /// Derived from the user's SCIM group memberships.
+    Scim,
+}
+
+impl RoleSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            RoleSource::Sso => "sso",
+            RoleSource::Scim => "scim",
+        }
+    }
+}
+
+/// The user's effective role assignments (every source, without duplicates).
 pub async fn roles(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<Vec<RoleRow>> {
     roles_with(tx.conn(), tenant, user).await
+}
+
+/// The role assignments one source gave the user.
+pub async fn roles_from(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    source: RoleSource,
+) -> StoreResult<Vec<RoleRow>> {
+    let rows = sqlx::query(
+        "SELECT role, scope_kind, scope_name FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 \
+         AND source = $3 ORDER BY role, scope_kind, scope_name",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(source.as_str())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(role_from_row).collect()
+}
+
+fn role_from_row(r: &sqlx::any::AnyRow) -> StoreResult<RoleRow> {
+    Ok((
+        r.try_get("role")?,
+        r.try_get("scope_kind")?,
+        r.try_get("scope_name")?,
+    ))
 }
 
 /// The user's role assignments, read outside a transaction (token issuance).
@@ -303,47 +349,44 @@ async fn roles_with<'e>(
     user: UserId,
 ) -> StoreResult<Vec<RoleRow>> {
     let rows = sqlx::query(
-        "SELECT role, scope_kind, scope_name FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 \
-         ORDER BY role, scope_kind, scope_name",
+        "SELECT DISTINCT role, scope_kind, scope_name FROM role_assignments WHERE tenant_id = $1 \
+         AND user_id = $2 ORDER BY role, scope_kind, scope_name",
     )
     .bind(tenant.to_string())
     .bind(user.to_string())
     .fetch_all(executor)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("role")?,
-                r.try_get("scope_kind")?,
-                r.try_get("scope_name")?,
-            ))
-        })
-        .collect()
+    rows.iter().map(role_from_row).collect()
 }
 
-/// Replaces the user's role assignments with `roles`.
+/// Replaces the role assignments `source` gave the user with `roles`.
 pub async fn set_roles(
     tx: &mut Tx,
     tenant: TenantId,
     user: UserId,
+    source: RoleSource,
     roles: &[RoleRow],
     now: Timestamp,
 ) -> StoreResult<()> {
-    sqlx::query("DELETE FROM role_assignments WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "DELETE FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 AND source = $3",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(source.as_str())
+    .execute(tx.conn())
+    .await?;
     for (role, kind, name) in roles {
         sqlx::query(
-            "INSERT INTO role_assignments (tenant_id, user_id, role, scope_kind, scope_name, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO role_assignments (tenant_id, user_id, role, scope_kind, scope_name, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(tenant.to_string())
         .bind(user.to_string())
         .bind(role)
         .bind(kind)
         .bind(name)
+        .bind(source.as_str())
         .bind(now.as_micros())
         .execute(tx.conn())
         .await?;

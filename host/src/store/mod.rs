@@ -10,6 +10,7 @@ pub mod directory;
 pub mod keys;
 pub mod plugins;
 pub mod provider;
+pub mod scim;
 pub mod sessions;
 pub mod sso;
 pub mod tenants;

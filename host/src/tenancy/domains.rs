@@ -222,3 +222,23 @@ pub async fn remove(
     state.cache.invalidate_tenant(tenant);
     Ok(())
 }
+
+/// The tenant's verified domains, through the node cache.
+pub async fn verified(
+    state: &AppState,
+    tenant: TenantId,
+) -> Result<std::sync::Arc<Vec<String>>, Error> {
+    state
+        .cache
+        .verified_domains(tenant, || async {
+            let all = store::tenants::domains(&state.store, tenant).await?;
+            Ok::<_, store::StoreError>(std::sync::Arc::new(
+                all.into_iter()
+                    .filter(|d| d.status == store::tenants::DomainStatus::Verified)
+                    .map(|d| d.domain.to_string())
+                    .collect(),
+            ))
+        })
+        .await
+        .map_err(Error::from)
+}

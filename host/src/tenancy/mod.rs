@@ -290,3 +290,15 @@ pub async fn rename(
     state.cache.invalidate_tenant(id);
     Ok(after)
 }
+
+/// The tenant whose public token (the opaque id in IdP-facing URLs) is `token`, through the
+/// node cache, whatever its status (callers check it).
+pub async fn by_public_token(state: &AppState, token: &str) -> Result<Option<TenantRecord>, Error> {
+    state
+        .cache
+        .tenant_by_token(token, || {
+            store::tenants::find_by_public_token(&state.store, token)
+        })
+        .await
+        .map_err(Error::from)
+}

@@ -1,0 +1,462 @@
+//! `/Groups`: SCIM groups and their members (users of the tenant; nested groups are refused).
+//! A group's key, which SSO logins and role mappers name it by, is its externalId when the
+//! client gives one (Entra ID: the object id its tokens carry) and else its displayName
+//! (Okta: the name its assertions carry); a create whose key matches a group SSO logins
+//! made adopts that group. Every membership change re-derives the affected users' SCIM
+//! roles through the tenant's role mapper, in the same transaction.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+use super::error::{ScimError, ScimType};
+use super::list::ListQuery;
+use super::schema::{GROUP, GROUP_ATTRS};
+use super::service::{self, check_if_match, etag, name_value, Params, Provisioner, Reply, Request};
+use super::validate;
+use crate::app::AppState;
+use crate::audit::Target;
+use crate::directory::provision;
+use crate::store::scim::{self as sql, Narrow, ScimGroupRow};
+use crate::store::Tx;
+use crate::types::{GroupId, Timestamp, UserId};
+
+/// A group as the client wrote it, checked.
+struct Written {
+    display_name: String,
+    external_id: Option<String>,
+    /// Member user ids as the client wrote them, without duplicates.
+    members: BTreeSet<String>,
+    rest: Map<String, Value>,
+}
+
+impl Written {
+    fn key(&self) -> String {
+        self.external_id
+            .clone()
+            .unwrap_or_else(|| self.display_name.clone())
+    }
+}
+
+fn parse(input: &Value) -> Result<Written, ScimError> {
+    let mut rest = validate::check(input, GROUP, GROUP_ATTRS, &[])?;
+    let display_name = name_value(&rest, "displayName", true)?.unwrap_or_default();
+    let external_id = name_value(&rest, "externalId", false)?;
+    let mut members = BTreeSet::new();
+    if let Some(Value::Array(list)) = rest.get("members") {
+        for m in list {
+            if let Some(kind) = m.get("type").and_then(Value::as_str) {
+                if !kind.eq_ignore_ascii_case("User") {
+                    return Err(ScimError::bad_request(
+                        ScimType::InvalidValue,
+                        "only users can be members; nested groups are not supported",
+                    ));
+                }
+            }
+            let value = m.get("value").and_then(Value::as_str).ok_or_else(|| {
+                ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    "each member needs a `value` (a user id)",
+                )
+            })?;
+            members.insert(value.to_string());
+        }
+    }
+    for owned in ["displayName", "externalId", "members", "schemas"] {
+        rest.remove(owned);
+    }
+    Ok(Written {
+        display_name,
+        external_id,
+        members,
+        rest,
+    })
+}
+
+/// The group as SCIM shows it.
+fn render(row: &ScimGroupRow, members: &[(UserId, String)], base: &str) -> Value {
+    let mut map: Map<String, Value> = serde_json::from_str(&row.json).unwrap_or_default();
+    let id = row.id.to_string();
+    map.insert("schemas".into(), json!([GROUP]));
+    map.insert("id".into(), json!(id));
+    if let Some(e) = &row.external_id {
+        map.insert("externalId".into(), json!(e));
+    }
+    map.insert("displayName".into(), json!(row.display_name));
+    if !members.is_empty() {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|(u, label)| json!({"value": u.to_string(), "display": label, "$ref": format!("{base}/Users/{u}"), "type": "User"}))
+            .collect();
+        map.insert("members".into(), Value::Array(list));
+    }
+    map.insert(
+        "meta".into(),
+        service::meta(
+            "Group",
+            format!("{base}/Groups/{id}"),
+            row.created_at.to_rfc3339(),
+            row.updated_at.to_rfc3339(),
+            row.version,
+        ),
+    );
+    Value::Object(map)
+}
+
+fn audit_view(resource: &Value) -> Value {
+    let mut v = resource.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("meta");
+    }
+    v
+}
+
+/// Whether a listing needs members: unless they are excluded and nothing filters or sorts
+/// on them (Entra ID lists groups with `excludedAttributes=members`).
+fn needs_members(q: &ListQuery) -> bool {
+    let excluded = q
+        .excluded
+        .iter()
+        .any(|a| a.name.eq_ignore_ascii_case("members"));
+    let named = |text: String| text.to_ascii_lowercase().contains("members");
+    !excluded
+        || q.filter.as_ref().is_some_and(|f| named(format!("{f:?}")))
+        || q.sort_by.as_ref().is_some_and(|s| named(s.to_string()))
+}
+
+pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
+    let rows = sql::groups(
+        &state.store,
+        p.tenant(),
+        &service::narrow(q.filter.as_ref(), false),
+    )
+    .await?;
+    let mut by_group: std::collections::HashMap<GroupId, Vec<(UserId, String)>> =
+        Default::default();
+    if needs_members(q) {
+        let ids: Vec<GroupId> = rows.iter().map(|g| g.id).collect();
+        for (g, u, label) in sql::members_of_groups(&state.store, p.tenant(), &ids).await? {
+            by_group.entry(g).or_default().push((u, label));
+        }
+    }
+    let resources = rows
+        .iter()
+        .map(|g| {
+            render(
+                g,
+                by_group.get(&g.id).map(Vec::as_slice).unwrap_or(&[]),
+                &p.base,
+            )
+        })
+        .collect();
+    Ok(Reply::json(200, service::page(resources, q, GROUP_ATTRS)))
+}
+
+pub async fn get(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    params: &Params,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    let row = sql::groups(&state.store, p.tenant(), &Narrow::Id(id.to_string()))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ScimError::not_found("group"))?;
+    if let Some(h) = &req.if_none_match {
+        if service::etag_listed(h, &etag(row.version)) {
+            return Ok(Reply {
+                status: 304,
+                body: None,
+                etag: Some(etag(row.version)),
+                location: None,
+            });
+        }
+    }
+    let members: Vec<(UserId, String)> =
+        sql::members_of_groups(&state.store, p.tenant(), &[row.id])
+            .await?
+            .into_iter()
+            .map(|(_, u, l)| (u, l))
+            .collect();
+    service::resource_reply(
+        200,
+        &render(&row, &members, &p.base),
+        row.version,
+        GROUP_ATTRS,
+        params,
+    )
+}
+
+/// The wanted members as users of the tenant; an unknown id is the client's error.
+async fn resolve_members(
+    tx: &mut Tx,
+    p: &Provisioner,
+    wanted: &BTreeSet<String>,
+) -> Result<BTreeSet<UserId>, ScimError> {
+    let ids: Vec<String> = wanted.iter().cloned().collect();
+    let found = sql::member_candidates(tx, p.tenant(), &ids).await?;
+    let known: BTreeSet<String> = found.iter().map(|(u, _)| u.to_string()).collect();
+    if let Some(missing) = wanted
+        .iter()
+        .find(|w| !known.contains(w.to_lowercase().as_str()) && !known.contains(w.as_str()))
+    {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("no user with id `{}`", crate::types::truncate(missing, 64)),
+        ));
+    }
+    Ok(found.into_iter().map(|(u, _)| u).collect())
+}
+
+/// A membership change of one group.
+#[derive(Default)]
+struct Change<'a> {
+    added: &'a [UserId],
+    removed: &'a [UserId],
+    /// Members whose role mapping changes because the group's key did.
+    rekeyed: &'a [UserId],
+}
+
+/// Applies a membership change and everything it implies: rows, the affected users' SCIM
+/// roles and their versions (their `groups` changed).
+async fn change_members(
+    state: &AppState,
+    tx: &mut Tx,
+    p: &Provisioner,
+    group: GroupId,
+    change: Change<'_>,
+    now: Timestamp,
+) -> Result<(), ScimError> {
+    let Change {
+        added,
+        removed,
+        rekeyed,
+    } = change;
+    let tenant = p.tenant();
+    for u in added {
+        crate::store::directory::add_member(tx, tenant, group, *u).await?;
+    }
+    for u in removed {
+        crate::store::directory::remove_member(tx, tenant, group, *u).await?;
+    }
+    let touched: Vec<UserId> = added
+        .iter()
+        .chain(removed)
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    sql::bump_user_versions(tx, tenant, &touched, now).await?;
+    let mut affected: BTreeSet<UserId> = touched.into_iter().collect();
+    affected.extend(rekeyed.iter().copied());
+    let ids: Vec<UserId> = affected.into_iter().collect();
+    let users = sql::users_by_ids(tx, tenant, &ids).await?;
+    provision::sync_scim_roles(state, tx, tenant, &p.ctx, &users, now).await?;
+    Ok(())
+}
+
+pub async fn create(
+    state: &AppState,
+    p: &Provisioner,
+    body: &Value,
+    params: &Params,
+) -> Result<Reply, ScimError> {
+    let written = parse(body)?;
+    let tenant = p.tenant();
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let members = resolve_members(&mut tx, p, &written.members).await?;
+    let key = written.key();
+    let adopted = sql::sso_group_by_key(&mut tx, tenant, &key).await?;
+    let row = ScimGroupRow {
+        id: adopted.unwrap_or_else(GroupId::generate),
+        tenant_id: tenant,
+        key,
+        display_name: written.display_name.clone(),
+        external_id: written.external_id.clone(),
+        json: Value::Object(written.rest.clone()).to_string(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    // Members SSO logins gave an adopted group make way for the client's list.
+    let cleared = match adopted {
+        Some(id) => {
+            sql::update_group(&mut tx, &row).await?;
+            sql::clear_members(&mut tx, tenant, id).await?
+        }
+        None => {
+            sql::insert_group(&mut tx, &row).await?;
+            Vec::new()
+        }
+    };
+    let added: Vec<UserId> = members.iter().copied().collect();
+    let removed: Vec<UserId> = cleared
+        .into_iter()
+        .filter(|u| !members.contains(u))
+        .collect();
+    let change = Change {
+        added: &added,
+        removed: &removed,
+        ..Change::default()
+    };
+    change_members(state, &mut tx, p, row.id, change, now).await?;
+    let listed = sql::members(&mut tx, tenant, row.id).await?;
+    let resource = render(&row, &listed, &p.base);
+    service::audit(
+        &mut tx,
+        now,
+        p,
+        "scim_group.created",
+        Target::new("group", row.id),
+        None,
+        Some(audit_view(&resource)),
+    )
+    .await?;
+    tx.commit().await?;
+    service::resource_reply(201, &resource, row.version, GROUP_ATTRS, params)
+}
+
+pub async fn replace(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    body: &Value,
+    params: &Params,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    let written = parse(body)?;
+    update(state, p, id, params, req, |_| Ok(written)).await
+}
+
+pub async fn patch(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    body: &Value,
+    params: &Params,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    update(state, p, id, params, req, |current| {
+        let mut changed = current.clone();
+        super::patch::apply(&mut changed, body, GROUP_ATTRS)?;
+        for owned in ["id", "meta"] {
+            if changed.get(owned) != current.get(owned) {
+                return Err(ScimError::bad_request(
+                    ScimType::Mutability,
+                    format!("`{owned}` is read-only"),
+                ));
+            }
+        }
+        parse(&changed)
+    })
+    .await
+}
+
+async fn update(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    params: &Params,
+    req: &Request,
+    change: impl FnOnce(&Value) -> Result<Written, ScimError>,
+) -> Result<Reply, ScimError> {
+    let tenant = p.tenant();
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let old = sql::group_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("group"))?;
+    check_if_match(req, old.version)?;
+    let old_members = sql::members(&mut tx, tenant, old.id).await?;
+    let before = render(&old, &old_members, &p.base);
+    let written = change(&before)?;
+    let wanted = resolve_members(&mut tx, p, &written.members).await?;
+    let current: BTreeSet<UserId> = old_members.iter().map(|(u, _)| *u).collect();
+    let added: Vec<UserId> = wanted.difference(&current).copied().collect();
+    let removed: Vec<UserId> = current.difference(&wanted).copied().collect();
+    let mut row = old.clone();
+    row.key = written.key();
+    row.display_name = written.display_name.clone();
+    row.external_id = written.external_id.clone();
+    row.json = Value::Object(written.rest.clone()).to_string();
+    let same_fields = row.key == old.key
+        && row.display_name == old.display_name
+        && row.external_id == old.external_id
+        && row.json == old.json;
+    if same_fields && added.is_empty() && removed.is_empty() {
+        return service::resource_reply(200, &before, old.version, GROUP_ATTRS, params);
+    }
+    row.version = old.version + 1;
+    row.updated_at = now;
+    sql::update_group(&mut tx, &row).await?;
+    // A new key changes what every member's role mapping sees.
+    let rekeyed: Vec<UserId> = if row.key != old.key {
+        wanted.iter().copied().collect()
+    } else {
+        Vec::new()
+    };
+    let change = Change {
+        added: &added,
+        removed: &removed,
+        rekeyed: &rekeyed,
+    };
+    change_members(state, &mut tx, p, row.id, change, now).await?;
+    let listed = sql::members(&mut tx, tenant, row.id).await?;
+    let after = render(&row, &listed, &p.base);
+    service::audit(
+        &mut tx,
+        now,
+        p,
+        "scim_group.updated",
+        Target::new("group", row.id),
+        Some(audit_view(&before)),
+        Some(audit_view(&after)),
+    )
+    .await?;
+    tx.commit().await?;
+    service::resource_reply(200, &after, row.version, GROUP_ATTRS, params)
+}
+
+pub async fn delete(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    let tenant = p.tenant();
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let old = sql::group_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("group"))?;
+    check_if_match(req, old.version)?;
+    let members = sql::members(&mut tx, tenant, old.id).await?;
+    let before = render(&old, &members, &p.base);
+    let removed: Vec<UserId> = members.iter().map(|(u, _)| *u).collect();
+    let change = Change {
+        removed: &removed,
+        ..Change::default()
+    };
+    change_members(state, &mut tx, p, old.id, change, now).await?;
+    sql::delete_group(&mut tx, tenant, old.id).await?;
+    service::audit(
+        &mut tx,
+        now,
+        p,
+        "scim_group.deleted",
+        Target::new("group", old.id),
+        Some(audit_view(&before)),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reply {
+        status: 204,
+        body: None,
+        etag: None,
+        location: None,
+    })
+}

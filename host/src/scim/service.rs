@@ -1,0 +1,497 @@
+//! The SCIM server's front: a request (method, path below the tenant's SCIM base, JSON body,
+//! preconditions) is routed to the discovery documents, [`super::users`], [`super::groups`]
+//! or [`super::bulk`], and answered as a [`Reply`]. No HTTP types here: the HTTP edge builds
+//! the [`Request`] (after the tenant's SCIM adapter has rewritten it) and sends the reply;
+//! Bulk routes its operations through the same [`handle`].
+
+use serde_json::{json, Map, Value};
+
+use super::discovery::{self, Limits};
+use super::error::{ScimError, ScimType};
+use super::filter::{AttrPath, CompValue, CompareOp, Filter};
+use super::list::{ListQuery, RawListQuery};
+use super::projection;
+use super::schema::{self, Attr};
+use crate::app::AppState;
+use crate::audit::{Actor, Chain, NewEvent, RequestContext, Target};
+use crate::error::Error;
+use crate::rbac::{Authorized, ProvisionScim};
+use crate::store::scim::Narrow;
+use crate::store::Tx;
+use crate::types::{TenantId, Timestamp};
+
+/// Most resources one list page holds (`count` is capped to it, as ServiceProviderConfig says).
+pub const MAX_RESULTS: u32 = 200;
+/// Most operations in one Bulk request.
+pub const BULK_MAX_OPERATIONS: u32 = 1000;
+/// Longest userName, displayName or externalId accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 512;
+
+/// HTTP methods SCIM uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// A SCIM request, below the tenant's base URL.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// Path with query string, e.g. `/Users?filter=…`.
+    pub path: String,
+    pub body: Option<Value>,
+    /// `If-Match` (PUT, PATCH, DELETE): the ETags the client expects.
+    pub if_match: Option<String>,
+    /// `If-None-Match` (GET): answered 304 when it names the current ETag.
+    pub if_none_match: Option<String>,
+}
+
+/// A SCIM answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            etag: None,
+            location: None,
+        }
+    }
+}
+
+/// Who provisions, for which tenant, and where the tenant's SCIM base URL is.
+pub struct Provisioner {
+    pub auth: Authorized<ProvisionScim>,
+    /// The SCIM base URL as the client used it (resource locations are built on it).
+    pub base: String,
+    pub ctx: RequestContext,
+    /// The largest body the server reads, as ServiceProviderConfig states.
+    pub max_payload_bytes: u64,
+}
+
+impl Provisioner {
+    pub fn tenant(&self) -> TenantId {
+        self.auth.tenant()
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.auth.actor()
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_results: MAX_RESULTS,
+            bulk_max_operations: BULK_MAX_OPERATIONS,
+            max_payload_bytes: self.max_payload_bytes,
+        }
+    }
+}
+
+/// Domain errors in SCIM form. Internal causes are logged here and never sent.
+impl From<Error> for ScimError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid { detail, .. } => ScimError::bad_request(ScimType::InvalidValue, detail),
+            Error::Unauthenticated(detail) => ScimError::new(401, None, detail),
+            Error::Forbidden(detail) => ScimError::new(403, None, detail),
+            Error::TenantSuspended => ScimError::new(403, None, "the tenant is suspended"),
+            Error::NotFound(what) => ScimError::not_found(what),
+            Error::Conflict(detail) => ScimError::new(409, Some(ScimType::Uniqueness), detail),
+            Error::PluginFailed { stage, detail } => {
+                ScimError::new(403, None, format!("the {stage} plugin failed: {detail}"))
+            }
+            Error::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error in SCIM");
+                ScimError::new(
+                    500,
+                    None,
+                    "internal error; the request id is in the server log",
+                )
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ScimError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+/// Answers one SCIM request.
+pub async fn handle(state: &AppState, p: &Provisioner, req: Request) -> Result<Reply, ScimError> {
+    let (path, query) = match req.path.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (req.path.as_str(), ""),
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let params = Params::parse(query)?;
+    use Method::*;
+    match (req.method, segments.as_slice()) {
+        (Get, ["ServiceProviderConfig"]) => Ok(Reply::json(
+            200,
+            discovery::service_provider_config(&p.base, p.limits()),
+        )),
+        (Get, ["ResourceTypes"]) => {
+            let all = discovery::resource_types(&p.base);
+            Ok(Reply::json(200, super::list::response(all.len(), 1, all)))
+        }
+        (Get, ["ResourceTypes", name]) => discovery::resource_types(&p.base)
+            .into_iter()
+            .find(|r| r["id"] == *name)
+            .map(|r| Reply::json(200, r))
+            .ok_or_else(|| ScimError::not_found("resource type")),
+        (Get, ["Schemas"]) => {
+            let all: Vec<Value> = [schema::USER, schema::GROUP, schema::ENTERPRISE_USER]
+                .into_iter()
+                .filter_map(|id| schema::schema_json(id, &format!("{}/Schemas/{id}", p.base)))
+                .collect();
+            Ok(Reply::json(200, super::list::response(all.len(), 1, all)))
+        }
+        (Get, ["Schemas", id]) => schema::schema_json(id, &format!("{}/Schemas/{id}", p.base))
+            .map(|s| Reply::json(200, s))
+            .ok_or_else(|| ScimError::not_found("schema")),
+        (Get, ["Users"]) => super::users::list(state, p, &params.list()?).await,
+        (Post, ["Users", ".search"]) => {
+            super::users::list(state, p, &search_query(req.body.as_ref())?).await
+        }
+        (Post, ["Users"]) => super::users::create(state, p, body(&req)?, &params).await,
+        (Get, ["Users", id]) => super::users::get(state, p, id, &params, &req).await,
+        (Put, ["Users", id]) => {
+            super::users::replace(state, p, id, body(&req)?, &params, &req).await
+        }
+        (Patch, ["Users", id]) => {
+            super::users::patch(state, p, id, body(&req)?, &params, &req).await
+        }
+        (Delete, ["Users", id]) => super::users::delete(state, p, id, &req).await,
+        (Get, ["Groups"]) => super::groups::list(state, p, &params.list()?).await,
+        (Post, ["Groups", ".search"]) => {
+            super::groups::list(state, p, &search_query(req.body.as_ref())?).await
+        }
+        (Post, ["Groups"]) => super::groups::create(state, p, body(&req)?, &params).await,
+        (Get, ["Groups", id]) => super::groups::get(state, p, id, &params, &req).await,
+        (Put, ["Groups", id]) => {
+            super::groups::replace(state, p, id, body(&req)?, &params, &req).await
+        }
+        (Patch, ["Groups", id]) => {
+            super::groups::patch(state, p, id, body(&req)?, &params, &req).await
+        }
+        (Delete, ["Groups", id]) => super::groups::delete(state, p, id, &req).await,
+        (Post, ["Bulk"]) => Box::pin(super::bulk::run(state, p, body(&req)?)).await,
+        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas" | "Bulk", ..])
+        | (_, ["Users" | "Groups"])
+        | (_, ["Users" | "Groups", _]) => Err(ScimError::new(
+            405,
+            None,
+            "this method is not allowed on this endpoint",
+        )),
+        _ => Err(ScimError::not_found("endpoint")),
+    }
+}
+
+fn body(req: &Request) -> Result<&Value, ScimError> {
+    req.body.as_ref().ok_or_else(|| {
+        ScimError::bad_request(ScimType::InvalidSyntax, "this request needs a JSON body")
+    })
+}
+
+/// The query parameters SCIM defines; others are ignored.
+#[derive(Debug, Default)]
+pub struct Params {
+    raw: RawListQuery,
+}
+
+impl Params {
+    fn parse(query: &str) -> Result<Self, ScimError> {
+        let mut raw = RawListQuery::default();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match k.as_ref() {
+                "filter" => &mut raw.filter,
+                "startIndex" => &mut raw.start_index,
+                "count" => &mut raw.count,
+                "sortBy" => &mut raw.sort_by,
+                "sortOrder" => &mut raw.sort_order,
+                "attributes" => &mut raw.attributes,
+                "excludedAttributes" => &mut raw.excluded_attributes,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    format!("`{k}` is given twice"),
+                ));
+            }
+            *slot = Some(v.into_owned());
+        }
+        Ok(Self { raw })
+    }
+
+    fn list(&self) -> Result<ListQuery, ScimError> {
+        self.raw.parse(MAX_RESULTS as usize)
+    }
+
+    /// `attributes` and `excludedAttributes`, for single-resource answers.
+    pub fn projection(&self) -> Result<(Option<Vec<AttrPath>>, Vec<AttrPath>), ScimError> {
+        let q = RawListQuery {
+            attributes: self.raw.attributes.clone(),
+            excluded_attributes: self.raw.excluded_attributes.clone(),
+            ..RawListQuery::default()
+        }
+        .parse(MAX_RESULTS as usize)?;
+        Ok((q.attributes, q.excluded))
+    }
+}
+
+/// A `POST …/.search` body (RFC 7644 §3.4.3) as list parameters.
+fn search_query(body: Option<&Value>) -> Result<ListQuery, ScimError> {
+    let body = body.and_then(Value::as_object).ok_or_else(|| {
+        ScimError::bad_request(ScimType::InvalidSyntax, "a search needs a JSON object body")
+    })?;
+    let text = |k: &str| -> Result<Option<String>, ScimError> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Array(items)) => {
+                let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                names.map(|n| Some(n.join(","))).ok_or_else(|| {
+                    ScimError::bad_request(
+                        ScimType::InvalidValue,
+                        format!("`{k}` must list strings"),
+                    )
+                })
+            }
+            Some(_) => Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("`{k}` has the wrong type"),
+            )),
+        }
+    };
+    RawListQuery {
+        filter: text("filter")?,
+        start_index: text("startIndex")?,
+        count: text("count")?,
+        sort_by: text("sortBy")?,
+        sort_order: text("sortOrder")?,
+        attributes: text("attributes")?,
+        excluded_attributes: text("excludedAttributes")?,
+    }
+    .parse(MAX_RESULTS as usize)
+}
+
+/// The rows a filter can be narrowed to by an index: an equality on `id`, `externalId`,
+/// `userName` (users) or `displayName` (groups), alone or inside an `and`. Everything else
+/// reads every row of the tenant; the filter itself always runs afterwards.
+pub fn narrow(filter: Option<&Filter>, user: bool) -> Narrow {
+    let Some(filter) = filter else {
+        return Narrow::All;
+    };
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(v),
+        } if path.sub.is_none() => {
+            let urn_ok = path.urn.as_deref().is_none_or(|u| {
+                u.eq_ignore_ascii_case(if user { schema::USER } else { schema::GROUP })
+            });
+            match path.name.to_ascii_lowercase().as_str() {
+                _ if !urn_ok => Narrow::All,
+                "id" => Narrow::Id(v.clone()),
+                "externalid" => Narrow::ExternalId(v.clone()),
+                "username" if user => Narrow::UserName(v.to_lowercase()),
+                "displayname" if !user => Narrow::DisplayName(v.to_lowercase()),
+                _ => Narrow::All,
+            }
+        }
+        Filter::And(a, b) => match narrow(Some(a), user) {
+            Narrow::All => narrow(Some(b), user),
+            n => n,
+        },
+        _ => Narrow::All,
+    }
+}
+
+/// Filters, sorts, pages and projects `resources` (already narrowed) into a ListResponse.
+pub fn page(mut resources: Vec<Value>, q: &ListQuery, attrs: &'static [Attr]) -> Value {
+    if let Some(f) = &q.filter {
+        resources.retain(|r| super::eval::matches(f, r, attrs));
+    }
+    if let Some(by) = &q.sort_by {
+        super::list::sort(&mut resources, by, q.descending, attrs);
+    }
+    let total = resources.len();
+    let page: Vec<Value> = resources
+        .into_iter()
+        .skip(q.start_index.saturating_sub(1))
+        .take(q.count)
+        .map(|r| projection::project(&r, attrs, q.attributes.as_deref(), &q.excluded))
+        .collect();
+    super::list::response(total, q.start_index, page)
+}
+
+/// The ETag of a resource version.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// Whether a precondition header (a list of ETags, or `*`) names `current`. Weak and strong
+/// forms of the same tag match: SCIM versions are weak ETags, and clients send them back
+/// either way.
+pub fn etag_listed(header: &str, current: &str) -> bool {
+    let bare = |t: &str| {
+        t.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_string()
+    };
+    let current = bare(current);
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || bare(t) == current)
+}
+
+/// Checks `If-Match` against the current version: 412 when it names another.
+pub fn check_if_match(req: &Request, version: i64) -> Result<(), ScimError> {
+    match &req.if_match {
+        Some(h) if !etag_listed(h, &etag(version)) => Err(ScimError::new(
+            412,
+            None,
+            "the resource has changed since the version in If-Match",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A single-resource answer: projected, with its ETag and (for creates) its location.
+pub fn resource_reply(
+    status: u16,
+    resource: &Value,
+    version: i64,
+    attrs: &'static [Attr],
+    params: &Params,
+) -> Result<Reply, ScimError> {
+    let (include, exclude) = params.projection()?;
+    let body = projection::project(resource, attrs, include.as_deref(), &exclude);
+    Ok(Reply {
+        status,
+        body: Some(body),
+        etag: Some(etag(version)),
+        location: (status == 201)
+            .then(|| resource["meta"]["location"].as_str().map(str::to_string))
+            .flatten(),
+    })
+}
+
+/// `meta` for a resource.
+pub fn meta(
+    kind: &str,
+    location: String,
+    created: String,
+    modified: String,
+    version: i64,
+) -> Value {
+    json!({
+        "resourceType": kind,
+        "created": created,
+        "lastModified": modified,
+        "location": location,
+        "version": etag(version),
+    })
+}
+
+/// Records a SCIM change in the tenant's audit chain, inside the change's transaction.
+pub async fn audit(
+    tx: &mut Tx,
+    now: Timestamp,
+    p: &Provisioner,
+    action: &'static str,
+    target: Target,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<(), ScimError> {
+    let event = NewEvent {
+        chain: Chain::Tenant(p.tenant()),
+        actor: p.actor(),
+        action,
+        target,
+        before,
+        after,
+    };
+    crate::audit::record(tx, now, &p.ctx, event).await?;
+    Ok(())
+}
+
+/// A name-like string the client gave: non-empty, bounded, no control characters.
+pub fn name_value(
+    map: &Map<String, Value>,
+    key: &str,
+    required: bool,
+) -> Result<Option<String>, ScimError> {
+    match map.get(key).and_then(Value::as_str) {
+        None if required => Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("`{key}` is required"),
+        )),
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() && required => Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("`{key}` must not be empty"),
+        )),
+        Some(s) if s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) => {
+            Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("`{key}` must be at most {MAX_NAME_CHARS} printable characters"),
+            ))
+        }
+        Some(s) => Ok(Some(s.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preconditions_compare_weak_and_strong_forms() {
+        assert!(etag_listed("W/\"3\"", &etag(3)));
+        assert!(etag_listed("\"3\"", &etag(3)));
+        assert!(etag_listed("W/\"1\", W/\"3\"", &etag(3)));
+        assert!(etag_listed("*", &etag(3)));
+        assert!(!etag_listed("W/\"2\"", &etag(3)));
+    }
+
+    #[test]
+    fn equality_filters_narrow_to_an_index() {
+        let f = |s: &str| s.parse::<Filter>().unwrap();
+        assert!(
+            matches!(narrow(Some(&f("userName eq \"A@X\"")), true), Narrow::UserName(v) if v == "a@x")
+        );
+        assert!(matches!(
+            narrow(Some(&f("active eq true and externalId eq \"e1\"")), true),
+            Narrow::ExternalId(v) if v == "e1"
+        ));
+        assert!(matches!(
+            narrow(Some(&f("userName eq \"a\" or id eq \"b\"")), true),
+            Narrow::All
+        ));
+        assert!(
+            matches!(narrow(Some(&f("displayName eq \"Ops\"")), false), Narrow::DisplayName(v) if v == "ops")
+        );
+        assert!(matches!(
+            narrow(Some(&f("userName co \"a\"")), true),
+            Narrow::All
+        ));
+    }
+}

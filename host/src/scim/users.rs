@@ -1,0 +1,465 @@
+//! `/Users`: SCIM users as directory users. A SCIM-created user is *pending* (no password:
+//! only an SSO login can sign them in, and the first one links to them by email); `active:
+//! false` deactivates at once (sessions revoked, pending codes dropped, in the same
+//! transaction); `active: true` reactivates. A create whose email belongs to a user an SSO
+//! login made adopts that user. The resource the client wrote is kept as written (minus
+//! what the server owns); the profile columns (email, names, locale, time zone) are derived
+//! from it, and SSO logins never overwrite them.
+
+use serde_json::{json, Map, Value};
+
+use super::error::{ScimError, ScimType};
+use super::list::ListQuery;
+use super::schema::{ENTERPRISE_USER, USER, USER_ATTRS};
+use super::service::{self, check_if_match, etag, name_value, Params, Provisioner, Reply, Request};
+use super::validate;
+use crate::app::AppState;
+use crate::audit::Target;
+use crate::directory::provision;
+use crate::store::directory::UserRow;
+use crate::store::scim::{self as sql, Narrow, ScimUserRow};
+use crate::types::{GroupId, Timestamp, UserId};
+
+/// A user as the client wrote it, checked.
+struct Written {
+    user_name: String,
+    external_id: Option<String>,
+    active: bool,
+    /// Everything else the client wrote (schema spelling; no server-owned attributes).
+    rest: Map<String, Value>,
+}
+
+fn parse(input: &Value) -> Result<Written, ScimError> {
+    let mut rest = validate::check(input, USER, USER_ATTRS, &[ENTERPRISE_USER])?;
+    let user_name = name_value(&rest, "userName", true)?.unwrap_or_default();
+    let external_id = name_value(&rest, "externalId", false)?;
+    let active = rest.get("active").and_then(Value::as_bool).unwrap_or(true);
+    for owned in ["userName", "externalId", "active", "schemas"] {
+        rest.remove(owned);
+    }
+    Ok(Written {
+        user_name,
+        external_id,
+        active,
+        rest,
+    })
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The address a user is known by: the primary email, else a work one, else the first; else
+/// the userName (Okta's userName is the email). Lower-cased.
+fn email_of(w: &Written) -> String {
+    let emails = w.rest.get("emails").and_then(Value::as_array);
+    let pick = emails.and_then(|list| {
+        list.iter()
+            .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+            .or_else(|| {
+                list.iter()
+                    .find(|e| e.get("type").and_then(Value::as_str) == Some("work"))
+            })
+            .or_else(|| list.first())
+    });
+    text(pick.and_then(|e| e.get("value")))
+        .unwrap_or_else(|| w.user_name.clone())
+        .to_lowercase()
+}
+
+/// Derives the directory profile from what the client wrote.
+fn apply_profile(user: &mut UserRow, w: &Written, domains: &[String]) {
+    let email = email_of(w);
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    // The tenant's own IdP provisioned it; it is verified when its domain is the tenant's.
+    user.email_verified = domains.iter().any(|d| d == domain);
+    user.email = email;
+    let name = w.rest.get("name");
+    user.given_name = text(name.and_then(|n| n.get("givenName")));
+    user.family_name = text(name.and_then(|n| n.get("familyName")));
+    user.display_name = text(w.rest.get("displayName"))
+        .or_else(|| text(name.and_then(|n| n.get("formatted"))))
+        .or_else(|| match (&user.given_name, &user.family_name) {
+            (Some(g), Some(f)) => Some(format!("{g} {f}")),
+            _ => None,
+        });
+    user.locale = text(w.rest.get("locale")).or_else(|| text(w.rest.get("preferredLanguage")));
+    user.timezone = text(w.rest.get("timezone"));
+}
+
+/// The user as SCIM shows it.
+fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value {
+    let mut map: Map<String, Value> = serde_json::from_str(&row.json).unwrap_or_else(|e| {
+        tracing::error!(user = %row.user.id, error = %e, "stored SCIM user does not parse");
+        Map::new()
+    });
+    let mut schemas = vec![json!(USER)];
+    if map.contains_key(ENTERPRISE_USER) {
+        schemas.push(json!(ENTERPRISE_USER));
+    }
+    let id = row.user.id.to_string();
+    map.insert("schemas".into(), Value::Array(schemas));
+    map.insert("id".into(), json!(id));
+    if let Some(e) = &row.external_id {
+        map.insert("externalId".into(), json!(e));
+    }
+    map.insert("userName".into(), json!(row.user_name));
+    map.insert("active".into(), json!(row.user.status != "deactivated"));
+    if !groups.is_empty() {
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|(g, name)| {
+                json!({"value": g.to_string(), "display": name, "$ref": format!("{base}/Groups/{g}"), "type": "direct"})
+            })
+            .collect();
+        map.insert("groups".into(), Value::Array(list));
+    }
+    map.insert(
+        "meta".into(),
+        service::meta(
+            "User",
+            format!("{base}/Users/{id}"),
+            row.user.created_at.to_rfc3339(),
+            row.user.updated_at.to_rfc3339(),
+            row.version,
+        ),
+    );
+    Value::Object(map)
+}
+
+/// The resource without `meta`, as the audit log keeps it.
+fn audit_view(resource: &Value) -> Value {
+    let mut v = resource.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("meta");
+    }
+    v
+}
+
+async fn groups_of(
+    state: &AppState,
+    p: &Provisioner,
+    user: UserId,
+) -> Result<Vec<(GroupId, String)>, ScimError> {
+    Ok(sql::groups_of_users(&state.store, p.tenant(), &[user])
+        .await?
+        .into_iter()
+        .map(|(_, g, name)| (g, name))
+        .collect())
+}
+
+pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
+    let rows = sql::users(
+        &state.store,
+        p.tenant(),
+        &service::narrow(q.filter.as_ref(), true),
+    )
+    .await?;
+    let ids: Vec<UserId> = rows.iter().map(|r| r.user.id).collect();
+    // Group names are read for every candidate: a filter or sort may name `groups`.
+    let mut by_user: std::collections::HashMap<UserId, Vec<(GroupId, String)>> = Default::default();
+    for (u, g, name) in sql::groups_of_users(&state.store, p.tenant(), &ids).await? {
+        by_user.entry(u).or_default().push((g, name));
+    }
+    let resources = rows
+        .iter()
+        .map(|r| {
+            render(
+                r,
+                by_user.get(&r.user.id).map(Vec::as_slice).unwrap_or(&[]),
+                &p.base,
+            )
+        })
+        .collect();
+    Ok(Reply::json(200, service::page(resources, q, USER_ATTRS)))
+}
+
+pub async fn get(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    params: &Params,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    let row = sql::users(&state.store, p.tenant(), &Narrow::Id(id.to_string()))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ScimError::not_found("user"))?;
+    if let Some(h) = &req.if_none_match {
+        if service::etag_listed(h, &etag(row.version)) {
+            return Ok(Reply {
+                status: 304,
+                body: None,
+                etag: Some(etag(row.version)),
+                location: None,
+            });
+        }
+    }
+    let groups = groups_of(state, p, row.user.id).await?;
+    service::resource_reply(
+        200,
+        &render(&row, &groups, &p.base),
+        row.version,
+        USER_ATTRS,
+        params,
+    )
+}
+
+pub async fn create(
+    state: &AppState,
+    p: &Provisioner,
+    body: &Value,
+    params: &Params,
+) -> Result<Reply, ScimError> {
+    let written = parse(body)?;
+    let tenant = p.tenant();
+    let domains = crate::tenancy::domains::verified(state, tenant).await?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let email = email_of(&written);
+    let (row, before) = match sql::adoptable_user(&mut tx, tenant, &email).await? {
+        Some((_, true)) => {
+            return Err(ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
+                "the email address belongs to the organisation's owner account, which SCIM does not manage",
+            ))
+        }
+        Some((user, false)) => {
+            // A user an SSO login created: SCIM takes it over.
+            let before = crate::directory::user_json(&user, &[], &[]);
+            let mut row = ScimUserRow {
+                user,
+                user_name: written.user_name.clone(),
+                external_id: written.external_id.clone(),
+                json: Value::Object(written.rest.clone()).to_string(),
+                version: 1,
+            };
+            apply_profile(&mut row.user, &written, &domains);
+            row.user.source = "scim".into();
+            row.user.updated_at = now;
+            row.user.status = next_status(&row.user, written.active);
+            sql::update_user(&mut tx, &row).await?;
+            if !written.active {
+                provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
+            }
+            (row, Some(before))
+        }
+        None => {
+            let mut user = UserRow {
+                id: UserId::generate(),
+                tenant_id: tenant,
+                email: String::new(),
+                email_verified: false,
+                display_name: None,
+                given_name: None,
+                family_name: None,
+                locale: None,
+                timezone: None,
+                custom_json: "{}".into(),
+                status: if written.active { "pending" } else { "deactivated" }.into(),
+                source: "scim".into(),
+                created_at: now,
+                updated_at: now,
+                last_login_at: None,
+            };
+            apply_profile(&mut user, &written, &domains);
+            let row = ScimUserRow {
+                user,
+                user_name: written.user_name.clone(),
+                external_id: written.external_id.clone(),
+                json: Value::Object(written.rest).to_string(),
+                version: 1,
+            };
+            sql::insert_user(&mut tx, &row).await?;
+            (row, None)
+        }
+    };
+    let resource = render(&row, &[], &p.base);
+    service::audit(
+        &mut tx,
+        now,
+        p,
+        "scim_user.created",
+        Target::new("user", row.user.id),
+        before,
+        Some(audit_view(&resource)),
+    )
+    .await?;
+    tx.commit().await?;
+    service::resource_reply(201, &resource, row.version, USER_ATTRS, params)
+}
+
+/// The status after the client set `active`: deactivated, or back from deactivated to
+/// active (signed in before) or pending (never signed in).
+fn next_status(user: &UserRow, active: bool) -> String {
+    match (active, user.status.as_str()) {
+        (false, _) => "deactivated".into(),
+        (true, "deactivated") if user.last_login_at.is_some() => "active".into(),
+        (true, "deactivated") => "pending".into(),
+        (true, other) => other.into(),
+    }
+}
+
+pub async fn replace(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    body: &Value,
+    params: &Params,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    let written = parse(body)?;
+    update(state, p, id, params, req, |_| Ok(written)).await
+}
+
+pub async fn patch(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    body: &Value,
+    params: &Params,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    update(state, p, id, params, req, |current| {
+        let mut changed = current.clone();
+        super::patch::apply(&mut changed, body, USER_ATTRS)?;
+        for owned in ["id", "groups", "meta"] {
+            if changed.get(owned) != current.get(owned) {
+                return Err(ScimError::bad_request(
+                    ScimType::Mutability,
+                    format!("`{owned}` is read-only"),
+                ));
+            }
+        }
+        parse(&changed)
+    })
+    .await
+}
+
+/// Loads the user, lets `change` turn its current resource into what the client wants, and
+/// writes the difference: profile, SCIM identity, and the lifecycle step `active` implies.
+async fn update(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    params: &Params,
+    req: &Request,
+    change: impl FnOnce(&Value) -> Result<Written, ScimError>,
+) -> Result<Reply, ScimError> {
+    let tenant = p.tenant();
+    let domains = crate::tenancy::domains::verified(state, tenant).await?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let old = sql::user_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("user"))?;
+    check_if_match(req, old.version)?;
+    let groups = groups_of(state, p, old.user.id).await?;
+    let before = render(&old, &groups, &p.base);
+    let written = change(&before)?;
+    let mut row = old.clone();
+    apply_profile(&mut row.user, &written, &domains);
+    row.user_name = written.user_name.clone();
+    row.external_id = written.external_id.clone();
+    row.json = Value::Object(written.rest.clone()).to_string();
+    row.user.status = next_status(&old.user, written.active);
+    let same = row.user_name == old.user_name
+        && row.external_id == old.external_id
+        && row.json == old.json
+        && row.user.status == old.user.status;
+    if same {
+        return service::resource_reply(200, &before, old.version, USER_ATTRS, params);
+    }
+    row.version = old.version + 1;
+    row.user.updated_at = now;
+    sql::update_user(&mut tx, &row).await?;
+    let was_active = old.user.status != "deactivated";
+    let action = match (was_active, written.active) {
+        (true, false) => {
+            provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
+            "scim_user.deactivated"
+        }
+        (false, true) => "scim_user.reactivated",
+        _ => "scim_user.updated",
+    };
+    let after = render(&row, &groups, &p.base);
+    service::audit(
+        &mut tx,
+        now,
+        p,
+        action,
+        Target::new("user", row.user.id),
+        Some(audit_view(&before)),
+        Some(audit_view(&after)),
+    )
+    .await?;
+    tx.commit().await?;
+    service::resource_reply(200, &after, row.version, USER_ATTRS, params)
+}
+
+pub async fn delete(
+    state: &AppState,
+    p: &Provisioner,
+    id: &str,
+    req: &Request,
+) -> Result<Reply, ScimError> {
+    let tenant = p.tenant();
+    let now: Timestamp = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let old = sql::user_for_update(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found("user"))?;
+    check_if_match(req, old.version)?;
+    let groups = groups_of(state, p, old.user.id).await?;
+    let before = render(&old, &groups, &p.base);
+    sql::delete_user(&mut tx, tenant, old.user.id).await?;
+    service::audit(
+        &mut tx,
+        now,
+        p,
+        "scim_user.deleted",
+        Target::new("user", old.user.id),
+        Some(audit_view(&before)),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reply {
+        status: 204,
+        body: None,
+        etag: None,
+        location: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_email_is_the_primary_then_work_then_first_then_the_user_name() {
+        let w = |v: Value| parse(&v).unwrap();
+        let e = |v: Value| email_of(&w(v));
+        assert_eq!(
+            e(
+                json!({"userName": "u", "emails": [{"value": "B@x", "type": "home"}, {"value": "a@x", "primary": true}]})
+            ),
+            "a@x"
+        );
+        assert_eq!(
+            e(
+                json!({"userName": "u", "emails": [{"value": "h@x", "type": "home"}, {"value": "w@x", "type": "work"}]})
+            ),
+            "w@x"
+        );
+        assert_eq!(e(json!({"userName": "Bob@X.com"})), "bob@x.com");
+        assert!(!w(json!({"userName": "u", "active": "False"})).active);
+        assert!(parse(&json!({"userName": "  "})).is_err());
+        assert!(parse(&json!({"displayName": "no user name"})).is_err());
+    }
+}

@@ -1,0 +1,579 @@
+//! SQL for SCIM provisioning: users and groups with their SCIM identity (userName,
+//! externalId, the stored resource, a version), memberships, and the lifecycle writes a
+//! deprovisioning needs (sessions revoked, pending authorization codes dropped, a user
+//! deleted with everything hanging off it). Every statement is scoped by tenant.
+
+use sqlx::Row;
+
+use super::directory::UserRow;
+use super::{parse_col, Store, StoreError, StoreResult, Tx};
+use crate::types::{GroupId, TenantId, Timestamp, UserId};
+
+/// A user that SCIM manages.
+#[derive(Debug, Clone)]
+pub struct ScimUserRow {
+    pub user: UserRow,
+    /// userName as the client wrote it.
+    pub user_name: String,
+    pub external_id: Option<String>,
+    /// The other attributes the client wrote (JSON object text).
+    pub json: String,
+    pub version: i64,
+}
+
+/// A group that SCIM manages.
+#[derive(Debug, Clone)]
+pub struct ScimGroupRow {
+    pub id: GroupId,
+    pub tenant_id: TenantId,
+    /// The identifier SSO logins name the group by: the SCIM externalId when the client
+    /// gives one (Entra ID sends object ids in both), else the displayName (Okta).
+    pub key: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub json: String,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Which rows a listing reads; the full filter is applied afterwards in memory, so this
+/// only narrows (an index lookup for the equality filters clients send before a create).
+#[derive(Debug, Clone)]
+pub enum Narrow {
+    All,
+    Id(String),
+    /// userName, lower-cased.
+    UserName(String),
+    ExternalId(String),
+    /// Group displayName, lower-cased.
+    DisplayName(String),
+}
+
+const USER_COLUMNS: &str = "id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, custom_json, status, source, created_at, updated_at, last_login_at, scim_user_name, scim_external_id, scim_json, version";
+
+const GROUP_COLUMNS: &str = "id, tenant_id, external_id, display_name, scim_external_id, scim_json, version, created_at, updated_at";
+
+/// Which unique index a failed insert or update hit, as the client should hear it.
+fn user_conflict(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let which = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+            StoreError::UniqueViolation(if which.contains("scim_user_name") {
+                "userName is already taken".into()
+            } else {
+                "another user already has this email address".into()
+            })
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ScimUserRow> {
+    Ok(ScimUserRow {
+        user: super::directory::user_from_row(row)?,
+        user_name: row.try_get("scim_user_name")?,
+        external_id: row.try_get("scim_external_id")?,
+        json: row.try_get("scim_json")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn group_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ScimGroupRow> {
+    Ok(ScimGroupRow {
+        id: parse_col(&row.try_get::<String, _>("id")?, "groups.id")?,
+        tenant_id: parse_col(&row.try_get::<String, _>("tenant_id")?, "groups.tenant_id")?,
+        key: row.try_get("external_id")?,
+        display_name: row.try_get("display_name")?,
+        external_id: row.try_get("scim_external_id")?,
+        json: row.try_get("scim_json")?,
+        version: row.try_get("version")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn insert_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<()> {
+    let r = &u.user;
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, \
+         custom_json, status, source, created_at, updated_at, last_login_at, scim_user_name, scim_user_name_key, \
+         scim_external_id, scim_json, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(r.id.to_string())
+    .bind(r.tenant_id.to_string())
+    .bind(&r.email)
+    .bind(i64::from(r.email_verified))
+    .bind(r.display_name.clone())
+    .bind(r.given_name.clone())
+    .bind(r.family_name.clone())
+    .bind(r.locale.clone())
+    .bind(r.timezone.clone())
+    .bind(&r.custom_json)
+    .bind(&r.status)
+    .bind(&r.source)
+    .bind(r.created_at.as_micros())
+    .bind(r.updated_at.as_micros())
+    .bind(r.last_login_at.map(Timestamp::as_micros))
+    .bind(&u.user_name)
+    .bind(u.user_name.to_lowercase())
+    .bind(u.external_id.clone())
+    .bind(&u.json)
+    .bind(u.version)
+    .execute(tx.conn())
+    .await
+    .map_err(user_conflict)?;
+    Ok(())
+}
+
+/// Writes a SCIM user's profile, status, source and SCIM identity (also used to adopt a
+/// user an SSO login created).
+pub async fn update_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<()> {
+    let r = &u.user;
+    sqlx::query(
+        "UPDATE users SET email = $3, email_verified = $4, display_name = $5, given_name = $6, family_name = $7, \
+         locale = $8, timezone = $9, status = $10, source = $11, updated_at = $12, scim_user_name = $13, \
+         scim_user_name_key = $14, scim_external_id = $15, scim_json = $16, version = $17 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(r.tenant_id.to_string())
+    .bind(r.id.to_string())
+    .bind(&r.email)
+    .bind(i64::from(r.email_verified))
+    .bind(r.display_name.clone())
+    .bind(r.given_name.clone())
+    .bind(r.family_name.clone())
+    .bind(r.locale.clone())
+    .bind(r.timezone.clone())
+    .bind(&r.status)
+    .bind(&r.source)
+    .bind(r.updated_at.as_micros())
+    .bind(&u.user_name)
+    .bind(u.user_name.to_lowercase())
+    .bind(u.external_id.clone())
+    .bind(&u.json)
+    .bind(u.version)
+    .execute(tx.conn())
+    .await
+    .map_err(user_conflict)?;
+    Ok(())
+}
+
+/// A SCIM-managed user, inside a write.
+pub async fn user_for_update(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: &str,
+) -> StoreResult<Option<ScimUserRow>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2 AND scim_user_name IS NOT NULL"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// SCIM-managed users of `tenant`, narrowed by `narrow`, in creation order.
+pub async fn users(
+    store: &Store,
+    tenant: TenantId,
+    narrow: &Narrow,
+) -> StoreResult<Vec<ScimUserRow>> {
+    let (clause, value) = match narrow {
+        Narrow::All | Narrow::DisplayName(_) => ("", None),
+        Narrow::Id(v) => (" AND id = $2", Some(v)),
+        Narrow::UserName(v) => (" AND scim_user_name_key = $2", Some(v)),
+        Narrow::ExternalId(v) => (" AND scim_external_id = $2", Some(v)),
+    };
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND scim_user_name IS NOT NULL{clause} ORDER BY created_at, id"
+    );
+    let mut query = sqlx::query(&sql).bind(tenant.to_string());
+    if let Some(v) = value {
+        query = query.bind(v);
+    }
+    let rows = query.fetch_all(store.reader()).await?;
+    rows.iter().map(user_from_row).collect()
+}
+
+/// The non-SCIM user with this (lower-cased) email, which a SCIM create may adopt.
+pub async fn adoptable_user(
+    tx: &mut Tx,
+    tenant: TenantId,
+    email: &str,
+) -> StoreResult<Option<(UserRow, bool)>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, is_owner FROM users WHERE tenant_id = $1 AND email = $2 AND scim_user_name IS NULL"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(email)
+        .fetch_optional(tx.conn())
+        .await?;
+    row.map(|r| {
+        Ok((
+            super::directory::user_from_row(&r)?,
+            r.try_get::<i64, _>("is_owner")? == 1,
+        ))
+    })
+    .transpose()
+}
+
+/// Revokes every live session of the user and drops its unredeemed authorization codes, so
+/// nothing issued before a deprovisioning can be used after it. Returns the sessions revoked.
+pub async fn revoke_user_access(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    sqlx::query("DELETE FROM oauth_codes WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes a user and every row that hangs off it (the audit log keeps the history).
+pub async fn delete_user(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<()> {
+    for table in [
+        "oauth_codes",
+        "sessions",
+        "user_identities",
+        "group_members",
+        "role_assignments",
+    ] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"
+        ))
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    }
+    sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Bumps the version of users whose representation changed indirectly (their groups).
+pub async fn bump_user_versions(
+    tx: &mut Tx,
+    tenant: TenantId,
+    users: &[UserId],
+    now: Timestamp,
+) -> StoreResult<()> {
+    for user in users {
+        sqlx::query(
+            "UPDATE users SET version = version + 1, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(now.as_micros())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// The SCIM groups of each of `users`, as (user, group id, group display name).
+pub async fn groups_of_users(
+    store: &Store,
+    tenant: TenantId,
+    users: &[UserId],
+) -> StoreResult<Vec<(UserId, GroupId, String)>> {
+    let mut out = Vec::new();
+    // Bounded IN lists: a page is at most a few hundred users.
+    for chunk in users.chunks(200) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT m.user_id, g.id, g.display_name FROM group_members m JOIN groups g \
+             ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+             WHERE m.tenant_id = $1 AND g.source = 'scim' AND m.user_id IN ({}) ORDER BY g.display_name, g.id",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.to_string());
+        for u in chunk {
+            query = query.bind(u.to_string());
+        }
+        for r in query.fetch_all(store.reader()).await? {
+            out.push((
+                parse_col(&r.try_get::<String, _>("user_id")?, "group_members.user_id")?,
+                parse_col(&r.try_get::<String, _>("id")?, "groups.id")?,
+                r.try_get("display_name")?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The keys of the SCIM groups `user` belongs to (what its role mapping sees).
+pub async fn group_keys_of_user(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT g.external_id FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+         WHERE m.tenant_id = $1 AND m.user_id = $2 AND g.source = 'scim' ORDER BY g.external_id",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("external_id")?)).collect()
+}
+
+/// A user of the tenant (any source) for group membership: found, with a display name.
+pub async fn member_candidates(
+    tx: &mut Tx,
+    tenant: TenantId,
+    ids: &[String],
+) -> StoreResult<Vec<(UserId, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(200) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, COALESCE(display_name, scim_user_name, email) AS label FROM users \
+             WHERE tenant_id = $1 AND id IN ({})",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.to_string());
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for r in query.fetch_all(tx.conn()).await? {
+            out.push((
+                parse_col(&r.try_get::<String, _>("id")?, "users.id")?,
+                r.try_get("label")?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn insert_group(tx: &mut Tx, g: &ScimGroupRow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO groups (id, tenant_id, external_id, display_name, source, created_at, updated_at, \
+         scim_external_id, scim_json, version) VALUES ($1, $2, $3, $4, 'scim', $5, $6, $7, $8, $9)",
+    )
+    .bind(g.id.to_string())
+    .bind(g.tenant_id.to_string())
+    .bind(&g.key)
+    .bind(&g.display_name)
+    .bind(g.created_at.as_micros())
+    .bind(g.updated_at.as_micros())
+    .bind(g.external_id.clone())
+    .bind(&g.json)
+    .bind(g.version)
+    .execute(tx.conn())
+    .await
+    .map_err(super::unique_as("a group with this externalId or displayName already exists"))?;
+    Ok(())
+}
+
+/// Writes a SCIM group (also used to adopt a group SSO logins created: source becomes scim).
+pub async fn update_group(tx: &mut Tx, g: &ScimGroupRow) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE groups SET external_id = $3, display_name = $4, source = 'scim', updated_at = $5, \
+         scim_external_id = $6, scim_json = $7, version = $8 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(g.tenant_id.to_string())
+    .bind(g.id.to_string())
+    .bind(&g.key)
+    .bind(&g.display_name)
+    .bind(g.updated_at.as_micros())
+    .bind(g.external_id.clone())
+    .bind(&g.json)
+    .bind(g.version)
+    .execute(tx.conn())
+    .await
+    .map_err(super::unique_as(
+        "a group with this externalId or displayName already exists",
+    ))?;
+    Ok(())
+}
+
+/// The group SSO logins created under `key`, which a SCIM create adopts.
+pub async fn sso_group_by_key(
+    tx: &mut Tx,
+    tenant: TenantId,
+    key: &str,
+) -> StoreResult<Option<GroupId>> {
+    let row = sqlx::query(
+        "SELECT id FROM groups WHERE tenant_id = $1 AND external_id = $2 AND source = 'sso'",
+    )
+    .bind(tenant.to_string())
+    .bind(key)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|r| parse_col(&r.try_get::<String, _>("id")?, "groups.id"))
+        .transpose()
+}
+
+pub async fn group_for_update(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: &str,
+) -> StoreResult<Option<ScimGroupRow>> {
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND id = $2 AND source = 'scim'"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(group_from_row).transpose()
+}
+
+/// SCIM groups of `tenant`, narrowed by `narrow`, in creation order.
+pub async fn groups(
+    store: &Store,
+    tenant: TenantId,
+    narrow: &Narrow,
+) -> StoreResult<Vec<ScimGroupRow>> {
+    let (clause, value) = match narrow {
+        Narrow::All | Narrow::UserName(_) => ("", None),
+        Narrow::Id(v) => (" AND id = $2", Some(v)),
+        Narrow::ExternalId(v) => (" AND scim_external_id = $2", Some(v)),
+        Narrow::DisplayName(v) => (" AND LOWER(display_name) = $2", Some(v)),
+    };
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND source = 'scim'{clause} ORDER BY created_at, id"
+    );
+    let mut query = sqlx::query(&sql).bind(tenant.to_string());
+    if let Some(v) = value {
+        query = query.bind(v);
+    }
+    let rows = query.fetch_all(store.reader()).await?;
+    rows.iter().map(group_from_row).collect()
+}
+
+/// Members of each of `groups` as (group, user, user's display label).
+pub async fn members_of_groups(
+    store: &Store,
+    tenant: TenantId,
+    groups: &[GroupId],
+) -> StoreResult<Vec<(GroupId, UserId, String)>> {
+    let mut out = Vec::new();
+    for chunk in groups.chunks(200) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT m.group_id, u.id, COALESCE(u.display_name, u.scim_user_name, u.email) AS label \
+             FROM group_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
+             WHERE m.tenant_id = $1 AND m.group_id IN ({}) ORDER BY u.created_at, u.id",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.to_string());
+        for g in chunk {
+            query = query.bind(g.to_string());
+        }
+        for r in query.fetch_all(store.reader()).await? {
+            out.push((
+                parse_col(
+                    &r.try_get::<String, _>("group_id")?,
+                    "group_members.group_id",
+                )?,
+                parse_col(&r.try_get::<String, _>("id")?, "users.id")?,
+                r.try_get("label")?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The members of one group, inside a write.
+pub async fn members(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+) -> StoreResult<Vec<(UserId, String)>> {
+    let rows = sqlx::query(
+        "SELECT u.id, COALESCE(u.display_name, u.scim_user_name, u.email) AS label \
+         FROM group_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
+         WHERE m.tenant_id = $1 AND m.group_id = $2 ORDER BY u.created_at, u.id",
+    )
+    .bind(tenant.to_string())
+    .bind(group.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                parse_col(&r.try_get::<String, _>("id")?, "users.id")?,
+                r.try_get("label")?,
+            ))
+        })
+        .collect()
+}
+
+/// Deletes a group and its memberships.
+pub async fn delete_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2")
+        .bind(tenant.to_string())
+        .bind(group.to_string())
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("DELETE FROM groups WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(group.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Drops every membership of `group` (a SCIM adoption starts from the client's list).
+pub async fn clear_members(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+) -> StoreResult<Vec<UserId>> {
+    let before = members(tx, tenant, group).await?;
+    sqlx::query("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2")
+        .bind(tenant.to_string())
+        .bind(group.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(before.into_iter().map(|(u, _)| u).collect())
+}
+
+/// The users with these ids (any source), inside a write.
+pub async fn users_by_ids(
+    tx: &mut Tx,
+    tenant: TenantId,
+    ids: &[UserId],
+) -> StoreResult<Vec<UserRow>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(200) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id IN ({})",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for r in query.fetch_all(tx.conn()).await? {
+            out.push(super::directory::user_from_row(&r)?);
+        }
+    }
+    Ok(out)
+}
