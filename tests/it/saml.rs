@@ -230,7 +230,7 @@ pub(crate) async fn post_form(action: &str, fields: &[(String, String)]) -> reqw
     browser().post(action).form(fields).send().await.unwrap()
 }
 
-fn cookie(r: &reqwest::Response) -> String {
+pub(crate) fn cookie(r: &reqwest::Response) -> String {
     let set = r.headers()["set-cookie"].to_str().unwrap();
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Lax"),

@@ -68,7 +68,7 @@ pub fn user_json(u: &UserRow, groups: &[String], roles: &[RoleRow]) -> serde_jso
         "family_name": u.family_name,
         "status": u.status,
         "groups": groups,
-        "roles": roles.iter().map(|(r, k, n)| if k.is_empty() { r.clone() } else { format!("{r}@{k}:{n}") }).collect::<Vec<_>>(),
+        "roles": roles.iter().map(role_label).collect::<Vec<_>>(),
     })
 }
 
@@ -194,6 +194,59 @@ pub async fn reconcile(
         before,
         after,
     }))
+}
+
+/// A directory user as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub email_verified: bool,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// `active`, `pending` (provisioned, never signed in) or `deactivated`.
+    pub status: String,
+    /// Who manages the profile: `sso`, `scim` or `local`.
+    pub source: String,
+    /// Effective roles: `role` or `role@kind:name`.
+    pub roles: Vec<String>,
+    pub created_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+}
+
+/// One user of the tenant, with its effective roles.
+pub async fn view(
+    state: &crate::app::AppState,
+    auth: &crate::rbac::Authorized<crate::rbac::ReadTenant>,
+    id: UserId,
+) -> Result<UserView, crate::Error> {
+    let tenant = auth.tenant();
+    let u = sql::user(&state.store, tenant, id)
+        .await?
+        .ok_or(crate::Error::NotFound("user"))?;
+    let roles = sql::roles_of(&state.store, tenant, id).await?;
+    Ok(UserView {
+        id: u.id,
+        email: u.email,
+        email_verified: u.email_verified,
+        display_name: u.display_name,
+        given_name: u.given_name,
+        family_name: u.family_name,
+        status: u.status,
+        source: u.source,
+        roles: roles.iter().map(role_label).collect(),
+        created_at: u.created_at,
+        last_login_at: u.last_login_at,
+    })
+}
+
+fn role_label((r, k, n): &RoleRow) -> String {
+    if k.is_empty() {
+        r.clone()
+    } else {
+        format!("{r}@{k}:{n}")
+    }
 }
 
 /// Both lists' assignments, sorted, without duplicates.

@@ -29,6 +29,17 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{token}", delete(revoke_token))
         .route("/tokens/{token}/rotate", post(rotate_token))
         .route("/audit-events", get(audit_events))
+        .route("/users/{user}", get(get_user))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(user): Path<String>,
+) -> Result<Json<crate::directory::UserView>, ApiError> {
+    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
+    let id = path_param(&user)?;
+    Ok(Json(crate::directory::view(&state, &auth, id).await?))
 }
 
 /// The tenant a tenant token acts for; the operator token has no tenant here.
