@@ -1103,6 +1103,8 @@ async fn deprovisioning_cuts_sessions_off_and_sso_never_undoes_it() {
         .await;
     assert_eq!(on.body["active"], true);
     assert_eq!(s.user(app, &id).await["status"], "active");
+    // The session was revoked, not merely hidden while the user was inactive.
+    assert_eq!(account_status(app, &session).await, StatusCode::SEE_OTHER);
     let back = saml_sign_in(app, email, "Ada").await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
     let session = crate::saml::cookie(&back);
