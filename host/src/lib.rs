@@ -3,8 +3,8 @@
 //! Each customer organisation of the SaaS app is a *tenant*. This crate is the host: it owns
 //! tenancy, API tokens, envelope-encrypted secrets, the hash-chained audit trail and the HTTP
 //! surface, the WebAssembly plugin platform (runtime, registry, per-tenant pipelines), and
-//! SAML and OIDC single sign-on into the directory and browser sessions. Later areas (SCIM,
-//! MFA, roles) plug into the same modules.
+//! SAML and OIDC single sign-on into the directory and browser sessions, and SCIM 2.0
+//! provisioning into the same directory. Later areas (MFA, roles) plug into the same modules.
 //!
 //! # Codemap
 //!
@@ -19,8 +19,8 @@
 //! | [`sso`] | SSO connections and the sign-in flow; [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
 //! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
 //! | [`policy`] | tenant security policy (SSO-only) |
-//! | [`directory`] | users, IdP identities, groups, role assignments; just-in-time provisioning and linking |
-//! | [`scim`] | the SCIM 2.0 server (so far the filter parser) |
+//! | [`directory`] | users, IdP identities, groups, role assignments; just-in-time provisioning and linking; deprovisioning and SCIM-derived roles |
+//! | [`scim`] | the SCIM 2.0 server: Users, Groups, Bulk, filters, PATCH, ETags, discovery |
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
