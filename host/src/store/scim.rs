@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::directory::UserRow;
-use super::{parse_col, Store, StoreError, StoreResult, Tx};
+use super::{parse_col, Backend, Store, StoreError, StoreResult, Tx};
 use crate::types::{GroupId, TenantId, Timestamp, UserId};
 
 /// A user that SCIM manages.
@@ -53,6 +53,15 @@ pub enum Narrow {
 const USER_COLUMNS: &str = "id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, custom_json, status, source, created_at, updated_at, last_login_at, scim_user_name, scim_external_id, scim_json, version";
 
 const GROUP_COLUMNS: &str = "id, tenant_id, external_id, display_name, scim_external_id, scim_json, version, created_at, updated_at";
+
+/// Locks the row read for a read-modify-write, so two concurrent PATCHes cannot lose one
+/// another's change. SQLite has a single writer, so its transactions are serial already.
+fn lock_clause(tx: &Tx) -> &'static str {
+    match tx.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    }
+}
 
 /// Which unique index a failed insert or update hit, as the client should hear it.
 fn user_conflict(e: sqlx::Error) -> StoreError {
@@ -167,7 +176,8 @@ pub async fn user_for_update(
     id: &str,
 ) -> StoreResult<Option<ScimUserRow>> {
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2 AND scim_user_name IS NOT NULL"
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2 AND scim_user_name IS NOT NULL{}",
+        lock_clause(tx)
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
@@ -433,7 +443,8 @@ pub async fn group_for_update(
     id: &str,
 ) -> StoreResult<Option<ScimGroupRow>> {
     let sql = format!(
-        "SELECT {GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND id = $2 AND source = 'scim'"
+        "SELECT {GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND id = $2 AND source = 'scim'{}",
+        lock_clause(tx)
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
