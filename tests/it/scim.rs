@@ -1155,3 +1155,42 @@ async fn a_scim_create_adopts_the_user_an_sso_login_made() {
     );
     assert_eq!(s.user(app, id).await["given_name"], "Jay");
 }
+
+#[tokio::test]
+async fn a_scim_token_rotates_with_an_overlap_and_revokes() {
+    let app = spawn_app().await;
+    let s = scim_tenant(&app, "rotate-co").await;
+    let url = format!("{}/Users", s.base);
+    let tokens = app.api(&s.admin, Method::GET, "/tokens", None).await;
+    let old_id = tokens.body["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scopes"] == json!(["scim"]))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rotated = app
+        .api(
+            &s.admin,
+            Method::POST,
+            &format!("/tokens/{old_id}/rotate"),
+            Some(json!({"overlap_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
+    let new = rotated.body["token"].as_str().unwrap().to_string();
+    for token in [&s.token, &new] {
+        let r = send(&app, Some(token), Method::GET, &url, None, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let revoked = app
+        .api(&s.admin, Method::DELETE, &format!("/tokens/{old_id}"), None)
+        .await;
+    assert!(revoked.status.is_success(), "{}", revoked.body);
+    let r = send(&app, Some(&s.token), Method::GET, &url, None, &[]).await;
+    assert_eq!(error_type(&r).0, "401");
+    let r = send(&app, Some(&new), Method::GET, &url, None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
