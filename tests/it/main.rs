@@ -18,5 +18,6 @@ mod peers;
 mod plugins;
 mod saml;
 mod saml_attacks;
+mod scim_conformance;
 mod tenancy;
 mod tokens;

@@ -1,6 +1,7 @@
 //! Applying a SCIM PATCH request (RFC 7644 §3.5.2) to a resource in JSON form: `add`,
 //! `replace` and `remove`, with and without `path`, value filters and sub-attributes,
-//! extension attributes by URN, and multi-valued merges. What real clients send is accepted
+//! extension attributes by URN (or a whole extension by its URN alone), the common
+//! `externalId`, and multi-valued merges. What real clients send is accepted
 //! as well: operation names in any case, `"True"`/`"False"` strings for booleans (Entra ID),
 //! `remove` with a `value` listing the members to drop (Entra ID), and a filtered `add` or
 //! `replace` that matches nothing creating the value it describes
@@ -49,6 +50,19 @@ pub fn apply(resource: &mut Value, body: &Value, attrs: &'static [Attr]) -> Resu
             "remove" => Op::Remove,
             _ => return Err(invalid(&format!("`{name}` is not add, replace or remove"))),
         };
+        let value = op.get("value");
+        // A path that is an extension's URN names the extension's object as a whole, as a
+        // path-less value `{"urn:…": {…}}` does (RFC 7643 §3.3: the URN is the attribute
+        // holding the extension). Read as `URI ":" ATTRNAME` it would name an attribute
+        // `User` of a schema `…:enterprise:2.0`, which no client means.
+        if let Some((urn, ext)) = op
+            .get("path")
+            .and_then(Value::as_str)
+            .and_then(|p| extension(p.trim()))
+        {
+            set_extension(resource, urn, ext, value, kind)?;
+            continue;
+        }
         let path = match op.get("path") {
             None | Some(Value::Null) => None,
             Some(Value::String(p)) if p.trim().is_empty() => None,
@@ -58,7 +72,6 @@ pub fn apply(resource: &mut Value, body: &Value, attrs: &'static [Attr]) -> Resu
             ),
             Some(_) => return Err(invalid("`path` must be a string")),
         };
-        let value = op.get("value");
         match (kind, path) {
             (Op::Remove, None) => {
                 return Err(ScimError::bad_request(
@@ -78,22 +91,10 @@ pub fn apply(resource: &mut Value, body: &Value, attrs: &'static [Attr]) -> Resu
                     if key == "schemas" {
                         continue;
                     }
-                    let extension = schema::attributes(key).filter(|_| key.starts_with("urn:"));
-                    match (extension, v) {
+                    match (known_schema(key), v) {
                         // `{"urn:…:enterprise:2.0:User": {"department": "x"}}`
-                        (Some(ext), Value::Object(inner)) => {
-                            for (k, iv) in inner {
-                                let path = PatchPath {
-                                    attr: AttrPath {
-                                        urn: Some(key.clone()),
-                                        name: k.clone(),
-                                        sub: None,
-                                    },
-                                    filter: None,
-                                    sub: None,
-                                };
-                                set(resource, &path, iv, kind, ext)?;
-                            }
+                        (Some((urn, ext)), Value::Object(inner)) => {
+                            set_members(resource, urn, ext, inner, kind)?;
                         }
                         _ => {
                             let path: PatchPath =
@@ -116,6 +117,74 @@ pub fn apply(resource: &mut Value, body: &Value, attrs: &'static [Attr]) -> Resu
     Ok(())
 }
 
+/// The schema `text` names (case-insensitively), in its spelling, with its attributes.
+fn known_schema(text: &str) -> Option<(&'static str, &'static [Attr])> {
+    let urn = [schema::USER, schema::GROUP, schema::ENTERPRISE_USER]
+        .into_iter()
+        .find(|u| u.eq_ignore_ascii_case(text))?;
+    Some((urn, schema::attributes(urn)?))
+}
+
+/// The extension schema `text` names: a known schema that is not a core one.
+fn extension(text: &str) -> Option<(&'static str, &'static [Attr])> {
+    known_schema(text).filter(|(urn, _)| *urn == schema::ENTERPRISE_USER)
+}
+
+/// `add` or `replace` of attributes of the extension `urn`, one by one.
+fn set_members(
+    resource: &mut Value,
+    urn: &str,
+    ext: &'static [Attr],
+    members: &Map<String, Value>,
+    op: Op,
+) -> Result<(), ScimError> {
+    for (name, v) in members {
+        // An extension object may repeat the resource's `schemas`; it is no attribute.
+        if name.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
+        let path = PatchPath {
+            attr: AttrPath {
+                urn: Some(urn.to_string()),
+                name: name.clone(),
+                sub: None,
+            },
+            filter: None,
+            sub: None,
+        };
+        set(resource, &path, v, op, ext)?;
+    }
+    Ok(())
+}
+
+/// An operation whose path is the extension `urn` itself: `add` merges the value's
+/// attributes into the extension object, `replace` puts the value in its place, `remove`
+/// drops the whole object.
+fn set_extension(
+    resource: &mut Value,
+    urn: &str,
+    ext: &'static [Attr],
+    value: Option<&Value>,
+    op: Op,
+) -> Result<(), ScimError> {
+    let root = resource.as_object_mut().ok_or_else(|| {
+        ScimError::bad_request(ScimType::InvalidSyntax, "the resource is not an object")
+    })?;
+    if op != Op::Add {
+        if let Some(k) = key_of(root, urn) {
+            root.remove(&k);
+        }
+    }
+    match (op, value) {
+        (Op::Remove, _) => Ok(()),
+        (_, Some(Value::Object(members))) => set_members(resource, urn, ext, members, op),
+        _ => Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("the value of `{urn}` must be an object of its attributes"),
+        )),
+    }
+}
+
 /// The object holding `path`'s attribute (the resource, or its extension object), created
 /// when `create`.
 fn container<'a>(
@@ -123,11 +192,8 @@ fn container<'a>(
     path: &AttrPath,
     create: bool,
 ) -> Option<&'a mut Map<String, Value>> {
-    let core = path.urn.as_deref().is_none_or(|u| {
-        u.eq_ignore_ascii_case(schema::USER) || u.eq_ignore_ascii_case(schema::GROUP)
-    });
     let root = resource.as_object_mut()?;
-    if core {
+    if is_core(path) {
         return Some(root);
     }
     let urn = path.urn.as_deref()?;
@@ -150,16 +216,30 @@ fn key_of(map: &Map<String, Value>, name: &str) -> Option<String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
-/// The definition of `path`'s attribute, or `invalidPath`.
+/// The definition of `path`'s attribute, or `invalidPath`. A core attribute may also be
+/// one every resource has (`externalId`; `id` and `meta`, which are read-only).
 fn definition<'a>(attrs: &'a [Attr], path: &AttrPath) -> Result<&'a Attr, ScimError> {
+    let core = is_core(path);
     let attrs = match &path.urn {
         Some(urn) => schema::attributes(urn).ok_or_else(|| {
             ScimError::bad_request(ScimType::InvalidPath, format!("unknown schema `{urn}`"))
         })?,
         None => attrs,
     };
-    schema::find(attrs, &path.name).ok_or_else(|| {
-        ScimError::bad_request(ScimType::InvalidPath, format!("unknown attribute `{path}`"))
+    schema::find(attrs, &path.name)
+        .or_else(|| {
+            core.then(|| schema::find(schema::COMMON_ATTRS, &path.name))
+                .flatten()
+        })
+        .ok_or_else(|| {
+            ScimError::bad_request(ScimType::InvalidPath, format!("unknown attribute `{path}`"))
+        })
+}
+
+/// Whether `path` names a core attribute (no URN, or a core schema's), not an extension's.
+fn is_core(path: &AttrPath) -> bool {
+    path.urn.as_deref().is_none_or(|u| {
+        u.eq_ignore_ascii_case(schema::USER) || u.eq_ignore_ascii_case(schema::GROUP)
     })
 }
 
@@ -546,6 +626,59 @@ mod tests {
         )
         .unwrap();
         assert!(g.get("members").is_none());
+    }
+
+    #[test]
+    fn common_attributes_and_whole_extensions_are_paths() {
+        const EXT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let mut u = user();
+        patch(
+            &mut u,
+            json!([
+                {"op": "add", "path": "externalId", "value": "e1"},
+                {"op": "add", "path": EXT, "value": {"schemas": [EXT], "department": "R&D"}},
+                {"op": "add", "path": EXT, "value": {"division": "Labs"}},
+            ]),
+            USER_ATTRS,
+        )
+        .unwrap();
+        assert_eq!(u["externalId"], "e1");
+        assert_eq!(u[EXT], json!({"department": "R&D", "division": "Labs"}));
+        patch(
+            &mut u,
+            json!([
+                {"op": "replace", "path": "externalId", "value": "e2"},
+                {"op": "replace", "path": EXT.to_lowercase(), "value": {"costCenter": "4"}},
+            ]),
+            USER_ATTRS,
+        )
+        .unwrap();
+        assert_eq!(u["externalId"], "e2");
+        assert_eq!(u[EXT], json!({"costCenter": "4"}));
+        patch(
+            &mut u,
+            json!([
+                {"op": "remove", "path": "externalId"},
+                {"op": "remove", "path": EXT},
+            ]),
+            USER_ATTRS,
+        )
+        .unwrap();
+        assert!(u.get("externalId").is_none() && u.get(EXT).is_none(), "{u}");
+        for ops in [
+            json!([{"op": "replace", "path": "id", "value": "x"}]),
+            json!([{"op": "replace", "path": "meta", "value": {}}]),
+        ] {
+            let err = patch(&mut u, ops, USER_ATTRS).unwrap_err();
+            assert_eq!(err.scim_type, Some(ScimType::Mutability));
+        }
+        let err = patch(
+            &mut u,
+            json!([{"op": "add", "path": EXT, "value": "x"}]),
+            USER_ATTRS,
+        )
+        .unwrap_err();
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue));
     }
 
     #[test]

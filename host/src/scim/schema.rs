@@ -198,6 +198,38 @@ const NAME_SUB: &[Attr] = &[
     s("honorificSuffix", "The honorific suffix(es) of the user."),
 ];
 
+/// The attributes every resource has (RFC 7643 §3.1): `id` and `meta` the server owns,
+/// `externalId` the client's. Validation and rendering handle them by name; this table
+/// lets a PATCH path name them like any other attribute (`{"op": "replace", "path":
+/// "externalId"}`), with `id` and `meta` refused as read-only.
+pub const COMMON_ATTRS: &[Attr] = &[
+    {
+        let mut a = s(
+            "id",
+            "The service provider's unique identifier of the resource.",
+        );
+        a.case_exact = true;
+        a.mutability = Mutability::ReadOnly;
+        a.returned = Returned::Always;
+        a.uniqueness = Uniqueness::Server;
+        a
+    },
+    {
+        let mut a = s(
+            "externalId",
+            "The provisioning client's identifier of the resource.",
+        );
+        a.case_exact = true;
+        a
+    },
+    {
+        let mut a = s("meta", "Resource metadata.");
+        a.ty = Type::Complex;
+        a.mutability = Mutability::ReadOnly;
+        a
+    },
+];
+
 /// Core User attributes (RFC 7643 §4.1), without the common `id`, `externalId`, `meta`.
 pub const USER_ATTRS: &[Attr] = &[
     {

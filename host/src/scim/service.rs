@@ -189,6 +189,14 @@ pub async fn handle(state: &AppState, p: &Provisioner, req: Request) -> Result<R
         }
         (Delete, ["Groups", id]) => super::groups::delete(state, p, id, &req).await,
         (Post, ["Bulk"]) => Box::pin(super::bulk::run(state, p, body(&req)?)).await,
+        // A query at the root spans every resource type (RFC 7644 §3.4.2.1, §3.4.3). That is
+        // optional, and RFC 7644 §3.12 answers an unsupported operation with 501; a 404
+        // would say the client has the wrong base URL.
+        (Get, [""]) | (Post, [".search"]) => Err(ScimError::new(
+            501,
+            None,
+            "queries across resource types are not supported: query /Users or /Groups",
+        )),
         (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas" | "Bulk", ..])
         | (_, ["Users" | "Groups"])
         | (_, ["Users" | "Groups", _]) => Err(ScimError::new(

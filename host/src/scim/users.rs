@@ -1,7 +1,10 @@
 //! `/Users`: SCIM users as directory users. A SCIM-created user is *pending* (no password:
 //! only an SSO login can sign them in, and the first one links to them by email); `active:
 //! false` deactivates at once (sessions revoked, pending codes dropped, in the same
-//! transaction); `active: true` reactivates. A create whose email belongs to a user an SSO
+//! transaction); `active: true` reactivates. A PATCH that removes `active` leaves the
+//! account as it is (removing is no instruction to reactivate or deactivate) and the
+//! attribute unassigned, as RFC 7644 §3.5.2.2 says, until a client writes it again; a
+//! create or PUT without it means `true`. A create whose email belongs to a user an SSO
 //! login made adopts that user. The resource the client wrote is kept as written (minus
 //! what the server owns); the profile columns (email, names, locale, time zone) are derived
 //! from it, and SSO logins never overwrite them.
@@ -24,7 +27,8 @@ use crate::types::{GroupId, Timestamp, UserId};
 struct Written {
     user_name: String,
     external_id: Option<String>,
-    active: bool,
+    /// `active` as written; `None` when it is not (a create or PUT takes that as `true`).
+    active: Option<bool>,
     /// Everything else the client wrote (schema spelling; no server-owned attributes).
     rest: Map<String, Value>,
 }
@@ -33,7 +37,7 @@ fn parse(input: &Value) -> Result<Written, ScimError> {
     let mut rest = validate::check(input, USER, USER_ATTRS, &[ENTERPRISE_USER])?;
     let user_name = name_value(&rest, "userName", true)?.unwrap_or_default();
     let external_id = name_value(&rest, "externalId", false)?;
-    let active = rest.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let active = rest.get("active").and_then(Value::as_bool);
     for owned in ["userName", "externalId", "active", "schemas"] {
         rest.remove(owned);
     }
@@ -90,6 +94,10 @@ fn apply_profile(user: &mut UserRow, w: &Written, domains: &[String]) {
     user.timezone = text(w.rest.get("timezone"));
 }
 
+/// What the stored resource holds as `active` once a PATCH removed it. The stored resource
+/// otherwise never holds `active`: the account's status is its value.
+const UNASSIGNED: Value = Value::Null;
+
 /// The user as SCIM shows it.
 fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value {
     let mut map: Map<String, Value> = serde_json::from_str(&row.json).unwrap_or_else(|e| {
@@ -107,7 +115,12 @@ fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value 
         map.insert("externalId".into(), json!(e));
     }
     map.insert("userName".into(), json!(row.user_name));
-    map.insert("active".into(), json!(row.user.status != "deactivated"));
+    // Stored as null: a PATCH removed it, and it stays unassigned (see `UNASSIGNED`).
+    if map.get("active") == Some(&UNASSIGNED) {
+        map.remove("active");
+    } else {
+        map.insert("active".into(), json!(row.user.status != "deactivated"));
+    }
     if !groups.is_empty() {
         let list: Vec<Value> = groups
             .iter()
@@ -216,6 +229,7 @@ pub async fn create(
     params: &Params,
 ) -> Result<Reply, ScimError> {
     let written = parse(body)?;
+    let active = written.active.unwrap_or(true);
     let tenant = p.tenant();
     let domains = crate::tenancy::domains::verified(state, tenant).await?;
     let now = state.clock.now();
@@ -242,9 +256,9 @@ pub async fn create(
             apply_profile(&mut row.user, &written, &domains);
             row.user.source = "scim".into();
             row.user.updated_at = now;
-            row.user.status = next_status(&row.user, written.active);
+            row.user.status = next_status(&row.user, active);
             sql::update_user(&mut tx, &row).await?;
-            if !written.active {
+            if !active {
                 provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
             }
             (row, Some(before))
@@ -261,7 +275,7 @@ pub async fn create(
                 locale: None,
                 timezone: None,
                 custom_json: "{}".into(),
-                status: if written.active { "pending" } else { "deactivated" }.into(),
+                status: if active { "pending" } else { "deactivated" }.into(),
                 source: "scim".into(),
                 created_at: now,
                 updated_at: now,
@@ -313,7 +327,8 @@ pub async fn replace(
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ScimError> {
-    let written = parse(body)?;
+    let mut written = parse(body)?;
+    written.active = Some(written.active.unwrap_or(true));
     update(state, p, id, params, req, |_| Ok(written)).await
 }
 
@@ -366,8 +381,14 @@ async fn update(
     apply_profile(&mut row.user, &written, &domains);
     row.user_name = written.user_name.clone();
     row.external_id = written.external_id.clone();
-    row.json = Value::Object(written.rest.clone()).to_string();
-    row.user.status = next_status(&old.user, written.active);
+    let mut rest = written.rest.clone();
+    match written.active {
+        Some(active) => row.user.status = next_status(&old.user, active),
+        None => {
+            rest.insert("active".into(), UNASSIGNED);
+        }
+    }
+    row.json = Value::Object(rest).to_string();
     let same = row.user_name == old.user_name
         && row.external_id == old.external_id
         && row.json == old.json
@@ -380,11 +401,11 @@ async fn update(
     sql::update_user(&mut tx, &row).await?;
     let was_active = old.user.status != "deactivated";
     let action = match (was_active, written.active) {
-        (true, false) => {
+        (true, Some(false)) => {
             provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
             "scim_user.deactivated"
         }
-        (false, true) => "scim_user.reactivated",
+        (false, Some(true)) => "scim_user.reactivated",
         _ => "scim_user.updated",
     };
     let after = render(&row, &groups, &p.base);
@@ -458,7 +479,11 @@ mod tests {
             "w@x"
         );
         assert_eq!(e(json!({"userName": "Bob@X.com"})), "bob@x.com");
-        assert!(!w(json!({"userName": "u", "active": "False"})).active);
+        assert_eq!(
+            w(json!({"userName": "u", "active": "False"})).active,
+            Some(false)
+        );
+        assert_eq!(w(json!({"userName": "u"})).active, None);
         assert!(parse(&json!({"userName": "  "})).is_err());
         assert!(parse(&json!({"displayName": "no user name"})).is_err());
     }
