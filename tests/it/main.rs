@@ -18,6 +18,7 @@ mod peers;
 mod plugins;
 mod saml;
 mod saml_attacks;
+mod scim;
 mod scim_conformance;
 mod tenancy;
 mod tokens;
