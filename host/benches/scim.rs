@@ -103,6 +103,14 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    if database_url.is_some() {
+        // Every node of a PostgreSQL deployment shares one configured key.
+        config.secrets.master_key = Some(
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+                .to_string()
+                .into(),
+        );
+    }
     config.database.url = database_url;
     config.server.public_url = Some(base.clone());
     config.log.level = "warn".into();
@@ -144,13 +152,17 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
     .unwrap();
     let token = Arc::new(token["token"].as_str().unwrap().to_string());
     let users = Arc::new(format!("{base}/scim/v2/{public}/Users"));
-    let ids: Arc<Vec<std::sync::OnceLock<String>>> =
-        Arc::new((0..WARMUP + RUNS).map(|_| std::sync::OnceLock::new()).collect());
+    let ids: Arc<Vec<std::sync::OnceLock<String>>> = Arc::new(
+        (0..WARMUP + RUNS)
+            .map(|_| std::sync::OnceLock::new())
+            .collect(),
+    );
 
     {
         let (http, token, users, ids) = (http.clone(), token.clone(), users.clone(), ids.clone());
         measure(&format!("SCIM POST /Users, {backend}"), move |i| {
-            let (http, token, users, ids) = (http.clone(), token.clone(), users.clone(), ids.clone());
+            let (http, token, users, ids) =
+                (http.clone(), token.clone(), users.clone(), ids.clone());
             async move {
                 let email = format!("user{i}@bench.example");
                 let body = json!({
@@ -179,7 +191,8 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
     {
         let (http, token, users, ids) = (http.clone(), token.clone(), users.clone(), ids.clone());
         measure(&format!("SCIM PATCH /Users/{{id}}, {backend}"), move |i| {
-            let (http, token, users, ids) = (http.clone(), token.clone(), users.clone(), ids.clone());
+            let (http, token, users, ids) =
+                (http.clone(), token.clone(), users.clone(), ids.clone());
             async move {
                 let id = ids[i].get().expect("created above");
                 let body = json!({

@@ -15,9 +15,9 @@ mod config;
 mod json;
 mod log;
 pub mod pipeline;
+pub mod provisioning;
 pub mod registry;
 mod runtime;
-pub mod provisioning;
 pub mod sign_in;
 mod world;
 

@@ -102,13 +102,17 @@ fn group_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ScimGroupRow> {
     })
 }
 
-pub async fn insert_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<()> {
+/// Inserts a new SCIM user; `false` when a unique index (email or userName) already holds
+/// the value, so the caller can tell an adoption from a duplicate without a failed statement
+/// (which would abort a PostgreSQL transaction).
+pub async fn insert_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<bool> {
     let r = &u.user;
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO users (id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, \
          custom_json, status, source, created_at, updated_at, last_login_at, scim_user_name, scim_user_name_key, \
          scim_external_id, scim_json, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         ON CONFLICT DO NOTHING",
     )
     .bind(r.id.to_string())
     .bind(r.tenant_id.to_string())
@@ -133,7 +137,7 @@ pub async fn insert_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<()> {
     .execute(tx.conn())
     .await
     .map_err(user_conflict)?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Writes a SCIM user's profile, status, source and SCIM identity (also used to adopt a
@@ -210,7 +214,8 @@ pub async fn users(
     rows.iter().map(user_from_row).collect()
 }
 
-/// The non-SCIM user with this (lower-cased) email, which a SCIM create may adopt.
+/// The non-SCIM user with this (lower-cased) email, which a SCIM create may adopt, and
+/// whether it is the tenant's owner.
 pub async fn adoptable_user(
     tx: &mut Tx,
     tenant: TenantId,
@@ -587,4 +592,16 @@ pub async fn users_by_ids(
         }
     }
     Ok(out)
+}
+
+/// Whether a SCIM user of the tenant already has this userName (any case).
+pub async fn user_name_taken(tx: &mut Tx, tenant: TenantId, user_name: &str) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND scim_user_name_key = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(user_name.to_lowercase())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(n > 0)
 }
