@@ -1,16 +1,13 @@
 //! The per-node cache of read-mostly tenant data that every sign-in needs: the tenant behind
 //! a public token, a connection, the tenant's verified domains and its ready-to-run sign-in
 //! pipeline (stages, decrypted stage configuration, catalogue). Without it a sign-in makes
-//! about eight reads that return the same rows every time. It also holds API token
-//! credentials (the secret's hash, never the secret), so an IdP's SCIM client does not cost
-//! a read per request; the presented secret is still checked on every request.
+//! about eight reads that return the same rows every time.
 //!
 //! Freshness, the part that matters for security (a suspended tenant, a disabled connection
 //! or a removed IdP certificate must stop working):
 //! - On this node a change is visible at once: every admin/operator API function that
 //!   changes cached data calls [`NodeCache::invalidate_tenant`] (or
-//!   [`NodeCache::invalidate_all`], or [`NodeCache::invalidate_token`] for a token revoked
-//!   or rotated) after its commit. A load that began before the change
+//!   [`NodeCache::invalidate_all`]) after its commit. A load that began before the change
 //!   is not stored (a generation counter bumped by every invalidation), so a slow reader
 //!   cannot put the old value back.
 //! - Other nodes (PostgreSQL deployments) and other processes (the CLI) are not told; their
@@ -31,8 +28,7 @@ use std::time::{Duration, Instant};
 use crate::plugins::sign_in::Pipeline;
 use crate::sso::Connection;
 use crate::store::tenants::TenantRecord;
-use crate::store::tokens::ApiTokenCredential;
-use crate::types::{ConnectionId, TenantId, TokenId};
+use crate::types::{ConnectionId, TenantId};
 
 /// How long an entry may be served after the load that filled it began: the longest a
 /// change made on another node (or by the CLI) goes unseen here. Short, because it bounds
@@ -114,8 +110,6 @@ pub struct NodeCache {
     domains: Bounded<TenantId, Arc<Vec<String>>>,
     /// The tenant's sign-in pipeline, ready to run.
     pipelines: Bounded<TenantId, Arc<Pipeline>>,
-    /// API token credentials by token id.
-    api_tokens: Bounded<TokenId, Arc<ApiTokenCredential>>,
 }
 
 impl std::fmt::Debug for NodeCache {
@@ -138,7 +132,6 @@ impl NodeCache {
             connections: Bounded::new(),
             domains: Bounded::new(),
             pipelines: Bounded::new(),
-            api_tokens: Bounded::new(),
         }
     }
 
@@ -231,25 +224,6 @@ impl NodeCache {
         Ok(loaded)
     }
 
-    /// An API token's credential (whatever its state: callers check revocation, expiry and
-    /// the tenant's status).
-    pub async fn api_token<E, Fut>(
-        &self,
-        id: TokenId,
-        load: impl FnOnce() -> Fut,
-    ) -> Result<Option<Arc<ApiTokenCredential>>, E>
-    where
-        Fut: Future<Output = Result<Option<Arc<ApiTokenCredential>>, E>>,
-    {
-        self.through(&self.api_tokens, id, load).await
-    }
-
-    /// Forgets a token's credential (revoked, rotated, or its use just recorded).
-    pub fn invalidate_token(&self, id: TokenId) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.api_tokens.retain(|k, _| *k != id);
-    }
-
     /// Forgets everything cached about `tenant`. Call after committing a change to the
     /// tenant, its domains, connections, pipeline stages, stage configuration or catalogue.
     pub fn invalidate_tenant(&self, tenant: TenantId) {
@@ -258,7 +232,6 @@ impl NodeCache {
         self.connections.retain(|(t, _), _| *t != tenant);
         self.domains.retain(|t, _| *t != tenant);
         self.pipelines.retain(|t, _| *t != tenant);
-        self.api_tokens.retain(|_, c| c.record.tenant_id != tenant);
     }
 
     /// Forgets everything (a change that may touch every tenant, such as a shared plugin).
@@ -268,7 +241,6 @@ impl NodeCache {
         self.connections.clear();
         self.domains.clear();
         self.pipelines.clear();
-        self.api_tokens.clear();
     }
 }
 

@@ -233,64 +233,66 @@ pub async fn create(
     let tenant = p.tenant();
     let domains = crate::tenancy::domains::verified(state, tenant).await?;
     let now = state.clock.now();
-    let mut user = UserRow {
-        id: UserId::generate(),
-        tenant_id: tenant,
-        email: String::new(),
-        email_verified: false,
-        display_name: None,
-        given_name: None,
-        family_name: None,
-        locale: None,
-        timezone: None,
-        custom_json: "{}".into(),
-        status: if active { "pending" } else { "deactivated" }.into(),
-        source: "scim".into(),
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-    };
-    apply_profile(&mut user, &written, &domains);
-    let email = user.email.clone();
-    let mut row = ScimUserRow {
-        user,
-        user_name: written.user_name.clone(),
-        external_id: written.external_id.clone(),
-        json: Value::Object(written.rest).to_string(),
-        version: 1,
-    };
     let mut tx = state.store.begin().await?;
-    let mut before = None;
-    // The common case is one statement; a conflict is either a user an SSO login made (SCIM
-    // adopts it) or a duplicate (409).
-    if !sql::insert_user(&mut tx, &row).await? {
-        let taken = sql::user_name_taken(&mut tx, tenant, &row.user_name).await?;
-        let adoptable = match taken {
-            true => None,
-            false => sql::adoptable_user(&mut tx, tenant, &email).await?,
-        };
-        let conflict = |detail: &str| ScimError::new(409, Some(ScimType::Uniqueness), detail);
-        let existing = match adoptable {
-            None if taken => return Err(conflict("userName is already taken")),
-            None => return Err(conflict("another user already has this email address")),
-            Some((_, true)) => return Err(conflict(
+    let email = email_of(&written);
+    let (row, before) = match sql::adoptable_user(&mut tx, tenant, &email).await? {
+        Some((_, true)) => {
+            return Err(ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
                 "the email address belongs to the organisation's owner account, which SCIM does not manage",
-            )),
-            Some((existing, false)) => existing,
-        };
-        // A user an SSO login created: SCIM takes it over, keeping its id and history.
-        before = Some(crate::directory::user_json(&existing, &[], &[]));
-        let mut adopted = row.user.clone();
-        adopted.id = existing.id;
-        adopted.created_at = existing.created_at;
-        adopted.last_login_at = existing.last_login_at;
-        adopted.status = next_status(&existing, active);
-        row.user = adopted;
-        sql::update_user(&mut tx, &row).await?;
-        if !active {
-            provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
+            ))
         }
-    }
+        Some((user, false)) => {
+            // A user an SSO login created: SCIM takes it over.
+            let before = crate::directory::user_json(&user, &[], &[]);
+            let mut row = ScimUserRow {
+                user,
+                user_name: written.user_name.clone(),
+                external_id: written.external_id.clone(),
+                json: Value::Object(written.rest.clone()).to_string(),
+                version: 1,
+            };
+            apply_profile(&mut row.user, &written, &domains);
+            row.user.source = "scim".into();
+            row.user.updated_at = now;
+            row.user.status = next_status(&row.user, active);
+            sql::update_user(&mut tx, &row).await?;
+            if !active {
+                provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
+            }
+            (row, Some(before))
+        }
+        None => {
+            let mut user = UserRow {
+                id: UserId::generate(),
+                tenant_id: tenant,
+                email: String::new(),
+                email_verified: false,
+                display_name: None,
+                given_name: None,
+                family_name: None,
+                locale: None,
+                timezone: None,
+                custom_json: "{}".into(),
+                status: if active { "pending" } else { "deactivated" }.into(),
+                source: "scim".into(),
+                created_at: now,
+                updated_at: now,
+                last_login_at: None,
+            };
+            apply_profile(&mut user, &written, &domains);
+            let row = ScimUserRow {
+                user,
+                user_name: written.user_name.clone(),
+                external_id: written.external_id.clone(),
+                json: Value::Object(written.rest).to_string(),
+                version: 1,
+            };
+            sql::insert_user(&mut tx, &row).await?;
+            (row, None)
+        }
+    };
     let resource = render(&row, &[], &p.base);
     service::audit(
         &mut tx,

@@ -192,7 +192,6 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
-    state.cache.invalidate_token(id);
     Ok(after)
 }
 
@@ -254,7 +253,6 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
-    state.cache.invalidate_token(id);
     Ok(CreatedApiToken {
         token: minted.token.expose_secret().to_string(),
         record,
@@ -267,14 +265,7 @@ pub(super) async fn authenticate(
     secret: &str,
 ) -> Result<Principal, Error> {
     let invalid = || Error::Unauthenticated("the token is not valid".into());
-    let cred = state
-        .cache
-        .api_token(id, || async {
-            let found = store::tokens::api_token_credential(&state.store, id).await?;
-            Ok::<_, store::StoreError>(found.map(std::sync::Arc::new))
-        })
-        .await?;
-    let Some(cred) = cred else {
+    let Some(cred) = store::tokens::api_token_credential(&state.store, id).await? else {
         // Same work as a real check, so response time does not reveal which ids exist.
         let _ = secret_matches(secret, &[0u8; 32]);
         return Err(invalid());
@@ -282,7 +273,7 @@ pub(super) async fn authenticate(
     if !secret_matches(secret, &cred.secret_hash) {
         return Err(invalid());
     }
-    let record = &cred.record;
+    let record = cred.record;
     let now = state.clock.now();
     if record.revoked_at.is_some() {
         return Err(Error::Unauthenticated("the token has been revoked".into()));
@@ -310,14 +301,12 @@ pub(super) async fn authenticate(
         {
             tracing::warn!(error = %e, token_id = %record.id, "could not record token use");
         }
-        // The cached record still has the old time: reload it, or every request would touch.
-        state.cache.invalidate_token(record.id);
     }
     Ok(Principal::ApiToken {
         tenant: record.tenant_id,
         token_id: record.id,
-        name: record.name.clone(),
-        scopes: record.scopes.clone(),
+        name: record.name,
+        scopes: record.scopes,
     })
 }
 

@@ -102,17 +102,13 @@ fn group_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ScimGroupRow> {
     })
 }
 
-/// Inserts a new SCIM user; `false` when a unique index (email or userName) already holds
-/// the value, so the caller can tell an adoption from a duplicate without a failed statement
-/// (which would abort a PostgreSQL transaction).
-pub async fn insert_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<bool> {
+pub async fn insert_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<()> {
     let r = &u.user;
-    let done = sqlx::query(
+    sqlx::query(
         "INSERT INTO users (id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, \
          custom_json, status, source, created_at, updated_at, last_login_at, scim_user_name, scim_user_name_key, \
          scim_external_id, scim_json, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-         ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(r.id.to_string())
     .bind(r.tenant_id.to_string())
@@ -137,7 +133,7 @@ pub async fn insert_user(tx: &mut Tx, u: &ScimUserRow) -> StoreResult<bool> {
     .execute(tx.conn())
     .await
     .map_err(user_conflict)?;
-    Ok(done.rows_affected() == 1)
+    Ok(())
 }
 
 /// Writes a SCIM user's profile, status, source and SCIM identity (also used to adopt a
@@ -592,16 +588,4 @@ pub async fn users_by_ids(
         }
     }
     Ok(out)
-}
-
-/// Whether a SCIM user of the tenant already has this userName (any case).
-pub async fn user_name_taken(tx: &mut Tx, tenant: TenantId, user_name: &str) -> StoreResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND scim_user_name_key = $2",
-    )
-    .bind(tenant.to_string())
-    .bind(user_name.to_lowercase())
-    .fetch_one(tx.conn())
-    .await?;
-    Ok(n > 0)
 }
