@@ -1148,6 +1148,18 @@ async fn a_scim_create_adopts_the_user_an_sso_login_made() {
     assert_eq!(user["given_name"], "Jay");
     let event = crate::saml::last_event(app, &s.tenant, "scim_user.created").await;
     assert_eq!(event["before"]["email"], email, "{event}");
+    // The group that login made ("engineering") is adopted by a SCIM create of that name,
+    // with a member id written in upper case.
+    let group = s
+        .call(
+            app,
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "engineering", "members": [{"value": id.to_uppercase()}]})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+    assert_eq!(group.body["members"][0]["value"], id);
     // From now on a login leaves the profile to SCIM.
     assert_eq!(
         saml_sign_in(app, email, "Jit").await.status(),

@@ -195,19 +195,25 @@ async fn resolve_members(
     p: &Provisioner,
     wanted: &BTreeSet<String>,
 ) -> Result<BTreeSet<UserId>, ScimError> {
-    let ids: Vec<String> = wanted.iter().cloned().collect();
+    // Ids are UUIDs, which clients may write in any case: compare them in our spelling.
+    let canonical = |w: &String| w.parse::<UserId>().map(|u| u.to_string()).ok();
+    if let Some(bad) = wanted.iter().find(|w| canonical(w).is_none()) {
+        return Err(no_user(bad));
+    }
+    let ids: Vec<String> = wanted.iter().filter_map(canonical).collect();
     let found = sql::member_candidates(tx, p.tenant(), &ids).await?;
     let known: BTreeSet<String> = found.iter().map(|(u, _)| u.to_string()).collect();
-    if let Some(missing) = wanted
-        .iter()
-        .find(|w| !known.contains(w.to_lowercase().as_str()) && !known.contains(w.as_str()))
-    {
-        return Err(ScimError::bad_request(
-            ScimType::InvalidValue,
-            format!("no user with id `{}`", crate::types::truncate(missing, 64)),
-        ));
+    if let Some(missing) = ids.iter().find(|w| !known.contains(w.as_str())) {
+        return Err(no_user(missing));
     }
     Ok(found.into_iter().map(|(u, _)| u).collect())
+}
+
+fn no_user(id: &str) -> ScimError {
+    ScimError::bad_request(
+        ScimType::InvalidValue,
+        format!("no user with id `{}`", crate::types::truncate(id, 64)),
+    )
 }
 
 /// A membership change of one group.
