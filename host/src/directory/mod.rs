@@ -1,9 +1,11 @@
-//! The directory: a tenant's users, their IdP identities, groups and role assignments, and
-//! the one place SSO (and later SCIM) write them. [`reconcile`] applies what the sign-in
-//! pipeline made of a login: find the user by (connection, subject), else link by email
-//! within the tenant's verified domains, else create them just in time; then refresh the
-//! profile (unless SCIM owns it), SSO group memberships and role assignments. It never
-//! reactivates a deactivated user.
+//! The directory: a tenant's users, their IdP identities, groups and role assignments.
+//! [`reconcile`] applies what the sign-in pipeline made of a login: find the user by
+//! (connection, subject), else link by email within the tenant's verified domains, else
+//! create them just in time; then refresh the profile (unless SCIM owns it), SSO group
+//! memberships and the SSO-derived role assignments. It never reactivates a deactivated
+//! user. [`provision`] holds what SCIM changes imply beyond their rows (sessions cut off on
+//! deprovisioning, SCIM-derived roles re-derived); the SCIM rows themselves are written by
+//! `scim` through `store::scim`. A user's roles are the union of both sources.
 
 pub mod provision;
 
