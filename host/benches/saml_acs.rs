@@ -4,8 +4,10 @@
 //! audit events, on SQLite. The server and the load generator share this 2-core machine.
 //! Run with `cargo bench -p gatehouse --bench saml_acs`.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine;
 use gatehouse::app;
@@ -18,11 +20,6 @@ use serde_json::{json, Value};
 const WARMUP: usize = 300;
 const RUNS: usize = 4_000;
 const CONCURRENCY: usize = 16;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
 
 /// A self-signed IdP certificate and its private key (DER).
 fn idp_key() -> (String, Vec<u8>) {
@@ -100,15 +97,14 @@ fn signed_response(n: usize, idp: &str, sp: &str, acs: &str, email: &str, key: &
 }
 
 /// What the load generator posts, and where.
-struct Load {
+struct Poster {
     http: reqwest::Client,
     acs: String,
     responses: Arc<Vec<String>>,
 }
 
-impl Load {
-    async fn post(&self, i: usize) -> Duration {
-        let started = Instant::now();
+impl Poster {
+    async fn post(&self, i: usize) {
         let r = self
             .http
             .post(&self.acs)
@@ -122,7 +118,6 @@ impl Load {
             "{}",
             r.text().await.unwrap()
         );
-        started.elapsed()
     }
 }
 
@@ -219,43 +214,24 @@ async fn run() {
     );
     let responses = Arc::new(responses);
 
-    let load = Arc::new(Load {
+    let poster = Arc::new(Poster {
         http: http.clone(),
         acs,
         responses,
     });
     // The first sign-in provisions the user; after it, every one is an existing user.
-    for i in 0..WARMUP {
-        load.post(i).await;
-    }
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(WARMUP));
-    let began = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let next = next.clone();
-        let load = load.clone();
-        workers.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= WARMUP + RUNS {
-                    return times;
-                }
-                times.push(load.post(i).await);
-            }
-        }));
-    }
-    let mut times = Vec::with_capacity(RUNS);
-    for w in workers {
-        times.extend(w.await.unwrap());
-    }
-    let elapsed = began.elapsed();
-    times.sort();
-    println!(
-        "SAML ACS sign-ins (existing user, signed assertion, SQLite, {CONCURRENCY} concurrent): \
-         {:.0}/s over {RUNS}; latency p50 {:.2} ms, p99 {:.2} ms",
-        RUNS as f64 / elapsed.as_secs_f64(),
-        percentile(&times, 0.50).as_secs_f64() * 1e3,
-        percentile(&times, 0.99).as_secs_f64() * 1e3,
-    );
+    let load = common::Load {
+        warmup: WARMUP,
+        runs: RUNS,
+        concurrency: CONCURRENCY,
+    };
+    common::measure(
+        "SAML ACS sign-ins (existing user, signed assertion, SQLite)",
+        load,
+        move |i| {
+            let poster = poster.clone();
+            async move { poster.post(i).await }
+        },
+    )
+    .await;
 }

@@ -5,9 +5,9 @@
 //! `GATEHOUSE_BENCH_POSTGRES_URL` to use another server, or to `none` to skip it). The server
 //! and the load generator share this machine. Run with `cargo bench -p gatehouse --bench scim`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use gatehouse::app;
 use gatehouse::config::Config;
@@ -19,11 +19,6 @@ use sqlx::Connection;
 const WARMUP: usize = 300;
 const RUNS: usize = 6_000;
 const CONCURRENCY: usize = 16;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -51,47 +46,13 @@ fn main() {
     });
 }
 
-/// Runs `call(i)` for i in WARMUP..WARMUP+RUNS from CONCURRENCY workers; prints the line.
-async fn measure<F, Fut>(what: &str, call: F)
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let call = Arc::new(call);
-    for i in 0..WARMUP {
-        call(i).await;
+/// Each phase: WARMUP calls one by one, then RUNS from CONCURRENCY workers.
+fn load() -> common::Load {
+    common::Load {
+        warmup: WARMUP,
+        runs: RUNS,
+        concurrency: CONCURRENCY,
     }
-    let next = Arc::new(AtomicUsize::new(WARMUP));
-    let began = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let next = next.clone();
-        let call = call.clone();
-        workers.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= WARMUP + RUNS {
-                    return times;
-                }
-                let started = Instant::now();
-                call(i).await;
-                times.push(started.elapsed());
-            }
-        }));
-    }
-    let mut times = Vec::with_capacity(RUNS);
-    for w in workers {
-        times.extend(w.await.unwrap());
-    }
-    let elapsed = began.elapsed();
-    times.sort();
-    println!(
-        "{what} ({CONCURRENCY} concurrent): {:.0}/s over {RUNS}; latency p50 {:.2} ms, p99 {:.2} ms",
-        RUNS as f64 / elapsed.as_secs_f64(),
-        percentile(&times, 0.50).as_secs_f64() * 1e3,
-        percentile(&times, 0.99).as_secs_f64() * 1e3,
-    );
 }
 
 async fn bench(backend: &'static str, database_url: Option<String>) {
@@ -160,7 +121,7 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
 
     {
         let (http, token, users, ids) = (http.clone(), token.clone(), users.clone(), ids.clone());
-        measure(&format!("SCIM POST /Users, {backend}"), move |i| {
+        common::measure(&format!("SCIM POST /Users, {backend}"), load(), move |i| {
             let (http, token, users, ids) =
                 (http.clone(), token.clone(), users.clone(), ids.clone());
             async move {
@@ -190,30 +151,34 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
     }
     {
         let (http, token, users, ids) = (http.clone(), token.clone(), users.clone(), ids.clone());
-        measure(&format!("SCIM PATCH /Users/{{id}}, {backend}"), move |i| {
-            let (http, token, users, ids) =
-                (http.clone(), token.clone(), users.clone(), ids.clone());
-            async move {
-                let id = ids[i].get().expect("created above");
-                let body = json!({
-                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [
-                        {"op": "replace", "path": "title", "value": format!("Title {i}")},
-                        {"op": "replace", "path": "name.givenName", "value": "Patched"}
-                    ]
-                });
-                let r = http
-                    .patch(format!("{users}/{id}"))
-                    .bearer_auth(token.as_str())
-                    .header("content-type", "application/scim+json")
-                    .body(body.to_string())
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), reqwest::StatusCode::OK);
-                let _ = r.bytes().await;
-            }
-        })
+        common::measure(
+            &format!("SCIM PATCH /Users/{{id}}, {backend}"),
+            load(),
+            move |i| {
+                let (http, token, users, ids) =
+                    (http.clone(), token.clone(), users.clone(), ids.clone());
+                async move {
+                    let id = ids[i].get().expect("created above");
+                    let body = json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [
+                            {"op": "replace", "path": "title", "value": format!("Title {i}")},
+                            {"op": "replace", "path": "name.givenName", "value": "Patched"}
+                        ]
+                    });
+                    let r = http
+                        .patch(format!("{users}/{id}"))
+                        .bearer_auth(token.as_str())
+                        .header("content-type", "application/scim+json")
+                        .body(body.to_string())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), reqwest::StatusCode::OK);
+                    let _ = r.bytes().await;
+                }
+            },
+        )
         .await;
     }
 }

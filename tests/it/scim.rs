@@ -102,6 +102,12 @@ impl Scim {
         r
     }
 
+    /// A PATCH of `path` with these `Operations`.
+    async fn patch(&self, app: &TestApp, path: &str, operations: Value) -> Resp {
+        let body = json!({"schemas": [PATCH_OP], "Operations": operations});
+        self.call(app, Method::PATCH, path, Some(body)).await
+    }
+
     async fn user(&self, app: &TestApp, id: &str) -> Value {
         let r = app
             .api(&self.admin, Method::GET, &format!("/users/{id}"), None)
@@ -234,12 +240,11 @@ async fn okta_provisions_updates_pushes_groups_and_deactivates() {
     assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
     let gid = group.body["id"].as_str().unwrap().to_string();
     let add = s
-        .call(
+        .patch(
             &app,
-            Method::PATCH,
             &format!("/Groups/{gid}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [
-                {"op": "add", "path": "members", "value": [{"value": id, "display": email}]}]})),
+            json!([
+                {"op": "add", "path": "members", "value": [{"value": id, "display": email}]}]),
         )
         .await;
     assert_eq!(add.status, StatusCode::OK, "{}", add.body);
@@ -261,12 +266,11 @@ async fn okta_provisions_updates_pushes_groups_and_deactivates() {
     assert_eq!(renamed.body["displayName"], "Engineering EU");
     assert_eq!(renamed.body["members"].as_array().unwrap().len(), 1);
     let removed = s
-        .call(
+        .patch(
             &app,
-            Method::PATCH,
             &format!("/Groups/{gid}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [
-                {"op": "remove", "path": format!("members[value eq \"{id}\"]")}]})),
+            json!([
+                {"op": "remove", "path": format!("members[value eq \"{id}\"]")}]),
         )
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
@@ -274,22 +278,20 @@ async fn okta_provisions_updates_pushes_groups_and_deactivates() {
 
     // Deactivation: Okta's PATCH without a path.
     let off = s
-        .call(
+        .patch(
             &app,
-            Method::PATCH,
             &format!("/Users/{id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": false}}]})),
+            json!([{"op": "replace", "value": {"active": false}}]),
         )
         .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
     assert_eq!(off.body["active"], false);
     assert_eq!(s.user(&app, &id).await["status"], "deactivated");
     let on = s
-        .call(
+        .patch(
             &app,
-            Method::PATCH,
             &format!("/Users/{id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": true}}]})),
+            json!([{"op": "replace", "value": {"active": true}}]),
         )
         .await;
     assert_eq!(on.body["active"], true);
@@ -375,18 +377,12 @@ async fn entra_id_dialect_is_understood() {
     assert_eq!(created.body[ENTERPRISE]["department"], "Navy");
 
     // Entra's PATCH: capitalised op names, "False" strings, extension paths, value filters.
-    let patched = s
-        .call(
-            &app,
-            Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [
+    let patched = s.patch(&app, &format!("/Users/{id}"), json!([
                 {"op": "Replace", "path": "displayName", "value": "Rear Admiral Hopper"},
                 {"op": "Add", "path": format!("{ENTERPRISE}:department"), "value": "Computing"},
                 {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ghopper@entra-co.example"},
                 {"op": "Replace", "path": "name.givenName", "value": "Grace B."}
-            ]})),
-        )
+            ]))
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(patched.body["displayName"], "Rear Admiral Hopper");
@@ -419,11 +415,10 @@ async fn entra_id_dialect_is_understood() {
     assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
     let gid = group.body["id"].as_str().unwrap().to_string();
     let add = s
-        .call(
+        .patch(
             &app,
-            Method::PATCH,
             &format!("/Groups/{gid}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": [{"value": id}]}]})),
+            json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]),
         )
         .await;
     assert_eq!(add.status, StatusCode::OK, "{}", add.body);
@@ -438,22 +433,20 @@ async fn entra_id_dialect_is_understood() {
     assert_eq!(listed.body["totalResults"], 1);
     assert!(listed.body["Resources"][0].get("members").is_none());
     let remove = s
-        .call(
+        .patch(
             &app,
-            Method::PATCH,
             &format!("/Groups/{gid}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "Remove", "path": "members", "value": [{"value": id}]}]})),
+            json!([{"op": "Remove", "path": "members", "value": [{"value": id}]}]),
         )
         .await;
     assert_eq!(remove.status, StatusCode::OK, "{}", remove.body);
     assert!(remove.body.get("members").is_none(), "{}", remove.body);
 
     let off = s
-        .call(
+        .patch(
             &app,
-            Method::PATCH,
             &format!("/Users/{id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})),
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
         )
         .await;
     assert_eq!(off.body["active"], false, "{}", off.body);
@@ -517,11 +510,10 @@ async fn scim_groups_reach_roles_through_the_role_mapper() {
     assert_eq!(admins.status, StatusCode::CREATED, "{}", admins.body);
     assert_eq!(s.user(&app, &id).await["roles"], json!(["admin"]));
     let gid = admins.body["id"].as_str().unwrap().to_string();
-    s.call(
+    s.patch(
         &app,
-        Method::PATCH,
         &format!("/Groups/{gid}"),
-        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "members"}]})),
+        json!([{"op": "remove", "path": "members"}]),
     )
     .await;
     assert_eq!(s.user(&app, &id).await["roles"], json!([]));
@@ -537,11 +529,10 @@ async fn scim_groups_reach_roles_through_the_role_mapper() {
         .await;
     assert_eq!(s.user(&app, &id).await["roles"], json!(["admin"]));
     let other_id = other.body["id"].as_str().unwrap().to_string();
-    s.call(
+    s.patch(
         &app,
-        Method::PATCH,
         &format!("/Groups/{other_id}"),
-        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Admins (EU)"}]})),
+        json!([{"op": "replace", "path": "displayName", "value": "Admins (EU)"}]),
     )
     .await;
     assert_eq!(s.user(&app, &id).await["roles"], json!(["admin"]));
@@ -891,7 +882,7 @@ async fn bad_input_gets_scim_errors_and_writes_nothing() {
     let big = post(&huge.to_string()).await;
     assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_type(&big).0, "413");
-    let wrong_type = send(
+    let no_body = send(
         &app,
         Some(&s.token),
         Method::POST,
@@ -900,7 +891,7 @@ async fn bad_input_gets_scim_errors_and_writes_nothing() {
         &[("content-type", "text/plain")],
     )
     .await;
-    assert_eq!(error_type(&wrong_type).0, "400", "no body");
+    assert_eq!(error_type(&no_body), ("400", "invalidSyntax"), "no body");
     let xml = app
         .client
         .post(&url)
@@ -911,6 +902,7 @@ async fn bad_input_gets_scim_errors_and_writes_nothing() {
         .await
         .unwrap();
     assert_eq!(xml.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(xml.headers()["content-type"], "application/scim+json");
 
     // Credentials: none, not SCIM's, another tenant's.
     let none = send(&app, None, Method::GET, &url, None, &[]).await;
@@ -1073,11 +1065,10 @@ async fn deprovisioning_cuts_sessions_off_and_sso_never_undoes_it() {
 
     // `active: false` revokes the live session in the same request.
     let off = s
-        .call(
+        .patch(
             app,
-            Method::PATCH,
             &format!("/Users/{id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+            json!([{"op": "replace", "path": "active", "value": false}]),
         )
         .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
@@ -1094,11 +1085,10 @@ async fn deprovisioning_cuts_sessions_off_and_sso_never_undoes_it() {
 
     // Reactivated by SCIM: active again (it has signed in before), and logins work.
     let on = s
-        .call(
+        .patch(
             app,
-            Method::PATCH,
             &format!("/Users/{id}"),
-            Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": true}]})),
+            json!([{"op": "replace", "path": "active", "value": true}]),
         )
         .await;
     assert_eq!(on.body["active"], true);

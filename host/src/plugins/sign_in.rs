@@ -20,7 +20,7 @@ use crate::app::AppState;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, WritePlugins};
-use crate::store::plugins::Owner;
+use crate::store::plugins::{Owner, StageRecord};
 use crate::types::{PluginId, TenantId};
 
 /// The sign-in stages, in order.
@@ -133,7 +133,7 @@ async fn load_pipeline(state: &AppState, tenant: TenantId) -> Result<Arc<Pipelin
     )
     .await?;
     Ok(Arc::new(Pipeline {
-        stages: tenant_stages(state, tenant).await?,
+        stages: tenant_stages(state, tenant, &stored).await?,
         scim,
         catalogue: catalogue::load(state, tenant).await?.to_wit(),
     }))
@@ -150,8 +150,11 @@ pub(super) async fn cached_pipeline(
         .await
 }
 
-async fn tenant_stages(state: &AppState, tenant: TenantId) -> Result<[Stage; 3], Error> {
-    let stored = stored_stages(state, tenant).await?;
+async fn tenant_stages(
+    state: &AppState,
+    tenant: TenantId,
+    stored: &BTreeMap<World, StageRecord>,
+) -> Result<[Stage; 3], Error> {
     let mut out = Vec::with_capacity(3);
     for world in STAGES {
         let stage = resolve(state, tenant, world, stored.get(&world))
@@ -284,7 +287,7 @@ pub async fn dry_run(
             ),
         ));
     }
-    let mut stages = tenant_stages(state, tenant).await?;
+    let mut stages = tenant_stages(state, tenant, &stored_stages(state, tenant).await?).await?;
     for (i, world) in STAGES.iter().enumerate() {
         let Some(o) = body.overrides.get(world) else {
             continue;

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::error::{ScimError, ScimType};
 use super::list::ListQuery;
 use super::schema::{GROUP, GROUP_ATTRS};
-use super::service::{self, check_if_match, etag, name_value, Params, Provisioner, Reply, Request};
+use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
 use crate::app::AppState;
 use crate::audit::Target;
@@ -103,14 +103,6 @@ fn render(row: &ScimGroupRow, members: &[(UserId, String)], base: &str) -> Value
     Value::Object(map)
 }
 
-fn audit_view(resource: &Value) -> Value {
-    let mut v = resource.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("meta");
-    }
-    v
-}
-
 /// Whether a listing needs members: unless they are excluded and nothing filters or sorts
 /// on them (Entra ID lists groups with `excludedAttributes=members`).
 fn needs_members(q: &ListQuery) -> bool {
@@ -164,15 +156,8 @@ pub async fn get(
         .into_iter()
         .next()
         .ok_or_else(|| ScimError::not_found("group"))?;
-    if let Some(h) = &req.if_none_match {
-        if service::etag_listed(h, &etag(row.version)) {
-            return Ok(Reply {
-                status: 304,
-                body: None,
-                etag: Some(etag(row.version)),
-                location: None,
-            });
-        }
+    if let Some(cached) = service::not_modified(req, row.version) {
+        return Ok(cached);
     }
     let members: Vec<(UserId, String)> =
         sql::members_of_groups(&state.store, p.tenant(), &[row.id])
@@ -318,7 +303,7 @@ pub async fn create(
         "scim_group.created",
         Target::new("group", row.id),
         None,
-        Some(audit_view(&resource)),
+        Some(&resource),
     )
     .await?;
     tx.commit().await?;
@@ -346,17 +331,12 @@ pub async fn patch(
     req: &Request,
 ) -> Result<Reply, ScimError> {
     update(state, p, id, params, req, |current| {
-        let mut changed = current.clone();
-        super::patch::apply(&mut changed, body, GROUP_ATTRS)?;
-        for owned in ["id", "meta"] {
-            if changed.get(owned) != current.get(owned) {
-                return Err(ScimError::bad_request(
-                    ScimType::Mutability,
-                    format!("`{owned}` is read-only"),
-                ));
-            }
-        }
-        parse(&changed)
+        parse(&service::patched(
+            current,
+            body,
+            GROUP_ATTRS,
+            &["id", "meta"],
+        )?)
     })
     .await
 }
@@ -418,8 +398,8 @@ async fn update(
         p,
         "scim_group.updated",
         Target::new("group", row.id),
-        Some(audit_view(&before)),
-        Some(audit_view(&after)),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -454,15 +434,10 @@ pub async fn delete(
         p,
         "scim_group.deleted",
         Target::new("group", old.id),
-        Some(audit_view(&before)),
+        Some(&before),
         None,
     )
     .await?;
     tx.commit().await?;
-    Ok(Reply {
-        status: 204,
-        body: None,
-        etag: None,
-        location: None,
-    })
+    Ok(Reply::empty(204, None))
 }

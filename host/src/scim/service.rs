@@ -68,6 +68,16 @@ impl Reply {
             location: None,
         }
     }
+
+    /// An answer without a body: 204 after a DELETE, 304 with the current ETag.
+    pub fn empty(status: u16, etag: Option<String>) -> Self {
+        Self {
+            status,
+            body: None,
+            etag,
+            location: None,
+        }
+    }
 }
 
 /// Who provisions, for which tenant, and where the tenant's SCIM base URL is.
@@ -382,6 +392,36 @@ pub fn check_if_match(req: &Request, version: i64) -> Result<(), ScimError> {
     }
 }
 
+/// 304 when `If-None-Match` names the current version.
+pub fn not_modified(req: &Request, version: i64) -> Option<Reply> {
+    let current = etag(version);
+    req.if_none_match
+        .as_deref()
+        .filter(|h| etag_listed(h, &current))
+        .map(|_| Reply::empty(304, Some(current)))
+}
+
+/// `current` with the PATCH `body` applied; a change to any of `read_only` (server-owned
+/// attributes such as `id` and `meta`) is refused with `mutability`.
+pub fn patched(
+    current: &Value,
+    body: &Value,
+    attrs: &'static [Attr],
+    read_only: &[&str],
+) -> Result<Value, ScimError> {
+    let mut changed = current.clone();
+    super::patch::apply(&mut changed, body, attrs)?;
+    for owned in read_only {
+        if changed.get(*owned) != current.get(*owned) {
+            return Err(ScimError::bad_request(
+                ScimType::Mutability,
+                format!("`{owned}` is read-only"),
+            ));
+        }
+    }
+    Ok(changed)
+}
+
 /// A single-resource answer: projected, with its ETag and (for creates) its location.
 pub fn resource_reply(
     status: u16,
@@ -419,23 +459,31 @@ pub fn meta(
     })
 }
 
-/// Records a SCIM change in the tenant's audit chain, inside the change's transaction.
+/// Records a SCIM change in the tenant's audit chain, inside the change's transaction. The
+/// resources are kept as the client sees them, without `meta` (the event has its own time).
 pub async fn audit(
     tx: &mut Tx,
     now: Timestamp,
     p: &Provisioner,
     action: &'static str,
     target: Target,
-    before: Option<Value>,
-    after: Option<Value>,
+    before: Option<&Value>,
+    after: Option<&Value>,
 ) -> Result<(), ScimError> {
+    let view = |resource: &Value| {
+        let mut v = resource.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("meta");
+        }
+        v
+    };
     let event = NewEvent {
         chain: Chain::Tenant(p.tenant()),
         actor: p.actor(),
         action,
         target,
-        before,
-        after,
+        before: before.map(view),
+        after: after.map(view),
     };
     crate::audit::record(tx, now, &p.ctx, event).await?;
     Ok(())

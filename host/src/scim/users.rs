@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::error::{ScimError, ScimType};
 use super::list::ListQuery;
 use super::schema::{ENTERPRISE_USER, USER, USER_ATTRS};
-use super::service::{self, check_if_match, etag, name_value, Params, Provisioner, Reply, Request};
+use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
 use crate::app::AppState;
 use crate::audit::Target;
@@ -143,15 +143,6 @@ fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value 
     Value::Object(map)
 }
 
-/// The resource without `meta`, as the audit log keeps it.
-fn audit_view(resource: &Value) -> Value {
-    let mut v = resource.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("meta");
-    }
-    v
-}
-
 async fn groups_of(
     state: &AppState,
     p: &Provisioner,
@@ -202,15 +193,8 @@ pub async fn get(
         .into_iter()
         .next()
         .ok_or_else(|| ScimError::not_found("user"))?;
-    if let Some(h) = &req.if_none_match {
-        if service::etag_listed(h, &etag(row.version)) {
-            return Ok(Reply {
-                status: 304,
-                body: None,
-                etag: Some(etag(row.version)),
-                location: None,
-            });
-        }
+    if let Some(cached) = service::not_modified(req, row.version) {
+        return Ok(cached);
     }
     let groups = groups_of(state, p, row.user.id).await?;
     service::resource_reply(
@@ -300,8 +284,8 @@ pub async fn create(
         p,
         "scim_user.created",
         Target::new("user", row.user.id),
-        before,
-        Some(audit_view(&resource)),
+        before.as_ref(),
+        Some(&resource),
     )
     .await?;
     tx.commit().await?;
@@ -341,17 +325,12 @@ pub async fn patch(
     req: &Request,
 ) -> Result<Reply, ScimError> {
     update(state, p, id, params, req, |current| {
-        let mut changed = current.clone();
-        super::patch::apply(&mut changed, body, USER_ATTRS)?;
-        for owned in ["id", "groups", "meta"] {
-            if changed.get(owned) != current.get(owned) {
-                return Err(ScimError::bad_request(
-                    ScimType::Mutability,
-                    format!("`{owned}` is read-only"),
-                ));
-            }
-        }
-        parse(&changed)
+        parse(&service::patched(
+            current,
+            body,
+            USER_ATTRS,
+            &["id", "groups", "meta"],
+        )?)
     })
     .await
 }
@@ -417,8 +396,8 @@ async fn update(
         p,
         action,
         Target::new("user", row.user.id),
-        Some(audit_view(&before)),
-        Some(audit_view(&after)),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -447,17 +426,12 @@ pub async fn delete(
         p,
         "scim_user.deleted",
         Target::new("user", old.user.id),
-        Some(audit_view(&before)),
+        Some(&before),
         None,
     )
     .await?;
     tx.commit().await?;
-    Ok(Reply {
-        status: 204,
-        body: None,
-        etag: None,
-        location: None,
-    })
+    Ok(Reply::empty(204, None))
 }
 
 #[cfg(test)]

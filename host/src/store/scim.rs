@@ -54,6 +54,17 @@ const USER_COLUMNS: &str = "id, tenant_id, email, email_verified, display_name, 
 
 const GROUP_COLUMNS: &str = "id, tenant_id, external_id, display_name, scim_external_id, scim_json, version, created_at, updated_at";
 
+/// Most ids bound into one `IN (…)` list; longer lists are read in chunks of this size.
+const IN_CHUNK: usize = 200;
+
+/// `$2, $3, …` for an `IN` list of `n` ids after the tenant (`$1`).
+fn in_list(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Locks the row read for a read-modify-write, so two concurrent PATCHes cannot lose one
 /// another's change. SQLite has a single writer, so its transactions are serial already.
 fn lock_clause(tx: &Tx) -> &'static str {
@@ -310,14 +321,12 @@ pub async fn groups_of_users(
     users: &[UserId],
 ) -> StoreResult<Vec<(UserId, GroupId, String)>> {
     let mut out = Vec::new();
-    // Bounded IN lists: a page is at most a few hundred users.
-    for chunk in users.chunks(200) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+    for chunk in users.chunks(IN_CHUNK) {
         let sql = format!(
             "SELECT m.user_id, g.id, g.display_name FROM group_members m JOIN groups g \
              ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
              WHERE m.tenant_id = $1 AND g.source = 'scim' AND m.user_id IN ({}) ORDER BY g.display_name, g.id",
-            marks.join(", ")
+            in_list(chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(tenant.to_string());
         for u in chunk {
@@ -358,12 +367,11 @@ pub async fn member_candidates(
     ids: &[String],
 ) -> StoreResult<Vec<(UserId, String)>> {
     let mut out = Vec::new();
-    for chunk in ids.chunks(200) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+    for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
             "SELECT id, COALESCE(display_name, scim_user_name, email) AS label FROM users \
              WHERE tenant_id = $1 AND id IN ({})",
-            marks.join(", ")
+            in_list(chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(tenant.to_string());
         for id in chunk {
@@ -485,13 +493,12 @@ pub async fn members_of_groups(
     groups: &[GroupId],
 ) -> StoreResult<Vec<(GroupId, UserId, String)>> {
     let mut out = Vec::new();
-    for chunk in groups.chunks(200) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+    for chunk in groups.chunks(IN_CHUNK) {
         let sql = format!(
             "SELECT m.group_id, u.id, COALESCE(u.display_name, u.scim_user_name, u.email) AS label \
              FROM group_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
              WHERE m.tenant_id = $1 AND m.group_id IN ({}) ORDER BY u.created_at, u.id",
-            marks.join(", ")
+            in_list(chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(tenant.to_string());
         for g in chunk {
@@ -573,11 +580,10 @@ pub async fn users_by_ids(
     ids: &[UserId],
 ) -> StoreResult<Vec<UserRow>> {
     let mut out = Vec::new();
-    for chunk in ids.chunks(200) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+    for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id IN ({})",
-            marks.join(", ")
+            in_list(chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(tenant.to_string());
         for id in chunk {
