@@ -1,8 +1,10 @@
 //! SAML sign-ins per second at the ACS, end to end over HTTP on loopback: a signed
 //! assertion (RSA-SHA256, xmlsec) for an existing user, every response check, the replay
 //! cache, the three-stage plugin pipeline, the directory reconcile, a new session and the
-//! audit events, on SQLite. The server and the load generator share this 2-core machine.
-//! Run with `cargo bench -p gatehouse --bench saml_acs`.
+//! audit events, on SQLite. The server runs as its own `gatehouse serve` process (see
+//! `common::Server`); it and the load generator share this 2-core machine. Prints the first
+//! sign-ins right after start (cold) and the warm rate. Run with
+//! `cargo bench -p gatehouse --bench saml_acs`.
 
 mod common;
 
@@ -10,11 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine;
-use gatehouse::app;
-use gatehouse::config::Config;
-use gatehouse::types::Clock;
 use samael::crypto::{Crypto, CryptoProvider};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 const WARMUP: usize = 300;
@@ -130,19 +128,9 @@ fn main() {
 }
 
 async fn run() {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.server.public_url = Some(base.clone());
-    config.log.level = "warn".into();
-    let started = app::start(config, Clock::system()).await.expect("start");
-    let operator = started.operator_token.unwrap().expose_secret().to_string();
-    tokio::spawn(app::serve(started.state, listener, std::future::pending()));
+    let server = common::Server::start(None).await;
+    let base = server.base.clone();
+    let operator = server.operator_token.clone();
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -3,16 +3,13 @@
 //! transaction) and `PATCH /Users/{id}` (read, apply, check, write, audit), each with p50
 //! and p99 latency, on SQLite and on PostgreSQL (127.0.0.1:5432, a fresh database; set
 //! `GATEHOUSE_BENCH_POSTGRES_URL` to use another server, or to `none` to skip it). The server
-//! and the load generator share this machine. Run with `cargo bench -p gatehouse --bench scim`.
+//! runs as its own `gatehouse serve` process (see `common::Server`); it and the load
+//! generator share this machine. Run with `cargo bench -p gatehouse --bench scim`.
 
 mod common;
 
 use std::sync::Arc;
 
-use gatehouse::app;
-use gatehouse::config::Config;
-use gatehouse::types::Clock;
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -56,28 +53,9 @@ fn load() -> common::Load {
 }
 
 async fn bench(backend: &'static str, database_url: Option<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    if database_url.is_some() {
-        // Every node of a PostgreSQL deployment shares one configured key.
-        config.secrets.master_key = Some(
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-                .to_string()
-                .into(),
-        );
-    }
-    config.database.url = database_url;
-    config.server.public_url = Some(base.clone());
-    config.log.level = "warn".into();
-    let started = app::start(config, Clock::system()).await.expect("start");
-    let operator = started.operator_token.unwrap().expose_secret().to_string();
-    tokio::spawn(app::serve(started.state, listener, std::future::pending()));
+    let server = common::Server::start(database_url).await;
+    let base = server.base.clone();
+    let operator = server.operator_token.clone();
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)

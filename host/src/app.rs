@@ -10,6 +10,7 @@ use anyhow::Context;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
+use crate::audit::failures::{self, FailureLog};
 use crate::cache::NodeCache;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
@@ -18,6 +19,7 @@ use crate::secrets::{self, Secrets};
 use crate::sessions;
 use crate::sso::oidc::ProviderCache;
 use crate::store::{Backend, Store};
+use crate::throttle::Throttle;
 use crate::types::Clock;
 
 /// Everything a request handler needs. Cheap to clone.
@@ -35,6 +37,10 @@ pub struct AppState {
     pub oidc: Arc<ProviderCache>,
     /// Read-mostly tenant data for sign-ins, cached per node (see [`crate::cache`]).
     pub cache: Arc<NodeCache>,
+    /// Rate limits of the anonymous paths, per node (see [`crate::throttle`]).
+    pub throttle: Arc<Throttle>,
+    /// Repeated failed sign-ins counted between audit events, per node.
+    pub failures: Arc<FailureLog>,
 }
 
 /// What [`start`] produced.
@@ -82,6 +88,8 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Started> {
         plugins: Arc::new(plugins),
         oidc: Arc::new(oidc),
         cache: Arc::new(NodeCache::new()),
+        throttle: Arc::new(Throttle::new()),
+        failures: Arc::new(FailureLog::new()),
     };
     Ok(Started {
         state,
@@ -107,7 +115,8 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", dir.display()))
 }
 
-/// How often expired login states, replay-cache entries and codes are dropped.
+/// How often expired login states, replay-cache entries and codes are dropped, and
+/// recovered rate-limit keys forgotten.
 const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Serves HTTP on `listener` until `shutdown` resolves, with housekeeping beside it.
@@ -123,9 +132,17 @@ pub async fn serve(
 }
 
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
-    loop {
+    let mut tick = tokio::time::interval(failures::WINDOW);
+    let every = (HOUSEKEEPING_EVERY.as_secs() / failures::WINDOW.as_secs()).max(1);
+    for round in 0u64.. {
         tick.tick().await;
+        if let Err(e) = failures::flush(&state.store, &state.failures, state.clock.now()).await {
+            tracing::warn!(error = ?e, "writing collapsed sign-in failures failed; will retry");
+        }
+        if round % every != 0 {
+            continue;
+        }
+        state.throttle.forget_recovered(&state.clock);
         let purged = async {
             let mut tx = state.store.begin().await?;
             let n = crate::store::sso::purge_expired(&mut tx, state.clock.now()).await?;

@@ -31,6 +31,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub sessions: SessionsConfig,
     pub sso: SsoConfig,
+    pub throttle: ThrottleConfig,
 }
 
 impl Default for Config {
@@ -44,6 +45,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             sessions: SessionsConfig::default(),
             sso: SsoConfig::default(),
+            throttle: ThrottleConfig::default(),
         }
     }
 }
@@ -61,8 +63,12 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// How long in-flight requests get to finish after SIGTERM / Ctrl-C.
     pub shutdown_grace_secs: u64,
-    /// Take the client IP for audit events from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies in front of Gatehouse (addresses or CIDR ranges). A request from
+    /// one of them has its client IP (for audit events and rate limits) taken from
+    /// `X-Forwarded-For`: the rightmost entry that is not itself one of these proxies, since
+    /// everything left of it is whatever the client claimed. Empty: the TCP peer is the
+    /// client, and `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerConfig {
@@ -73,7 +79,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 10,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -82,7 +88,8 @@ impl Default for ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `postgres://…` for PostgreSQL, `sqlite://path` for a SQLite file; unset means
-    /// `{data_dir}/gatehouse.db`.
+    /// `{data_dir}/gatehouse.db`. Printed with its password redacted.
+    #[serde(serialize_with = "redact_url")]
     pub url: Option<String>,
     /// Connection pool size (readers; SQLite always has a single writer connection).
     pub max_connections: u32,
@@ -168,6 +175,36 @@ pub struct SsoConfig {
     pub allow_private_networks: bool,
 }
 
+/// Rate limits on the paths anyone can call without a credential (the sign-in pages, the
+/// SAML ACS, the OIDC callback, password attempts), per node. 0 turns a limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Anonymous sign-in requests one client IP may make per minute (a burst of this many,
+    /// refilled evenly). Generous for offices behind one NAT address.
+    pub per_ip_per_minute: u32,
+    /// Sign-ins started (the login page routing to a connection) and sign-in responses (ACS
+    /// posts, OIDC callbacks) one SSO connection may take per minute: a flood against one
+    /// connection cannot fill the node's queue or its login-state table.
+    pub per_connection_per_minute: u32,
+    /// The same, summed over all of one tenant's connections.
+    pub per_tenant_per_minute: u32,
+    /// Password attempts per account (tenant and email) per hour, whatever the IP: stops
+    /// guessing one account from many addresses.
+    pub password_per_account_per_hour: u32,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 120,
+            per_connection_per_minute: 1_200,
+            per_tenant_per_minute: 3_000,
+            password_per_account_per_hour: 30,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -191,6 +228,37 @@ impl Default for LogConfig {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// A database URL with its password (user-info or `password=` query value) replaced.
+fn redact_url<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    let Some(raw) = v else {
+        return s.serialize_none();
+    };
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return s.serialize_some("[redacted: not a URL]");
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("redacted"));
+    }
+    if url
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "redacted".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    s.serialize_some(url.as_str())
 }
 
 fn redact<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -440,5 +508,19 @@ mod tests {
         let toml = c.to_redacted_toml();
         assert!(toml.contains("[redacted]"));
         assert!(!toml.contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn redacted_toml_hides_the_database_password() {
+        let mut c = Config::default();
+        for url in [
+            "postgres://gh:hunter2secret@db.internal:5432/gatehouse",
+            "postgres://gh@db.internal/gatehouse?sslmode=require&password=hunter2secret",
+        ] {
+            c.database.url = Some(url.into());
+            let toml = c.to_redacted_toml();
+            assert!(!toml.contains("hunter2secret"), "{toml}");
+            assert!(toml.contains("db.internal"), "{toml}");
+        }
     }
 }

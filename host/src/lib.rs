@@ -27,6 +27,7 @@
 //! | [`http`] | axum routers, extractors, middleware, the single error → response mapping |
 //! | [`plugins`] | the wasmtime runtime and limits, per-world calls with output checks, the plugin registry and built-ins, tenant pipelines, the role catalogue, dry-runs |
 //! | [`store`] | the database (SQLite or PostgreSQL), migrations, every SQL statement |
+//! | [`throttle`] | per-node rate limits (keyed GCRA, bounded table) for the anonymous paths |
 //! | [`types`] | parse-don't-validate newtypes shared by all modules (ids, slugs, domains, time) |
 //!
 //! # Invariants
@@ -61,6 +62,7 @@ pub mod sessions;
 pub mod sso;
 pub mod store;
 pub mod tenancy;
+pub mod throttle;
 pub mod types;
 
 pub use error::Error;

@@ -304,6 +304,17 @@ impl TestApp {
             .expect("raw sql");
     }
 
+    /// Runs a query returning one integer against the app's database.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let url = self.config.database_url();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("scalar query")
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
     }

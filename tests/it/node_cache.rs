@@ -23,7 +23,7 @@ async fn post(prepared: (String, Vec<(String, String)>, String)) -> StatusCode {
 }
 
 /// A self-signed certificate the IdP does not sign with (base64 DER).
-fn other_certificate() -> String {
+pub(crate) fn other_certificate() -> String {
     use base64::Engine;
     use openssl::asn1::Asn1Time;
     use openssl::hash::MessageDigest;

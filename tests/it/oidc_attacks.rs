@@ -271,8 +271,13 @@ async fn refused_with(s: &Setup, r: reqwest::Response, code: &str, case: &str) {
         html.contains(&format!("data-code=\"{code}\"")),
         "{case}: {html}"
     );
-    let event = last_event(&s.app, &s.tenant, "login.failed").await;
-    assert_eq!(event["after"]["reason"], code, "{case}: {event}");
+    // Repeats of one reason within a minute are counted into one event, so the reason is
+    // found among the failures rather than always last.
+    let failed = events(&s.app, &s.tenant, "login.failed").await;
+    assert!(
+        failed.iter().any(|e| e["after"]["reason"] == code),
+        "{case}: {failed:?}"
+    );
 }
 
 #[tokio::test]
@@ -428,8 +433,15 @@ async fn forged_id_tokens_are_refused_and_audited() {
             .is_empty(),
         "a refused sign-in created a user"
     );
+    // Every refusal was audited (checked one by one above); repeats of a reason within the
+    // minute were counted into its first event rather than written again.
     let failed = events(&s.app, &s.tenant, "login.failed").await;
-    assert_eq!(failed.len(), cases.len() + 4);
+    let reasons: std::collections::BTreeSet<&str> = failed
+        .iter()
+        .map(|e| e["after"]["reason"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(reasons.len(), failed.len(), "{failed:?}");
+    assert!(failed.len() <= cases.len() + 4);
 }
 
 #[tokio::test]

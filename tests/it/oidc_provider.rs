@@ -122,16 +122,39 @@ async fn a_standard_client_completes_the_code_flow_and_validates_the_tokens() {
     assert_eq!(done["userinfo"]["sub"], id["sub"]);
     assert_eq!(done["userinfo"]["email"], "owner@rp-app.example");
 
-    // Signing out ends the app's access: userinfo refuses the same access token.
+    // A bare logout link (any site could embed one) asks the user first.
     let access = done["access_token"].as_str().unwrap();
+    let bye = "http%3A%2F%2F127.0.0.1%3A9%2Fbye";
+    let page = browser()
+        .get(format!(
+            "{}/oauth2/logout?client_id={client_id}&post_logout_redirect_uri={bye}&state=s1",
+            app.url
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Sign out?"));
+    assert_eq!(
+        account_status(&app, &cookie).await,
+        StatusCode::OK,
+        "not signed out by a GET"
+    );
+    // With the ID token as hint, the app signs its user out at once.
     let out = browser()
-        .get(format!("{}/oauth2/logout?client_id={client_id}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=s1", app.url))
+        .get(format!(
+            "{}/oauth2/logout?id_token_hint={}&post_logout_redirect_uri={bye}&state=s1",
+            app.url,
+            done["raw_id_token"].as_str().unwrap()
+        ))
         .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(out.headers()["location"], "http://127.0.0.1:9/bye?state=s1");
+    // Signing out ends the app's access: userinfo refuses the same access token.
     let info = reqwest::Client::new()
         .get(format!("{}/oauth2/userinfo", app.url))
         .bearer_auth(access)
@@ -321,4 +344,181 @@ async fn rotated_keys_stay_published_for_the_overlap() {
         second.to_string().find("\"d\"").is_none(),
         "no private parts in the JWKS"
     );
+}
+
+/// The code of an authorization URL answered for the signed-in browser.
+async fn code_for(app: &TestApp, client_id: &str, cookie: &str) -> String {
+    // BASE64URL(SHA-256(verifier)) of PKCE_VERIFIER, computed independently.
+    let url = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&state=s\
+         &code_challenge=D4Zdtgy1-mk6PiekUxaYrMv6LdOScJ1RWs6FDW189Bg&code_challenge_method=S256",
+        app.url,
+        CALLBACK.replace(':', "%3A").replace('/', "%2F")
+    );
+    let location = authorize(&url, cookie).await;
+    location
+        .split("code=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap_or_else(|| panic!("no code in {location}"))
+        .to_string()
+}
+
+const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mJ0OLNwxrhdPm7lE8Q2uNHw9W2Q0ak";
+
+async fn exchange(app: &TestApp, client_id: &str, code: &str) -> (StatusCode, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", app.url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", PKCE_VERIFIER),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn userinfo(app: &TestApp, access: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("{}/oauth2/userinfo", app.url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn account_status(app: &TestApp, cookie: &str) -> StatusCode {
+    browser()
+        .get(format!("{}/account", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn suspending_or_deleting_a_tenant_ends_its_sessions_codes_and_access_tokens() {
+    let app = spawn_app().await;
+    let registered = register_app(&app, true).await;
+    let client_id = registered["client_id"].as_str().unwrap().to_string();
+    for (slug, transition) in [("rp-suspend", "suspend"), ("rp-delete", "delete")] {
+        let (tenant, cookie) = signed_in(&app, slug).await;
+        // A bystander tenant keeps everything.
+        let (_, other_cookie) = signed_in(&app, &format!("{slug}-other")).await;
+        let (status, tokens) =
+            exchange(&app, &client_id, &code_for(&app, &client_id, &cookie).await).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        let pending_code = code_for(&app, &client_id, &cookie).await;
+        assert_eq!(account_status(&app, &cookie).await, StatusCode::OK);
+        assert_eq!(userinfo(&app, &access).await, StatusCode::OK);
+
+        let r = if transition == "delete" {
+            app.op(Method::DELETE, &format!("/tenants/{tenant}"), None)
+                .await
+        } else {
+            app.op(
+                Method::POST,
+                &format!("/tenants/{tenant}/{transition}"),
+                None,
+            )
+            .await
+        };
+        assert!(r.status.is_success(), "{}", r.body);
+
+        assert_ne!(
+            account_status(&app, &cookie).await,
+            StatusCode::OK,
+            "{transition}: the browser session lives on"
+        );
+        assert_eq!(
+            userinfo(&app, &access).await,
+            StatusCode::UNAUTHORIZED,
+            "{transition}: the access token lives on"
+        );
+        let (status, body) = exchange(&app, &client_id, &pending_code).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+        // Authorize no longer finds a session: the browser is sent to sign in.
+        let r = browser()
+            .get(format!(
+                "{}/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid\
+                 &code_challenge=D4Zdtgy1-mk6PiekUxaYrMv6LdOScJ1RWs6FDW189Bg&code_challenge_method=S256",
+                app.url,
+                CALLBACK.replace(':', "%3A").replace('/', "%2F")
+            ))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login"));
+        assert_eq!(account_status(&app, &other_cookie).await, StatusCode::OK);
+
+        if transition == "suspend" {
+            let r = app
+                .op(Method::POST, &format!("/tenants/{tenant}/resume"), None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            assert_ne!(
+                account_status(&app, &cookie).await,
+                StatusCode::OK,
+                "resuming revived a session"
+            );
+            assert_eq!(
+                userinfo(&app, &access).await,
+                StatusCode::UNAUTHORIZED,
+                "resuming revived a token"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_logout_without_a_hint_signs_out_only_when_the_user_confirms() {
+    let app = spawn_app().await;
+    let (_, cookie) = signed_in(&app, "rp-confirm").await;
+    let registered = register_app(&app, true).await;
+    let client_id = registered["client_id"].as_str().unwrap();
+    let query = format!(
+        "/oauth2/logout?client_id={client_id}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=s2"
+    );
+    // A forged post without the form's token signs nobody out.
+    let forged = browser()
+        .post(format!("{}/oauth2/logout", app.url))
+        .header("cookie", &cookie)
+        .form(&[("client_id", client_id), ("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(account_status(&app, &cookie).await, StatusCode::OK);
+    let confirmed = crate::saml::submit_form(
+        &app.url,
+        &query,
+        "/oauth2/logout",
+        Some(&cookie),
+        &[
+            ("client_id", client_id),
+            ("post_logout_redirect_uri", "http://127.0.0.1:9/bye"),
+            ("state", "s2"),
+        ],
+    )
+    .await;
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        confirmed.headers()["location"],
+        "http://127.0.0.1:9/bye?state=s2"
+    );
+    assert_ne!(account_status(&app, &cookie).await, StatusCode::OK);
 }

@@ -579,6 +579,9 @@ async fn responses_signed_by_another_key_or_for_another_domain_are_refused_and_a
     );
 }
 
+const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
+
 #[tokio::test]
 async fn encrypted_assertions_decrypt_with_any_current_sp_key_and_keys_rotate() {
     let s = setup("saml-enc", json!({})).await;
@@ -607,6 +610,7 @@ async fn encrypted_assertions_decrypt_with_any_current_sp_key_and_keys_rotate() 
         let mut who = user("ada@saml-enc.example", &["g1"]);
         who["encrypt_assertion"] = json!(true);
         who["encrypt_cert"] = cert.clone();
+        who["encrypt_alg"] = json!(AES128_GCM);
         who
     };
     let sign_in = |who: Value| {
@@ -664,6 +668,112 @@ async fn encrypted_assertions_decrypt_with_any_current_sp_key_and_keys_rotate() 
     let actions = s.app.audit_actions(&s.tenant).await;
     assert!(actions.contains(&"sso_connection.key_added".to_string()));
     assert!(actions.contains(&"sso_connection.key_removed".to_string()));
+}
+
+/// Flips one bit of the encrypted content (IV first, then ciphertext) at `at` bytes from the
+/// start (or from the end when negative) of a SAMLResponse's EncryptedData CipherValue.
+fn tamper(fields: &[(String, String)], at: isize) -> Vec<(String, String)> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    fields
+        .iter()
+        .map(|(n, v)| {
+            if n != "SAMLResponse" {
+                return (n.clone(), v.clone());
+            }
+            let xml = String::from_utf8(b64.decode(v).unwrap()).unwrap();
+            // The EncryptedData's CipherValue is the last one (the key's sits in KeyInfo).
+            let closing = xml.rfind("CipherValue>").unwrap();
+            let value_end = xml[..closing].rfind("</").unwrap();
+            let value_start = xml[..value_end].rfind('>').unwrap() + 1;
+            let compact: String = xml[value_start..value_end].split_whitespace().collect();
+            let mut data = b64.decode(compact).unwrap();
+            let i = if at < 0 {
+                data.len() - at.unsigned_abs()
+            } else {
+                at as usize
+            };
+            data[i] ^= 0x01;
+            let forged = format!(
+                "{}{}{}",
+                &xml[..value_start],
+                b64.encode(&data),
+                &xml[value_end..]
+            );
+            (n.clone(), b64.encode(forged))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn cbc_is_refused_unless_allowed_and_every_decryption_failure_answers_alike() {
+    let s = setup("saml-cbc", json!({})).await;
+    let path = format!("/sso/connections/{}/encryption-keys", s.connection);
+    let r = s.app.api(&s.token, Method::POST, &path, None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cert = r.body["saml"]["sp_encryption_keys"][0]["certificate"].clone();
+    let mut who = user("ada@saml-cbc.example", &[]);
+    who["encrypt_assertion"] = json!(true);
+    who["encrypt_cert"] = cert;
+    who["encrypt_alg"] = json!(AES128_CBC);
+    let at_acs = |at: Option<isize>| {
+        let (app, who) = (&s.app, &who);
+        async move {
+            let (location, binding) = login_page(app, "ada@saml-cbc.example").await;
+            let (action, fields) = at_idp(&location, who).await;
+            let fields = match at {
+                Some(at) => tamper(&fields, at),
+                None => fields,
+            };
+            let r = post_bound(&action, &fields, &binding).await;
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+
+    // GCM only by default: CBC content is refused for what it declares, before decrypting.
+    let (status, body) = at_acs(None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("data-code=\"unsupported\""), "{body}");
+
+    let r = s
+        .app
+        .api(
+            &s.token,
+            Method::PATCH,
+            &format!("/sso/connections/{}", s.connection),
+            Some(json!({"saml": {"allow_cbc_encryption": true}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["saml"]["allow_cbc_encryption"], true);
+    let (status, body) = at_acs(None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+
+    // Bit flips in the IV, the first block, the middle and the padding block each break the
+    // plaintext differently (not XML, not UTF-8, bad padding, unsigned); the answer is one.
+    let mut answers = Vec::new();
+    for at in [0, 3, 20, 40, -17, -20] {
+        answers.push(at_acs(Some(at)).await);
+    }
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("data-code=\"undecryptable\""), "{body}");
+        assert_eq!(
+            body, &answers[0].1,
+            "two decryption failures answered differently"
+        );
+    }
+    // The reason is in the audit log for the admin.
+    let failed = events(&s.app, &s.tenant, "login.failed").await;
+    let undecryptable = failed
+        .iter()
+        .find(|e| e["after"]["reason"] == "undecryptable")
+        .expect("an undecryptable failure is audited");
+    let message = undecryptable["after"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not be decrypted and verified: "),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ steps so the test can play the browser in between:
       prints {"url", "state", "code_verifier", "nonce"}: the authorization request (PKCE S256)
   oidc_client.py finish DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI CALLBACK_URL STATE VERIFIER NONCE
       redeems the code, validates the ID token against the JWKS (issuer, audience, expiry,
-      nonce, signature) and calls userinfo; prints {"id_token": claims, "userinfo": claims}
+      nonce, signature) and calls userinfo; prints {"id_token": claims, "raw_id_token", "userinfo": claims, "access_token"}
 
 Errors are printed as {"error": "..."} with exit status 1.
 """
@@ -60,7 +60,16 @@ def main():
     )
     claims.validate()
     info = client.get(meta["userinfo_endpoint"]).json()
-    print(json.dumps({"id_token": dict(claims), "userinfo": info, "access_token": token["access_token"]}))
+    print(
+        json.dumps(
+            {
+                "id_token": dict(claims),
+                "raw_id_token": token["id_token"],
+                "userinfo": info,
+                "access_token": token["access_token"],
+            }
+        )
+    )
     return 0
 
 

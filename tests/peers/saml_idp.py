@@ -16,13 +16,15 @@ Endpoints:
                             wrong audience, wrapping…)
 
 Options in `as`: name_id, attributes {name: [values]}, sign_response (default false),
-sign_assertion (default true), encrypt_assertion (default false), key ("idp" or "rogue"),
-name_format ("basic" default, or "uri").
+sign_assertion (default true), encrypt_assertion (default false), encrypt_alg (the content
+encryption algorithm URI; default pysaml2's, 3DES-CBC), key ("idp" or "rogue"), name_format
+("basic" default, or "uri").
 """
 
 import argparse
 import base64
 import datetime
+import functools
 import html
 import json
 import os
@@ -36,6 +38,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+import saml2.entity
+import saml2.sigver
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
@@ -45,6 +49,34 @@ from saml2.sigver import pre_signature_part
 
 LOCK = threading.Lock()
 
+
+# pysaml2 always encrypts with its default content algorithm (3DES-CBC) and a matching
+# session key; the test chooses the algorithm per response (the server is threaded, so the
+# choice is per thread), and the session key follows it.
+ENCRYPTION = threading.local()
+SESSION_KEYS = {"aes128": "aes-128", "aes192": "aes-192", "aes256": "aes-256", "tripledes": "des-192"}
+_pre_encryption_part = saml2.entity.pre_encryption_part
+_encrypt_assertion = saml2.sigver.SecurityContext.encrypt_assertion
+
+
+@functools.wraps(_pre_encryption_part)
+def _pre_encryption_part_with_alg(**kwargs):
+    alg = getattr(ENCRYPTION, "msg_enc", None)
+    if alg:
+        kwargs["msg_enc"] = alg
+    return _pre_encryption_part(**kwargs)
+
+
+@functools.wraps(_encrypt_assertion)
+def _encrypt_assertion_with_key(self, statement, enc_key, template, key_type="des-192", node_xpath=None):
+    alg = getattr(ENCRYPTION, "msg_enc", None) or ""
+    name = alg.rsplit("#", 1)[-1].split("-", 1)[0]
+    key_type = SESSION_KEYS.get(name, key_type)
+    return _encrypt_assertion(self, statement, enc_key, template, key_type=key_type, node_xpath=node_xpath)
+
+
+saml2.entity.pre_encryption_part = _pre_encryption_part_with_alg
+saml2.sigver.SecurityContext.encrypt_assertion = _encrypt_assertion_with_key
 
 def make_key(dir_, name):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -142,6 +174,7 @@ class Idp:
     def respond(self, options, in_response_to, destination, sp_entity_id):
         server = self.server(options.get("key", "idp"), options.get("name_format", "basic"))
         name_id = NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=options["name_id"])
+        ENCRYPTION.msg_enc = options.get("encrypt_alg")
         response = server.create_authn_response(
             identity=options.get("attributes", {}),
             in_response_to=in_response_to,

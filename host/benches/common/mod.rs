@@ -1,5 +1,6 @@
-//! What the HTTP benches share: a fixed number of calls from concurrent workers, timed one by
-//! one, reported as calls per second with p50 and p99 latency.
+//! What the HTTP benches share: the server under test (a separate `gatehouse serve` process
+//! by default), and a fixed number of calls from concurrent workers, timed one by one:
+//! the first calls after start (cold) and the warm rate, with p50 and p99 latency.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,9 +9,10 @@ use std::time::{Duration, Instant};
 
 /// How many calls, and from how many workers.
 pub struct Load {
-    /// Calls made one after another first (connections, caches, compiled plugins), not timed.
+    /// Calls made right after the server started: the first alone (it may create what the
+    /// rest use), the others from `concurrency` workers, timed and reported as the cold start.
     pub warmup: usize,
-    /// Calls timed.
+    /// Calls timed once warm.
     pub runs: usize,
     /// Workers calling at once.
     pub concurrency: usize,
@@ -21,8 +23,48 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-/// Runs `call(i)` for i in `0..warmup` one by one, then for i in `warmup..warmup + runs` from
-/// `concurrency` workers, and prints `what`'s rate and latency.
+/// Runs `call(i)` for every i in `range` from `concurrency` workers; each call's latency,
+/// sorted, and the wall time of the whole phase.
+async fn phase<F, Fut>(
+    call: &Arc<F>,
+    range: std::ops::Range<usize>,
+    concurrency: usize,
+) -> (Vec<Duration>, Duration)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let end = range.end;
+    let began = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let next = next.clone();
+        let call = call.clone();
+        workers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= end {
+                    return times;
+                }
+                let started = Instant::now();
+                call(i).await;
+                times.push(started.elapsed());
+            }
+        }));
+    }
+    let mut times = Vec::new();
+    for w in workers {
+        times.extend(w.await.unwrap());
+    }
+    let elapsed = began.elapsed();
+    times.sort();
+    (times, elapsed)
+}
+
+/// Runs the `load` of `call` and prints `what`'s cold-start latency, then its warm rate
+/// and latency.
 pub async fn measure<F, Fut>(what: &str, load: Load, call: F)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -34,38 +76,138 @@ where
         concurrency,
     } = load;
     let call = Arc::new(call);
-    for i in 0..warmup {
-        call(i).await;
+    if warmup > 0 {
+        call(0).await;
     }
-    let next = Arc::new(AtomicUsize::new(warmup));
-    let began = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let next = next.clone();
-        let call = call.clone();
-        workers.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= warmup + runs {
-                    return times;
-                }
-                let started = Instant::now();
-                call(i).await;
-                times.push(started.elapsed());
-            }
-        }));
+    if warmup > 1 {
+        let (cold, _) = phase(&call, 1..warmup, concurrency).await;
+        println!(
+            "{what} ({concurrency} concurrent): first {} after the first: latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            cold.len(),
+            percentile(&cold, 0.50).as_secs_f64() * 1e3,
+            percentile(&cold, 0.99).as_secs_f64() * 1e3,
+            cold.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        );
     }
-    let mut times = Vec::with_capacity(runs);
-    for w in workers {
-        times.extend(w.await.unwrap());
-    }
-    let elapsed = began.elapsed();
-    times.sort();
+    let (times, elapsed) = phase(&call, warmup..warmup + runs, concurrency).await;
     println!(
         "{what} ({concurrency} concurrent): {:.0}/s over {runs}; latency p50 {:.2} ms, p99 {:.2} ms",
         runs as f64 / elapsed.as_secs_f64(),
         percentile(&times, 0.50).as_secs_f64() * 1e3,
         percentile(&times, 0.99).as_secs_f64() * 1e3,
     );
+}
+
+/// The server under test: by default a separate `gatehouse serve` process (the release
+/// binary this bench was built with), so the load comes from another process over loopback
+/// as a client's would; `GATEHOUSE_BENCH_SERVER=in-process` runs it inside the bench instead
+/// (no process boundary, for comparison).
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub operator_token: String,
+    /// The server process, killed on drop (`None` in process).
+    child: Option<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The fixed master key every PostgreSQL node shares (benches only).
+const BENCH_MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+impl Server {
+    /// Starts Gatehouse on a fresh data directory and `database_url` (SQLite when `None`),
+    /// with the anonymous-path rate limits off (one load generator is one client IP), and
+    /// waits until it serves.
+    pub async fn start(database_url: Option<String>) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let in_process = std::env::var("GATEHOUSE_BENCH_SERVER").as_deref() == Ok("in-process");
+        if in_process {
+            return Self::in_process(dir, database_url).await;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command
+            .arg("serve")
+            .env("GATEHOUSE_DATA_DIR", dir.path())
+            .env("GATEHOUSE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("GATEHOUSE_SERVER__PUBLIC_URL", &base)
+            .env("GATEHOUSE_LOG__LEVEL", "warn")
+            .env("GATEHOUSE_THROTTLE__PER_IP_PER_MINUTE", "0")
+            .env("GATEHOUSE_THROTTLE__PER_CONNECTION_PER_MINUTE", "0")
+            .env("GATEHOUSE_THROTTLE__PER_TENANT_PER_MINUTE", "0")
+            .stdout(std::process::Stdio::piped());
+        if let Some(url) = &database_url {
+            command
+                .env("GATEHOUSE_DATABASE__URL", url)
+                .env("GATEHOUSE_SECRETS__MASTER_KEY", BENCH_MASTER_KEY);
+        }
+        let mut child = command.spawn().expect("start gatehouse serve");
+        let stdout = child.stdout.take().unwrap();
+        // The first start prints the operator token on its own indented line, then the URL.
+        let token = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut token = None;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                if let Some(t) = line.trim().strip_prefix("gho_") {
+                    token = Some(format!("gho_{t}"));
+                }
+                if line.starts_with("Gatehouse is listening") {
+                    break;
+                }
+            }
+            token.expect("serve printed the operator token")
+        })
+        .await
+        .unwrap();
+        Server {
+            base,
+            operator_token: token,
+            child: Some(child),
+            _dir: dir,
+        }
+    }
+
+    async fn in_process(dir: tempfile::TempDir, database_url: Option<String>) -> Server {
+        use gatehouse::{app, config::Config, types::Clock};
+        use secrecy::ExposeSecret;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        if database_url.is_some() {
+            config.secrets.master_key = Some(BENCH_MASTER_KEY.to_string().into());
+        }
+        config.database.url = database_url;
+        config.server.public_url = Some(base.clone());
+        config.log.level = "warn".into();
+        config.throttle.per_ip_per_minute = 0;
+        config.throttle.per_connection_per_minute = 0;
+        config.throttle.per_tenant_per_minute = 0;
+        let started = app::start(config, Clock::system()).await.expect("start");
+        let operator_token = started.operator_token.unwrap().expose_secret().to_string();
+        tokio::spawn(app::serve(started.state, listener, std::future::pending()));
+        Server {
+            base,
+            operator_token,
+            child: None,
+            _dir: dir,
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! The audit trail: append-only events written in the same transaction as the change they
 //! record, hash-chained per tenant (plus one `operator` chain for instance-wide events).
 //! This module defines what an event is and how it is hashed; `store::audit` only stores rows.
-//! Listing lives in [`query`], chain verification in [`chain`].
+//! Listing lives in [`query`], chain verification in [`chain`], the collapsing of repeated
+//! failed sign-ins in [`failures`].
 
 pub mod chain;
+pub mod failures;
 pub mod query;
 
 use serde::Serialize;

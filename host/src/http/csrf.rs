@@ -21,12 +21,21 @@ pub struct Csrf {
     fresh: bool,
 }
 
+/// A value this module could have made: 43 base64url characters. Anything else in the cookie
+/// (it is echoed into every form) is replaced with a fresh token.
+fn is_token(value: &str) -> bool {
+    value.len() == TOKEN_CHARS
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Csrf {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let existing = super::extract::cookies(&parts.headers)
-            .find(|(name, value)| *name == COOKIE && value.len() == TOKEN_CHARS)
+            .find(|(name, value)| *name == COOKIE && is_token(value))
             .map(|(_, value)| value.to_string());
         Ok(match existing {
             Some(token) => Csrf {
@@ -69,5 +78,34 @@ impl Csrf {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn csrf_for(cookie: &str) -> Csrf {
+        let request = axum::http::Request::builder()
+            .header(header::COOKIE, cookie)
+            .body(())
+            .unwrap();
+        let (mut parts, ()) = request.into_parts();
+        Csrf::from_request_parts(&mut parts, &()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_token_of_ours_is_kept_and_echoed() {
+        let good = "A".repeat(42) + "_";
+        let kept = csrf_for(&format!("{COOKIE}={good}")).await;
+        assert!(!kept.fresh);
+        assert!(kept.field().contains(&good));
+        // 43 bytes that would break out of the hidden field's attribute.
+        let hostile = format!("\"><script>alert(1)</script>{}", "x".repeat(16));
+        assert_eq!(hostile.len(), TOKEN_CHARS);
+        let replaced = csrf_for(&format!("{COOKIE}={hostile}")).await;
+        assert!(replaced.fresh);
+        assert!(!replaced.field().contains("<script>"));
+        assert!(!replaced.verify(Some(&hostile)));
     }
 }

@@ -141,16 +141,12 @@ impl FromRequestParts<AppState> for Ctx {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let forwarded = if state.config.server.trust_forwarded_for {
-            parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        } else {
-            None
-        };
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let ip = client_ip(peer, forwarded, &state.config.server.trusted_proxies);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -158,10 +154,38 @@ impl FromRequestParts<AppState> for Ctx {
             .map(str::to_string);
         Ok(Ctx(RequestContext {
             request_id,
-            ip: forwarded.or(peer).map(|ip| ip.to_string()),
+            ip: ip.map(|ip| ip.to_string()),
             user_agent,
         }))
     }
+}
+
+/// The client's address: the TCP peer, unless the peer is one of the `trusted` proxies; then
+/// the rightmost `X-Forwarded-For` entry (over every such header, in order) that is not a
+/// trusted proxy. Entries left of that are the client's own claims and are never believed.
+fn client_ip<'a>(
+    peer: Option<IpAddr>,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer?;
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        // An entry that is not an address (or is garbage) ends the chain we can trust.
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 /// The request's cookies as (name, value) pairs, from every `Cookie` header.
@@ -180,4 +204,46 @@ pub fn path_param<T: std::str::FromStr<Err = crate::types::ParseError>>(
 ) -> Result<T, ApiError> {
     raw.parse()
         .map_err(|e: crate::types::ParseError| ApiError::InvalidPath(e.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_hop_that_is_not_a_trusted_proxy() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer = Some(ip("10.0.0.5"));
+        // The client put a fake address first; the proxy appended the real one.
+        let xff = ["203.0.113.9, 198.51.100.7"];
+        assert_eq!(
+            client_ip(peer, xff.into_iter(), &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        // Two proxies of ours in a row are skipped, across several headers.
+        let xff = ["198.51.100.7", "10.1.1.1"];
+        assert_eq!(
+            client_ip(peer, xff.into_iter(), &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        // Not from a trusted proxy: the header is the client's own claim, ignored.
+        assert_eq!(
+            client_ip(Some(ip("198.51.100.7")), ["1.2.3.4"].into_iter(), &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            client_ip(peer, ["1.2.3.4"].into_iter(), &[]),
+            Some(ip("10.0.0.5"))
+        );
+        // Garbage ends the chain at the last trusted hop.
+        assert_eq!(
+            client_ip(peer, ["1.2.3.4, nonsense"].into_iter(), &trusted),
+            Some(ip("10.0.0.5"))
+        );
+    }
 }

@@ -1,6 +1,10 @@
 //! Per-request plumbing: the request id (accepted from `X-Request-Id` when well-formed,
 //! otherwise generated, always echoed back), a tracing span with route and tenant, the request
 //! timeout, and the HTTP metrics.
+//!
+//! Each handler runs on a task of its own, to its end: a client that goes away, or a request
+//! that passes its timeout, gets no answer, but the work it started (a write transaction, an
+//! audit append, a one-time code taken) is never cut off between two `.await`s.
 
 use std::time::{Duration, Instant};
 
@@ -55,14 +59,22 @@ pub async fn per_request(State(state): State<AppState>, mut req: Request, next: 
         status = tracing::field::Empty,
     );
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
-    let run = async move {
-        match tokio::time::timeout(timeout, next.run(req)).await {
-            Ok(response) => response,
+    let handler = tokio::spawn(
+        REQUEST_ID
+            .scope(id.clone(), next.run(req))
+            .instrument(span.clone()),
+    );
+    let waited = async move {
+        match tokio::time::timeout(timeout, handler).await {
+            Ok(Ok(response)) => response,
+            // The panic layer inside answers for a panicking handler; this is the runtime
+            // shutting down under it.
+            Ok(Err(_)) => ApiError::Panic.into_response(),
             Err(_) => ApiError::Timeout.into_response(),
         }
     };
     let mut response = REQUEST_ID
-        .scope(id.clone(), run.instrument(span.clone()))
+        .scope(id.clone(), waited.instrument(span.clone()))
         .await;
     // Error bodies built after the scope (e.g. by the panic layer) still get the header.
     if let Ok(value) = HeaderValue::from_str(&id) {

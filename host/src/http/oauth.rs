@@ -10,15 +10,17 @@ use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
 
+use super::csrf::Csrf;
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller, Ctx};
-use super::sso::session_cookie;
+use super::sso::{page, session_cookie};
 use crate::app::AppState;
 use crate::provider::clients::{self, ClientView, RegisterClient};
 use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams, TokenParams};
 use crate::provider::{self, keys, OAuthError, OAuthErrorBody};
 use crate::rbac;
 use crate::sessions::browser;
+use crate::sso::saml::metadata::escape;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,7 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/token", post(token))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
-        .route("/oauth2/logout", get(logout))
+        .route("/oauth2/logout", get(logout).post(logout_confirmed))
 }
 
 pub fn operator_router() -> Router<AppState> {
@@ -157,25 +159,83 @@ async fn userinfo(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response())
 }
 
+/// RP-initiated logout. With an ID token hint for the browser's own session, the user is
+/// signed out at once; otherwise (a bare link any site could embed) Gatehouse asks first.
 async fn logout(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
+    csrf: Csrf,
     headers: HeaderMap,
     Query(params): Query<LogoutParams>,
 ) -> Result<Response, OAuthError> {
     let target = flow::logout_target(&state, &params).await?;
+    let Some(row) = current_session(&state, &headers).await? else {
+        return Ok(signed_out(&state, target.redirect));
+    };
+    if target.hinted_session.as_deref() == Some(row.id.to_string().as_str()) {
+        browser::revoke(&state, &row, &ctx).await?;
+        return Ok(signed_out(&state, target.redirect));
+    }
+    let hidden = [
+        ("client_id", &params.client_id),
+        ("post_logout_redirect_uri", &params.post_logout_redirect_uri),
+        ("state", &params.state),
+        ("id_token_hint", &params.id_token_hint),
+    ]
+    .iter()
+    .filter_map(|(name, value)| {
+        value.as_deref().map(|v| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                escape(v)
+            )
+        })
+    })
+    .collect::<String>();
+    let body = format!(
+        "<p>An application asked to sign you out of your organisation's sign-in.</p>\
+         <form method=\"post\" action=\"/oauth2/logout\">{}{hidden}\
+         <button type=\"submit\">Sign out</button></form>",
+        csrf.field()
+    );
+    Ok(csrf.apply(
+        page(StatusCode::OK, "Sign out?", &body),
+        state.config.is_https(),
+    ))
+}
+
+/// The confirmation form of [`logout`].
+async fn logout_confirmed(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Form(params): Form<LogoutParams>,
+) -> Result<Response, OAuthError> {
+    if !csrf.verify(params.csrf.as_deref()) {
+        return Err(OAuthError::invalid_request(
+            "the sign-out form expired or was not sent from this site",
+        ));
+    }
+    let target = flow::logout_target(&state, &params).await?;
     if let Some(row) = current_session(&state, &headers).await? {
         browser::revoke(&state, &row, &ctx).await?;
     }
-    let location = target.unwrap_or_else(|| "/login".to_string());
-    Ok((
+    Ok(signed_out(&state, target.redirect))
+}
+
+fn signed_out(state: &AppState, redirect: Option<String>) -> Response {
+    (
         StatusCode::SEE_OTHER,
         [
-            (header::SET_COOKIE, browser::clear_cookie(&state)),
-            (header::LOCATION, location),
+            (header::SET_COOKIE, browser::clear_cookie(state)),
+            (
+                header::LOCATION,
+                redirect.unwrap_or_else(|| "/login".to_string()),
+            ),
         ],
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(serde::Serialize)]

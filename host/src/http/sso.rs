@@ -20,6 +20,7 @@ use crate::sso::login::{self, Failure, Finished};
 use crate::sso::saml::metadata::{escape, sp_metadata};
 use crate::sso::{Settings, SpEndpoints};
 use crate::store;
+use crate::throttle::{Limited, Rate};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,7 +37,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A minimal page; `body` must already be escaped.
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Gatehouse</title>\
          <meta name=\"viewport\" content=\"width=device-width\"></head><body><main><h1>{}</h1>{body}</main></body></html>",
@@ -62,7 +63,7 @@ fn failure_page(failure: Failure) -> Response {
             "Not found",
             "<p>No such sign-in endpoint.</p>",
         ),
-        Failure::Refused { code, message } => page(
+        Failure::Refused { code, message, .. } => page(
             StatusCode::FORBIDDEN,
             "Sign-in refused",
             &format!(
@@ -80,6 +81,58 @@ fn failure_page(failure: Failure) -> Response {
             )
         }
     }
+}
+
+/// Counts an anonymous sign-in request against its client IP's rate and the `more` keys
+/// given; the 429 page when any of them is over its rate.
+fn over_limit(
+    state: &AppState,
+    ctx: &crate::audit::RequestContext,
+    more: &[(String, Option<Rate>)],
+) -> Option<Response> {
+    let ip = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
+    let per_ip = Rate::per_minute(state.config.throttle.per_ip_per_minute);
+    std::iter::once((ip, per_ip))
+        .chain(more.iter().cloned())
+        .find_map(|(key, rate)| state.throttle.check(&state.clock, &key, rate).err())
+        .map(too_many)
+}
+
+fn too_many(limited: Limited) -> Response {
+    let secs = limited.retry_after_secs();
+    let mut response = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        &format!(
+            "<p id=\"reason\" data-code=\"rate_limited\">Too many sign-in attempts. Try again in {secs} seconds.</p>"
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+    response
+}
+
+/// Counts a sign-in started at, or answered to, `connection` against its own and its
+/// tenant's rate.
+fn over_limit_connection(
+    state: &AppState,
+    connection: &crate::sso::Connection,
+) -> Option<Response> {
+    let limits = &state.config.throttle;
+    [
+        (
+            format!("tenant:{}", connection.tenant_id),
+            Rate::per_minute(limits.per_tenant_per_minute),
+        ),
+        (
+            format!("connection:{}", connection.id),
+            Rate::per_minute(limits.per_connection_per_minute),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(key, rate)| state.throttle.check(&state.clock, &key, rate).err())
+    .map(too_many)
 }
 
 #[derive(Deserialize, Default)]
@@ -148,9 +201,13 @@ struct LoginForm {
 
 async fn login_submit(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     csrf: Csrf,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    if let Some(refused) = over_limit(&state, &ctx, &[]) {
+        return refused;
+    }
     if !csrf.verify(form.csrf.as_deref()) {
         return expired_form(&state, &csrf);
     }
@@ -167,6 +224,9 @@ async fn login_submit(
         }
         Err(other) => return failure_page(other),
     };
+    if let Some(refused) = over_limit_connection(&state, &connection) {
+        return refused;
+    }
     match login::start(&state, &tenant, &connection, return_to, false).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.redirect_url).into_response();
@@ -229,14 +289,21 @@ async fn acs(
     Path((tenant, connection)): Path<(String, String)>,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    if let Some(refused) = over_limit(&state, &ctx, &[]) {
+        return refused;
+    }
     let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
         Ok(found) => found,
         Err(f) => return failure_page(f),
     };
+    if let Some(refused) = over_limit_connection(&state, &connection) {
+        return refused;
+    }
     let Ok(Form(form)) = form else {
         return failure_page(Failure::Refused {
             code: "malformed",
             message: "the identity provider posted no SAMLResponse".into(),
+            detail: None,
         });
     };
     let finished = login::saml_acs(
@@ -289,14 +356,21 @@ async fn oidc_callback(
     Path((tenant, connection)): Path<(String, String)>,
     query: Result<Query<CallbackParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    if let Some(refused) = over_limit(&state, &ctx, &[]) {
+        return refused;
+    }
     let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
         Ok(found) => found,
         Err(f) => return failure_page(f),
     };
+    if let Some(refused) = over_limit_connection(&state, &connection) {
+        return refused;
+    }
     let Ok(Query(params)) = query else {
         return failure_page(Failure::Refused {
             code: "malformed",
             message: "the identity provider's answer is not a valid query string".into(),
+            detail: None,
         });
     };
     let finished = callback::oidc_callback(
@@ -424,6 +498,11 @@ async fn password_submit(
     csrf: Csrf,
     Form(form): Form<PasswordForm>,
 ) -> Response {
+    let account = format!("password:{}", form.email.trim().to_lowercase());
+    let per_account = Rate::per_hour(state.config.throttle.password_per_account_per_hour);
+    if let Some(refused) = over_limit(&state, &ctx, &[(account, per_account)]) {
+        return refused;
+    }
     if !csrf.verify(form.csrf.as_deref()) {
         return expired_form(&state, &csrf);
     }
@@ -456,12 +535,17 @@ async fn password_submit(
         }
     };
     let tenant = match tenant {
-        Ok(Some(t)) => t,
-        Ok(None) => return refused(crate::sessions::password::BAD_CREDENTIALS),
+        Ok(found) => found,
         Err(e) => return failure_page(Failure::Internal(e.into())),
     };
-    match crate::sessions::password::sign_in(&state, &tenant, &form.email, form.password, &ctx)
-        .await
+    match crate::sessions::password::sign_in(
+        &state,
+        tenant.as_ref(),
+        &form.email,
+        form.password,
+        &ctx,
+    )
+    .await
     {
         Ok(set_cookie) => (
             StatusCode::SEE_OTHER,

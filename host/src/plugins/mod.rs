@@ -19,6 +19,7 @@ pub mod provisioning;
 pub mod registry;
 mod runtime;
 pub mod sign_in;
+mod wasi;
 mod world;
 
 #[cfg(test)]

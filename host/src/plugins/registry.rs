@@ -64,12 +64,30 @@ impl Registry {
                 defaults.insert(builtin.world, record.id);
             }
         }
-        Ok(Self {
+        let registry = Self {
             host: Arc::new(host),
             loaded: Mutex::new(HashMap::new()),
             defaults,
             max_component_bytes: p.max_component_bytes,
-        })
+        };
+        registry.warm_builtins().await?;
+        Ok(registry)
+    }
+
+    /// Compiles (or loads from the on-disk cache) every built-in and instantiates each once,
+    /// before the node serves: the first sign-ins and SCIM requests after a start or on a new
+    /// node then find the default path ready instead of all waiting on Cranelift at once.
+    async fn warm_builtins(&self) -> anyhow::Result<()> {
+        for builtin in BUILTINS {
+            let loaded = self
+                .compile(builtin.name, builtin.wasm.to_vec())
+                .await
+                .map_err(|e| anyhow::anyhow!("built-in {} does not load: {e}", builtin.name))?;
+            self.host
+                .instantiate_only(&loaded)
+                .map_err(|e| anyhow::anyhow!("built-in {} does not start: {e}", builtin.name))?;
+        }
+        Ok(())
     }
 
     pub fn host(&self) -> &PluginHost {

@@ -1,5 +1,6 @@
 //! The wasmtime runtime: one engine with the pooling allocator and epoch interruption, one
-//! linker holding the capabilities (`log`, `config`, and WASI with nothing in it), components
+//! linker holding the capabilities (`log`, `config`, and the WASI of [`super::wasi`]: nothing
+//! in it, and nothing that waits), components
 //! compiled through the [`CompiledCache`] and pre-linked once, and a fresh store per call with
 //! the per-call limits. What a call passes in and checks on the way out is in `calls`.
 
@@ -21,6 +22,17 @@ use super::{Limits, Outcome, PluginConfig, PluginError};
 
 /// How often the epoch advances; the wall-time limit is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Most bytes one crossing from guest to host may make the host allocate: an export's result,
+/// or the arguments of one host import call (a log line). wasmtime counts every string and
+/// every list's entries against it *before* copying, so a result whose list entries all name
+/// the same large block of guest memory is refused before the host copies it over and over.
+/// Above every legitimate output (the largest, a SCIM adapter's rewritten request, is
+/// [`super::calls::MAX_SCIM_OUTPUT_BYTES`]); wasmtime's own default is 128 MiB per crossing.
+pub const MAX_TRANSFER_BYTES: usize = 2 * 1024 * 1024;
+
+/// What wasmtime's refusal of an over-budget crossing says (its error type is private).
+const TRANSFER_REFUSED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// What a plugin instance can reach: its configuration, its log, and a WASI context that is
 /// created empty only if the component calls WASI at all.
@@ -180,7 +192,7 @@ impl PluginHost {
             &mut linker,
             |s| s,
         )?;
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        super::wasi::add_to_linker(&mut linker)?;
         let cache = CompiledCache::new(&engine, cache_dir)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(&engine, ticker_stop.clone())?;
@@ -218,6 +230,7 @@ impl PluginHost {
             .get_or_compile(&self.engine, &sha256, wasm)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
         let world = world::classify(&self.engine, &component)?;
+        super::wasi::check_imports(&self.engine, &component)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PluginError::Invalid(format!(
                 "it imports something the host does not provide: {e:#}"
@@ -250,6 +263,7 @@ impl PluginHost {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(MAX_TRANSFER_BYTES);
         // Only fails when fuel is not enabled, and it always is.
         let _ = store.set_fuel(self.limits.fuel);
         let ticks = u64::try_from(self.limits.timeout.as_millis())
@@ -349,6 +363,13 @@ fn classify(e: wasmtime::Error) -> PluginError {
         Some(wasmtime::Trap::Interrupt) => PluginError::Timeout,
         Some(wasmtime::Trap::OutOfFuel) => PluginError::OutOfFuel,
         Some(trap) => PluginError::Trap(trap.to_string()),
-        None => PluginError::Trap(format!("{e:#}")),
+        None => {
+            let text = format!("{e:#}");
+            if text.contains(TRANSFER_REFUSED) {
+                PluginError::OutputTooLarge(MAX_TRANSFER_BYTES)
+            } else {
+                PluginError::Trap(text)
+            }
+        }
     }
 }

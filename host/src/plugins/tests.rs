@@ -186,10 +186,59 @@ fn oversize_output_is_refused() {
         ..Limits::default()
     };
     let host = PluginHost::new(limits).unwrap();
+    // 8 MiB in one string: refused while crossing, before the host copies it.
     assert_eq!(
         hostile(&host, "huge-output"),
-        Err(PluginError::OutputTooLarge(MAX_OUTPUT_BYTES))
+        Err(PluginError::OutputTooLarge(runtime::MAX_TRANSFER_BYTES))
     );
+}
+
+#[test]
+fn a_list_naming_one_block_many_times_is_refused_before_the_host_copies_it() {
+    let host = relaxed_host();
+    // 1,500 values naming the same 64 KiB: 96 MiB for the host from 64 KiB of guest memory.
+    // The bound stops the copy at 2 MiB; without it the host copied all 96 MiB and only then
+    // counted the entries.
+    assert_eq!(
+        hostile(&host, "wide-output"),
+        Err(PluginError::OutputTooLarge(runtime::MAX_TRANSFER_BYTES))
+    );
+    behaves(&host);
+}
+
+#[test]
+fn a_plugin_waiting_on_a_clock_traps_instead_of_holding_a_host_thread() {
+    let host = Arc::new(relaxed_host());
+    let (done, result) = std::sync::mpsc::channel();
+    let caller = host.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(hostile(&caller, "sleep"));
+    });
+    // Neither fuel nor the deadline reaches host code: without the fix this never returns.
+    let result = result
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a plugin blocked a host thread on a clock");
+    assert!(
+        matches!(&result, Err(PluginError::Trap(m)) if m.contains("cannot wait")),
+        "{result:?}"
+    );
+    behaves(&host);
+}
+
+const SOCKET_MAPPER: &[u8] = include_bytes!("../../../plugins/dist/socket-mapper.wasm");
+
+#[test]
+fn a_component_importing_sockets_is_refused_naming_the_import() {
+    let host = relaxed_host();
+    let err = host.load("socket-mapper", SOCKET_MAPPER).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Invalid(m) if m.contains("`wasi:sockets/")),
+        "{err:?}"
+    );
+    // The built-ins and the std-built guests import only what is allowed.
+    for wasm in [MAPPER, HOSTILE, SCIM_FIXER] {
+        host.load("ok", wasm).unwrap();
+    }
 }
 
 #[test]

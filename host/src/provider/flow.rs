@@ -416,38 +416,58 @@ pub async fn userinfo(state: &AppState, bearer: Option<&str>) -> Result<Value, O
 #[derive(Debug, Deserialize)]
 pub struct LogoutParams {
     pub id_token_hint: Option<String>,
+    /// The confirmation form's CSRF token (POST only).
+    pub csrf: Option<String>,
     pub client_id: Option<String>,
     pub post_logout_redirect_uri: Option<String>,
     pub state: Option<String>,
 }
 
-/// Where to send the browser after signing out: a registered post-logout URI of the app
-/// named by `client_id` or the ID token hint, else nowhere (Gatehouse's own page).
-pub async fn logout_target(
-    state: &AppState,
-    p: &LogoutParams,
-) -> Result<Option<String>, OAuthError> {
-    let Some(target) = p.post_logout_redirect_uri.as_deref() else {
-        return Ok(None);
+/// What a logout request names: where to send the browser afterwards (a registered
+/// post-logout URI of the app named by `client_id` or the ID token hint; `None` is Gatehouse's
+/// own page), and the session the hint was issued for, if a valid hint came.
+#[derive(Debug, Default)]
+pub struct LogoutTarget {
+    pub redirect: Option<String>,
+    pub hinted_session: Option<String>,
+}
+
+/// The claims of an ID token hint we signed (expired is fine: it still names its audience
+/// and session).
+async fn hint_claims(state: &AppState, hint: &str) -> Result<Value, OAuthError> {
+    let header = jsonwebtoken::decode_header(hint)
+        .map_err(|_| OAuthError::invalid_request("bad id_token_hint"))?;
+    let key = match header.kid {
+        Some(kid) => keys::decoding_key(state, &kid).await?,
+        None => None,
+    }
+    .ok_or_else(|| OAuthError::invalid_request("bad id_token_hint"))?;
+    let mut v = Validation::new(Algorithm::RS256);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    jsonwebtoken::decode::<Value>(hint, &key, &v)
+        .map(|data| data.claims)
+        .map_err(|_| OAuthError::invalid_request("bad id_token_hint"))
+}
+
+pub async fn logout_target(state: &AppState, p: &LogoutParams) -> Result<LogoutTarget, OAuthError> {
+    let claims = match &p.id_token_hint {
+        Some(hint) => Some(hint_claims(state, hint).await?),
+        None => None,
     };
-    let client_id = match (&p.client_id, &p.id_token_hint) {
+    let hinted_session = claims
+        .as_ref()
+        .and_then(|c| c["sid"].as_str())
+        .map(str::to_string);
+    let Some(target) = p.post_logout_redirect_uri.as_deref() else {
+        return Ok(LogoutTarget {
+            redirect: None,
+            hinted_session,
+        });
+    };
+    let client_id = match (&p.client_id, &claims) {
         (Some(id), _) => id.clone(),
-        (None, Some(hint)) => {
-            // An expired hint still names its audience; the signature must hold.
-            let header = jsonwebtoken::decode_header(hint)
-                .map_err(|_| OAuthError::invalid_request("bad id_token_hint"))?;
-            let key = match header.kid {
-                Some(kid) => keys::decoding_key(state, &kid).await?,
-                None => None,
-            }
-            .ok_or_else(|| OAuthError::invalid_request("bad id_token_hint"))?;
-            let mut v = Validation::new(Algorithm::RS256);
-            v.validate_exp = false;
-            v.validate_aud = false;
-            let data = jsonwebtoken::decode::<Value>(hint, &key, &v)
-                .map_err(|_| OAuthError::invalid_request("bad id_token_hint"))?;
-            data.claims["aud"].as_str().unwrap_or_default().to_string()
-        }
+        (None, Some(claims)) => claims["aud"].as_str().unwrap_or_default().to_string(),
         (None, None) => {
             return Err(OAuthError::invalid_request(
                 "post_logout_redirect_uri needs client_id or id_token_hint",
@@ -466,5 +486,8 @@ pub async fn logout_target(
     if let Some(s) = p.state.as_deref().filter(|s| s.len() <= MAX_ECHO) {
         pairs.push(("state", s));
     }
-    Ok(Some(with_query(target, &pairs)))
+    Ok(LogoutTarget {
+        redirect: Some(with_query(target, &pairs)),
+        hinted_session,
+    })
 }

@@ -336,8 +336,12 @@ fn set(
                     *list = Value::Array(Vec::new());
                 }
                 let items = list.as_array_mut().expect("made an array");
+                // Compared by their JSON text in a set: adding n values to m is O(n + m), not
+                // O(n·m), for a group of thousands of members.
+                let mut seen: std::collections::HashSet<String> =
+                    items.iter().map(Value::to_string).collect();
                 for v in incoming {
-                    if !items.contains(&v) {
+                    if seen.insert(v.to_string()) {
                         items.push(v);
                     }
                 }
@@ -526,8 +530,8 @@ fn remove(
                     Value::Array(list) => list.iter().collect(),
                     other => vec![other],
                 };
-                let id = |x: &Value| x.get("value").cloned().unwrap_or_else(|| x.clone());
-                let ids: Vec<Value> = drop.iter().map(|d| id(d)).collect();
+                let id = |x: &Value| x.get("value").unwrap_or(x).to_string();
+                let ids: std::collections::HashSet<String> = drop.iter().map(|d| id(d)).collect();
                 items.retain(|i| !ids.contains(&id(i)));
             }
             _ => {

@@ -46,7 +46,7 @@ pub fn check(
             }
             continue;
         }
-        if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+        if key.len() > 4 && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             let Some(urn) = extensions.iter().find(|u| u.eq_ignore_ascii_case(key)) else {
                 return Err(syntax(format!(
                     "`{}` is not a schema extension of this resource type",
@@ -270,5 +270,15 @@ mod tests {
             ScimType::InvalidValue
         );
         assert_eq!(t(json!(["not", "an", "object"])), ScimType::InvalidSyntax);
+        // A key whose fourth byte is inside a multi-byte character is an unknown attribute,
+        // not a panic.
+        assert_eq!(
+            t(json!({"userName": "a", "urn€x": 1})),
+            ScimType::InvalidSyntax
+        );
+        assert_eq!(
+            t(json!({"userName": "a", "ürn:x": 1})),
+            ScimType::InvalidSyntax
+        );
     }
 }

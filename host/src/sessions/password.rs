@@ -1,7 +1,9 @@
 //! Local passwords: the break-glass owner every tenant can have (set by the operator) and
-//! the password sign-in. Hashes are Argon2id (OWASP's 19 MiB, 2 passes, 1 lane); a sign-in
-//! for an unknown email still runs one verification, so timing does not tell who exists.
-//! The owner is never blocked by SSO-only mode; everyone else is, when it is on.
+//! the password sign-in. Hashes are Argon2id (OWASP's 19 MiB, 2 passes, 1 lane), computed on
+//! the blocking pool, never on the async workers. A sign-in for an unknown organisation or
+//! email runs exactly one verification, against a fixed decoy hash with the same parameters,
+//! so timing does not tell who exists. Attempts are rate-limited per IP and per account at the
+//! HTTP edge. The owner is never blocked by SSO-only mode; everyone else is, when it is on.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -27,14 +29,11 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// A hash to verify against when the email is unknown, so both paths cost the same.
-fn decoy_hash() -> String {
-    let salt = SaltString::from_b64("Z2F0ZWhvdXNlZGVjb3k").expect("valid salt");
-    argon2()
-        .hash_password(b"decoy password", &salt)
-        .expect("hashing a constant")
-        .to_string()
-}
+/// The hash verified when the organisation or email is unknown, so that path costs one
+/// verification like every other: Argon2id of a fixed phrase with [`argon2`]'s parameters,
+/// computed once when this was written (a unit test checks it still matches them).
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$Z2F0ZWhvdXNlZGVjb3k$K9e6NERcD4RZXcrcTpBYbXMegfeGqi83s7GTAm2B8/g";
 
 pub fn hash(password: &SecretString) -> Result<String, Error> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
@@ -52,6 +51,21 @@ fn verify(password: &SecretString, stored: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Whether `password` matches `stored`, verified on the blocking pool. A password over the
+/// accepted length (none was ever set) costs one verification of an empty one, and fails.
+async fn verified(password: SecretString, stored: String) -> Result<bool, Error> {
+    let too_long = password.expose_secret().chars().count() > MAX_PASSWORD;
+    let candidate = if too_long {
+        SecretString::from("")
+    } else {
+        password
+    };
+    let matches = tokio::task::spawn_blocking(move || verify(&candidate, &stored))
+        .await
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(matches && !too_long)
 }
 
 fn check_strength(password: &SecretString) -> Result<(), Error> {
@@ -148,15 +162,21 @@ pub async fn set_owner(
 pub const BAD_CREDENTIALS: &str =
     "the email or password is wrong, or password sign-in is off for this account";
 
-/// Signs in with a password. Returns the `Set-Cookie` value. Every failure is audited with
-/// its real reason and answered with [`BAD_CREDENTIALS`].
+/// Signs in with a password to `tenant` (`None`: no organisation matched, which is refused
+/// after the same verification cost). Returns the `Set-Cookie` value. Every failure is
+/// audited with its real reason (in the tenant's chain, when there is a tenant) and answered
+/// with [`BAD_CREDENTIALS`].
 pub async fn sign_in(
     state: &AppState,
-    tenant: &TenantRecord,
+    tenant: Option<&TenantRecord>,
     email: &str,
     password: SecretString,
     ctx: &RequestContext,
 ) -> Result<String, Error> {
+    let Some(tenant) = tenant else {
+        let _ = verified(password, DECOY_HASH.to_string()).await?;
+        return Err(Error::Unauthenticated(BAD_CREDENTIALS.into()));
+    };
     let email = email.trim().to_lowercase();
     let found = if tenant.status == TenantStatus::Active {
         store::directory::password_credential(&state.store, tenant.id, &email).await?
@@ -167,18 +187,8 @@ pub async fn sign_in(
     let stored = found
         .as_ref()
         .and_then(|c| c.password_hash.clone())
-        .unwrap_or_else(decoy_hash);
-    // Nothing over the accepted length was ever set: refuse it without hashing all of it.
-    let too_long = password.expose_secret().chars().count() > MAX_PASSWORD;
-    let candidate = if too_long {
-        SecretString::from("")
-    } else {
-        password
-    };
-    let matches = tokio::task::spawn_blocking(move || verify(&candidate, &stored))
-        .await
-        .map_err(|e| Error::Internal(e.into()))?
-        && !too_long;
+        .unwrap_or_else(|| DECOY_HASH.to_string());
+    let matches = verified(password, stored).await?;
     let refusal = match &found {
         None => Some("unknown_email"),
         Some(c) if c.password_hash.is_none() => Some("no_password"),
@@ -188,25 +198,24 @@ pub async fn sign_in(
         Some(_) => None,
     };
     let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
     let Some(credential) = found.filter(|_| refusal.is_none()) else {
-        audit::record(
-            &mut tx,
+        audit::failures::record(
+            &state.store,
+            &state.failures,
             now,
             ctx,
-            NewEvent {
-                chain: Chain::Tenant(tenant.id),
-                actor: Actor::system("sign-in"),
-                action: "login.failed",
-                target: Target::new("password", &email),
-                before: None,
-                after: Some(json!({"reason": refusal.unwrap_or("unknown"), "method": "password"})),
+            audit::failures::Kind {
+                tenant: tenant.id,
+                target_type: "password",
+                reason: refusal.unwrap_or("unknown").to_string(),
             },
+            &email,
+            json!({"method": "password"}),
         )
         .await?;
-        tx.commit().await?;
         return Err(Error::Unauthenticated(BAD_CREDENTIALS.into()));
     };
+    let mut tx = state.store.begin().await?;
     let user = credential.user;
     let opened = browser::open(state, &mut tx, tenant.id, user.id, "password".into(), ctx).await?;
     audit::record(
@@ -234,4 +243,20 @@ pub async fn sign_in(
     .await?;
     tx.commit().await?;
     Ok(browser::set_cookie(state, &opened))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decoy_hash_has_the_parameters_of_real_hashes() {
+        let decoy = PasswordHash::new(DECOY_HASH).unwrap();
+        let real = hash(&SecretString::from("a real password")).unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.version, real.version);
+        assert_eq!(decoy.params, real.params);
+        assert!(verify(&SecretString::from("decoy password"), DECOY_HASH));
+    }
 }

@@ -42,7 +42,7 @@ pub async fn oidc_callback(
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
     let result = callback_inner(state, tenant, connection, params, cookies, ctx).await;
-    if let Err(Failure::Refused { code, message }) = &result {
+    if let Err(Failure::Refused { code, message, .. }) = &result {
         tracing::info!(tenant = %tenant.id, connection = %connection.id, code, "OIDC sign-in refused");
         audit_failure(state, tenant.id, connection.id, code, message, ctx).await?;
     }
@@ -64,6 +64,7 @@ async fn callback_inner(
         return Err(Failure::Refused {
             code: "connection_disabled",
             message: "this connection is disabled".into(),
+            detail: None,
         });
     }
     let login = take_state(
@@ -77,6 +78,7 @@ async fn callback_inner(
     .ok_or_else(|| Failure::Refused {
         code: "unsolicited",
         message: "this answer does not belong to a sign-in started here; start again".into(),
+        detail: None,
     })?;
     if let Some(error) = &params.error {
         let text = match &params.error_description {
@@ -135,6 +137,7 @@ async fn callback_inner(
         return Err(Failure::Refused {
             code: "connection_in_test",
             message: "this connection is in test mode; only admin test sign-ins work".into(),
+            detail: None,
         });
     }
     sign_in_user(

@@ -368,11 +368,9 @@ pub async fn update(
     body: UpdateConnection,
 ) -> Result<ConnectionView, Error> {
     let tenant = auth.tenant();
-    let mut tx = state.store.begin().await?;
-    let row = store::sso::connection_for_update(&mut tx, tenant, id)
-        .await?
-        .ok_or(Error::NotFound("connection"))?;
-    let before = parse_row(row)?;
+    // Everything slow (fetching IdP metadata, OIDC discovery, sealing) happens before the
+    // write transaction; the transaction then checks nobody changed the connection meanwhile.
+    let before = load(state, tenant, id).await?;
     let mut after = before.clone();
     if let Some(name) = &body.name {
         after.name = check_name(name)?;
@@ -409,6 +407,8 @@ pub async fn update(
         }
     }
     after.updated_at = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    lock_unchanged(&mut tx, &before).await?;
     store::sso::update_connection(&mut tx, &to_row(&after)?).await?;
     audit::record(
         &mut tx,
@@ -490,6 +490,21 @@ pub async fn decryption_keys(
         .collect())
 }
 
+/// Locks the connection `before` was read from, inside `tx`, and refuses the change when
+/// someone else changed it since: the slow parts of a change are computed outside the write
+/// transaction, from that read.
+async fn lock_unchanged(tx: &mut crate::store::Tx, before: &Connection) -> Result<(), Error> {
+    let current = store::sso::connection_for_update(tx, before.tenant_id, before.id)
+        .await?
+        .ok_or(Error::NotFound("connection"))?;
+    if current.updated_at != before.updated_at {
+        return Err(Error::Conflict(
+            "the connection was changed by someone else meanwhile; read it again and retry".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Most SP decryption keys per connection (one in use, one being rolled in, one spare).
 const MAX_SP_KEYS: usize = 3;
 
@@ -503,11 +518,9 @@ pub async fn change_key(
 ) -> Result<ConnectionView, Error> {
     let tenant = auth.tenant();
     let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let row = store::sso::connection_for_update(&mut tx, tenant, id)
-        .await?
-        .ok_or(Error::NotFound("connection"))?;
-    let mut c = parse_row(row)?;
+    // Key generation and sealing happen before the write transaction (see `update`).
+    let before = load(state, tenant, id).await?;
+    let mut c = before.clone();
     let mut keys = open_keys(state, &c).await?;
     let Settings::Saml(saml) = &mut c.settings else {
         return Err(Error::Conflict(
@@ -521,8 +534,12 @@ pub async fn change_key(
                     "a connection holds at most {MAX_SP_KEYS} encryption keys; remove an old one first"
                 )));
             }
-            let (public, pem) = encryption::generate(&format!("Gatehouse SP {id}"), now)
-                .map_err(Error::Internal)?;
+            let subject = format!("Gatehouse SP {id}");
+            let (public, pem) =
+                tokio::task::spawn_blocking(move || encryption::generate(&subject, now))
+                    .await
+                    .map_err(|e| Error::Internal(e.into()))?
+                    .map_err(Error::Internal)?;
             keys.insert(public.id.clone(), pem.to_string());
             let key_id = public.id.clone();
             saml.sp_encryption_keys.push(public);
@@ -547,6 +564,8 @@ pub async fn change_key(
             .await?,
     );
     c.updated_at = now;
+    let mut tx = state.store.begin().await?;
+    lock_unchanged(&mut tx, &before).await?;
     store::sso::update_connection(&mut tx, &to_row(&c)?).await?;
     audit::record(
         &mut tx,

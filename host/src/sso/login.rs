@@ -42,8 +42,13 @@ pub const DEFAULT_LANDING: &str = "/account";
 pub enum Failure {
     /// The tenant or connection in the URL does not exist.
     NotFound,
-    /// The sign-in was refused; `code` is stable, `message` is for the user.
-    Refused { code: &'static str, message: String },
+    /// The sign-in was refused; `code` is stable, `message` is for the user, `detail` (when
+    /// the message must stay vague) for the audit log only.
+    Refused {
+        code: &'static str,
+        message: String,
+        detail: Option<String>,
+    },
     /// Something broke on our side.
     Internal(Error),
 }
@@ -54,11 +59,13 @@ impl From<Error> for Failure {
             Error::PluginFailed { stage, detail } => Failure::Refused {
                 code: "plugin_failed",
                 message: format!("the {stage} plugin failed: {detail}"),
+                detail: None,
             },
             Error::NotFound(_) => Failure::NotFound,
             Error::Conflict(message) => Failure::Refused {
                 code: "conflict",
                 message,
+                detail: None,
             },
             other => Failure::Internal(other),
         }
@@ -70,6 +77,7 @@ impl From<Rejection> for Failure {
         Failure::Refused {
             code: r.code(),
             message: r.to_string(),
+            detail: r.detail().map(str::to_string),
         }
     }
 }
@@ -79,6 +87,7 @@ impl From<super::oidc::Rejection> for Failure {
         Failure::Refused {
             code: r.code(),
             message: r.to_string(),
+            detail: None,
         }
     }
 }
@@ -88,6 +97,7 @@ impl From<Refusal> for Failure {
         Failure::Refused {
             code: r.code(),
             message: r.to_string(),
+            detail: None,
         }
     }
 }
@@ -128,10 +138,12 @@ pub async fn route(state: &AppState, email: &str) -> Result<(TenantRecord, Conne
     let unknown = || Failure::Refused {
         code: "no_connection",
         message: "no organisation signs in with this email domain here".into(),
+        detail: None,
     };
     let email: Email = email.parse().map_err(|_| Failure::Refused {
         code: "bad_email",
         message: "enter a work email address, such as ada@example.com".into(),
+        detail: None,
     })?;
     let domain: DomainName = email.domain().parse().map_err(|_| unknown())?;
     let tenant = store::tenants::find_by_verified_domain(&state.store, domain.as_str())
@@ -331,13 +343,24 @@ pub async fn saml_acs(
         ctx,
     )
     .await;
-    if let Err(Failure::Refused { code, message }) = &result {
+    if let Err(Failure::Refused {
+        code,
+        message,
+        detail,
+    }) = &result
+    {
         tracing::info!(tenant = %tenant.id, connection = %connection.id, code, "SAML sign-in refused");
-        audit_failure(state, tenant.id, connection.id, code, message, ctx).await?;
+        let message = match detail {
+            Some(detail) => format!("{message}: {detail}"),
+            None => message.clone(),
+        };
+        audit_failure(state, tenant.id, connection.id, code, &message, ctx).await?;
     }
     result
 }
 
+/// Records a refused SSO sign-in at `connection` (repeats collapsed, see
+/// [`audit::failures`]).
 pub(super) async fn audit_failure(
     state: &AppState,
     tenant: TenantId,
@@ -346,22 +369,20 @@ pub(super) async fn audit_failure(
     message: &str,
     ctx: &RequestContext,
 ) -> Result<(), Failure> {
-    let mut tx = state.store.begin().await.map_err(Error::from)?;
-    audit::record(
-        &mut tx,
+    audit::failures::record(
+        &state.store,
+        &state.failures,
         state.clock.now(),
         ctx,
-        NewEvent {
-            chain: Chain::Tenant(tenant),
-            actor: Actor::system("sign-in"),
-            action: "login.failed",
-            target: Target::new("sso_connection", connection),
-            before: None,
-            after: Some(json!({"reason": code, "message": message})),
+        audit::failures::Kind {
+            tenant,
+            target_type: "sso_connection",
+            reason: code.to_string(),
         },
+        &connection.to_string(),
+        json!({"message": message}),
     )
     .await?;
-    tx.commit().await.map_err(Error::from)?;
     Ok(())
 }
 
@@ -405,10 +426,12 @@ pub(super) async fn take_state(
         Some(s) if s.expires_at <= state.clock.now() => Err(Failure::Refused {
             code: "login_expired",
             message: "the sign-in took too long; start again".into(),
+            detail: None,
         }),
         Some(s) if !bound_to_this_browser(&s, cookies) => Err(Failure::Refused {
             code: "browser_mismatch",
             message: "this sign-in was started in another browser; start again here".into(),
+            detail: None,
         }),
         other => Ok(other),
     }
@@ -427,6 +450,7 @@ async fn saml_acs_inner(
         return Err(Failure::Refused {
             code: "connection_disabled",
             message: "this connection is disabled".into(),
+            detail: None,
         });
     }
     let Settings::Saml(saml) = &connection.settings else {
@@ -452,6 +476,7 @@ async fn saml_acs_inner(
             idp_entity_id: &saml.idp_entity_id,
             certificates: &certificates,
             decryption_keys: &decryption_keys,
+            allow_cbc: saml.allow_cbc_encryption,
             want_assertions_signed: saml.want_assertions_signed,
             skew_secs: i64::from(saml.clock_skew_secs),
             request_id: login.as_ref().map(|l| l.request_id.as_str()),
@@ -480,6 +505,7 @@ async fn saml_acs_inner(
         return Err(Failure::Refused {
             code: "connection_in_test",
             message: "this connection is in test mode; only admin test sign-ins work".into(),
+            detail: None,
         });
     }
     let return_to = login.and_then(|l| l.return_to);

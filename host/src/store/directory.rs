@@ -78,8 +78,11 @@ pub async fn insert_user(tx: &mut Tx, u: &UserRow) -> StoreResult<()> {
     Ok(())
 }
 
-/// Writes the user's profile and status. With `signed_in_through` (connection, subject) it
-/// also stamps that identity's `last_login_at` with the user's, in the same round trip.
+/// Writes the profile an SSO sign-in refreshes. Status is never written back as read: the
+/// only change a sign-in may make is pending → active, and that is guarded in the `WHERE`
+/// of the statement itself, so a deactivation committed by SCIM is never undone. With
+/// `signed_in_through` (connection, subject) it also stamps that identity's `last_login_at`
+/// with the user's, in the same round trip.
 pub async fn update_user(
     tx: &mut Tx,
     u: &UserRow,
@@ -87,7 +90,9 @@ pub async fn update_user(
 ) -> StoreResult<()> {
     const UPDATE: &str =
         "UPDATE users SET email = $3, email_verified = $4, display_name = $5, given_name = $6, family_name = $7, \
-         locale = $8, timezone = $9, custom_json = $10, status = $11, updated_at = $12, last_login_at = $13 \
+         locale = $8, timezone = $9, custom_json = $10, \
+         status = CASE WHEN status = 'pending' AND $11 = 'active' THEN 'active' ELSE status END, \
+         updated_at = $12, last_login_at = $13 \
          WHERE tenant_id = $1 AND id = $2";
     const TOUCH: &str = "UPDATE user_identities SET last_login_at = $13 \
          WHERE tenant_id = $1 AND connection_id = $14 AND subject = $15";
@@ -130,13 +135,27 @@ pub async fn user(store: &Store, tenant: TenantId, id: UserId) -> StoreResult<Op
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// The user of `tenant` with this (lower-cased) email.
+/// What locks a row read for a read-modify-write until the transaction ends: nothing on
+/// SQLite (`BEGIN IMMEDIATE` already holds the database's one write lock), `FOR UPDATE` on
+/// PostgreSQL (`OF u` where the user is joined as `u`).
+fn lock_clause(tx: &Tx, alias: Option<&str>) -> String {
+    match (tx.backend(), alias) {
+        (Backend::Sqlite, _) => String::new(),
+        (Backend::Postgres, None) => " FOR UPDATE".into(),
+        (Backend::Postgres, Some(a)) => format!(" FOR UPDATE OF {a}"),
+    }
+}
+
+/// The user of `tenant` with this (lower-cased) email, locked until `tx` ends.
 pub async fn user_by_email(
     tx: &mut Tx,
     tenant: TenantId,
     email: &str,
 ) -> StoreResult<Option<UserRow>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2");
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2{}",
+        lock_clause(tx, None)
+    );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
         .bind(email)
@@ -145,7 +164,7 @@ pub async fn user_by_email(
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// The user a connection's subject is linked to.
+/// The user a connection's subject is linked to, locked until `tx` ends.
 pub async fn user_by_identity(
     tx: &mut Tx,
     tenant: TenantId,
@@ -154,12 +173,13 @@ pub async fn user_by_identity(
 ) -> StoreResult<Option<UserRow>> {
     let sql = format!(
         "SELECT {} FROM users u JOIN user_identities i ON i.tenant_id = u.tenant_id AND i.user_id = u.id \
-         WHERE i.tenant_id = $1 AND i.connection_id = $2 AND i.subject = $3",
+         WHERE i.tenant_id = $1 AND i.connection_id = $2 AND i.subject = $3{}",
         USER_COLUMNS
             .split(", ")
             .map(|c| format!("u.{c}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        lock_clause(tx, Some("u"))
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())

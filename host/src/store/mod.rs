@@ -15,13 +15,16 @@ pub mod sessions;
 pub mod sso;
 pub mod tenants;
 pub mod tokens;
+#[cfg(test)]
+mod tx_tests;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{AnyConnection, AnyPool, Connection};
 
 /// Which SQL engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,15 +68,40 @@ pub struct Store {
     writer: AnyPool,
 }
 
-/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
+/// A write transaction, safe to cancel at any `.await`.
+///
+/// A request future can be dropped anywhere (the client went away, the request timed out),
+/// and sqlx's own transaction is not cancel-safe: a `begin()` dropped after the server ran
+/// `BEGIN` but before sqlx counted it leaves the connection inside a transaction that nobody
+/// ends, and on SQLite that connection is the node's only writer. So the transaction state is
+/// tracked here, statement by statement, and dropping a `Tx` that has not committed never
+/// hands its connection back as it is: an open transaction is rolled back on a task of its
+/// own first, and a connection whose state is in doubt (dropped while `BEGIN` or `COMMIT` was
+/// under way) is closed, which ends any transaction on the server, and replaced.
 pub struct Tx {
-    inner: sqlx::Transaction<'static, sqlx::Any>,
+    /// The writer connection; taken out only by `Drop`.
+    conn: Option<PoolConnection<sqlx::Any>>,
+    state: TxState,
     backend: Backend,
+}
+
+/// Where a [`Tx`]'s connection stands, as far as the host knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// `BEGIN` or `COMMIT` was sent and its answer not seen: the server may or may not be
+    /// inside a transaction.
+    InDoubt,
+    /// `BEGIN` succeeded and nothing ended the transaction yet.
+    Open,
+    /// `COMMIT` succeeded: the connection is clean.
+    Finished,
 }
 
 impl Tx {
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.inner
+        self.conn
+            .as_deref_mut()
+            .expect("a Tx holds its connection until it is dropped")
     }
 
     /// The engine, for the few writes that put two statements into one round trip (a
@@ -82,9 +110,50 @@ impl Tx {
         self.backend
     }
 
-    pub async fn commit(self) -> StoreResult<()> {
-        self.inner.commit().await?;
+    pub async fn commit(mut self) -> StoreResult<()> {
+        self.state = TxState::InDoubt;
+        sqlx::query("COMMIT").execute(self.conn()).await?;
+        self.state = TxState::Finished;
         Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        match self.state {
+            TxState::Finished => drop(conn),
+            TxState::Open => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(roll_back(conn));
+                }
+                Err(_) => drop(conn.detach()),
+            },
+            TxState::InDoubt => discard(conn),
+        }
+    }
+}
+
+/// Ends an abandoned transaction before its connection goes back to the pool; a connection
+/// that cannot roll back is closed instead.
+async fn roll_back(mut conn: PoolConnection<sqlx::Any>) {
+    if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+        tracing::warn!(error = %e, "rolling back an abandoned transaction failed; closing its connection");
+        discard(conn);
+    }
+}
+
+/// Takes a connection out of the pool (which may open a replacement) and closes it: closing
+/// ends whatever transaction the server still holds for it.
+fn discard(conn: PoolConnection<sqlx::Any>) {
+    let conn = conn.detach();
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                let _ = conn.close().await;
+            });
+        }
+        Err(_) => drop(conn),
     }
 }
 
@@ -188,16 +257,21 @@ impl Store {
     }
 
     /// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so the write lock is taken up
-    /// front rather than on the first write).
+    /// front rather than on the first write). See [`Tx`] for what a cancelled one does.
     pub async fn begin(&self) -> StoreResult<Tx> {
-        let inner = match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        };
-        Ok(Tx {
-            inner,
+        let conn = self.writer.acquire().await?;
+        let mut tx = Tx {
+            conn: Some(conn),
+            state: TxState::InDoubt,
             backend: self.backend,
-        })
+        };
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        sqlx::query(begin).execute(tx.conn()).await?;
+        tx.state = TxState::Open;
+        Ok(tx)
     }
 
     pub(crate) fn reader(&self) -> &AnyPool {

@@ -170,6 +170,15 @@ pub async fn insert_code(tx: &mut Tx, code_hash: &[u8], c: &CodeRow) -> StoreRes
     Ok(())
 }
 
+/// Drops every unredeemed code of `tenant` (suspension, deletion); returns how many.
+pub async fn delete_codes(tx: &mut Tx, tenant: TenantId) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM oauth_codes WHERE tenant_id = $1")
+        .bind(tenant.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Takes a code (read and delete): the hash of a 256-bit secret finds it, and it is used
 /// at most once even when two token requests race.
 pub async fn take_code(tx: &mut Tx, code_hash: &[u8]) -> StoreResult<Option<CodeRow>> {

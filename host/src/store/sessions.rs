@@ -42,11 +42,14 @@ pub async fn insert(tx: &mut Tx, s: &SessionRow, token_hash: &[u8]) -> StoreResu
 }
 
 /// Authentication lookup by the hash of the presented cookie: the tenant is not known yet,
-/// and the hash of a 256-bit secret is itself unguessable.
+/// and the hash of a 256-bit secret is itself unguessable. A session of a tenant that is not
+/// active is not found, whatever its own state.
 pub async fn by_token_hash(store: &Store, token_hash: &[u8]) -> StoreResult<Option<SessionRow>> {
     let row = sqlx::query(
-        "SELECT id, tenant_id, user_id, method, created_at, last_seen_at, idle_expires_at, absolute_expires_at, revoked_at, ip, user_agent \
-         FROM sessions WHERE token_hash = $1",
+        "SELECT s.id, s.tenant_id, s.user_id, s.method, s.created_at, s.last_seen_at, s.idle_expires_at, \
+         s.absolute_expires_at, s.revoked_at, s.ip, s.user_agent \
+         FROM sessions s JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
+         WHERE s.token_hash = $1",
     )
     .bind(token_hash.to_vec())
     .fetch_optional(store.reader())
@@ -107,7 +110,20 @@ pub async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
-/// Whether session `id` of `tenant` is live at `now` (not revoked, not expired).
+/// Revokes every live session of `tenant` (suspension, deletion); returns how many.
+pub async fn revoke_all(tx: &mut Tx, tenant: TenantId, now: Timestamp) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $2 WHERE tenant_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(tenant.to_string())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Whether session `id` of `tenant` is live at `now` (not revoked, not expired, and its
+/// tenant active).
 pub async fn is_live(
     store: &Store,
     tenant: TenantId,
@@ -115,8 +131,9 @@ pub async fn is_live(
     now: Timestamp,
 ) -> StoreResult<bool> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sessions WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL \
-         AND idle_expires_at > $3 AND absolute_expires_at > $3",
+        "SELECT COUNT(*) FROM sessions s JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
+         WHERE s.tenant_id = $1 AND s.id = $2 AND s.revoked_at IS NULL \
+         AND s.idle_expires_at > $3 AND s.absolute_expires_at > $3",
     )
     .bind(tenant.to_string())
     .bind(id.to_string())

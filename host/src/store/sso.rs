@@ -183,11 +183,15 @@ pub async fn take_login_state(
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    sqlx::query("DELETE FROM sso_login_states WHERE tenant_id = $1 AND id = $2")
+    let deleted = sqlx::query("DELETE FROM sso_login_states WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.to_string())
         .bind(id)
         .execute(tx.conn())
         .await?;
+    // Another request took it between the read and the delete: it is theirs, used once.
+    if deleted.rows_affected() != 1 {
+        return Ok(None);
+    }
     Ok(Some(LoginStateRow {
         id: row.try_get("id")?,
         tenant_id: tenant,
@@ -237,6 +241,10 @@ pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
         "DELETE FROM sso_login_states WHERE expires_at < $1",
         "DELETE FROM saml_replay WHERE expires_at < $1",
         "DELETE FROM oauth_codes WHERE expires_at < $1",
+        // Sessions past either timeout are dead whatever else holds; the codes that named
+        // them (60 s) went just before.
+        "DELETE FROM sessions WHERE (idle_expires_at < $1 OR absolute_expires_at < $1) \
+         AND id NOT IN (SELECT session_id FROM oauth_codes)",
     ] {
         n += sqlx::query(sql)
             .bind(now.as_micros())

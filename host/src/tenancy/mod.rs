@@ -216,11 +216,25 @@ pub async fn transition(
     };
     store::tenants::set_status(&mut tx, id, target, now).await?;
     let mut extra = json!({});
+    if target != TenantStatus::Active {
+        // Every browser session and unredeemed authorization code ends now, and resuming
+        // does not bring them back; the app's access tokens die with their session (userinfo
+        // checks it) and expire within their 10 minutes.
+        let sessions = store::sessions::revoke_all(&mut tx, id, now).await?;
+        let codes = store::provider::delete_codes(&mut tx, id).await?;
+        extra = json!({ "sessions_revoked": sessions, "codes_dropped": codes });
+    }
     if target == TenantStatus::Deleted {
         store::tenants::delete_all_domains(&mut tx, id).await?;
         let revoked = store::tokens::revoke_all_api_tokens(&mut tx, id, now).await?;
         store::keys::delete_tenant_key(&mut tx, id).await?;
-        extra = json!({ "tokens_revoked": revoked, "domains_removed": true, "data_key_destroyed": true });
+        if let Some(obj) = extra.as_object_mut() {
+            obj.extend([
+                ("tokens_revoked".to_string(), json!(revoked)),
+                ("domains_removed".to_string(), json!(true)),
+                ("data_key_destroyed".to_string(), json!(true)),
+            ]);
+        }
     }
     let mut after = before.clone();
     after.status = target;

@@ -2,8 +2,11 @@
 //! generated per connection and rotated by adding a new key before removing the old, and the
 //! decryption of a `<saml:EncryptedAssertion>` back into the response it came in, so the
 //! ordinary checks in `response` then run on it. Key transport: RSA-OAEP only (RSA PKCS#1
-//! v1.5 is refused: it is open to padding-oracle attacks). Content: AES-CBC, AES-GCM and
-//! 3DES-CBC (still the default of several IdPs). Every length is checked before slicing.
+//! v1.5 is refused: it is open to padding-oracle attacks). Content: AES-GCM; AES-CBC and
+//! 3DES-CBC (still the default of several IdPs) only on a connection that allows CBC, since
+//! unauthenticated CBC is what XML Encryption's known plaintext-recovery attacks use. Every
+//! failure after the algorithms are read is one [`Rejection::Undecryptable`] (see there).
+//! Every length is checked before slicing.
 
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Padding;
@@ -133,8 +136,8 @@ fn unwrap_key(cipher: &[u8], method: &str, key: &PKey<Private>) -> Option<Vec<u8
     Some(out)
 }
 
-fn decrypt_content(data: &[u8], method: &str, key: &[u8]) -> Result<Vec<u8>, Rejection> {
-    let fail = || Rejection::Malformed("the encrypted assertion does not decrypt".into());
+/// The content cipher `method` names, and whether it is GCM; refused unless GCM or allowed.
+fn content_cipher(method: &str, allow_cbc: bool) -> Result<(Cipher, bool), Rejection> {
     let (cipher, gcm) = match method {
         "http://www.w3.org/2001/04/xmlenc#aes128-cbc" => (Cipher::aes_128_cbc(), false),
         "http://www.w3.org/2001/04/xmlenc#aes192-cbc" => (Cipher::aes_192_cbc(), false),
@@ -144,6 +147,21 @@ fn decrypt_content(data: &[u8], method: &str, key: &[u8]) -> Result<Vec<u8>, Rej
         "http://www.w3.org/2009/xmlenc11#aes256-gcm" => (Cipher::aes_256_gcm(), true),
         _ => return Err(Rejection::Unsupported("this content encryption algorithm")),
     };
+    if !gcm && !allow_cbc {
+        return Err(Rejection::Unsupported(
+            "CBC content encryption (AES-GCM unless the connection allows CBC)",
+        ));
+    }
+    Ok((cipher, gcm))
+}
+
+fn decrypt_content(
+    data: &[u8],
+    cipher: Cipher,
+    gcm: bool,
+    key: &[u8],
+) -> Result<Vec<u8>, Rejection> {
+    let fail = || Rejection::Undecryptable("the content does not decrypt".into());
     if key.len() != cipher.key_len() {
         return Err(fail());
     }
@@ -241,8 +259,13 @@ fn parts(xml: &str) -> Result<Parts, Rejection> {
     }
 }
 
-/// Replaces the response's EncryptedAssertion with its plaintext, trying each SP key.
-pub fn decrypt_in_place(xml: &str, keys: &[PKey<Private>]) -> Result<String, Rejection> {
+/// Replaces the response's EncryptedAssertion with its plaintext, trying each SP key. CBC
+/// content is refused unless `allow_cbc`.
+pub fn decrypt_in_place(
+    xml: &str,
+    keys: &[PKey<Private>],
+    allow_cbc: bool,
+) -> Result<String, Rejection> {
     let (start, end) =
         element_span(xml, b"EncryptedAssertion")?.ok_or(Rejection::AssertionCount(0))?;
     let parts = parts(&xml[start..end])?;
@@ -255,20 +278,21 @@ pub fn decrypt_in_place(xml: &str, keys: &[PKey<Private>]) -> Result<String, Rej
         return Err(Rejection::Unsupported("RSA PKCS#1 v1.5 key transport"));
     }
     let data_method = parts.data_method.ok_or_else(|| missing("content method"))?;
+    let (cipher, gcm) = content_cipher(&data_method, allow_cbc)?;
     let wrapped = base64_decode(&parts.key_value.ok_or_else(|| missing("encrypted key"))?)?;
     let data = base64_decode(&parts.data_value.ok_or_else(|| missing("cipher data"))?)?;
     let content_key = keys
         .iter()
         .find_map(|k| unwrap_key(&wrapped, &key_method, k))
-        .ok_or(Rejection::Undecryptable)?;
-    let plain = decrypt_content(&data, &data_method, &content_key)?;
+        .ok_or_else(|| Rejection::Undecryptable("no key of this connection unwraps it".into()))?;
+    let plain = decrypt_content(&data, cipher, gcm, &content_key)?;
     if plain.len() > MAX_PLAINTEXT {
-        return Err(Rejection::Malformed(
+        return Err(Rejection::Undecryptable(
             "the decrypted assertion is too large".into(),
         ));
     }
     let plain = String::from_utf8(plain)
-        .map_err(|_| Rejection::Malformed("the decrypted assertion is not UTF-8".into()))?;
+        .map_err(|_| Rejection::Undecryptable("the decrypted assertion is not UTF-8".into()))?;
     let plain = plain.trim_start_matches(|c: char| c != '<');
     let plain = plain.strip_prefix("<?xml").map_or(plain, |rest| {
         rest.split_once("?>").map_or(rest, |(_, tail)| tail)
@@ -286,16 +310,23 @@ mod tests {
     #[test]
     fn short_or_wrong_ciphertext_is_an_error_not_a_panic() {
         let key = [7u8; 16];
+        let (cbc, _) = content_cipher(AES128_CBC, true).unwrap();
+        let (gcm, _) = content_cipher(AES128_GCM, false).unwrap();
         for data in [&[][..], &[1u8; 5][..], &[1u8; 16][..], &[1u8; 31][..]] {
-            assert!(decrypt_content(data, AES128_CBC, &key).is_err());
-            assert!(decrypt_content(data, AES128_GCM, &key).is_err());
+            assert!(decrypt_content(data, cbc, false, &key).is_err());
+            assert!(decrypt_content(data, gcm, true, &key).is_err());
         }
         assert!(
-            decrypt_content(&[0u8; 64], AES128_CBC, &[1u8; 3]).is_err(),
+            decrypt_content(&[0u8; 64], cbc, false, &[1u8; 3]).is_err(),
             "wrong key length"
         );
         assert!(matches!(
-            decrypt_content(&[0u8; 64], "urn:made-up", &key),
+            content_cipher("urn:made-up", true),
+            Err(Rejection::Unsupported(_))
+        ));
+        // CBC only where the connection allows it.
+        assert!(matches!(
+            content_cipher(AES128_CBC, false),
             Err(Rejection::Unsupported(_))
         ));
     }
@@ -322,8 +353,9 @@ mod tests {
         let m = c.finalize(&mut out[n..]).unwrap();
         out.truncate(n + m);
         let data = [&iv[..], &out].concat();
+        let (cbc, _) = content_cipher(AES128_CBC, true).unwrap();
         assert_eq!(
-            decrypt_content(&data, AES128_CBC, &key).unwrap(),
+            decrypt_content(&data, cbc, false, &key).unwrap(),
             b"<saml:Assertion/>"
         );
     }

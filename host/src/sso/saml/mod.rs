@@ -25,8 +25,13 @@ pub enum Rejection {
     AssertionCount(usize),
     #[error("{0} are not supported by this connection")]
     Unsupported(&'static str),
-    #[error("the assertion is encrypted to a key this connection does not hold")]
-    Undecryptable,
+    /// Anything that went wrong between the encrypted assertion and its verified signature:
+    /// no key of this connection unwraps it, it does not decrypt, it is not UTF-8 or XML, or
+    /// what it decrypts to is not signed. One answer for all of them: telling them apart
+    /// would be a decryption oracle (an attacker flipping ciphertext bits learns the
+    /// plaintext from which failure comes back). The detail is for the audit log only.
+    #[error("the encrypted assertion could not be decrypted and verified")]
+    Undecryptable(String),
     #[error("the response is not signed")]
     Unsigned,
     #[error("the signature does not verify with any certificate of this connection, or uses a refused algorithm")]
@@ -65,7 +70,7 @@ impl Rejection {
             Rejection::ForbiddenXml(_) => "forbidden_xml",
             Rejection::AssertionCount(_) => "assertion_count",
             Rejection::Unsupported(_) => "unsupported",
-            Rejection::Undecryptable => "undecryptable",
+            Rejection::Undecryptable(_) => "undecryptable",
             Rejection::Unsigned => "unsigned",
             Rejection::BadSignature => "bad_signature",
             Rejection::AssertionNotSigned => "assertion_not_signed",
@@ -80,6 +85,24 @@ impl Rejection {
             Rejection::Unsolicited => "unsolicited",
             Rejection::Replayed => "replayed",
             Rejection::NoSubject => "no_subject",
+        }
+    }
+
+    /// What the audit log (never the answer) may add to the message.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Rejection::Undecryptable(detail) => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// The same failure, as it may be told about an encrypted assertion: every failure of
+    /// decryption, parsing or signature becomes [`Rejection::Undecryptable`]. Refusals that
+    /// depend only on what the response declares in the clear (an algorithm) stay as they are.
+    pub(crate) fn concealed(self) -> Rejection {
+        match self {
+            Rejection::Unsupported(_) | Rejection::Undecryptable(_) => self,
+            other => Rejection::Undecryptable(other.to_string()),
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Expectations<'a> {
     pub certificates: &'a [CertificateDer],
     /// The connection's SP decryption keys (for encrypted assertions), newest first.
     pub decryption_keys: &'a [openssl::pkey::PKey<openssl::pkey::Private>],
+    /// Accept CBC content encryption (the connection opted in); AES-GCM otherwise.
+    pub allow_cbc: bool,
     pub want_assertions_signed: bool,
     pub skew_secs: i64,
     /// The AuthnRequest id this answers (SP-initiated), or `None` for an unsolicited response.
@@ -153,19 +155,23 @@ pub fn verify(xml: &str, expect: &Expectations) -> Result<Verified, Rejection> {
         .parse()
         .map_err(|e| Rejection::Malformed(format!("not a SAML Response: {e}")))?;
     check_envelope(&envelope, expect)?;
+    let encrypted = shape.encrypted > 0;
+    // From decryption to a verified signature, an encrypted assertion's failures are told
+    // apart only in the audit log (see `Rejection::Undecryptable`).
+    let conceal = |r: Rejection| if encrypted { r.concealed() } else { r };
     let decrypted;
-    let (xml, shape) = if shape.encrypted > 0 {
-        decrypted = decrypt(xml, &shape, expect)?;
-        let shape = prescan(&decrypted)?;
+    let (xml, shape) = if encrypted {
+        decrypted = decrypt(xml, &shape, expect).map_err(conceal)?;
+        let shape = prescan(&decrypted).map_err(conceal)?;
         if shape.encrypted > 0 {
-            return Err(Rejection::AssertionCount(2));
+            return Err(conceal(Rejection::AssertionCount(2)));
         }
         (decrypted.as_str(), shape)
     } else {
         (xml, shape)
     };
     if shape.signatures == 0 {
-        return Err(Rejection::Unsigned);
+        return Err(conceal(Rejection::Unsigned));
     }
     let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
@@ -173,11 +179,12 @@ pub fn verify(xml: &str, expect: &Expectations) -> Result<Verified, Rejection> {
         ReduceMode::ValidateAndMarkNoAncestors,
         Some(&ALLOWED_ALGORITHMS),
     )
-    .map_err(|_| Rejection::BadSignature)?;
+    .map_err(|_| conceal(Rejection::BadSignature))?;
     let assertion = signed_assertion(
         &reduced,
         expect.want_assertions_signed && !shape.assertion_signed,
-    )?;
+    )
+    .map_err(conceal)?;
     check_assertion(&assertion, expect)
 }
 
@@ -199,9 +206,11 @@ fn decrypt(xml: &str, shape: &Shape, expect: &Expectations) -> Result<String, Re
         }
     }
     if expect.decryption_keys.is_empty() {
-        return Err(Rejection::Undecryptable);
+        return Err(Rejection::Undecryptable(
+            "the connection holds no decryption key".into(),
+        ));
     }
-    encryption::decrypt_in_place(&outer, expect.decryption_keys)
+    encryption::decrypt_in_place(&outer, expect.decryption_keys, expect.allow_cbc)
 }
 
 /// Status, Destination, Issuer and InResponseTo on the response element.

@@ -38,6 +38,11 @@ pub struct SamlSettings {
     /// Managed through the connection's encryption-key endpoints, not set directly.
     #[serde(default)]
     pub sp_encryption_keys: Vec<super::encryption::SpKey>,
+    /// Accept encrypted assertions whose content uses AES-CBC or 3DES-CBC (off: AES-GCM
+    /// only). Unauthenticated CBC is what XML Encryption's plaintext-recovery attacks need;
+    /// turn it on only for an IdP that cannot encrypt with GCM.
+    #[serde(default)]
+    pub allow_cbc_encryption: bool,
     /// Where the IdP's metadata was fetched from, when it was given by URL (fetched again
     /// when an update names it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,6 +62,7 @@ pub struct SamlInput {
     pub want_assertions_signed: Option<bool>,
     pub clock_skew_secs: Option<u32>,
     pub allow_idp_initiated: Option<bool>,
+    pub allow_cbc_encryption: Option<bool>,
 }
 
 /// A signing certificate as the admin API shows it.
@@ -121,6 +127,10 @@ impl SamlInput {
             sp_encryption_keys: current
                 .map(|c| c.sp_encryption_keys.clone())
                 .unwrap_or_default(),
+            allow_cbc_encryption: self
+                .allow_cbc_encryption
+                .or(current.map(|c| c.allow_cbc_encryption))
+                .unwrap_or(false),
             metadata_url: self
                 .metadata_url
                 .or_else(|| current.and_then(|c| c.metadata_url.clone())),
