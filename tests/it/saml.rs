@@ -813,3 +813,57 @@ async fn a_connection_can_be_made_from_the_idps_metadata_url() {
         r.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_metadata_fetch_does_not_hold_the_writer() {
+    let s = setup("saml-slow", json!({})).await;
+    let metadata = reqwest::get(format!("{}/metadata", s.idp))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // An IdP whose metadata URL answers after three seconds.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow = format!("http://{}/metadata", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/metadata",
+        axum::routing::get(move || {
+            let metadata = metadata.clone();
+            async move {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                metadata
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let (url, token, connection) = (s.app.url.clone(), s.token.clone(), s.connection.clone());
+    let update = tokio::spawn(async move {
+        reqwest::Client::new()
+            .patch(format!("{url}/api/v1/sso/connections/{connection}"))
+            .bearer_auth(token)
+            .json(&json!({"saml": {"metadata_url": slow}}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Meanwhile the node takes other writes: the fetch runs before the update's transaction.
+    let r = s
+        .app
+        .api(
+            &s.token,
+            Method::POST,
+            "/tokens",
+            Some(json!({"name": "meanwhile", "scopes": ["tenant:read"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(
+        !update.is_finished(),
+        "a write waited for the metadata fetch"
+    );
+    assert_eq!(update.await.unwrap(), StatusCode::OK);
+}

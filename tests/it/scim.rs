@@ -1196,3 +1196,137 @@ async fn a_scim_token_rotates_with_an_overlap_and_revokes() {
     let r = send(&app, Some(&new), Method::GET, &url, None, &[]).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_and_concurrent_membership_changes_are_bounded_and_land_whole() {
+    let app = crate::helpers::spawn_app_with(|c| c.server.max_body_bytes = 1024 * 1024).await;
+    let s = scim_tenant(&app, "crowd-co").await;
+    let catalogue = json!({"roles": ["admin", "member"], "default_role": "member",
+        "group_mappings": [{"group_id": "Crowd", "role": "admin"}]});
+    let put = app
+        .api(&s.admin, Method::PUT, "/catalogue", Some(catalogue))
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    // 1,001 users through Bulk (1,000 operations at most per request).
+    let mut ids = Vec::new();
+    for batch in 0..2 {
+        let n = if batch == 0 { 1000 } else { 1 };
+        let ops: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"method": "POST", "bulkId": format!("u{i}"), "path": "/Users",
+                "data": {"schemas": [USER], "userName": format!("u{batch}-{i}@crowd-co.example")}})
+            })
+            .collect();
+        let r = s
+            .call(&app, Method::POST, "/Bulk", Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        for op in r.body["Operations"].as_array().unwrap() {
+            assert_eq!(op["status"], "201", "{op}");
+            ids.push(
+                op["location"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+    }
+    let group = s
+        .call(
+            &app,
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "Crowd"})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+    let gid = group.body["id"].as_str().unwrap().to_string();
+    let add = |users: &[String]| {
+        json!([{"op": "add", "path": "members",
+            "value": users.iter().map(|u| json!({"value": u})).collect::<Vec<_>>()}])
+    };
+
+    // More than 1,000 membership changes in one request: refused, nothing written.
+    let r = s.patch(&app, &format!("/Groups/{gid}"), add(&ids)).await;
+    assert_eq!(error_type(&r), ("400", "invalidValue"), "{}", r.body);
+    let g = s
+        .call(&app, Method::GET, &format!("/Groups/{gid}"), None)
+        .await;
+    assert!(g.body.get("members").is_none(), "{}", g.body);
+    assert_eq!(s.user(&app, &ids[0]).await["roles"], json!([]));
+
+    // 1,000 at once are fine, and each member gets the group's role.
+    let r = s
+        .patch(&app, &format!("/Groups/{gid}"), add(&ids[..1000]))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1000);
+    assert_eq!(s.user(&app, &ids[999]).await["roles"], json!(["admin"]));
+
+    // Concurrent PATCHes of one group (removals, from several clients): each lands whole or
+    // (after repeated conflicts) not at all, and roles follow membership exactly.
+    let mut clients = Vec::new();
+    for chunk in ids[..40].chunks(8) {
+        let (base, token, http, gid) = (
+            s.base.clone(),
+            s.token.clone(),
+            app.client.clone(),
+            gid.clone(),
+        );
+        let chunk = chunk.to_vec();
+        clients.push(tokio::spawn(async move {
+            let body = json!({"schemas": [PATCH_OP], "Operations": chunk.iter().map(|u|
+                json!({"op": "remove", "path": format!("members[value eq \"{u}\"]")})).collect::<Vec<_>>()});
+            let status = http
+                .patch(format!("{base}/Groups/{gid}"))
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            (chunk, status)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for c in clients {
+        outcomes.push(c.await.unwrap());
+    }
+    let g = s
+        .call(&app, Method::GET, &format!("/Groups/{gid}"), None)
+        .await;
+    let members: Vec<String> = g.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
+    let landed = outcomes
+        .iter()
+        .filter(|(_, st)| *st == StatusCode::OK)
+        .count();
+    assert!(landed >= 1, "no concurrent change landed");
+    for (chunk, status) in &outcomes {
+        assert!(
+            *status == StatusCode::OK || *status == StatusCode::CONFLICT,
+            "{status}"
+        );
+        for u in chunk {
+            assert_eq!(
+                members.contains(u),
+                *status == StatusCode::CONFLICT,
+                "{u} after {status}"
+            );
+            let roles = s.user(&app, u).await["roles"].clone();
+            assert_eq!(
+                roles == json!(["admin"]),
+                members.contains(u),
+                "{u}: {roles}"
+            );
+        }
+    }
+}

@@ -1,15 +1,16 @@
 //! What provisioning changes beyond the rows SCIM writes: a deprovisioned user loses every
 //! session and pending authorization code in the same transaction, and a change to SCIM
 //! group memberships re-derives the affected users' SCIM roles through the tenant's role
-//! mapper (SSO-derived roles are the sign-in's to replace; a user's roles are the union).
+//! mapper, before the write transaction that stores them (SSO-derived roles are the
+//! sign-in's to replace; a user's roles are the union).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::error::Error;
 use crate::plugins::{provisioning, types};
-use crate::store::directory::{self as sql, RoleRow, RoleSource, UserRow};
+use crate::store::directory::{RoleRow, UserRow};
 use crate::store::{scim as scim_sql, Tx};
 use crate::types::{TenantId, Timestamp, UserId};
 
@@ -24,21 +25,26 @@ pub async fn cut_off(
     Ok(scim_sql::revoke_user_access(tx, tenant, user, now).await?)
 }
 
-/// Re-derives the SCIM roles of `users` from their SCIM groups (none: no SCIM roles).
-pub async fn sync_scim_roles(
+/// The SCIM roles each of `users` gets from the keys of its SCIM groups (`keys`; none: no
+/// SCIM roles), through the tenant's role mapper. A plugin call: run it before the write
+/// transaction that stores the result with [`crate::store::directory::replace_roles`].
+pub async fn scim_roles(
     state: &AppState,
-    tx: &mut Tx,
     tenant: TenantId,
     ctx: &RequestContext,
     users: &[UserRow],
-    now: Timestamp,
-) -> Result<(), Error> {
+    keys: &BTreeMap<UserId, BTreeSet<String>>,
+) -> Result<Vec<(UserId, Vec<RoleRow>)>, Error> {
+    let mut out = Vec::new();
     let mut identities = Vec::new();
     let mut mapped_users = Vec::new();
     for user in users {
-        let groups = scim_sql::group_keys_of_user(tx, tenant, user.id).await?;
+        let groups: Vec<String> = keys
+            .get(&user.id)
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default();
         if groups.is_empty() {
-            sql::set_roles(tx, tenant, user.id, RoleSource::Scim, &[], now).await?;
+            out.push((user.id, Vec::new()));
             continue;
         }
         identities.push(types::Identity {
@@ -64,7 +70,7 @@ pub async fn sync_scim_roles(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        sql::set_roles(tx, tenant, user, RoleSource::Scim, &rows, now).await?;
+        out.push((user, rows));
     }
-    Ok(())
+    Ok(out)
 }

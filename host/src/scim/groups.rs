@@ -3,7 +3,8 @@
 //! client gives one (Entra ID: the object id its tokens carry) and else its displayName
 //! (Okta: the name its assertions carry); a create whose key matches a group SSO logins
 //! made adopts that group. Every membership change re-derives the affected users' SCIM
-//! roles through the tenant's role mapper, in the same transaction.
+//! roles through the tenant's role mapper (see [`membership`]: planned before the write
+//! transaction, applied in it).
 
 use std::collections::BTreeSet;
 
@@ -11,15 +12,14 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ScimError, ScimType};
 use super::list::ListQuery;
+use super::membership;
 use super::schema::{GROUP, GROUP_ATTRS};
 use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
 use crate::app::AppState;
 use crate::audit::Target;
-use crate::directory::provision;
 use crate::store::scim::{self as sql, Narrow, ScimGroupRow};
-use crate::store::Tx;
-use crate::types::{GroupId, Timestamp, UserId};
+use crate::types::{GroupId, UserId};
 
 /// A group as the client wrote it, checked.
 struct Written {
@@ -176,7 +176,7 @@ pub async fn get(
 
 /// The wanted members as users of the tenant; an unknown id is the client's error.
 async fn resolve_members(
-    tx: &mut Tx,
+    state: &AppState,
     p: &Provisioner,
     wanted: &BTreeSet<String>,
 ) -> Result<BTreeSet<UserId>, ScimError> {
@@ -186,7 +186,7 @@ async fn resolve_members(
         return Err(no_user(bad));
     }
     let ids: Vec<String> = wanted.iter().filter_map(canonical).collect();
-    let found = sql::member_candidates(tx, p.tenant(), &ids).await?;
+    let found = sql::member_candidates(&state.store, p.tenant(), &ids).await?;
     let known: BTreeSet<String> = found.iter().map(|(u, _)| u.to_string()).collect();
     if let Some(missing) = ids.iter().find(|w| !known.contains(w.as_str())) {
         return Err(no_user(missing));
@@ -201,53 +201,6 @@ fn no_user(id: &str) -> ScimError {
     )
 }
 
-/// A membership change of one group.
-#[derive(Default)]
-struct Change<'a> {
-    added: &'a [UserId],
-    removed: &'a [UserId],
-    /// Members whose role mapping changes because the group's key did.
-    rekeyed: &'a [UserId],
-}
-
-/// Applies a membership change and everything it implies: rows, the affected users' SCIM
-/// roles and their versions (their `groups` changed).
-async fn change_members(
-    state: &AppState,
-    tx: &mut Tx,
-    p: &Provisioner,
-    group: GroupId,
-    change: Change<'_>,
-    now: Timestamp,
-) -> Result<(), ScimError> {
-    let Change {
-        added,
-        removed,
-        rekeyed,
-    } = change;
-    let tenant = p.tenant();
-    for u in added {
-        crate::store::directory::add_member(tx, tenant, group, *u).await?;
-    }
-    for u in removed {
-        crate::store::directory::remove_member(tx, tenant, group, *u).await?;
-    }
-    let touched: Vec<UserId> = added
-        .iter()
-        .chain(removed)
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    sql::bump_user_versions(tx, tenant, &touched, now).await?;
-    let mut affected: BTreeSet<UserId> = touched.into_iter().collect();
-    affected.extend(rekeyed.iter().copied());
-    let ids: Vec<UserId> = affected.into_iter().collect();
-    let users = sql::users_by_ids(tx, tenant, &ids).await?;
-    provision::sync_scim_roles(state, tx, tenant, &p.ctx, &users, now).await?;
-    Ok(())
-}
-
 pub async fn create(
     state: &AppState,
     p: &Provisioner,
@@ -256,58 +209,68 @@ pub async fn create(
 ) -> Result<Reply, ScimError> {
     let written = parse(body)?;
     let tenant = p.tenant();
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let members = resolve_members(&mut tx, p, &written.members).await?;
     let key = written.key();
-    let adopted = sql::sso_group_by_key(&mut tx, tenant, &key).await?;
-    let row = ScimGroupRow {
-        id: adopted.unwrap_or_else(GroupId::generate),
-        tenant_id: tenant,
-        key,
-        display_name: written.display_name.clone(),
-        external_id: written.external_id.clone(),
-        json: Value::Object(written.rest.clone()).to_string(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    // Members SSO logins gave an adopted group make way for the client's list.
-    let cleared = match adopted {
-        Some(id) => {
-            sql::update_group(&mut tx, &row).await?;
-            sql::clear_members(&mut tx, tenant, id).await?
+    for _ in 0..membership::MAX_ATTEMPTS {
+        let now = state.clock.now();
+        let wanted = resolve_members(state, p, &written.members).await?;
+        // A group SSO logins made under this key is adopted: its members make way for the
+        // client's list. It was not a SCIM group, so nobody's SCIM keys carried it.
+        let adopted = sql::sso_group_by_key(&state.store, tenant, &key).await?;
+        let current: BTreeSet<UserId> = match adopted {
+            Some(id) => sql::members(&state.store, tenant, id)
+                .await?
+                .into_iter()
+                .map(|(u, _)| u)
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        let sides = membership::Sides {
+            old_key: None,
+            new_key: Some(&key),
+            current: &current,
+            wanted: &wanted,
+        };
+        let plan = membership::plan(state, p, sides).await?;
+        let row = ScimGroupRow {
+            id: adopted.unwrap_or_else(GroupId::generate),
+            tenant_id: tenant,
+            key: key.clone(),
+            display_name: written.display_name.clone(),
+            external_id: written.external_id.clone(),
+            json: Value::Object(written.rest.clone()).to_string(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = state.store.begin().await?;
+        if sql::sso_group_by_key(&mut tx, tenant, &key).await? != adopted
+            || !membership::still_holds(&mut tx, p, &plan).await?
+        {
+            continue;
         }
-        None => {
-            sql::insert_group(&mut tx, &row).await?;
-            Vec::new()
+        match adopted {
+            Some(_) => sql::update_group(&mut tx, &row).await?,
+            None => sql::insert_group(&mut tx, &row).await?,
         }
-    };
-    let added: Vec<UserId> = members.iter().copied().collect();
-    let removed: Vec<UserId> = cleared
-        .into_iter()
-        .filter(|u| !members.contains(u))
-        .collect();
-    let change = Change {
-        added: &added,
-        removed: &removed,
-        ..Change::default()
-    };
-    change_members(state, &mut tx, p, row.id, change, now).await?;
-    let listed = sql::members(&mut tx, tenant, row.id).await?;
-    let resource = render(&row, &listed, &p.base);
-    service::audit(
-        &mut tx,
-        now,
-        p,
-        "scim_group.created",
-        Target::new("group", row.id),
-        None,
-        Some(&resource),
-    )
-    .await?;
-    tx.commit().await?;
-    service::resource_reply(201, &resource, row.version, GROUP_ATTRS, params)
+        if !membership::write(&mut tx, p, row.id, &plan, now).await? {
+            continue;
+        }
+        let listed = sql::members(&mut tx, tenant, row.id).await?;
+        let resource = render(&row, &listed, &p.base);
+        service::audit(
+            &mut tx,
+            now,
+            p,
+            "scim_group.created",
+            Target::new("group", row.id),
+            None,
+            Some(&resource),
+        )
+        .await?;
+        tx.commit().await?;
+        return service::resource_reply(201, &resource, row.version, GROUP_ATTRS, params);
+    }
+    Err(membership::busy())
 }
 
 pub async fn replace(
@@ -318,8 +281,8 @@ pub async fn replace(
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ScimError> {
-    let written = parse(body)?;
-    update(state, p, id, params, req, |_| Ok(written)).await
+    parse(body)?;
+    update(state, p, id, params, req, |_| parse(body)).await
 }
 
 pub async fn patch(
@@ -347,63 +310,72 @@ async fn update(
     id: &str,
     params: &Params,
     req: &Request,
-    change: impl FnOnce(&Value) -> Result<Written, ScimError>,
+    change: impl Fn(&Value) -> Result<Written, ScimError>,
 ) -> Result<Reply, ScimError> {
     let tenant = p.tenant();
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let old = sql::group_for_update(&mut tx, tenant, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("group"))?;
-    check_if_match(req, old.version)?;
-    let old_members = sql::members(&mut tx, tenant, old.id).await?;
-    let before = render(&old, &old_members, &p.base);
-    let written = change(&before)?;
-    let wanted = resolve_members(&mut tx, p, &written.members).await?;
-    let current: BTreeSet<UserId> = old_members.iter().map(|(u, _)| *u).collect();
-    let added: Vec<UserId> = wanted.difference(&current).copied().collect();
-    let removed: Vec<UserId> = current.difference(&wanted).copied().collect();
-    let mut row = old.clone();
-    row.key = written.key();
-    row.display_name = written.display_name.clone();
-    row.external_id = written.external_id.clone();
-    row.json = Value::Object(written.rest.clone()).to_string();
-    let same_fields = row.key == old.key
-        && row.display_name == old.display_name
-        && row.external_id == old.external_id
-        && row.json == old.json;
-    if same_fields && added.is_empty() && removed.is_empty() {
-        return service::resource_reply(200, &before, old.version, GROUP_ATTRS, params);
+    for _ in 0..membership::MAX_ATTEMPTS {
+        // Read, apply the client's change and plan the membership change, all outside the
+        // write transaction; the transaction then checks the group is still that version.
+        let now = state.clock.now();
+        let old = sql::groups(&state.store, tenant, &Narrow::Id(id.to_string()))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ScimError::not_found("group"))?;
+        check_if_match(req, old.version)?;
+        let old_members = sql::members(&state.store, tenant, old.id).await?;
+        let before = render(&old, &old_members, &p.base);
+        let written = change(&before)?;
+        let wanted = resolve_members(state, p, &written.members).await?;
+        let current: BTreeSet<UserId> = old_members.iter().map(|(u, _)| *u).collect();
+        let mut row = old.clone();
+        row.key = written.key();
+        row.display_name = written.display_name.clone();
+        row.external_id = written.external_id.clone();
+        row.json = Value::Object(written.rest.clone()).to_string();
+        let same_fields = row.key == old.key
+            && row.display_name == old.display_name
+            && row.external_id == old.external_id
+            && row.json == old.json;
+        if same_fields && wanted == current {
+            return service::resource_reply(200, &before, old.version, GROUP_ATTRS, params);
+        }
+        row.version = old.version + 1;
+        row.updated_at = now;
+        let sides = membership::Sides {
+            old_key: Some(&old.key),
+            new_key: Some(&row.key),
+            current: &current,
+            wanted: &wanted,
+        };
+        let plan = membership::plan(state, p, sides).await?;
+        let mut tx = state.store.begin().await?;
+        let locked = sql::group_for_update(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found("group"))?;
+        if locked.version != old.version || !membership::still_holds(&mut tx, p, &plan).await? {
+            continue;
+        }
+        sql::update_group(&mut tx, &row).await?;
+        if !membership::write(&mut tx, p, row.id, &plan, now).await? {
+            continue;
+        }
+        let listed = sql::members(&mut tx, tenant, row.id).await?;
+        let after = render(&row, &listed, &p.base);
+        service::audit(
+            &mut tx,
+            now,
+            p,
+            "scim_group.updated",
+            Target::new("group", row.id),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
+        return service::resource_reply(200, &after, row.version, GROUP_ATTRS, params);
     }
-    row.version = old.version + 1;
-    row.updated_at = now;
-    sql::update_group(&mut tx, &row).await?;
-    // A new key changes what every member's role mapping sees.
-    let rekeyed: Vec<UserId> = if row.key != old.key {
-        wanted.iter().copied().collect()
-    } else {
-        Vec::new()
-    };
-    let change = Change {
-        added: &added,
-        removed: &removed,
-        rekeyed: &rekeyed,
-    };
-    change_members(state, &mut tx, p, row.id, change, now).await?;
-    let listed = sql::members(&mut tx, tenant, row.id).await?;
-    let after = render(&row, &listed, &p.base);
-    service::audit(
-        &mut tx,
-        now,
-        p,
-        "scim_group.updated",
-        Target::new("group", row.id),
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    service::resource_reply(200, &after, row.version, GROUP_ATTRS, params)
+    Err(membership::busy())
 }
 
 pub async fn delete(
@@ -413,31 +385,47 @@ pub async fn delete(
     req: &Request,
 ) -> Result<Reply, ScimError> {
     let tenant = p.tenant();
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let old = sql::group_for_update(&mut tx, tenant, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("group"))?;
-    check_if_match(req, old.version)?;
-    let members = sql::members(&mut tx, tenant, old.id).await?;
-    let before = render(&old, &members, &p.base);
-    let removed: Vec<UserId> = members.iter().map(|(u, _)| *u).collect();
-    let change = Change {
-        removed: &removed,
-        ..Change::default()
-    };
-    change_members(state, &mut tx, p, old.id, change, now).await?;
-    sql::delete_group(&mut tx, tenant, old.id).await?;
-    service::audit(
-        &mut tx,
-        now,
-        p,
-        "scim_group.deleted",
-        Target::new("group", old.id),
-        Some(&before),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Reply::empty(204, None))
+    for _ in 0..membership::MAX_ATTEMPTS {
+        let now = state.clock.now();
+        let old = sql::groups(&state.store, tenant, &Narrow::Id(id.to_string()))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ScimError::not_found("group"))?;
+        check_if_match(req, old.version)?;
+        let members = sql::members(&state.store, tenant, old.id).await?;
+        let before = render(&old, &members, &p.base);
+        let current: BTreeSet<UserId> = members.iter().map(|(u, _)| *u).collect();
+        let sides = membership::Sides {
+            old_key: Some(&old.key),
+            new_key: None,
+            current: &current,
+            wanted: &BTreeSet::new(),
+        };
+        let plan = membership::plan(state, p, sides).await?;
+        let mut tx = state.store.begin().await?;
+        let locked = sql::group_for_update(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found("group"))?;
+        if locked.version != old.version
+            || !membership::still_holds(&mut tx, p, &plan).await?
+            || !membership::write(&mut tx, p, old.id, &plan, now).await?
+        {
+            continue;
+        }
+        sql::delete_group(&mut tx, tenant, old.id).await?;
+        service::audit(
+            &mut tx,
+            now,
+            p,
+            "scim_group.deleted",
+            Target::new("group", old.id),
+            Some(&before),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Reply::empty(204, None));
+    }
+    Err(membership::busy())
 }

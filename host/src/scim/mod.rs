@@ -15,6 +15,7 @@ pub mod eval;
 pub mod filter;
 pub mod groups;
 pub mod list;
+pub mod membership;
 pub mod patch;
 pub mod path;
 pub mod projection;

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{parse_col, unique_as, Backend, Store, StoreResult, Tx};
+use super::{in_list_from, parse_col, unique_as, Backend, Store, StoreResult, Tx, IN_CHUNK};
 use crate::types::{ConnectionId, GroupId, TenantId, Timestamp, UserId};
 
 /// A user row.
@@ -135,17 +135,6 @@ pub async fn user(store: &Store, tenant: TenantId, id: UserId) -> StoreResult<Op
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// What locks a row read for a read-modify-write until the transaction ends: nothing on
-/// SQLite (`BEGIN IMMEDIATE` already holds the database's one write lock), `FOR UPDATE` on
-/// PostgreSQL (`OF u` where the user is joined as `u`).
-fn lock_clause(tx: &Tx, alias: Option<&str>) -> String {
-    match (tx.backend(), alias) {
-        (Backend::Sqlite, _) => String::new(),
-        (Backend::Postgres, None) => " FOR UPDATE".into(),
-        (Backend::Postgres, Some(a)) => format!(" FOR UPDATE OF {a}"),
-    }
-}
-
 /// The user of `tenant` with this (lower-cased) email, locked until `tx` ends.
 pub async fn user_by_email(
     tx: &mut Tx,
@@ -154,7 +143,7 @@ pub async fn user_by_email(
 ) -> StoreResult<Option<UserRow>> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2{}",
-        lock_clause(tx, None)
+        tx.lock_clause(None)
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
@@ -179,7 +168,7 @@ pub async fn user_by_identity(
             .map(|c| format!("u.{c}"))
             .collect::<Vec<_>>()
             .join(", "),
-        lock_clause(tx, Some("u"))
+        tx.lock_clause(Some("u"))
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
@@ -305,6 +294,56 @@ pub async fn remove_member(
     Ok(())
 }
 
+/// Adds `users` to `group` in a few statements; only users that still exist are added, and
+/// existing memberships are kept. Returns how many memberships were added.
+pub async fn add_members(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+    users: &[UserId],
+) -> StoreResult<u64> {
+    let mut added = 0;
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!(
+            "INSERT INTO group_members (tenant_id, group_id, user_id) \
+             SELECT $1, $2, id FROM users WHERE tenant_id = $1 AND id IN ({}) ON CONFLICT DO NOTHING",
+            in_list_from(3, chunk.len())
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(tenant.to_string())
+            .bind(group.to_string());
+        for u in chunk {
+            query = query.bind(u.to_string());
+        }
+        added += query.execute(tx.conn()).await?.rows_affected();
+    }
+    Ok(added)
+}
+
+/// Removes `users` from `group` in a few statements; returns how many memberships went.
+pub async fn remove_members(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+    users: &[UserId],
+) -> StoreResult<u64> {
+    let mut removed = 0;
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!(
+            "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id IN ({})",
+            in_list_from(3, chunk.len())
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(tenant.to_string())
+            .bind(group.to_string());
+        for u in chunk {
+            query = query.bind(u.to_string());
+        }
+        removed += query.execute(tx.conn()).await?.rows_affected();
+    }
+    Ok(removed)
+}
+
 /// A role assignment: role, scope kind and scope name ('' for none).
 pub type RoleRow = (String, String, String);
 
@@ -410,6 +449,61 @@ pub async fn set_roles(
         .bind(now.as_micros())
         .execute(tx.conn())
         .await?;
+    }
+    Ok(())
+}
+
+/// Role assignments per multi-row insert (7 parameters each).
+const ROLE_ROWS_PER_INSERT: usize = 100;
+
+/// Replaces the role assignments `source` gave each of these users with its list, in a few
+/// statements whatever the number of users.
+pub async fn replace_roles(
+    tx: &mut Tx,
+    tenant: TenantId,
+    source: RoleSource,
+    roles: &[(UserId, Vec<RoleRow>)],
+    now: Timestamp,
+) -> StoreResult<()> {
+    let users: Vec<UserId> = roles.iter().map(|(u, _)| *u).collect();
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!(
+            "DELETE FROM role_assignments WHERE tenant_id = $1 AND source = $2 AND user_id IN ({})",
+            in_list_from(3, chunk.len())
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(tenant.to_string())
+            .bind(source.as_str());
+        for u in chunk {
+            query = query.bind(u.to_string());
+        }
+        query.execute(tx.conn()).await?;
+    }
+    let rows: Vec<(&UserId, &RoleRow)> = roles
+        .iter()
+        .flat_map(|(u, rs)| rs.iter().map(move |r| (u, r)))
+        .collect();
+    for chunk in rows.chunks(ROLE_ROWS_PER_INSERT) {
+        let values = (0..chunk.len())
+            .map(|i| format!("({})", in_list_from(1 + i * 7, 7)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO role_assignments (tenant_id, user_id, role, scope_kind, scope_name, source, created_at) \
+             VALUES {values} ON CONFLICT DO NOTHING"
+        );
+        let mut query = sqlx::query(&sql);
+        for (user, (role, kind, name)) in chunk {
+            query = query
+                .bind(tenant.to_string())
+                .bind(user.to_string())
+                .bind(role)
+                .bind(kind)
+                .bind(name)
+                .bind(source.as_str())
+                .bind(now.as_micros());
+        }
+        query.execute(tx.conn()).await?;
     }
     Ok(())
 }

@@ -110,11 +110,53 @@ impl Tx {
         self.backend
     }
 
+    /// What locks the rows a read-modify-write reads until this transaction ends: nothing on
+    /// SQLite (`BEGIN IMMEDIATE` already holds the database's one write lock), `FOR UPDATE`
+    /// on PostgreSQL (`OF alias` when the locked table is joined under an alias).
+    pub(crate) fn lock_clause(&self, alias: Option<&str>) -> String {
+        match (self.backend, alias) {
+            (Backend::Sqlite, _) => String::new(),
+            (Backend::Postgres, None) => " FOR UPDATE".into(),
+            (Backend::Postgres, Some(a)) => format!(" FOR UPDATE OF {a}"),
+        }
+    }
+
     pub async fn commit(mut self) -> StoreResult<()> {
         self.state = TxState::InDoubt;
         sqlx::query("COMMIT").execute(self.conn()).await?;
         self.state = TxState::Finished;
         Ok(())
+    }
+}
+
+/// Where a read runs: the reader pool, outside any write (to plan a change before its
+/// transaction), or inside a write transaction (to see its own writes and hold its locks).
+pub enum Db<'a> {
+    Pool(&'a Store),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Store> for Db<'a> {
+    fn from(store: &'a Store) -> Self {
+        Db::Pool(store)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Db<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Db::Tx(tx)
+    }
+}
+
+impl Db<'_> {
+    pub(crate) async fn fetch_all<'q>(
+        &mut self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+        match self {
+            Db::Pool(store) => query.fetch_all(store.reader()).await,
+            Db::Tx(tx) => query.fetch_all(tx.conn()).await,
+        }
     }
 }
 
@@ -302,6 +344,22 @@ async fn applied_count(conn: &mut AnyConnection) -> usize {
         .await
         .map(|n| usize::try_from(n).unwrap_or(0))
         .unwrap_or(0)
+}
+
+/// Most ids bound into one `IN (…)` list; longer lists are read in chunks of this size.
+pub(crate) const IN_CHUNK: usize = 200;
+
+/// `$2, $3, …` for an `IN` list of `n` ids after the tenant (`$1`).
+pub(crate) fn in_list(n: usize) -> String {
+    in_list_from(2, n)
+}
+
+/// `$first, $first+1, …`: `n` placeholders.
+pub(crate) fn in_list_from(first: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", i + first))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Maps a unique-constraint failure to [`StoreError::UniqueViolation`] with `what` as text.

@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::directory::UserRow;
-use super::{parse_col, Backend, Store, StoreError, StoreResult, Tx};
+use super::{in_list, parse_col, Db, Store, StoreError, StoreResult, Tx, IN_CHUNK};
 use crate::types::{GroupId, TenantId, Timestamp, UserId};
 
 /// A user that SCIM manages.
@@ -53,26 +53,6 @@ pub enum Narrow {
 const USER_COLUMNS: &str = "id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, custom_json, status, source, created_at, updated_at, last_login_at, scim_user_name, scim_external_id, scim_json, version";
 
 const GROUP_COLUMNS: &str = "id, tenant_id, external_id, display_name, scim_external_id, scim_json, version, created_at, updated_at";
-
-/// Most ids bound into one `IN (…)` list; longer lists are read in chunks of this size.
-const IN_CHUNK: usize = 200;
-
-/// `$2, $3, …` for an `IN` list of `n` ids after the tenant (`$1`).
-fn in_list(n: usize) -> String {
-    (0..n)
-        .map(|i| format!("${}", i + 2))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Locks the row read for a read-modify-write, so two concurrent PATCHes cannot lose one
-/// another's change. SQLite has a single writer, so its transactions are serial already.
-fn lock_clause(tx: &Tx) -> &'static str {
-    match tx.backend() {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    }
-}
 
 /// Which unique index a failed insert or update hit, as the client should hear it.
 fn user_conflict(e: sqlx::Error) -> StoreError {
@@ -188,7 +168,7 @@ pub async fn user_for_update(
 ) -> StoreResult<Option<ScimUserRow>> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2 AND scim_user_name IS NOT NULL{}",
-        lock_clause(tx)
+        tx.lock_clause(None)
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
@@ -301,15 +281,17 @@ pub async fn bump_user_versions(
     users: &[UserId],
     now: Timestamp,
 ) -> StoreResult<()> {
-    for user in users {
-        sqlx::query(
-            "UPDATE users SET version = version + 1, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .bind(now.as_micros())
-        .execute(tx.conn())
-        .await?;
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE users SET version = version + 1, updated_at = ${} WHERE tenant_id = $1 AND id IN ({})",
+            chunk.len() + 2,
+            in_list(chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.to_string());
+        for user in chunk {
+            query = query.bind(user.to_string());
+        }
+        query.bind(now.as_micros()).execute(tx.conn()).await?;
     }
     Ok(())
 }
@@ -343,29 +325,43 @@ pub async fn groups_of_users(
     Ok(out)
 }
 
-/// The keys of the SCIM groups `user` belongs to (what its role mapping sees).
-pub async fn group_keys_of_user(
-    tx: &mut Tx,
+/// The keys of the SCIM groups each of `users` belongs to (what their role mapping sees), as
+/// (user, key) pairs.
+pub async fn group_keys_of_users(
+    db: impl Into<Db<'_>>,
     tenant: TenantId,
-    user: UserId,
-) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT g.external_id FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
-         WHERE m.tenant_id = $1 AND m.user_id = $2 AND g.source = 'scim' ORDER BY g.external_id",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .fetch_all(tx.conn())
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get("external_id")?)).collect()
+    users: &[UserId],
+) -> StoreResult<Vec<(UserId, String)>> {
+    let mut db = db.into();
+    let mut out = Vec::new();
+    for chunk in users.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT m.user_id, g.external_id FROM group_members m JOIN groups g \
+             ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+             WHERE m.tenant_id = $1 AND g.source = 'scim' AND m.user_id IN ({}) ORDER BY g.external_id",
+            in_list(chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.to_string());
+        for u in chunk {
+            query = query.bind(u.to_string());
+        }
+        for r in db.fetch_all(query).await? {
+            out.push((
+                parse_col(&r.try_get::<String, _>("user_id")?, "group_members.user_id")?,
+                r.try_get("external_id")?,
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// A user of the tenant (any source) for group membership: found, with a display name.
 pub async fn member_candidates(
-    tx: &mut Tx,
+    db: impl Into<Db<'_>>,
     tenant: TenantId,
     ids: &[String],
 ) -> StoreResult<Vec<(UserId, String)>> {
+    let mut db = db.into();
     let mut out = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
@@ -377,7 +373,7 @@ pub async fn member_candidates(
         for id in chunk {
             query = query.bind(id.as_str());
         }
-        for r in query.fetch_all(tx.conn()).await? {
+        for r in db.fetch_all(query).await? {
             out.push((
                 parse_col(&r.try_get::<String, _>("id")?, "users.id")?,
                 r.try_get("label")?,
@@ -431,18 +427,18 @@ pub async fn update_group(tx: &mut Tx, g: &ScimGroupRow) -> StoreResult<()> {
 
 /// The group SSO logins created under `key`, which a SCIM create adopts.
 pub async fn sso_group_by_key(
-    tx: &mut Tx,
+    db: impl Into<Db<'_>>,
     tenant: TenantId,
     key: &str,
 ) -> StoreResult<Option<GroupId>> {
-    let row = sqlx::query(
+    let query = sqlx::query(
         "SELECT id FROM groups WHERE tenant_id = $1 AND external_id = $2 AND source = 'sso'",
     )
     .bind(tenant.to_string())
-    .bind(key)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.map(|r| parse_col(&r.try_get::<String, _>("id")?, "groups.id"))
+    .bind(key);
+    let rows = db.into().fetch_all(query).await?;
+    rows.first()
+        .map(|r| parse_col(&r.try_get::<String, _>("id")?, "groups.id"))
         .transpose()
 }
 
@@ -453,7 +449,7 @@ pub async fn group_for_update(
 ) -> StoreResult<Option<ScimGroupRow>> {
     let sql = format!(
         "SELECT {GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND id = $2 AND source = 'scim'{}",
-        lock_clause(tx)
+        tx.lock_clause(None)
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
@@ -518,21 +514,20 @@ pub async fn members_of_groups(
     Ok(out)
 }
 
-/// The members of one group, inside a write.
+/// The members of one group, as (user, display label).
 pub async fn members(
-    tx: &mut Tx,
+    db: impl Into<Db<'_>>,
     tenant: TenantId,
     group: GroupId,
 ) -> StoreResult<Vec<(UserId, String)>> {
-    let rows = sqlx::query(
+    let query = sqlx::query(
         "SELECT u.id, COALESCE(u.display_name, u.scim_user_name, u.email) AS label \
          FROM group_members m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
          WHERE m.tenant_id = $1 AND m.group_id = $2 ORDER BY u.created_at, u.id",
     )
     .bind(tenant.to_string())
-    .bind(group.to_string())
-    .fetch_all(tx.conn())
-    .await?;
+    .bind(group.to_string());
+    let rows = db.into().fetch_all(query).await?;
     rows.iter()
         .map(|r| {
             Ok((
@@ -558,27 +553,13 @@ pub async fn delete_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Stor
     Ok(())
 }
 
-/// Drops every membership of `group` (a SCIM adoption starts from the client's list).
-pub async fn clear_members(
-    tx: &mut Tx,
-    tenant: TenantId,
-    group: GroupId,
-) -> StoreResult<Vec<UserId>> {
-    let before = members(tx, tenant, group).await?;
-    sqlx::query("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2")
-        .bind(tenant.to_string())
-        .bind(group.to_string())
-        .execute(tx.conn())
-        .await?;
-    Ok(before.into_iter().map(|(u, _)| u).collect())
-}
-
-/// The users with these ids (any source), inside a write.
+/// The users with these ids (any source).
 pub async fn users_by_ids(
-    tx: &mut Tx,
+    db: impl Into<Db<'_>>,
     tenant: TenantId,
     ids: &[UserId],
 ) -> StoreResult<Vec<UserRow>> {
+    let mut db = db.into();
     let mut out = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
@@ -589,7 +570,7 @@ pub async fn users_by_ids(
         for id in chunk {
             query = query.bind(id.to_string());
         }
-        for r in query.fetch_all(tx.conn()).await? {
+        for r in db.fetch_all(query).await? {
             out.push(super::directory::user_from_row(&r)?);
         }
     }
