@@ -31,6 +31,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub sessions: SessionsConfig,
     pub sso: SsoConfig,
+    pub scim: ScimConfig,
     pub throttle: ThrottleConfig,
 }
 
@@ -45,6 +46,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             sessions: SessionsConfig::default(),
             sso: SsoConfig::default(),
+            scim: ScimConfig::default(),
             throttle: ThrottleConfig::default(),
         }
     }
@@ -173,6 +175,24 @@ pub struct SsoConfig {
     /// become a way into the operator's internal network. Turn on only when every IdP is
     /// internal and every tenant admin is trusted with the network.
     pub allow_private_networks: bool,
+}
+
+/// SCIM provisioning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimConfig {
+    /// Most rows a filtered or sorted listing reads before evaluating the filter in memory:
+    /// the common filters are narrowed in SQL first; one that narrows less is refused with
+    /// `tooMany`, so a single request cannot make the node read a whole large tenant.
+    pub max_scan_rows: usize,
+}
+
+impl Default for ScimConfig {
+    fn default() -> Self {
+        Self {
+            max_scan_rows: 10_000,
+        }
+    }
 }
 
 /// Rate limits on the paths anyone can call without a credential (the sign-in pages, the

@@ -233,6 +233,16 @@ pub async fn run(state: &AppState, p: &Provisioner, body: &Value) -> Result<Repl
                 ))
             } else if op.path.trim_matches('/').eq_ignore_ascii_case("Bulk") {
                 Err(syntax("a Bulk operation cannot itself be a Bulk request"))
+            } else if op
+                .path
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.eq_ignore_ascii_case(".search"))
+            {
+                // A search per operation would make one request a thousand listings.
+                Err(syntax(
+                    "a Bulk operation cannot be a search; send POST .search on its own",
+                ))
             } else {
                 let mut data = op.data.clone();
                 if let Some(d) = &mut data {

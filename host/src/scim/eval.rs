@@ -42,13 +42,15 @@ pub fn matches(filter: &Filter, resource: &Value, attrs: &[Attr]) -> bool {
     }
 }
 
-/// The attribute's definition, following an extension URN to its schema.
+/// The attribute's definition, following an extension URN to its schema; `id`,
+/// `externalId` and `meta` are every resource's (RFC 7643 §3.1: `id` and `externalId` are
+/// case-exact).
 fn lookup<'a>(attrs: &'a [Attr], path: &AttrPath) -> Option<&'a Attr> {
     let attrs = match &path.urn {
         Some(urn) => schema::attributes(urn)?,
         None => attrs,
     };
-    schema::find(attrs, &path.name)
+    schema::find(attrs, &path.name).or_else(|| schema::find(schema::COMMON_ATTRS, &path.name))
 }
 
 /// A member of a JSON object by case-insensitive name.

@@ -13,12 +13,13 @@ use serde_json::{json, Map, Value};
 use super::error::{ScimError, ScimType};
 use super::list::ListQuery;
 use super::membership;
+use super::prefilter;
 use super::schema::{GROUP, GROUP_ATTRS};
 use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
 use crate::app::AppState;
 use crate::audit::Target;
-use crate::store::scim::{self as sql, Narrow, ScimGroupRow};
+use crate::store::scim::{self as sql, ScimGroupRow};
 use crate::types::{GroupId, UserId};
 
 /// A group as the client wrote it, checked.
@@ -117,12 +118,52 @@ fn needs_members(q: &ListQuery) -> bool {
 }
 
 pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
+    let tenant = p.tenant();
+    if q.filter.is_none() && q.sort_by.is_none() {
+        // One page straight from the database, whatever the tenant's size.
+        let total = sql::count_groups(&state.store, tenant).await?;
+        let rows = sql::groups(
+            &state.store,
+            tenant,
+            None,
+            q.start_index.saturating_sub(1),
+            q.count,
+        )
+        .await?;
+        let resources = rendered(state, p, q, &rows).await?;
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        return Ok(Reply::json(
+            200,
+            service::page_of(resources, total, q, GROUP_ATTRS),
+        ));
+    }
+    let cond = q
+        .filter
+        .as_ref()
+        .and_then(|f| prefilter::condition(f, prefilter::Kind::Group));
+    let max = state.config.scim.max_scan_rows;
     let rows = sql::groups(
         &state.store,
-        p.tenant(),
-        &service::narrow(q.filter.as_ref(), false),
+        tenant,
+        cond.as_ref(),
+        0,
+        max.saturating_add(1),
     )
     .await?;
+    if rows.len() > max {
+        return Err(service::too_many(max));
+    }
+    let resources = rendered(state, p, q, &rows).await?;
+    Ok(Reply::json(200, service::page(resources, q, GROUP_ATTRS)))
+}
+
+/// `rows` as SCIM shows them, with their members when the listing needs them.
+async fn rendered(
+    state: &AppState,
+    p: &Provisioner,
+    q: &ListQuery,
+    rows: &[ScimGroupRow],
+) -> Result<Vec<Value>, ScimError> {
     let mut by_group: std::collections::HashMap<GroupId, Vec<(UserId, String)>> =
         Default::default();
     if needs_members(q) {
@@ -131,7 +172,7 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
             by_group.entry(g).or_default().push((u, label));
         }
     }
-    let resources = rows
+    Ok(rows
         .iter()
         .map(|g| {
             render(
@@ -140,8 +181,7 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
                 &p.base,
             )
         })
-        .collect();
-    Ok(Reply::json(200, service::page(resources, q, GROUP_ATTRS)))
+        .collect())
 }
 
 pub async fn get(
@@ -151,10 +191,8 @@ pub async fn get(
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ScimError> {
-    let row = sql::groups(&state.store, p.tenant(), &Narrow::Id(id.to_string()))
+    let row = sql::group(&state.store, p.tenant(), id)
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| ScimError::not_found("group"))?;
     if let Some(cached) = service::not_modified(req, row.version) {
         return Ok(cached);
@@ -317,10 +355,8 @@ async fn update(
         // Read, apply the client's change and plan the membership change, all outside the
         // write transaction; the transaction then checks the group is still that version.
         let now = state.clock.now();
-        let old = sql::groups(&state.store, tenant, &Narrow::Id(id.to_string()))
+        let old = sql::group(&state.store, tenant, id)
             .await?
-            .into_iter()
-            .next()
             .ok_or_else(|| ScimError::not_found("group"))?;
         check_if_match(req, old.version)?;
         let old_members = sql::members(&state.store, tenant, old.id).await?;
@@ -387,10 +423,8 @@ pub async fn delete(
     let tenant = p.tenant();
     for _ in 0..membership::MAX_ATTEMPTS {
         let now = state.clock.now();
-        let old = sql::groups(&state.store, tenant, &Narrow::Id(id.to_string()))
+        let old = sql::group(&state.store, tenant, id)
             .await?
-            .into_iter()
-            .next()
             .ok_or_else(|| ScimError::not_found("group"))?;
         check_if_match(req, old.version)?;
         let members = sql::members(&state.store, tenant, old.id).await?;

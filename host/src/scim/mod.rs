@@ -18,6 +18,7 @@ pub mod list;
 pub mod membership;
 pub mod patch;
 pub mod path;
+pub mod prefilter;
 pub mod projection;
 pub mod schema;
 pub mod service;

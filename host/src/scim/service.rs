@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::discovery::{self, Limits};
 use super::error::{ScimError, ScimType};
-use super::filter::{AttrPath, CompValue, CompareOp, Filter};
+use super::filter::AttrPath;
 use super::list::{ListQuery, RawListQuery};
 use super::projection;
 use super::schema::{self, Attr};
@@ -16,7 +16,6 @@ use crate::app::AppState;
 use crate::audit::{Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ProvisionScim};
-use crate::store::scim::Narrow;
 use crate::store::Tx;
 use crate::types::{TenantId, Timestamp};
 
@@ -308,37 +307,17 @@ fn search_query(body: Option<&Value>) -> Result<ListQuery, ScimError> {
     .parse(MAX_RESULTS as usize)
 }
 
-/// The rows a filter can be narrowed to by an index: an equality on `id`, `externalId`,
-/// `userName` (users) or `displayName` (groups), alone or inside an `and`. Everything else
-/// reads every row of the tenant; the filter itself always runs afterwards.
-pub fn narrow(filter: Option<&Filter>, user: bool) -> Narrow {
-    let Some(filter) = filter else {
-        return Narrow::All;
-    };
-    match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: CompValue::Str(v),
-        } if path.sub.is_none() => {
-            let urn_ok = path.urn.as_deref().is_none_or(|u| {
-                u.eq_ignore_ascii_case(if user { schema::USER } else { schema::GROUP })
-            });
-            match path.name.to_ascii_lowercase().as_str() {
-                _ if !urn_ok => Narrow::All,
-                "id" => Narrow::Id(v.clone()),
-                "externalid" => Narrow::ExternalId(v.clone()),
-                "username" if user => Narrow::UserName(v.to_lowercase()),
-                "displayname" if !user => Narrow::DisplayName(v.to_lowercase()),
-                _ => Narrow::All,
-            }
-        }
-        Filter::And(a, b) => match narrow(Some(a), user) {
-            Narrow::All => narrow(Some(b), user),
-            n => n,
-        },
-        _ => Narrow::All,
-    }
+/// The refusal of a filtered or sorted listing that would read more than `max` rows
+/// (`scim.max_scan_rows`) to evaluate in memory: the filter, narrowed in SQL first (see
+/// `prefilter`), still names too many. Unfiltered, unsorted lists page in SQL instead.
+pub fn too_many(max: usize) -> ScimError {
+    ScimError::bad_request(
+        ScimType::TooMany,
+        format!(
+            "the filter leaves more than {max} resources to examine; narrow it (for example by \
+             userName, externalId, emails or meta.lastModified)"
+        ),
+    )
 }
 
 /// Filters, sorts, pages and projects `resources` (already narrowed) into a ListResponse.
@@ -354,7 +333,15 @@ pub fn page(mut resources: Vec<Value>, q: &ListQuery, attrs: &'static [Attr]) ->
         .into_iter()
         .skip(q.start_index.saturating_sub(1))
         .take(q.count)
-        .map(|r| projection::project(&r, attrs, q.attributes.as_deref(), &q.excluded))
+        .collect();
+    page_of(page, total, q, attrs)
+}
+
+/// A ListResponse of one page already read (`total` resources in all), projected.
+pub fn page_of(page: Vec<Value>, total: usize, q: &ListQuery, attrs: &'static [Attr]) -> Value {
+    let page = page
+        .iter()
+        .map(|r| projection::project(r, attrs, q.attributes.as_deref(), &q.excluded))
         .collect();
     super::list::response(total, q.start_index, page)
 }
@@ -526,28 +513,5 @@ mod tests {
         assert!(etag_listed("W/\"1\", W/\"3\"", &etag(3)));
         assert!(etag_listed("*", &etag(3)));
         assert!(!etag_listed("W/\"2\"", &etag(3)));
-    }
-
-    #[test]
-    fn equality_filters_narrow_to_an_index() {
-        let f = |s: &str| s.parse::<Filter>().unwrap();
-        assert!(
-            matches!(narrow(Some(&f("userName eq \"A@X\"")), true), Narrow::UserName(v) if v == "a@x")
-        );
-        assert!(matches!(
-            narrow(Some(&f("active eq true and externalId eq \"e1\"")), true),
-            Narrow::ExternalId(v) if v == "e1"
-        ));
-        assert!(matches!(
-            narrow(Some(&f("userName eq \"a\" or id eq \"b\"")), true),
-            Narrow::All
-        ));
-        assert!(
-            matches!(narrow(Some(&f("displayName eq \"Ops\"")), false), Narrow::DisplayName(v) if v == "ops")
-        );
-        assert!(matches!(
-            narrow(Some(&f("userName co \"a\"")), true),
-            Narrow::All
-        ));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ScimError, ScimType};
 use super::list::ListQuery;
+use super::prefilter;
 use super::schema::{ENTERPRISE_USER, USER, USER_ATTRS};
 use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
@@ -20,7 +21,7 @@ use crate::app::AppState;
 use crate::audit::Target;
 use crate::directory::provision;
 use crate::store::directory::UserRow;
-use crate::store::scim::{self as sql, Narrow, ScimUserRow};
+use crate::store::scim::{self as sql, ScimUserRow};
 use crate::types::{GroupId, Timestamp, UserId};
 
 /// A user as the client wrote it, checked.
@@ -156,19 +157,57 @@ async fn groups_of(
 }
 
 pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
+    let tenant = p.tenant();
+    if q.filter.is_none() && q.sort_by.is_none() {
+        // One page straight from the database, whatever the tenant's size.
+        let total = sql::count_users(&state.store, tenant).await?;
+        let rows = sql::users(
+            &state.store,
+            tenant,
+            None,
+            q.start_index.saturating_sub(1),
+            q.count,
+        )
+        .await?;
+        let resources = rendered(state, p, &rows).await?;
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        return Ok(Reply::json(
+            200,
+            service::page_of(resources, total, q, USER_ATTRS),
+        ));
+    }
+    let cond = q
+        .filter
+        .as_ref()
+        .and_then(|f| prefilter::condition(f, prefilter::Kind::User));
+    let max = state.config.scim.max_scan_rows;
     let rows = sql::users(
         &state.store,
-        p.tenant(),
-        &service::narrow(q.filter.as_ref(), true),
+        tenant,
+        cond.as_ref(),
+        0,
+        max.saturating_add(1),
     )
     .await?;
+    if rows.len() > max {
+        return Err(service::too_many(max));
+    }
+    let resources = rendered(state, p, &rows).await?;
+    Ok(Reply::json(200, service::page(resources, q, USER_ATTRS)))
+}
+
+/// `rows` as SCIM shows them, with their groups (a filter or sort may name `groups`).
+async fn rendered(
+    state: &AppState,
+    p: &Provisioner,
+    rows: &[ScimUserRow],
+) -> Result<Vec<Value>, ScimError> {
     let ids: Vec<UserId> = rows.iter().map(|r| r.user.id).collect();
-    // Group names are read for every candidate: a filter or sort may name `groups`.
     let mut by_user: std::collections::HashMap<UserId, Vec<(GroupId, String)>> = Default::default();
     for (u, g, name) in sql::groups_of_users(&state.store, p.tenant(), &ids).await? {
         by_user.entry(u).or_default().push((g, name));
     }
-    let resources = rows
+    Ok(rows
         .iter()
         .map(|r| {
             render(
@@ -177,8 +216,7 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
                 &p.base,
             )
         })
-        .collect();
-    Ok(Reply::json(200, service::page(resources, q, USER_ATTRS)))
+        .collect())
 }
 
 pub async fn get(
@@ -188,10 +226,8 @@ pub async fn get(
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ScimError> {
-    let row = sql::users(&state.store, p.tenant(), &Narrow::Id(id.to_string()))
+    let row = sql::user(&state.store, p.tenant(), id)
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| ScimError::not_found("user"))?;
     if let Some(cached) = service::not_modified(req, row.version) {
         return Ok(cached);

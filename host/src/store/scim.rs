@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::directory::UserRow;
-use super::{in_list, parse_col, Db, Store, StoreError, StoreResult, Tx, IN_CHUNK};
+use super::{in_list, parse_col, Backend, Db, Store, StoreError, StoreResult, Tx, IN_CHUNK};
 use crate::types::{GroupId, TenantId, Timestamp, UserId};
 
 /// A user that SCIM manages.
@@ -37,17 +37,172 @@ pub struct ScimGroupRow {
     pub updated_at: Timestamp,
 }
 
-/// Which rows a listing reads; the full filter is applied afterwards in memory, so this
-/// only narrows (an index lookup for the equality filters clients send before a create).
-#[derive(Debug, Clone)]
-pub enum Narrow {
-    All,
-    Id(String),
-    /// userName, lower-cased.
-    UserName(String),
-    ExternalId(String),
-    /// Group displayName, lower-cased.
-    DisplayName(String),
+/// A column a listing condition can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    Id,
+    /// A user's userName, lower-cased.
+    UserNameKey,
+    ExternalId,
+    /// A group's displayName, ASCII-lower-cased.
+    GroupNameLower,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A text comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextOp {
+    Eq,
+    Ne,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A time comparison (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOp {
+    Ge,
+    Le,
+}
+
+/// Which rows a listing reads (see `scim::prefilter`, which makes these from filters): a
+/// superset of what the filter matches, which is then applied exactly to what is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Text {
+        col: Col,
+        op: TextOp,
+        value: String,
+    },
+    Time {
+        col: Col,
+        op: TimeOp,
+        micros: i64,
+    },
+    NotNull(Col),
+    /// The user is deactivated (`true`) or not.
+    Deactivated(bool),
+    /// The client's stored JSON, ASCII-lower-cased, contains this text.
+    JsonHas(String),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+}
+
+/// A bound value of a rendered condition.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+fn column(col: Col) -> &'static str {
+    match col {
+        Col::Id => "id",
+        Col::UserNameKey => "scim_user_name_key",
+        Col::ExternalId => "scim_external_id",
+        Col::GroupNameLower => "LOWER(display_name)",
+        Col::CreatedAt => "created_at",
+        Col::UpdatedAt => "updated_at",
+    }
+}
+
+/// `value` as a LIKE pattern matching itself literally (`\` escapes).
+fn like_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// SQL for `cond`, binding its values into `params` (placeholders after `first_param`).
+fn render(cond: &Cond, backend: Backend, params: &mut Vec<Param>, first_param: usize) -> String {
+    let mut bind = |p: Param| {
+        params.push(p);
+        format!("${}", first_param + params.len() - 1)
+    };
+    match cond {
+        Cond::Text { col, op, value } => {
+            let c = column(*col);
+            // Range comparisons in code-point order, as the in-memory filter compares.
+            let ordered = match backend {
+                Backend::Postgres => format!("{c} COLLATE \"C\""),
+                Backend::Sqlite => c.to_string(),
+            };
+            let like = |pattern: String| format!("{c} LIKE {pattern} ESCAPE '\\'");
+            match op {
+                TextOp::Eq => format!("{c} = {}", bind(Param::Text(value.clone()))),
+                TextOp::Ne => format!(
+                    "({c} IS NULL OR {c} <> {})",
+                    bind(Param::Text(value.clone()))
+                ),
+                TextOp::Contains => like(bind(Param::Text(format!("%{}%", like_literal(value))))),
+                TextOp::StartsWith => like(bind(Param::Text(format!("{}%", like_literal(value))))),
+                TextOp::EndsWith => like(bind(Param::Text(format!("%{}", like_literal(value))))),
+                TextOp::Gt => format!("{ordered} > {}", bind(Param::Text(value.clone()))),
+                TextOp::Ge => format!("{ordered} >= {}", bind(Param::Text(value.clone()))),
+                TextOp::Lt => format!("{ordered} < {}", bind(Param::Text(value.clone()))),
+                TextOp::Le => format!("{ordered} <= {}", bind(Param::Text(value.clone()))),
+            }
+        }
+        Cond::Time { col, op, micros } => {
+            let sign = match op {
+                TimeOp::Ge => ">=",
+                TimeOp::Le => "<=",
+            };
+            format!("{} {sign} {}", column(*col), bind(Param::Int(*micros)))
+        }
+        Cond::NotNull(col) => format!("{} IS NOT NULL", column(*col)),
+        Cond::Deactivated(true) => "status = 'deactivated'".into(),
+        Cond::Deactivated(false) => "status <> 'deactivated'".into(),
+        Cond::JsonHas(text) => format!(
+            "LOWER(scim_json) LIKE {} ESCAPE '\\'",
+            bind(Param::Text(format!("%{}%", like_literal(text))))
+        ),
+        Cond::And(a, b) => {
+            let a = render(a, backend, params, first_param);
+            let b = render(b, backend, params, first_param);
+            format!("({a} AND {b})")
+        }
+        Cond::Or(a, b) => {
+            let a = render(a, backend, params, first_param);
+            let b = render(b, backend, params, first_param);
+            format!("({a} OR {b})")
+        }
+    }
+}
+
+/// ` AND (…)` for `cond`, with its parameters bound after the tenant (`$1`).
+fn where_clause(cond: Option<&Cond>, backend: Backend) -> (String, Vec<Param>) {
+    let mut params = Vec::new();
+    match cond {
+        Some(c) => (
+            format!(" AND {}", render(c, backend, &mut params, 2)),
+            params,
+        ),
+        None => (String::new(), params),
+    }
+}
+
+fn bind_params<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: Vec<Param>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        query = match p {
+            Param::Text(t) => query.bind(t),
+            Param::Int(i) => query.bind(i),
+        };
+    }
+    query
 }
 
 const USER_COLUMNS: &str = "id, tenant_id, email, email_verified, display_name, given_name, family_name, locale, timezone, custom_json, status, source, created_at, updated_at, last_login_at, scim_user_name, scim_external_id, scim_json, version";
@@ -178,27 +333,49 @@ pub async fn user_for_update(
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// SCIM-managed users of `tenant`, narrowed by `narrow`, in creation order.
+/// SCIM-managed users of `tenant` meeting `cond`, in creation order, at most `limit` of
+/// them after skipping `offset`.
 pub async fn users(
     store: &Store,
     tenant: TenantId,
-    narrow: &Narrow,
+    cond: Option<&Cond>,
+    offset: usize,
+    limit: usize,
 ) -> StoreResult<Vec<ScimUserRow>> {
-    let (clause, value) = match narrow {
-        Narrow::All | Narrow::DisplayName(_) => ("", None),
-        Narrow::Id(v) => (" AND id = $2", Some(v)),
-        Narrow::UserName(v) => (" AND scim_user_name_key = $2", Some(v)),
-        Narrow::ExternalId(v) => (" AND scim_external_id = $2", Some(v)),
-    };
+    let (clause, params) = where_clause(cond, store.backend());
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND scim_user_name IS NOT NULL{clause} ORDER BY created_at, id"
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND scim_user_name IS NOT NULL{clause} \
+         ORDER BY created_at, id LIMIT {} OFFSET {}",
+        i64::try_from(limit).unwrap_or(i64::MAX),
+        i64::try_from(offset).unwrap_or(i64::MAX)
     );
-    let mut query = sqlx::query(&sql).bind(tenant.to_string());
-    if let Some(v) = value {
-        query = query.bind(v);
-    }
+    let query = bind_params(sqlx::query(&sql).bind(tenant.to_string()), params);
     let rows = query.fetch_all(store.reader()).await?;
     rows.iter().map(user_from_row).collect()
+}
+
+/// How many SCIM-managed users `tenant` has.
+pub async fn count_users(store: &Store, tenant: TenantId) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND scim_user_name IS NOT NULL",
+    )
+    .bind(tenant.to_string())
+    .fetch_one(store.reader())
+    .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The SCIM-managed user with this id.
+pub async fn user(store: &Store, tenant: TenantId, id: &str) -> StoreResult<Option<ScimUserRow>> {
+    let by_id = Cond::Text {
+        col: Col::Id,
+        op: TextOp::Eq,
+        value: id.to_string(),
+    };
+    Ok(users(store, tenant, Some(&by_id), 0, 1)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// The non-SCIM user with this (lower-cased) email, which a SCIM create may adopt, and
@@ -459,27 +636,48 @@ pub async fn group_for_update(
     row.as_ref().map(group_from_row).transpose()
 }
 
-/// SCIM groups of `tenant`, narrowed by `narrow`, in creation order.
+/// SCIM groups of `tenant` meeting `cond`, in creation order, at most `limit` of them
+/// after skipping `offset`.
 pub async fn groups(
     store: &Store,
     tenant: TenantId,
-    narrow: &Narrow,
+    cond: Option<&Cond>,
+    offset: usize,
+    limit: usize,
 ) -> StoreResult<Vec<ScimGroupRow>> {
-    let (clause, value) = match narrow {
-        Narrow::All | Narrow::UserName(_) => ("", None),
-        Narrow::Id(v) => (" AND id = $2", Some(v)),
-        Narrow::ExternalId(v) => (" AND scim_external_id = $2", Some(v)),
-        Narrow::DisplayName(v) => (" AND LOWER(display_name) = $2", Some(v)),
-    };
+    let (clause, params) = where_clause(cond, store.backend());
     let sql = format!(
-        "SELECT {GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND source = 'scim'{clause} ORDER BY created_at, id"
+        "SELECT {GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND source = 'scim'{clause} \
+         ORDER BY created_at, id LIMIT {} OFFSET {}",
+        i64::try_from(limit).unwrap_or(i64::MAX),
+        i64::try_from(offset).unwrap_or(i64::MAX)
     );
-    let mut query = sqlx::query(&sql).bind(tenant.to_string());
-    if let Some(v) = value {
-        query = query.bind(v);
-    }
+    let query = bind_params(sqlx::query(&sql).bind(tenant.to_string()), params);
     let rows = query.fetch_all(store.reader()).await?;
     rows.iter().map(group_from_row).collect()
+}
+
+/// How many SCIM groups `tenant` has.
+pub async fn count_groups(store: &Store, tenant: TenantId) -> StoreResult<u64> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM groups WHERE tenant_id = $1 AND source = 'scim'")
+            .bind(tenant.to_string())
+            .fetch_one(store.reader())
+            .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The SCIM group with this id.
+pub async fn group(store: &Store, tenant: TenantId, id: &str) -> StoreResult<Option<ScimGroupRow>> {
+    let by_id = Cond::Text {
+        col: Col::Id,
+        op: TextOp::Eq,
+        value: id.to_string(),
+    };
+    Ok(groups(store, tenant, Some(&by_id), 0, 1)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Members of each of `groups` as (group, user, user's display label).
