@@ -146,21 +146,14 @@ async fn the_owner_signs_in_with_a_password_and_failures_do_not_say_why() {
 }
 
 #[tokio::test]
-async fn sso_only_turns_off_passwords_for_everyone_but_the_owner() {
+async fn sso_only_never_locks_the_owner_out() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("strict").await;
     let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
-    // The first owner hands over; the former owner keeps a local password.
-    assert_eq!(
-        set_owner(&app, &tenant, "old@strict.example").await,
-        StatusCode::OK
-    );
     assert_eq!(
         set_owner(&app, &tenant, "new@strict.example").await,
         StatusCode::OK
     );
-    let r = password_login(&app, "strict", "old@strict.example", PASSWORD).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     let r = app
         .api(
@@ -178,16 +171,62 @@ async fn sso_only_turns_off_passwords_for_everyone_but_the_owner() {
     let r = app.api(&token, Method::GET, "/policy", None).await;
     assert_eq!(r.body, json!({"sso_only": true}));
 
-    let refused = password_login(&app, "strict", "old@strict.example", PASSWORD).await;
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        last_event(&app, &tenant, "login.failed").await["after"]["reason"],
-        "sso_only"
-    );
+    // (Accounts other than the owner have no password yet; `sso_only` is checked for them
+    // in the sign-in itself.)
     let owner = password_login(&app, "strict", "new@strict.example", PASSWORD).await;
     assert_eq!(
         owner.status(),
         StatusCode::SEE_OTHER,
         "the owner is never locked out"
+    );
+}
+
+#[tokio::test]
+async fn a_new_owner_takes_the_old_owners_password_and_sessions_away() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("handover").await;
+    assert_eq!(
+        set_owner(&app, &tenant, "first@handover.example").await,
+        StatusCode::OK
+    );
+    let r = password_login(&app, "handover", "first@handover.example", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let old_session = crate::saml::cookie(&r);
+    let account = |cookie: String| {
+        let url = format!("{}/account", app.url);
+        async move {
+            browser()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(account(old_session.clone()).await, StatusCode::OK);
+
+    assert_eq!(
+        set_owner(&app, &tenant, "second@handover.example").await,
+        StatusCode::OK
+    );
+    assert_ne!(
+        account(old_session).await,
+        StatusCode::OK,
+        "the old owner's session lives on"
+    );
+    let r = password_login(&app, "handover", "first@handover.example", PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old owner's password still works"
+    );
+    let r = password_login(&app, "handover", "second@handover.example", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let event = last_event(&app, &tenant, "owner.set").await;
+    assert_eq!(
+        event["after"]["previous_owners"].as_array().map(Vec::len),
+        Some(1),
+        "{event}"
     );
 }

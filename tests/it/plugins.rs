@@ -621,3 +621,56 @@ async fn a_scim_adapter_dry_runs_and_takes_the_scim_stage() {
         .unwrap();
     assert_eq!(stage["plugin"]["name"], "entra-scim-fix");
 }
+
+#[tokio::test]
+async fn a_dry_run_override_never_hands_a_stages_stored_secrets_to_another_plugin() {
+    let app = spawn_app().await;
+    let (_, token) = admin(&app, "secrets-co").await;
+    let mut ids = Vec::new();
+    for version in ["1", "2"] {
+        let up = app
+            .upload(
+                &token,
+                "/api/v1",
+                &format!("name=echo&version={version}"),
+                HOSTILE.to_vec(),
+                WASM,
+            )
+            .await;
+        assert_eq!(up.status, StatusCode::CREATED, "{}", up.body);
+        ids.push(up.body["id"].as_str().unwrap().to_string());
+    }
+    let assign = app
+        .api(
+            &token,
+            Method::PUT,
+            "/pipeline/attribute-mapper",
+            Some(json!({"plugin_id": ids[0], "config": {"mode": "echo-config"}, "secrets": {"api_key": "s3cret-value"}})),
+        )
+        .await;
+    assert_eq!(assign.status, StatusCode::OK, "{}", assign.body);
+    let dry_run = |plugin: &str| {
+        app.api(
+            &token,
+            Method::POST,
+            "/pipeline/dry-run",
+            Some(json!({"raw_identity": raw_identity(), "overrides": {"attribute-mapper": {"plugin_id": plugin}}})),
+        )
+    };
+    // The plugin the secret was given to still gets it in a dry-run.
+    let same = dry_run(&ids[0]).await;
+    assert!(
+        same.body.to_string().contains("api_key=s3cret-value"),
+        "{}",
+        same.body
+    );
+    // Another plugin, even with the stored values, does not.
+    let other = dry_run(&ids[1]).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    let text = other.body.to_string();
+    assert!(text.contains("mode=echo-config"), "{text}");
+    assert!(
+        !text.contains("s3cret"),
+        "a stored secret reached another plugin: {text}"
+    );
+}

@@ -235,3 +235,22 @@ pub(super) fn check_scim(request: &ScimRequest) -> Result<(), PluginError> {
     }
     Ok(())
 }
+
+/// Every output check, for the fuzz targets: each output as a plugin could return it.
+#[cfg(feature = "fuzzing")]
+pub fn check_outputs(
+    identity: &Identity,
+    profile: &Profile,
+    roles: &[RoleAssignment],
+    catalogue: &Catalogue,
+    scim: &ScimRequest,
+) {
+    let _ = check_identity(identity);
+    let _ = check_profile(profile);
+    let _ = check_roles(roles, catalogue);
+    let _ = check_scim(scim);
+    let _ = super::json::identity(identity);
+    let _ = super::json::profile(profile);
+    let _ = super::json::roles(roles);
+    let _ = super::json::scim(scim);
+}

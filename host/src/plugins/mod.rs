@@ -33,6 +33,8 @@ use std::time::Duration;
 
 pub use bindings::types;
 pub use cache::CacheUse;
+#[cfg(feature = "fuzzing")]
+pub use calls::check_outputs;
 pub use log::LogLine;
 pub use registry::Registry;
 pub use runtime::{digest, HostState, Loaded, PluginHost};

@@ -178,6 +178,12 @@ impl PluginHost {
             .total_core_instances(1024)
             .total_memories(512)
             .total_tables(512)
+            // Per component, so one hostile component cannot take the pool's slots from
+            // every other call: a std-built component (wasm32-wasip2, or wasip1 with the
+            // adapter) has a handful of core instances, one or two memories and tables.
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(2)
+            .max_tables_per_component(8)
             .max_memory_size(limits.memory_bytes)
             // Keep the low 128 KiB of each memory slot resident and reset it with a memset:
             // a fresh instance per call then reuses warm pages instead of faulting them in

@@ -252,9 +252,11 @@ pub(super) async fn audit_failure(
 #[serde(deny_unknown_fields)]
 pub struct StageOverride {
     pub plugin_id: PluginId,
-    /// When absent, the stage's stored configuration is used.
+    /// When absent, the stage's stored configuration values are used.
     #[serde(default)]
     pub config: Option<BTreeMap<String, String>>,
+    /// When absent, the stage's stored secrets are used only if the override runs the very
+    /// plugin they were given to: a stored secret never reaches another plugin.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
 }
@@ -305,13 +307,17 @@ pub async fn dry_run(
                 ),
             ));
         }
-        let config = match &o.config {
-            Some(values) => StageConfig {
-                values: values.clone(),
-                secrets: o.secrets.clone(),
-            },
-            None => stages[i].config.clone(),
+        let same_plugin = stages[i].record.id == record.id;
+        let secrets = if !o.secrets.is_empty() || !same_plugin {
+            o.secrets.clone()
+        } else {
+            stages[i].config.secrets.clone()
         };
+        let values = match &o.config {
+            Some(values) => values.clone(),
+            None => stages[i].config.values.clone(),
+        };
+        let config = StageConfig { values, secrets };
         config.check()?;
         stages[i] = Stage {
             record,

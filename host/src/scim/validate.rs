@@ -13,6 +13,15 @@ use super::schema::{self, Attr, Mutability, Type};
 /// Attributes common to every resource (RFC 7643 §3.1) that the server owns.
 const SERVER_OWNED: [&str; 2] = ["id", "meta"];
 
+/// Most values one multi-valued attribute (emails, phoneNumbers, entitlements…) may hold:
+/// real directories send a handful; a client cannot make one user a megabyte of addresses.
+/// Group `members` are rows of their own and are bounded per request instead.
+pub const MAX_VALUES_PER_ATTRIBUTE: usize = 100;
+
+/// Largest resource stored as the client wrote it (its attributes as JSON, without group
+/// members), so one user cannot weigh on every listing that reads it.
+pub const MAX_RESOURCE_BYTES: usize = 64 * 1024;
+
 /// The checked resource: core attributes and `externalId` at the top, each known extension
 /// under its URN, `schemas` as the client listed them (checked), nothing read-only.
 pub fn check(
@@ -76,6 +85,16 @@ pub fn check(
             out.insert(attr.name.to_string(), v);
         }
     }
+    let stored: usize = out
+        .iter()
+        .filter(|(k, _)| k.as_str() != "members")
+        .map(|(k, v)| k.len() + v.to_string().len())
+        .sum();
+    if stored > MAX_RESOURCE_BYTES {
+        return Err(value_error(format!(
+            "the resource is larger than {MAX_RESOURCE_BYTES} bytes"
+        )));
+    }
     Ok(out)
 }
 
@@ -129,6 +148,12 @@ fn check_attr(attr: &Attr, value: &Value) -> Result<Option<Value>, ScimError> {
             Value::Array(items) => items.iter().collect(),
             single => vec![single],
         };
+        if items.len() > MAX_VALUES_PER_ATTRIBUTE && attr.name != "members" {
+            return Err(value_error(format!(
+                "`{}` holds at most {MAX_VALUES_PER_ATTRIBUTE} values",
+                attr.name
+            )));
+        }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             if item.is_null() {

@@ -87,8 +87,9 @@ pub struct SetOwner {
     pub password: SecretString,
 }
 
-/// Creates (or updates) the tenant's break-glass owner, a local account. Audited as
-/// `owner.set`; the password is never recorded.
+/// Creates (or updates) the tenant's break-glass owner, a local account. A previous owner
+/// loses its password and its sessions. Audited as `owner.set`; the password is never
+/// recorded.
 pub async fn set_owner(
     state: &AppState,
     auth: &Authorized<OperateInstance>,
@@ -139,7 +140,13 @@ pub async fn set_owner(
             user
         }
     };
-    store::directory::set_owner(&mut tx, tenant.id, user.id, &password_hash, now).await?;
+    let previous =
+        store::directory::set_owner(&mut tx, tenant.id, user.id, &password_hash, now).await?;
+    // The break-glass account changed hands: the previous owner's password is gone, and so
+    // are its sessions and unredeemed codes.
+    for old in &previous {
+        crate::directory::provision::cut_off(&mut tx, tenant.id, *old, now).await?;
+    }
     audit::record(
         &mut tx,
         now,
@@ -150,7 +157,7 @@ pub async fn set_owner(
             action: "owner.set",
             target: Target::new("user", user.id),
             before: None,
-            after: Some(json!({"email": email})),
+            after: Some(json!({"email": email, "previous_owners": previous})),
         },
     )
     .await?;

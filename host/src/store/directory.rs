@@ -537,18 +537,28 @@ pub async fn password_credential(
 }
 
 /// Makes `user` the tenant's only owner, with this password hash.
+/// Makes `user` the tenant's owner with `password_hash`; a previous owner stops being one
+/// and loses its password. Returns the previous owners (their sessions are the caller's to
+/// end).
 pub async fn set_owner(
     tx: &mut Tx,
     tenant: TenantId,
     user: UserId,
     password_hash: &str,
     now: Timestamp,
-) -> StoreResult<()> {
-    sqlx::query("UPDATE users SET is_owner = 0 WHERE tenant_id = $1 AND id <> $2 AND is_owner = 1")
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .execute(tx.conn())
-        .await?;
+) -> StoreResult<Vec<UserId>> {
+    let previous = sqlx::query(
+        "UPDATE users SET is_owner = 0, password_hash = NULL, updated_at = $3 \
+         WHERE tenant_id = $1 AND id <> $2 AND is_owner = 1 RETURNING id",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(now.as_micros())
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|r| parse_col(&r.try_get::<String, _>("id")?, "users.id"))
+    .collect::<StoreResult<Vec<UserId>>>()?;
     sqlx::query(
         "UPDATE users SET is_owner = 1, password_hash = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
     )
@@ -558,5 +568,5 @@ pub async fn set_owner(
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
-    Ok(())
+    Ok(previous)
 }

@@ -4,9 +4,10 @@
 //! (returns a 64 MiB-scale profile), `invalid-output` (returns a profile whose email is
 //! `not an email`, which the host's output validation must refuse), `sleep` (waits on a
 //! monotonic-clock subscription of `u64::MAX` nanoseconds, in host code where neither fuel nor
-//! the epoch deadline reaches), `wide-output` (returns a million custom attributes whose
-//! values all point at one 64 KiB block of guest memory, so the host would copy far more than
-//! the guest holds). Any other mode behaves and returns `{subject}@example.com` as the email.
+//! the epoch deadline reaches), `echo-config` (rejects with every configuration key and
+//! value it can read, to show what the host handed it), `wide-output` (returns a custom
+//! attribute whose values all point at one 64 KiB block of guest memory, so the host would
+//! copy far more than the guest holds). Any other mode behaves and returns `{subject}@example.com` as the email.
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -67,6 +68,14 @@ impl Guest for Hostile {
                 Ok(email_only("woke@example.com".into()))
             }
             "wide-output" => Ok(wide_output()),
+            "echo-config" => {
+                let keys = config::keys().unwrap_or_default();
+                let pairs: Vec<String> = keys
+                    .iter()
+                    .map(|k| format!("{k}={}", config::get(k).ok().flatten().unwrap_or_default()))
+                    .collect();
+                Err(PluginError::Rejected(format!("config: {}", pairs.join("; "))))
+            }
             "huge-output" => Ok(email_only("x".repeat(8 * 1024 * 1024))),
             "invalid-output" => Ok(email_only("not an email".into())),
             _ => Ok(email_only(format!("{}@example.com", identity.subject))),
