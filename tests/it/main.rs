@@ -9,6 +9,7 @@ mod cli;
 mod components;
 mod faults;
 mod helpers;
+mod hostile;
 mod isolation;
 mod local_login;
 mod node_cache;
