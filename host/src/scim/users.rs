@@ -347,9 +347,14 @@ pub async fn replace(
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ScimError> {
-    let mut written = parse(body)?;
-    written.active = Some(written.active.unwrap_or(true));
-    update(state, p, id, params, req, |_| Ok(written)).await
+    parse(body)?;
+    // A PUT without `active` means active (RFC 7643 §4.1.1 default).
+    let replacement = || {
+        let mut written = parse(body)?;
+        written.active = Some(written.active.unwrap_or(true));
+        Ok(written)
+    };
+    update(state, p, id, params, req, |_| replacement()).await
 }
 
 pub async fn patch(
@@ -379,65 +384,80 @@ async fn update(
     id: &str,
     params: &Params,
     req: &Request,
-    change: impl FnOnce(&Value) -> Result<Written, ScimError>,
+    change: impl Fn(&Value) -> Result<Written, ScimError>,
 ) -> Result<Reply, ScimError> {
     let tenant = p.tenant();
     let domains = crate::tenancy::domains::verified(state, tenant).await?;
-    let now = state.clock.now();
     let uid: UserId = id.parse().map_err(|_| ScimError::not_found("user"))?;
     // Memberships do not change in a user update: read them before taking the writer.
     let groups = groups_of(state, p, uid).await?;
-    let mut tx = state.store.begin().await?;
-    let old = sql::user_for_update(&mut tx, tenant, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found("user"))?;
-    check_if_match(req, old.version)?;
-    let before = render(&old, &groups, &p.base);
-    let written = change(&before)?;
-    let mut row = old.clone();
-    apply_profile(&mut row.user, &written, &domains);
-    row.user_name = written.user_name.clone();
-    row.external_id = written.external_id.clone();
-    let mut rest = written.rest.clone();
-    match written.active {
-        Some(active) => row.user.status = next_status(&old.user, active),
-        None => {
-            rest.insert("active".into(), UNASSIGNED);
+    for _ in 0..super::membership::MAX_ATTEMPTS {
+        // Read and apply the client's change outside the write transaction; the transaction
+        // then checks the user is still that version.
+        let now = state.clock.now();
+        let old = sql::user(&state.store, tenant, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found("user"))?;
+        check_if_match(req, old.version)?;
+        let before = render(&old, &groups, &p.base);
+        let written = change(&before)?;
+        let mut row = old.clone();
+        apply_profile(&mut row.user, &written, &domains);
+        row.user_name = written.user_name.clone();
+        row.external_id = written.external_id.clone();
+        let mut rest = written.rest.clone();
+        match written.active {
+            Some(active) => row.user.status = next_status(&old.user, active),
+            None => {
+                rest.insert("active".into(), UNASSIGNED);
+            }
         }
-    }
-    row.json = Value::Object(rest).to_string();
-    let same = row.user_name == old.user_name
-        && row.external_id == old.external_id
-        && row.json == old.json
-        && row.user.status == old.user.status;
-    if same {
-        return service::resource_reply(200, &before, old.version, USER_ATTRS, params);
-    }
-    row.version = old.version + 1;
-    row.user.updated_at = now;
-    sql::update_user(&mut tx, &row).await?;
-    let was_active = old.user.status != "deactivated";
-    let action = match (was_active, written.active) {
-        (true, Some(false)) => {
-            provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
-            "scim_user.deactivated"
+        row.json = Value::Object(rest).to_string();
+        let same = row.user_name == old.user_name
+            && row.external_id == old.external_id
+            && row.json == old.json
+            && row.user.status == old.user.status;
+        if same {
+            return service::resource_reply(200, &before, old.version, USER_ATTRS, params);
         }
-        (false, Some(true)) => "scim_user.reactivated",
-        _ => "scim_user.updated",
-    };
-    let after = render(&row, &groups, &p.base);
-    service::audit(
-        &mut tx,
-        now,
-        p,
-        action,
-        Target::new("user", row.user.id),
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    service::resource_reply(200, &after, row.version, USER_ATTRS, params)
+        row.version = old.version + 1;
+        row.user.updated_at = now;
+        let mut tx = state.store.begin().await?;
+        let locked = sql::user_for_update(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found("user"))?;
+        if locked.version != old.version || locked.user.status != old.user.status {
+            continue;
+        }
+        sql::update_user(&mut tx, &row).await?;
+        let was_active = old.user.status != "deactivated";
+        let action = match (was_active, written.active) {
+            (true, Some(false)) => {
+                provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
+                "scim_user.deactivated"
+            }
+            (false, Some(true)) => "scim_user.reactivated",
+            _ => "scim_user.updated",
+        };
+        let after = render(&row, &groups, &p.base);
+        service::audit(
+            &mut tx,
+            now,
+            p,
+            action,
+            Target::new("user", row.user.id),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
+        return service::resource_reply(200, &after, row.version, USER_ATTRS, params);
+    }
+    Err(ScimError::new(
+        409,
+        None,
+        "the user changed while this request was applied, several times; retry",
+    ))
 }
 
 pub async fn delete(
