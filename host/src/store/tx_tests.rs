@@ -248,3 +248,50 @@ async fn a_sign_in_never_undoes_a_deactivation_committed_while_it_ran() {
         scratch.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_state_is_taken_once_when_two_answers_race() {
+    use crate::types::{ConnectionId, TenantId};
+
+    for scratch in Scratch::open().await {
+        let store = scratch.store.clone();
+        store.migrate().await.expect("migrate");
+        let (tenant, connection) = (TenantId::generate(), ConnectionId::generate());
+        sqlx::raw_sql(&format!(
+            "INSERT INTO tenants (id, slug, name, public_token, status, created_at, updated_at) \
+             VALUES ('{tenant}', 'race', 'Race', 'tok', 'active', 0, 0); \
+             INSERT INTO sso_connections (id, tenant_id, name, protocol, status, settings, created_at, updated_at) \
+             VALUES ('{connection}', '{tenant}', 'c', 'saml', 'enabled', '{{}}', 0, 0); \
+             INSERT INTO sso_login_states (id, tenant_id, connection_id, request_id, created_at, expires_at) \
+             VALUES ('state-1', '{tenant}', '{connection}', 'req-1', 0, 9000000000000000);"
+        ))
+        .execute(store.writer())
+        .await
+        .expect("seed");
+
+        // The first answer takes the state…
+        let mut first = store.begin().await.expect("begin");
+        let taken = crate::store::sso::take_login_state(&mut first, tenant, "state-1")
+            .await
+            .expect("take");
+        assert!(taken.is_some());
+        // …while a second answer with the same RelayState tries too.
+        let racer = store.clone();
+        let second = tokio::spawn(async move {
+            let mut tx = racer.begin().await.expect("begin");
+            let taken = crate::store::sso::take_login_state(&mut tx, tenant, "state-1")
+                .await
+                .expect("take");
+            tx.commit().await.expect("commit");
+            taken.is_some()
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.commit().await.expect("commit");
+        assert!(
+            !second.await.expect("second"),
+            "{:?}: a login state was used twice",
+            store.backend()
+        );
+        scratch.close().await;
+    }
+}
