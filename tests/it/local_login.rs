@@ -230,3 +230,45 @@ async fn a_new_owner_takes_the_old_owners_password_and_sessions_away() {
         "{event}"
     );
 }
+
+#[tokio::test]
+async fn password_attempts_are_limited_per_account_and_per_address() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.throttle.password_per_account_per_hour = 3;
+        c.throttle.per_ip_per_minute = 6;
+    })
+    .await;
+    let tenant = app.create_tenant("limits").await;
+    assert_eq!(
+        set_owner(&app, &tenant, "owner@limits.example").await,
+        StatusCode::OK
+    );
+    for _ in 0..3 {
+        let r = password_login(&app, "limits", "owner@limits.example", "wrong password!").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The account's allowance is spent: even the right password waits, with a clear 429.
+    let r = password_login(&app, "limits", "owner@limits.example", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("data-code=\"rate_limited\""));
+    // Other accounts from this address share its allowance (6 a minute): two more, then 429.
+    for _ in 0..2 {
+        let r = password_login(&app, "limits", "someone@limits.example", "x-password-x").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = password_login(&app, "limits", "other@limits.example", "x-password-x").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The five refused attempts of two kinds wrote one event per kind; the rest are counted.
+    let failed = crate::saml::events(&app, &tenant, "login.failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+}
