@@ -68,7 +68,10 @@ async fn hostile_requests_get_their_protocols_error_and_write_nothing() {
             continue;
         }
         assert_eq!(status, StatusCode::FORBIDDEN, "{code}: {body}");
-        assert!(body.contains(&format!("data-code=\"{code}\"")), "{code}: {body}");
+        assert!(
+            body.contains(&format!("data-code=\"{code}\"")),
+            "{code}: {body}"
+        );
     }
     let r = browser()
         .post(&s.acs_url)
