@@ -272,3 +272,33 @@ async fn password_attempts_are_limited_per_account_and_per_address() {
     let failed = crate::saml::events(&app, &tenant, "login.failed").await;
     assert_eq!(failed.len(), 2, "{failed:?}");
 }
+
+#[tokio::test]
+async fn expired_sessions_are_purged_by_housekeeping() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("purge").await;
+    assert_eq!(
+        set_owner(&app, &tenant, "owner@purge.example").await,
+        StatusCode::OK
+    );
+    let r = password_login(&app, "purge", "owner@purge.example", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let sessions = || app.scalar("SELECT COUNT(*) FROM sessions");
+    assert_eq!(sessions().await, 1);
+    let purge = || async {
+        let mut tx = app.state.store.begin().await.unwrap();
+        gatehouse::store::sso::purge_expired(&mut tx, app.clock.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    };
+    // A live session stays…
+    purge().await;
+    assert_eq!(sessions().await, 1);
+    // …one past its absolute timeout goes.
+    app.clock.advance(std::time::Duration::from_secs(
+        app.config.sessions.absolute_timeout_secs + 60,
+    ));
+    purge().await;
+    assert_eq!(sessions().await, 0);
+}
