@@ -330,3 +330,23 @@ fn a_rewritten_scim_path_must_stay_below_the_scim_base() {
         );
     }
 }
+
+#[test]
+fn a_component_over_the_per_component_pool_limits_is_refused_at_load() {
+    let host = relaxed_host();
+    // Three core instances with a memory each (one per module is the pool's module limit):
+    // more memories than one component may take from the pool.
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (memory 1))
+            (core instance $a (instantiate $m))
+            (core instance $b (instantiate $m))
+            (core instance $c (instantiate $m)))"#,
+    )
+    .unwrap();
+    let err = host.load("greedy", &wasm).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Invalid(m) if m.contains("memor")),
+        "{err:?}"
+    );
+}
