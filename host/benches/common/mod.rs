@@ -77,7 +77,12 @@ where
     } = load;
     let call = Arc::new(call);
     if warmup > 0 {
+        let first = Instant::now();
         call(0).await;
+        println!(
+            "{what}: the first call: {:.2} ms",
+            first.elapsed().as_secs_f64() * 1e3
+        );
     }
     if warmup > 1 {
         let (cold, _) = phase(&call, 1..warmup, concurrency).await;
@@ -155,6 +160,7 @@ impl Server {
                 .env("GATEHOUSE_DATABASE__URL", url)
                 .env("GATEHOUSE_SECRETS__MASTER_KEY", BENCH_MASTER_KEY);
         }
+        let spawned = Instant::now();
         let mut child = command.spawn().expect("start gatehouse serve");
         let stdout = child.stdout.take().unwrap();
         // The first start prints the operator token on its own indented line, then the URL.
@@ -174,6 +180,12 @@ impl Server {
         })
         .await
         .unwrap();
+        // `serve` says it listens once migrations ran and the built-in plugins are compiled
+        // and warm, so this is the time a new node takes before it serves.
+        println!(
+            "gatehouse serve: listening {:.0} ms after the process started",
+            spawned.elapsed().as_secs_f64() * 1e3
+        );
         Server {
             base,
             operator_token: token,
