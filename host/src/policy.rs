@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WriteSso};
@@ -42,7 +43,7 @@ pub async fn set(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "policy.updated",
+            action: Action::PolicyUpdated,
             target: Target::new("tenant", tenant),
             before: Some(json!({"sso_only": before})),
             after: Some(json!({"sso_only": policy.sso_only})),

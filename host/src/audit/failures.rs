@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::action::Action;
 use super::{Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::store::Store;
@@ -188,7 +189,7 @@ async fn write(
         NewEvent {
             chain: Chain::Tenant(kind.tenant),
             actor: Actor::system("sign-in"),
-            action: "login.failed",
+            action: Action::LoginFailed,
             target: Target::new(kind.target_type, target),
             before: None,
             after: Some(after),

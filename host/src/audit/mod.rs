@@ -4,9 +4,12 @@
 //! Listing lives in [`query`], chain verification in [`chain`], the collapsing of repeated
 //! failed sign-ins in [`failures`].
 
+pub mod action;
 pub mod chain;
 pub mod failures;
 pub mod query;
+
+pub use action::Action;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -102,8 +105,7 @@ impl Chain {
 pub struct NewEvent {
     pub chain: Chain,
     pub actor: Actor,
-    /// Dotted, past tense: `tenant.created`, `api_token.revoked`.
-    pub action: &'static str,
+    pub action: Action,
     pub target: Target,
     pub before: Option<Value>,
     pub after: Option<Value>,
@@ -187,7 +189,7 @@ pub async fn record(
         actor_type: event.actor.kind.to_string(),
         actor_id: event.actor.id,
         actor_label: event.actor.label,
-        action: event.action.to_string(),
+        action: event.action.as_str().to_string(),
         target_type: event.target.kind.to_string(),
         target_id: event.target.id,
         before_json: event.before.map(|v| v.to_string()),

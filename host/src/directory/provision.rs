@@ -10,8 +10,9 @@ use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::error::Error;
 use crate::plugins::{provisioning, types};
-use crate::store::directory::{RoleRow, UserRow};
-use crate::store::{scim as scim_sql, Tx};
+use crate::store::roles::RoleRow;
+use crate::store::users::UserRow;
+use crate::store::{provider, sessions, Tx};
 use crate::types::{TenantId, Timestamp, UserId};
 
 /// Cuts a deactivated or deleted user off: sessions revoked, unredeemed codes dropped.
@@ -22,12 +23,13 @@ pub async fn cut_off(
     user: UserId,
     now: Timestamp,
 ) -> Result<u64, Error> {
-    Ok(scim_sql::revoke_user_access(tx, tenant, user, now).await?)
+    provider::delete_user_codes(tx, tenant, user).await?;
+    Ok(sessions::revoke_user(tx, tenant, user, now).await?)
 }
 
 /// The SCIM roles each of `users` gets from the keys of its SCIM groups (`keys`; none: no
 /// SCIM roles), through the tenant's role mapper. A plugin call: run it before the write
-/// transaction that stores the result with [`crate::store::directory::replace_roles`].
+/// transaction that stores the result with [`super::scim_groups::change_members`].
 pub async fn scim_roles(
     state: &AppState,
     tenant: TenantId,

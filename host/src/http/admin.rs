@@ -39,7 +39,7 @@ async fn get_user(
 ) -> Result<Json<crate::directory::UserView>, ApiError> {
     let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     let id = path_param(&user)?;
-    Ok(Json(crate::directory::view(&state, &auth, id).await?))
+    Ok(Json(crate::directory::view(&state.store, &auth, id).await?))
 }
 
 /// The tenant a tenant token acts for; the operator token has no tenant here.

@@ -402,7 +402,7 @@ async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
         Ok(None) => return Redirect::to("/login?return_to=/account").into_response(),
         Err(e) => return failure_page(Failure::Internal(e)),
     };
-    let user = match store::directory::user(&state.store, row.tenant_id, row.user_id).await {
+    let user = match store::user_reads::user(&state.store, row.tenant_id, row.user_id).await {
         Ok(Some(user)) => user,
         Ok(None) => return Redirect::to("/login").into_response(),
         Err(e) => return failure_page(Failure::Internal(e.into())),

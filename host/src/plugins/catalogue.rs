@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::types;
 use crate::app::AppState;
+use crate::audit::Action;
 use crate::audit::{self, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WritePlugins};
@@ -210,7 +211,7 @@ pub async fn put(
         NewEvent {
             chain: audit::Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "catalogue.updated",
+            action: Action::CatalogueUpdated,
             target: Target::new("catalogue", tenant),
             before: Some(json!(before)),
             after: Some(json!(catalogue)),

@@ -16,6 +16,7 @@ use super::config::MAX_KEY_BYTES;
 use super::registry::{PluginView, ViewPlugins};
 use super::{json as wit_json, types, Loaded, LogLine, PluginConfig, PluginError, World};
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WritePlugins};
@@ -297,7 +298,7 @@ pub async fn assign(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "pipeline.stage_assigned",
+            action: Action::PipelineStageAssigned,
             target: Target::new("pipeline_stage", world),
             before,
             after: Some(stage_summary(&record, &config)),
@@ -336,7 +337,7 @@ pub async fn reset(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "pipeline.stage_reset",
+            action: Action::PipelineStageReset,
             target: Target::new("pipeline_stage", world),
             before,
             after: None,

@@ -13,6 +13,7 @@ use super::builtins::BUILTINS;
 use super::runtime::digest;
 use super::{Limits, Loaded, PluginError, PluginHost, World};
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::config::Config;
 use crate::error::Error;
@@ -193,7 +194,7 @@ async fn register_builtin(
         NewEvent {
             chain: Chain::Operator,
             actor: Actor::system("startup"),
-            action: "plugin.published",
+            action: Action::PluginPublished,
             target: Target::new("plugin", record.id),
             before: None,
             after: Some(json!(PluginView::of(&record))),
@@ -386,7 +387,7 @@ pub async fn upload(
         NewEvent {
             chain: chain_of(owner),
             actor: auth.actor(),
-            action: "plugin.uploaded",
+            action: Action::PluginUploaded,
             target: Target::new("plugin", record.id),
             before: None,
             after: Some(json!(view)),
@@ -449,7 +450,7 @@ pub async fn delete(
         NewEvent {
             chain: chain_of(owner),
             actor: auth.actor(),
-            action: "plugin.deleted",
+            action: Action::PluginDeleted,
             target: Target::new("plugin", id),
             before: Some(json!(PluginView::of(&record))),
             after: None,

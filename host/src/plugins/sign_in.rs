@@ -17,6 +17,7 @@ use super::pipeline::{
 };
 use super::{types, PluginError, Registry, World};
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, WritePlugins};
@@ -230,7 +231,7 @@ pub(super) async fn audit_failure(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: Actor::system(what),
-            action: "plugin.failed",
+            action: Action::PluginFailed,
             target: Target::new("plugin", plugin.id),
             before: None,
             after: Some(json!({

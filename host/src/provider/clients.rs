@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance};
@@ -149,7 +150,7 @@ pub async fn register(
         NewEvent {
             chain: Chain::Operator,
             actor: auth.actor(),
-            action: "oauth_client.registered",
+            action: Action::OauthClientRegistered,
             target: Target::new("oauth_client", &row.id),
             before: None,
             after: Some(json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public})),
@@ -189,7 +190,7 @@ pub async fn revoke(
         NewEvent {
             chain: Chain::Operator,
             actor: auth.actor(),
-            action: "oauth_client.revoked",
+            action: Action::OauthClientRevoked,
             target: Target::new("oauth_client", id),
             before: None,
             after: None,

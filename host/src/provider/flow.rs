@@ -223,16 +223,16 @@ async fn user_claims(
     user: UserId,
     scope: &str,
 ) -> Result<Option<serde_json::Map<String, Value>>, OAuthError> {
-    let Some(u) = store::directory::user(&state.store, tenant, user).await? else {
+    let Some(u) = store::user_reads::user(&state.store, tenant, user).await? else {
         return Ok(None);
     };
-    if u.status != "active" {
+    if u.status != crate::store::users::UserStatus::Active {
         return Ok(None);
     }
     let Some(t) = store::tenants::get(&state.store, tenant).await? else {
         return Ok(None);
     };
-    let roles = store::directory::roles_of(&state.store, tenant, user).await?;
+    let roles = store::roles::roles_of(&state.store, tenant, user).await?;
     let mut role_names: Vec<&str> = roles.iter().map(|(r, _, _)| r.as_str()).collect();
     role_names.dedup();
     let assignments: Vec<Value> = roles

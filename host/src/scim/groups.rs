@@ -18,8 +18,11 @@ use super::schema::{GROUP, GROUP_ATTRS};
 use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::Target;
-use crate::store::scim::{self as sql, ScimGroupRow};
+use crate::directory::scim_groups;
+use crate::store::groups::{self as sql, ScimGroupRow};
+use crate::store::memberships;
 use crate::types::{GroupId, UserId};
 
 /// A group as the client wrote it, checked.
@@ -121,8 +124,8 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
     let tenant = p.tenant();
     if q.filter.is_none() && q.sort_by.is_none() {
         // One page straight from the database, whatever the tenant's size.
-        let total = sql::count_groups(&state.store, tenant).await?;
-        let rows = sql::groups(
+        let total = sql::count_scim_groups(&state.store, tenant).await?;
+        let rows = sql::scim_groups(
             &state.store,
             tenant,
             None,
@@ -142,7 +145,7 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
         .as_ref()
         .and_then(|f| prefilter::condition(f, prefilter::Kind::Group));
     let max = state.config.scim.max_scan_rows;
-    let rows = sql::groups(
+    let rows = sql::scim_groups(
         &state.store,
         tenant,
         cond.as_ref(),
@@ -168,7 +171,7 @@ async fn rendered(
         Default::default();
     if needs_members(q) {
         let ids: Vec<GroupId> = rows.iter().map(|g| g.id).collect();
-        for (g, u, label) in sql::members_of_groups(&state.store, p.tenant(), &ids).await? {
+        for (g, u, label) in memberships::members_of_groups(&state.store, p.tenant(), &ids).await? {
             by_group.entry(g).or_default().push((u, label));
         }
     }
@@ -191,14 +194,14 @@ pub async fn get(
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ScimError> {
-    let row = sql::group(&state.store, p.tenant(), id)
+    let row = sql::scim_group(&state.store, p.tenant(), id)
         .await?
         .ok_or_else(|| ScimError::not_found("group"))?;
     if let Some(cached) = service::not_modified(req, row.version) {
         return Ok(cached);
     }
     let members: Vec<(UserId, String)> =
-        sql::members_of_groups(&state.store, p.tenant(), &[row.id])
+        memberships::members_of_groups(&state.store, p.tenant(), &[row.id])
             .await?
             .into_iter()
             .map(|(_, u, l)| (u, l))
@@ -224,7 +227,7 @@ async fn resolve_members(
         return Err(no_user(bad));
     }
     let ids: Vec<String> = wanted.iter().filter_map(canonical).collect();
-    let found = sql::member_candidates(&state.store, p.tenant(), &ids).await?;
+    let found = memberships::member_candidates(&state.store, p.tenant(), &ids).await?;
     let known: BTreeSet<String> = found.iter().map(|(u, _)| u.to_string()).collect();
     if let Some(missing) = ids.iter().find(|w| !known.contains(w.as_str())) {
         return Err(no_user(missing));
@@ -255,7 +258,7 @@ pub async fn create(
         // client's list. It was not a SCIM group, so nobody's SCIM keys carried it.
         let adopted = sql::sso_group_by_key(&state.store, tenant, &key).await?;
         let current: BTreeSet<UserId> = match adopted {
-            Some(id) => sql::members(&state.store, tenant, id)
+            Some(id) => memberships::members(&state.store, tenant, id)
                 .await?
                 .into_iter()
                 .map(|(u, _)| u)
@@ -286,20 +289,17 @@ pub async fn create(
         {
             continue;
         }
-        match adopted {
-            Some(_) => sql::update_group(&mut tx, &row).await?,
-            None => sql::insert_group(&mut tx, &row).await?,
-        }
+        scim_groups::create(&mut tx, &row, adopted.is_some()).await?;
         if !membership::write(&mut tx, p, row.id, &plan, now).await? {
             continue;
         }
-        let listed = sql::members(&mut tx, tenant, row.id).await?;
+        let listed = memberships::members(&mut tx, tenant, row.id).await?;
         let resource = render(&row, &listed, &p.base);
         service::audit(
             &mut tx,
             now,
             p,
-            "scim_group.created",
+            Action::ScimGroupCreated,
             Target::new("group", row.id),
             None,
             Some(&resource),
@@ -355,11 +355,11 @@ async fn update(
         // Read, apply the client's change and plan the membership change, all outside the
         // write transaction; the transaction then checks the group is still that version.
         let now = state.clock.now();
-        let old = sql::group(&state.store, tenant, id)
+        let old = sql::scim_group(&state.store, tenant, id)
             .await?
             .ok_or_else(|| ScimError::not_found("group"))?;
         check_if_match(req, old.version)?;
-        let old_members = sql::members(&state.store, tenant, old.id).await?;
+        let old_members = memberships::members(&state.store, tenant, old.id).await?;
         let before = render(&old, &old_members, &p.base);
         let written = change(&before)?;
         let wanted = resolve_members(state, p, &written.members).await?;
@@ -386,23 +386,23 @@ async fn update(
         };
         let plan = membership::plan(state, p, sides).await?;
         let mut tx = state.store.begin().await?;
-        let locked = sql::group_for_update(&mut tx, tenant, id)
+        let locked = sql::scim_group_for_update(&mut tx, tenant, id)
             .await?
             .ok_or_else(|| ScimError::not_found("group"))?;
         if locked.version != old.version || !membership::still_holds(&mut tx, p, &plan).await? {
             continue;
         }
-        sql::update_group(&mut tx, &row).await?;
+        scim_groups::update(&mut tx, &row).await?;
         if !membership::write(&mut tx, p, row.id, &plan, now).await? {
             continue;
         }
-        let listed = sql::members(&mut tx, tenant, row.id).await?;
+        let listed = memberships::members(&mut tx, tenant, row.id).await?;
         let after = render(&row, &listed, &p.base);
         service::audit(
             &mut tx,
             now,
             p,
-            "scim_group.updated",
+            Action::ScimGroupUpdated,
             Target::new("group", row.id),
             Some(&before),
             Some(&after),
@@ -423,11 +423,11 @@ pub async fn delete(
     let tenant = p.tenant();
     for _ in 0..membership::MAX_ATTEMPTS {
         let now = state.clock.now();
-        let old = sql::group(&state.store, tenant, id)
+        let old = sql::scim_group(&state.store, tenant, id)
             .await?
             .ok_or_else(|| ScimError::not_found("group"))?;
         check_if_match(req, old.version)?;
-        let members = sql::members(&state.store, tenant, old.id).await?;
+        let members = memberships::members(&state.store, tenant, old.id).await?;
         let before = render(&old, &members, &p.base);
         let current: BTreeSet<UserId> = members.iter().map(|(u, _)| *u).collect();
         let sides = membership::Sides {
@@ -438,7 +438,7 @@ pub async fn delete(
         };
         let plan = membership::plan(state, p, sides).await?;
         let mut tx = state.store.begin().await?;
-        let locked = sql::group_for_update(&mut tx, tenant, id)
+        let locked = sql::scim_group_for_update(&mut tx, tenant, id)
             .await?
             .ok_or_else(|| ScimError::not_found("group"))?;
         if locked.version != old.version
@@ -447,12 +447,12 @@ pub async fn delete(
         {
             continue;
         }
-        sql::delete_group(&mut tx, tenant, old.id).await?;
+        scim_groups::delete(&mut tx, tenant, old.id).await?;
         service::audit(
             &mut tx,
             now,
             p,
-            "scim_group.deleted",
+            Action::ScimGroupDeleted,
             Target::new("group", old.id),
             Some(&before),
             None,

@@ -12,9 +12,8 @@ use super::error::{ScimError, ScimType};
 use super::service::Provisioner;
 use crate::app::AppState;
 use crate::directory::provision;
-use crate::store::directory::{self as dir_sql, RoleRow, RoleSource};
-use crate::store::scim as sql;
-use crate::store::Tx;
+use crate::directory::scim_groups::{self, MemberChange};
+use crate::store::{memberships, user_reads, Tx};
 use crate::types::{GroupId, Timestamp, UserId};
 
 /// Most users one request may add to or remove from a group (or re-key): bounds the work of
@@ -28,14 +27,12 @@ pub const MAX_ATTEMPTS: usize = 3;
 /// A planned membership change of one group.
 #[derive(Debug, Default)]
 pub(super) struct Plan {
-    added: Vec<UserId>,
-    removed: Vec<UserId>,
+    /// Who joins, who leaves, and the affected users' SCIM roles after the change.
+    change: MemberChange,
     /// Everyone whose SCIM group keys (and so roles) the change touches.
     affected: Vec<UserId>,
     /// Each affected user's SCIM group keys as read when planning.
     keys_before: BTreeMap<UserId, BTreeSet<String>>,
-    /// Each affected user's SCIM roles after the change.
-    roles: Vec<(UserId, Vec<RoleRow>)>,
 }
 
 /// The group's membership before and after, by key: `old_key` is what the group's current
@@ -81,7 +78,8 @@ pub(super) async fn plan(
         ));
     }
     let affected: Vec<UserId> = affected.into_iter().collect();
-    let keys_before = group_keys(sql::group_keys_of_users(&state.store, tenant, &affected).await?);
+    let keys_before =
+        group_keys(memberships::group_keys_of_users(&state.store, tenant, &affected).await?);
     let mut keys_after = keys_before.clone();
     for user in &affected {
         let keys = keys_after.entry(*user).or_default();
@@ -92,14 +90,16 @@ pub(super) async fn plan(
             keys.insert(new.to_string());
         }
     }
-    let users = sql::users_by_ids(&state.store, tenant, &affected).await?;
+    let users = user_reads::users_by_ids(&state.store, tenant, &affected).await?;
     let roles = provision::scim_roles(state, tenant, &p.ctx, &users, &keys_after).await?;
     Ok(Plan {
-        added,
-        removed,
+        change: MemberChange {
+            added,
+            removed,
+            roles,
+        },
         affected,
         keys_before,
-        roles,
     })
 }
 
@@ -112,13 +112,12 @@ pub(super) async fn still_holds(
     plan: &Plan,
 ) -> Result<bool, ScimError> {
     let keys_now =
-        group_keys(sql::group_keys_of_users(&mut *tx, p.tenant(), &plan.affected).await?);
+        group_keys(memberships::group_keys_of_users(&mut *tx, p.tenant(), &plan.affected).await?);
     Ok(keys_now == plan.keys_before)
 }
 
-/// Writes `plan` for `group` inside `tx`: memberships, the touched users' versions and the
-/// affected users' SCIM roles. `false` when a user to add no longer exists or already is a
-/// member (changed meanwhile): the caller drops `tx` and plans again.
+/// Writes `plan` for `group` inside `tx` (see [`scim_groups::change_members`]). `false`:
+/// changed meanwhile; the caller drops `tx` and plans again.
 pub(super) async fn write(
     tx: &mut Tx,
     p: &Provisioner,
@@ -126,16 +125,7 @@ pub(super) async fn write(
     plan: &Plan,
     now: Timestamp,
 ) -> Result<bool, ScimError> {
-    let tenant = p.tenant();
-    let added = dir_sql::add_members(tx, tenant, group, &plan.added).await?;
-    if added != plan.added.len() as u64 {
-        return Ok(false);
-    }
-    dir_sql::remove_members(tx, tenant, group, &plan.removed).await?;
-    let touched: Vec<UserId> = plan.added.iter().chain(&plan.removed).copied().collect();
-    sql::bump_user_versions(tx, tenant, &touched, now).await?;
-    dir_sql::replace_roles(tx, tenant, RoleSource::Scim, &plan.roles, now).await?;
-    Ok(true)
+    Ok(scim_groups::change_members(tx, p.tenant(), group, &plan.change, now).await?)
 }
 
 /// The answer when a change kept meeting concurrent changes.

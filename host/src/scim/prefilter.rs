@@ -12,7 +12,7 @@
 
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 use super::schema;
-use crate::store::scim::{Col, Cond, TextOp, TimeOp};
+use crate::store::listing::{Col, Cond, TextOp, TimeOp};
 
 /// Which resource type a filter is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -452,7 +452,7 @@ pub async fn audit(
     tx: &mut Tx,
     now: Timestamp,
     p: &Provisioner,
-    action: &'static str,
+    action: crate::audit::action::Action,
     target: Target,
     before: Option<&Value>,
     after: Option<&Value>,

@@ -11,17 +11,19 @@
 
 use serde_json::{json, Map, Value};
 
-use super::error::{ScimError, ScimType};
+use super::error::ScimError;
 use super::list::ListQuery;
 use super::prefilter;
 use super::schema::{ENTERPRISE_USER, USER, USER_ATTRS};
 use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::Target;
-use crate::directory::provision;
-use crate::store::directory::UserRow;
-use crate::store::scim::{self as sql, ScimUserRow};
+use crate::directory::scim_users::{self, Created, Lifecycle, Written as Done};
+use crate::directory::Profile;
+use crate::store::users::{ScimIdentity, ScimUserRow, UserStatus};
+use crate::store::{memberships, user_reads};
 use crate::types::{GroupId, Timestamp, UserId};
 
 /// A user as the client wrote it, checked.
@@ -75,24 +77,40 @@ fn email_of(w: &Written) -> String {
         .to_lowercase()
 }
 
-/// Derives the directory profile from what the client wrote.
-fn apply_profile(user: &mut UserRow, w: &Written, domains: &[String]) {
+/// The directory profile derived from what the client wrote.
+fn profile_of(w: &Written, domains: &[String]) -> Profile {
     let email = email_of(w);
     let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-    // The tenant's own IdP provisioned it; it is verified when its domain is the tenant's.
-    user.email_verified = domains.iter().any(|d| d == domain);
-    user.email = email;
     let name = w.rest.get("name");
-    user.given_name = text(name.and_then(|n| n.get("givenName")));
-    user.family_name = text(name.and_then(|n| n.get("familyName")));
-    user.display_name = text(w.rest.get("displayName"))
+    let given_name = text(name.and_then(|n| n.get("givenName")));
+    let family_name = text(name.and_then(|n| n.get("familyName")));
+    let display_name = text(w.rest.get("displayName"))
         .or_else(|| text(name.and_then(|n| n.get("formatted"))))
-        .or_else(|| match (&user.given_name, &user.family_name) {
+        .or_else(|| match (&given_name, &family_name) {
             (Some(g), Some(f)) => Some(format!("{g} {f}")),
             _ => None,
         });
-    user.locale = text(w.rest.get("locale")).or_else(|| text(w.rest.get("preferredLanguage")));
-    user.timezone = text(w.rest.get("timezone"));
+    Profile {
+        // The tenant's own IdP provisioned it; it is verified when its domain is the tenant's.
+        email_verified: domains.iter().any(|d| d == domain),
+        email,
+        display_name,
+        given_name,
+        family_name,
+        locale: text(w.rest.get("locale")).or_else(|| text(w.rest.get("preferredLanguage"))),
+        timezone: text(w.rest.get("timezone")),
+        custom_json: None,
+    }
+}
+
+/// The SCIM identity of what the client wrote, with the rest of the resource as `rest`.
+fn identity_of(w: &Written, rest: Map<String, Value>) -> ScimIdentity {
+    ScimIdentity {
+        user_name: w.user_name.clone(),
+        external_id: w.external_id.clone(),
+        json: Value::Object(rest).to_string(),
+        version: 1,
+    }
 }
 
 /// What the stored resource holds as `active` once a PATCH removed it. The stored resource
@@ -101,7 +119,7 @@ const UNASSIGNED: Value = Value::Null;
 
 /// The user as SCIM shows it.
 fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value {
-    let mut map: Map<String, Value> = serde_json::from_str(&row.json).unwrap_or_else(|e| {
+    let mut map: Map<String, Value> = serde_json::from_str(&row.scim.json).unwrap_or_else(|e| {
         tracing::error!(user = %row.user.id, error = %e, "stored SCIM user does not parse");
         Map::new()
     });
@@ -112,15 +130,18 @@ fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value 
     let id = row.user.id.to_string();
     map.insert("schemas".into(), Value::Array(schemas));
     map.insert("id".into(), json!(id));
-    if let Some(e) = &row.external_id {
+    if let Some(e) = &row.scim.external_id {
         map.insert("externalId".into(), json!(e));
     }
-    map.insert("userName".into(), json!(row.user_name));
+    map.insert("userName".into(), json!(row.scim.user_name));
     // Stored as null: a PATCH removed it, and it stays unassigned (see `UNASSIGNED`).
     if map.get("active") == Some(&UNASSIGNED) {
         map.remove("active");
     } else {
-        map.insert("active".into(), json!(row.user.status != "deactivated"));
+        map.insert(
+            "active".into(),
+            json!(row.user.status != UserStatus::Deactivated),
+        );
     }
     if !groups.is_empty() {
         let list: Vec<Value> = groups
@@ -138,7 +159,7 @@ fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value 
             format!("{base}/Users/{id}"),
             row.user.created_at.to_rfc3339(),
             row.user.updated_at.to_rfc3339(),
-            row.version,
+            row.scim.version,
         ),
     );
     Value::Object(map)
@@ -149,19 +170,21 @@ async fn groups_of(
     p: &Provisioner,
     user: UserId,
 ) -> Result<Vec<(GroupId, String)>, ScimError> {
-    Ok(sql::groups_of_users(&state.store, p.tenant(), &[user])
-        .await?
-        .into_iter()
-        .map(|(_, g, name)| (g, name))
-        .collect())
+    Ok(
+        memberships::groups_of_users(&state.store, p.tenant(), &[user])
+            .await?
+            .into_iter()
+            .map(|(_, g, name)| (g, name))
+            .collect(),
+    )
 }
 
 pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
     let tenant = p.tenant();
     if q.filter.is_none() && q.sort_by.is_none() {
         // One page straight from the database, whatever the tenant's size.
-        let total = sql::count_users(&state.store, tenant).await?;
-        let rows = sql::users(
+        let total = user_reads::count_scim_users(&state.store, tenant).await?;
+        let rows = user_reads::scim_users(
             &state.store,
             tenant,
             None,
@@ -181,7 +204,7 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
         .as_ref()
         .and_then(|f| prefilter::condition(f, prefilter::Kind::User));
     let max = state.config.scim.max_scan_rows;
-    let rows = sql::users(
+    let rows = user_reads::scim_users(
         &state.store,
         tenant,
         cond.as_ref(),
@@ -204,7 +227,7 @@ async fn rendered(
 ) -> Result<Vec<Value>, ScimError> {
     let ids: Vec<UserId> = rows.iter().map(|r| r.user.id).collect();
     let mut by_user: std::collections::HashMap<UserId, Vec<(GroupId, String)>> = Default::default();
-    for (u, g, name) in sql::groups_of_users(&state.store, p.tenant(), &ids).await? {
+    for (u, g, name) in memberships::groups_of_users(&state.store, p.tenant(), &ids).await? {
         by_user.entry(u).or_default().push((g, name));
     }
     Ok(rows
@@ -226,17 +249,17 @@ pub async fn get(
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ScimError> {
-    let row = sql::user(&state.store, p.tenant(), id)
+    let row = user_reads::scim_user(&state.store, p.tenant(), id)
         .await?
         .ok_or_else(|| ScimError::not_found("user"))?;
-    if let Some(cached) = service::not_modified(req, row.version) {
+    if let Some(cached) = service::not_modified(req, row.scim.version) {
         return Ok(cached);
     }
     let groups = groups_of(state, p, row.user.id).await?;
     service::resource_reply(
         200,
         &render(&row, &groups, &p.base),
-        row.version,
+        row.scim.version,
         USER_ATTRS,
         params,
     )
@@ -253,90 +276,28 @@ pub async fn create(
     let tenant = p.tenant();
     let domains = crate::tenancy::domains::verified(state, tenant).await?;
     let now = state.clock.now();
+    let profile = profile_of(&written, &domains);
+    let identity = identity_of(&written, written.rest.clone());
     let mut tx = state.store.begin().await?;
-    let email = email_of(&written);
-    let (row, before) = match sql::adoptable_user(&mut tx, tenant, &email).await? {
-        Some((_, true)) => {
-            return Err(ScimError::new(
-                409,
-                Some(ScimType::Uniqueness),
-                "the email address belongs to the organisation's owner account, which SCIM does not manage",
-            ))
-        }
-        Some((user, false)) => {
-            // A user an SSO login created: SCIM takes it over.
-            let before = crate::directory::user_json(&user, &[], &[]);
-            let mut row = ScimUserRow {
-                user,
-                user_name: written.user_name.clone(),
-                external_id: written.external_id.clone(),
-                json: Value::Object(written.rest.clone()).to_string(),
-                version: 1,
-            };
-            apply_profile(&mut row.user, &written, &domains);
-            row.user.source = "scim".into();
-            row.user.updated_at = now;
-            row.user.status = next_status(&row.user, active);
-            sql::update_user(&mut tx, &row).await?;
-            if !active {
-                provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
-            }
-            (row, Some(before))
-        }
-        None => {
-            let mut user = UserRow {
-                id: UserId::generate(),
-                tenant_id: tenant,
-                email: String::new(),
-                email_verified: false,
-                display_name: None,
-                given_name: None,
-                family_name: None,
-                locale: None,
-                timezone: None,
-                custom_json: "{}".into(),
-                status: if active { "pending" } else { "deactivated" }.into(),
-                source: "scim".into(),
-                created_at: now,
-                updated_at: now,
-                last_login_at: None,
-            };
-            apply_profile(&mut user, &written, &domains);
-            let row = ScimUserRow {
-                user,
-                user_name: written.user_name.clone(),
-                external_id: written.external_id.clone(),
-                json: Value::Object(written.rest).to_string(),
-                version: 1,
-            };
-            sql::insert_user(&mut tx, &row).await?;
-            (row, None)
-        }
+    let created = scim_users::create(&mut tx, tenant, &profile, identity, active, now).await?;
+    let row = created.row();
+    let resource = render(row, &[], &p.base);
+    let before = match &created {
+        Created::Adopted { before, .. } => Some(before),
+        Created::New(_) => None,
     };
-    let resource = render(&row, &[], &p.base);
     service::audit(
         &mut tx,
         now,
         p,
-        "scim_user.created",
+        Action::ScimUserCreated,
         Target::new("user", row.user.id),
-        before.as_ref(),
+        before,
         Some(&resource),
     )
     .await?;
     tx.commit().await?;
-    service::resource_reply(201, &resource, row.version, USER_ATTRS, params)
-}
-
-/// The status after the client set `active`: deactivated, or back from deactivated to
-/// active (signed in before) or pending (never signed in).
-fn next_status(user: &UserRow, active: bool) -> String {
-    match (active, user.status.as_str()) {
-        (false, _) => "deactivated".into(),
-        (true, "deactivated") if user.last_login_at.is_some() => "active".into(),
-        (true, "deactivated") => "pending".into(),
-        (true, other) => other.into(),
-    }
+    service::resource_reply(201, &resource, row.scim.version, USER_ATTRS, params)
 }
 
 pub async fn replace(
@@ -395,49 +356,35 @@ async fn update(
         // Read and apply the client's change outside the write transaction; the transaction
         // then checks the user is still that version.
         let now = state.clock.now();
-        let old = sql::user(&state.store, tenant, id)
+        let old = user_reads::scim_user(&state.store, tenant, id)
             .await?
             .ok_or_else(|| ScimError::not_found("user"))?;
-        check_if_match(req, old.version)?;
+        check_if_match(req, old.scim.version)?;
         let before = render(&old, &groups, &p.base);
         let written = change(&before)?;
-        let mut row = old.clone();
-        apply_profile(&mut row.user, &written, &domains);
-        row.user_name = written.user_name.clone();
-        row.external_id = written.external_id.clone();
         let mut rest = written.rest.clone();
-        match written.active {
-            Some(active) => row.user.status = next_status(&old.user, active),
-            None => {
-                rest.insert("active".into(), UNASSIGNED);
-            }
+        if written.active.is_none() {
+            rest.insert("active".into(), UNASSIGNED);
         }
-        row.json = Value::Object(rest).to_string();
-        let same = row.user_name == old.user_name
-            && row.external_id == old.external_id
-            && row.json == old.json
-            && row.user.status == old.user.status;
+        let profile = profile_of(&written, &domains);
+        let identity = identity_of(&written, rest);
+        let mut row = scim_users::updated(&old, &profile, identity, written.active);
+        let same = row.scim == old.scim && row.user.status == old.user.status;
         if same {
-            return service::resource_reply(200, &before, old.version, USER_ATTRS, params);
+            return service::resource_reply(200, &before, old.scim.version, USER_ATTRS, params);
         }
-        row.version = old.version + 1;
+        row.scim.version = old.scim.version + 1;
         row.user.updated_at = now;
         let mut tx = state.store.begin().await?;
-        let locked = sql::user_for_update(&mut tx, tenant, id)
-            .await?
-            .ok_or_else(|| ScimError::not_found("user"))?;
-        if locked.version != old.version || locked.user.status != old.user.status {
-            continue;
-        }
-        sql::update_user(&mut tx, &row).await?;
-        let was_active = old.user.status != "deactivated";
-        let action = match (was_active, written.active) {
-            (true, Some(false)) => {
-                provision::cut_off(&mut tx, tenant, row.user.id, now).await?;
-                "scim_user.deactivated"
-            }
-            (false, Some(true)) => "scim_user.reactivated",
-            _ => "scim_user.updated",
+        let step = match scim_users::update(&mut tx, &old, &row, now).await? {
+            Done::Done(step) => step,
+            Done::Changed => continue,
+            Done::Gone => return Err(ScimError::not_found("user")),
+        };
+        let action = match step {
+            Lifecycle::Deactivated => Action::ScimUserDeactivated,
+            Lifecycle::Reactivated => Action::ScimUserReactivated,
+            Lifecycle::Updated => Action::ScimUserUpdated,
         };
         let after = render(&row, &groups, &p.base);
         service::audit(
@@ -451,7 +398,7 @@ async fn update(
         )
         .await?;
         tx.commit().await?;
-        return service::resource_reply(200, &after, row.version, USER_ATTRS, params);
+        return service::resource_reply(200, &after, row.scim.version, USER_ATTRS, params);
     }
     Err(ScimError::new(
         409,
@@ -469,18 +416,18 @@ pub async fn delete(
     let tenant = p.tenant();
     let now: Timestamp = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let old = sql::user_for_update(&mut tx, tenant, id)
+    let old = user_reads::scim_user_for_update(&mut tx, tenant, id)
         .await?
         .ok_or_else(|| ScimError::not_found("user"))?;
-    check_if_match(req, old.version)?;
+    check_if_match(req, old.scim.version)?;
     let groups = groups_of(state, p, old.user.id).await?;
     let before = render(&old, &groups, &p.base);
-    sql::delete_user(&mut tx, tenant, old.user.id).await?;
+    scim_users::delete(&mut tx, tenant, old.user.id).await?;
     service::audit(
         &mut tx,
         now,
         p,
-        "scim_user.deleted",
+        Action::ScimUserDeleted,
         Target::new("user", old.user.id),
         Some(&before),
         None,

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{mint, secret_matches, API_TOKEN_PREFIX, TOUCH_INTERVAL_MICROS};
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, Principal, Scope, WriteTokens};
@@ -138,7 +139,7 @@ pub async fn create(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor,
-            action: "api_token.created",
+            action: Action::ApiTokenCreated,
             target: Target::new("api_token", record.id),
             before: None,
             after: Some(json!(record)),
@@ -184,7 +185,7 @@ pub async fn revoke(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "api_token.revoked",
+            action: Action::ApiTokenRevoked,
             target: Target::new("api_token", id),
             before: Some(json!(before)),
             after: Some(json!(after)),
@@ -245,7 +246,7 @@ pub async fn rotate(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor,
-            action: "api_token.rotated",
+            action: Action::ApiTokenRotated,
             target: Target::new("api_token", id),
             before: Some(json!(old)),
             after: Some(json!({"old": old_after, "new": record})),

@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::error::Error;
 use crate::store::{self, sessions::SessionRow, Tx};
 use crate::types::{SessionId, TenantId, UserId};
@@ -82,8 +83,8 @@ pub async fn current(state: &AppState, token: &SecretString) -> Result<Option<Se
     if row.revoked_at.is_some() || now >= row.idle_expires_at || now >= row.absolute_expires_at {
         return Ok(None);
     }
-    let user = store::directory::user(&state.store, row.tenant_id, row.user_id).await?;
-    if user.is_none_or(|u| u.status != "active") {
+    let user = store::user_reads::user(&state.store, row.tenant_id, row.user_id).await?;
+    if user.is_none_or(|u| u.status != crate::store::users::UserStatus::Active) {
         return Ok(None);
     }
     if now.as_micros() - row.last_seen_at.as_micros() >= TOUCH_EVERY_SECS * 1_000_000 {
@@ -143,7 +144,7 @@ pub async fn revoke(
                 id: row.user_id.to_string(),
                 label: row.user_id.to_string(),
             },
-            action: "logout",
+            action: Action::Logout,
             target: Target::new("session", row.id),
             before: None,
             after: Some(serde_json::json!({"method": row.method})),

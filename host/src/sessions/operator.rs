@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{mint, secret_matches, OPERATOR_TOKEN_PREFIX};
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::Principal;
@@ -18,7 +19,7 @@ pub async fn bootstrap(store: &Store, clock: &Clock) -> Result<Option<SecretStri
     if store::tokens::count_operator_tokens(&mut tx).await? > 0 {
         return Ok(None);
     }
-    let token = insert_new(&mut tx, clock, "bootstrap", "operator_token.created").await?;
+    let token = insert_new(&mut tx, clock, "bootstrap", Action::OperatorTokenCreated).await?;
     tx.commit().await?;
     Ok(Some(token))
 }
@@ -27,7 +28,7 @@ pub async fn bootstrap(store: &Store, clock: &Clock) -> Result<Option<SecretStri
 pub async fn rotate(store: &Store, clock: &Clock) -> Result<SecretString, Error> {
     let mut tx = store.begin().await?;
     store::tokens::revoke_all_operator_tokens(&mut tx, clock.now()).await?;
-    let token = insert_new(&mut tx, clock, "cli", "operator_token.rotated").await?;
+    let token = insert_new(&mut tx, clock, "cli", Action::OperatorTokenRotated).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -36,7 +37,7 @@ async fn insert_new(
     tx: &mut store::Tx,
     clock: &Clock,
     by: &str,
-    action: &'static str,
+    action: Action,
 ) -> Result<SecretString, Error> {
     let minted = mint(OPERATOR_TOKEN_PREFIX);
     let record = OperatorTokenRecord {

@@ -13,11 +13,13 @@ use serde_json::json;
 
 use super::browser;
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory;
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance};
-use crate::store::{self, directory::UserRow, tenants::TenantRecord, tenants::TenantStatus};
+use crate::store::users::UserStatus;
+use crate::store::{self, tenants::TenantRecord, tenants::TenantStatus};
 use crate::types::{Email, UserId};
 
 /// Shortest and longest password accepted (long passphrases welcome; the cap bounds hashing).
@@ -111,42 +113,8 @@ pub async fn set_owner(
     let now = state.clock.now();
     let email = email.as_str().to_lowercase();
     let mut tx = state.store.begin().await?;
-    let user = match store::directory::user_by_email(&mut tx, tenant.id, &email).await? {
-        Some(user) => {
-            if user.status == "deactivated" {
-                return Err(Error::Conflict("this user is deactivated".into()));
-            }
-            user
-        }
-        None => {
-            let user = UserRow {
-                id: UserId::generate(),
-                tenant_id: tenant.id,
-                email: email.clone(),
-                email_verified: false,
-                display_name: None,
-                given_name: None,
-                family_name: None,
-                locale: None,
-                timezone: None,
-                custom_json: "{}".into(),
-                status: "active".into(),
-                source: "local".into(),
-                created_at: now,
-                updated_at: now,
-                last_login_at: None,
-            };
-            store::directory::insert_user(&mut tx, &user).await?;
-            user
-        }
-    };
-    let previous =
-        store::directory::set_owner(&mut tx, tenant.id, user.id, &password_hash, now).await?;
-    // The break-glass account changed hands: the previous owner's password is gone, and so
-    // are its sessions and unredeemed codes.
-    for old in &previous {
-        crate::directory::provision::cut_off(&mut tx, tenant.id, *old, now).await?;
-    }
+    let (user, previous) =
+        crate::directory::owner::set_owner(&mut tx, tenant.id, &email, &password_hash, now).await?;
     audit::record(
         &mut tx,
         now,
@@ -154,15 +122,15 @@ pub async fn set_owner(
         NewEvent {
             chain: Chain::Tenant(tenant.id),
             actor: auth.actor(),
-            action: "owner.set",
-            target: Target::new("user", user.id),
+            action: Action::OwnerSet,
+            target: Target::new("user", user),
             before: None,
             after: Some(json!({"email": email, "previous_owners": previous})),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(user.id)
+    Ok(user)
 }
 
 /// Why a password sign-in failed; the message never says whether the email exists.
@@ -186,7 +154,7 @@ pub async fn sign_in(
     };
     let email = email.trim().to_lowercase();
     let found = if tenant.status == TenantStatus::Active {
-        store::directory::password_credential(&state.store, tenant.id, &email).await?
+        store::user_reads::password_credential(&state.store, tenant.id, &email).await?
     } else {
         None
     };
@@ -200,7 +168,7 @@ pub async fn sign_in(
         None => Some("unknown_email"),
         Some(c) if c.password_hash.is_none() => Some("no_password"),
         Some(_) if !matches => Some("wrong_password"),
-        Some(c) if c.user.status != "active" => Some("user_not_active"),
+        Some(c) if c.user.status != UserStatus::Active => Some("user_not_active"),
         Some(c) if sso_only && !c.is_owner => Some("sso_only"),
         Some(_) => None,
     };
@@ -236,7 +204,7 @@ pub async fn sign_in(
                 id: user.id.to_string(),
                 label: user.email.clone(),
             },
-            action: "login.succeeded",
+            action: Action::LoginSucceeded,
             target: Target::new("user", user.id),
             before: None,
             after: Some(json!({

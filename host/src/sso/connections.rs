@@ -16,6 +16,7 @@ use super::saml::settings::{CertificateView, SamlInput};
 use super::saml::{encryption, SamlSettings};
 use super::{oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WriteSso};
@@ -316,7 +317,7 @@ pub async fn create(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "sso_connection.created",
+            action: Action::SsoConnectionCreated,
             target: Target::new("sso_connection", connection.id),
             before: None,
             after: Some(audit_json(&connection)),
@@ -417,7 +418,7 @@ pub async fn update(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "sso_connection.updated",
+            action: Action::SsoConnectionUpdated,
             target: Target::new("sso_connection", id),
             before: Some(audit_json(&before)),
             after: Some(audit_json(&after)),
@@ -449,7 +450,7 @@ pub async fn delete(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "sso_connection.deleted",
+            action: Action::SsoConnectionDeleted,
             target: Target::new("sso_connection", id),
             before: Some(audit_json(&before)),
             after: None,
@@ -543,7 +544,7 @@ pub async fn change_key(
             keys.insert(public.id.clone(), pem.to_string());
             let key_id = public.id.clone();
             saml.sp_encryption_keys.push(public);
-            ("sso_connection.key_added", key_id)
+            (Action::SsoConnectionKeyAdded, key_id)
         }
         Some(key_id) => {
             let before = saml.sp_encryption_keys.len();
@@ -552,7 +553,7 @@ pub async fn change_key(
                 return Err(Error::NotFound("encryption key"));
             }
             keys.remove(key_id);
-            ("sso_connection.key_removed", key_id.to_string())
+            (Action::SsoConnectionKeyRemoved, key_id.to_string())
         }
     };
     let plain =

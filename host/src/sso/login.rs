@@ -20,6 +20,7 @@ use super::saml::response::{self, Expectations};
 use super::saml::{replay, Rejection};
 use super::{connections, oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory::{self, Outcome, Refusal};
 use crate::error::Error;
@@ -546,6 +547,40 @@ pub(super) fn raw_json(raw: &RawIdentity) -> serde_json::Value {
     })
 }
 
+/// What the directory needs of a mapped sign-in, in its own types.
+fn signed_in(mapped: &sign_in::Mapped, connection: ConnectionId) -> directory::SignIn {
+    let p = &mapped.profile;
+    let custom: serde_json::Map<String, serde_json::Value> = p
+        .custom
+        .iter()
+        .map(|a| (a.name.clone(), json!(a.values)))
+        .collect();
+    directory::SignIn {
+        connection,
+        subject: mapped.identity.subject.clone(),
+        email_verified: mapped.identity.email_verified,
+        profile: directory::Profile {
+            email: p.email.to_lowercase(),
+            email_verified: true,
+            display_name: p.display_name.clone(),
+            given_name: p.given_name.clone(),
+            family_name: p.family_name.clone(),
+            locale: p.locale.clone(),
+            timezone: p.timezone.clone(),
+            custom_json: Some(serde_json::Value::Object(custom).to_string()),
+        },
+        groups: mapped.identity.groups.clone(),
+        roles: mapped
+            .roles
+            .iter()
+            .map(|r| match &r.scope {
+                Some(s) => (r.role.clone(), s.kind.clone(), s.name.clone()),
+                None => (r.role.clone(), String::new(), String::new()),
+            })
+            .collect(),
+    }
+}
+
 /// Pipeline, directory, session and audit, for a verified identity.
 pub(super) async fn sign_in_user(
     state: &AppState,
@@ -559,8 +594,8 @@ pub(super) async fn sign_in_user(
     let domains = crate::tenancy::domains::verified(state, tenant.id).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await.map_err(Error::from)?;
-    let reconciled =
-        directory::reconcile(&mut tx, tenant.id, connection.id, &mapped, &domains, now).await??;
+    let login = signed_in(&mapped, connection.id);
+    let reconciled = directory::reconcile(&mut tx, tenant.id, &login, &domains, now).await??;
     let user = &reconciled.user;
     let actor = Actor {
         kind: "user",
@@ -568,8 +603,8 @@ pub(super) async fn sign_in_user(
         label: user.email.clone(),
     };
     let lifecycle = match reconciled.outcome {
-        Outcome::Provisioned => Some("user.provisioned"),
-        Outcome::Linked => Some("user.linked"),
+        Outcome::Provisioned => Some(Action::UserProvisioned),
+        Outcome::Linked => Some(Action::UserLinked),
         Outcome::Existing => None,
     };
     if let Some(action) = lifecycle {
@@ -604,7 +639,7 @@ pub(super) async fn sign_in_user(
         NewEvent {
             chain: Chain::Tenant(tenant.id),
             actor,
-            action: "login.succeeded",
+            action: Action::LoginSucceeded,
             target: Target::new("user", user.id),
             before: reconciled.before,
             after: Some(json!({

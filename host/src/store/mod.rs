@@ -6,17 +6,21 @@
 //! Writes happen in a [`Tx`]; a change and the audit event that records it share one.
 
 pub mod audit;
-pub mod directory;
+pub mod groups;
 pub mod keys;
+pub mod listing;
+pub mod memberships;
 pub mod plugins;
 pub mod provider;
-pub mod scim;
+pub mod roles;
 pub mod sessions;
 pub mod sso;
 pub mod tenants;
 pub mod tokens;
 #[cfg(test)]
 mod tx_tests;
+pub mod user_reads;
+pub mod users;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -170,6 +170,16 @@ pub async fn insert_code(tx: &mut Tx, code_hash: &[u8], c: &CodeRow) -> StoreRes
     Ok(())
 }
 
+/// Drops one user's unredeemed authorization codes (deactivation).
+pub async fn delete_user_codes(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM oauth_codes WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Drops every unredeemed code of `tenant` (suspension, deletion); returns how many.
 pub async fn delete_codes(tx: &mut Tx, tenant: TenantId) -> StoreResult<u64> {
     let done = sqlx::query("DELETE FROM oauth_codes WHERE tenant_id = $1")

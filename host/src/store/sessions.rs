@@ -122,6 +122,24 @@ pub async fn revoke_all(tx: &mut Tx, tenant: TenantId, now: Timestamp) -> StoreR
     Ok(done.rows_affected())
 }
 
+/// Revokes every live session of one user (deactivation, deletion); returns how many.
+pub async fn revoke_user(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Whether session `id` of `tenant` is live at `now` (not revoked, not expired, and its
 /// tenant active).
 pub async fn is_live(

@@ -186,7 +186,8 @@ async fn a_transaction_dropped_mid_write_or_mid_commit_writes_nothing_half() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_never_undoes_a_deactivation_committed_while_it_ran() {
-    use crate::store::directory;
+    use crate::store::user_reads;
+    use crate::store::users::{self, UserStatus};
     use crate::types::{ConnectionId, TenantId, UserId};
 
     for scratch in Scratch::open().await {
@@ -211,11 +212,11 @@ async fn a_sign_in_never_undoes_a_deactivation_committed_while_it_ran() {
 
         // The sign-in reads the user…
         let mut sign_in = store.begin().await.expect("begin");
-        let mut row = directory::user_by_identity(&mut sign_in, tenant, connection, "sub")
+        let mut row = user_reads::user_by_identity(&mut sign_in, tenant, connection, "sub")
             .await
             .expect("read")
             .expect("user");
-        assert_eq!(row.status, "active");
+        assert_eq!(row.status, UserStatus::Active);
         // …SCIM deactivates it meanwhile (it waits, where the read holds a lock)…
         let scim_store = store.clone();
         let deactivation = tokio::spawn(async move {
@@ -231,7 +232,7 @@ async fn a_sign_in_never_undoes_a_deactivation_committed_while_it_ran() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         // …and the sign-in writes back what it read.
         row.display_name = Some("Ada".into());
-        directory::update_user(&mut sign_in, &row, None)
+        users::update_after_sign_in(&mut sign_in, &row, None)
             .await
             .expect("update");
         sign_in.commit().await.expect("commit");

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance, WriteDomains};
@@ -109,7 +110,7 @@ pub(super) async fn add_verified_in(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor,
-            action: "domain.verified",
+            action: Action::DomainVerified,
             target: Target::new("domain", &domain),
             before: before.map(|b| json!(b)),
             after: Some(json!(record)),
@@ -169,7 +170,7 @@ pub async fn request(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "domain.requested",
+            action: Action::DomainRequested,
             target: Target::new("domain", &domain),
             before: None,
             after: Some(json!(record)),
@@ -211,7 +212,7 @@ pub async fn remove(
         NewEvent {
             chain: Chain::Tenant(tenant),
             actor: auth.actor(),
-            action: "domain.removed",
+            action: Action::DomainRemoved,
             target: Target::new("domain", &domain),
             before: Some(json!(before)),
             after: None,

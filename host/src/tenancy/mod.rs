@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance, ReadTenant};
@@ -131,7 +132,7 @@ pub async fn create(
         NewEvent {
             chain: Chain::Tenant(tenant.id),
             actor: auth.actor(),
-            action: "tenant.created",
+            action: Action::TenantCreated,
             target: Target::new("tenant", tenant.id),
             before: None,
             after: Some(json!(tenant)),
@@ -209,10 +210,12 @@ pub async fn transition(
             return Ok(before);
         }
         (Transition::Suspend, TenantStatus::Active) => {
-            (TenantStatus::Suspended, "tenant.suspended")
+            (TenantStatus::Suspended, Action::TenantSuspended)
         }
-        (Transition::Resume, TenantStatus::Suspended) => (TenantStatus::Active, "tenant.resumed"),
-        (Transition::Delete, _) => (TenantStatus::Deleted, "tenant.deleted"),
+        (Transition::Resume, TenantStatus::Suspended) => {
+            (TenantStatus::Active, Action::TenantResumed)
+        }
+        (Transition::Delete, _) => (TenantStatus::Deleted, Action::TenantDeleted),
     };
     store::tenants::set_status(&mut tx, id, target, now).await?;
     let mut extra = json!({});
@@ -293,7 +296,7 @@ pub async fn rename(
         NewEvent {
             chain: Chain::Tenant(id),
             actor: auth.actor(),
-            action: "tenant.updated",
+            action: Action::TenantUpdated,
             target: Target::new("tenant", id),
             before: Some(json!(before)),
             after: Some(json!(after)),
