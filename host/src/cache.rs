@@ -17,7 +17,11 @@
 //! Each map holds at most a fixed number of entries ([`MAX_ENTRIES`]); when full, expired
 //! entries go first, then an arbitrary one. Misses are not cached (a probe with unknown
 //! tokens reaches the database as before). This module owns no SQL: callers pass a loader.
+//! Nor does it know the types of the sign-in flow: a connection and a pipeline are stored as
+//! `Arc<dyn Any>` and handed back as the type the caller asks for, so this module sits below
+//! every domain module and any of them may hold it.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -25,8 +29,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::plugins::sign_in::Pipeline;
-use crate::sso::Connection;
 use crate::store::tenants::TenantRecord;
 use crate::types::{ConnectionId, TenantId};
 
@@ -92,24 +94,32 @@ impl<K: Eq + Hash + Clone, V: Clone> Bounded<K, V> {
     }
 }
 
+/// A cached value of a type this module does not name.
+type Erased = Arc<dyn Any + Send + Sync>;
+
+/// `value` as a `T`, or nothing when it is another type (then the caller loads afresh).
+fn typed<T: Any + Send + Sync>(value: Erased) -> Option<Arc<T>> {
+    value.downcast::<T>().ok()
+}
+
 /// A load in progress: when it began and which generation it read under.
 struct Fill {
     started: Instant,
     generation: u64,
 }
 
-/// The cache, one per node, held in `AppState`.
+/// The cache, one per node, held in `Services`.
 pub struct NodeCache {
     /// Bumped by every invalidation; a load only stores its result if this did not move.
     generation: AtomicU64,
     /// Tenant by its public (URL) token.
     tenants: Bounded<String, TenantRecord>,
-    /// Connection by tenant and id.
-    connections: Bounded<(TenantId, ConnectionId), Arc<Connection>>,
+    /// Connection by tenant and id (an `sso::Connection`).
+    connections: Bounded<(TenantId, ConnectionId), Erased>,
     /// The tenant's verified email domains.
     domains: Bounded<TenantId, Arc<Vec<String>>>,
-    /// The tenant's sign-in pipeline, ready to run.
-    pipelines: Bounded<TenantId, Arc<Pipeline>>,
+    /// The tenant's sign-in pipeline, ready to run (a `plugins::sign_in::Pipeline`).
+    pipelines: Bounded<TenantId, Erased>,
 }
 
 impl std::fmt::Debug for NodeCache {
@@ -178,16 +188,27 @@ impl NodeCache {
     }
 
     /// A connection of `tenant`, whatever its status (callers check it).
-    pub async fn connection<E, Fut>(
+    pub async fn connection<C, E, Fut>(
         &self,
         tenant: TenantId,
         id: ConnectionId,
         load: impl FnOnce() -> Fut,
-    ) -> Result<Option<Arc<Connection>>, E>
+    ) -> Result<Option<Arc<C>>, E>
     where
-        Fut: Future<Output = Result<Option<Arc<Connection>>, E>>,
+        C: Any + Send + Sync,
+        Fut: Future<Output = Result<Option<Arc<C>>, E>>,
     {
-        self.through(&self.connections, (tenant, id), load).await
+        if let Some(hit) = self.connections.get(&(tenant, id)).and_then(typed) {
+            return Ok(Some(hit));
+        }
+        let fill = self.begin_fill();
+        let loaded = load().await?;
+        if let Some(value) = &loaded {
+            let erased: Erased = value.clone();
+            self.connections
+                .insert((tenant, id), erased, &fill, &self.generation);
+        }
+        Ok(loaded)
     }
 
     /// The verified email domains of `tenant`.
@@ -206,21 +227,23 @@ impl NodeCache {
     }
 
     /// The sign-in pipeline of `tenant`.
-    pub async fn pipeline<E, Fut>(
+    pub async fn pipeline<P, E, Fut>(
         &self,
         tenant: TenantId,
         load: impl FnOnce() -> Fut,
-    ) -> Result<Arc<Pipeline>, E>
+    ) -> Result<Arc<P>, E>
     where
-        Fut: Future<Output = Result<Arc<Pipeline>, E>>,
+        P: Any + Send + Sync,
+        Fut: Future<Output = Result<Arc<P>, E>>,
     {
-        if let Some(hit) = self.pipelines.get(&tenant) {
+        if let Some(hit) = self.pipelines.get(&tenant).and_then(typed) {
             return Ok(hit);
         }
         let fill = self.begin_fill();
         let loaded = load().await?;
+        let erased: Erased = loaded.clone();
         self.pipelines
-            .insert(tenant, loaded.clone(), &fill, &self.generation);
+            .insert(tenant, erased, &fill, &self.generation);
         Ok(loaded)
     }
 

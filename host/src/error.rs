@@ -2,8 +2,6 @@
 //! an HTTP response in exactly one place (`http::error`). Variants carry messages meant for the
 //! client; anything internal travels in [`Error::Internal`] and is logged, never sent.
 
-use crate::store::StoreError;
-
 /// What went wrong, as a caller needs to branch on it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,16 +41,6 @@ impl Error {
         Self::Invalid {
             field: Some(field),
             detail: detail.into(),
-        }
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::UniqueViolation(what) => Error::Conflict(what),
-            StoreError::Database(e) => Error::Internal(anyhow::Error::new(e).context("database")),
-            StoreError::Corrupt(msg) => Error::Internal(anyhow::anyhow!("corrupt row: {msg}")),
         }
     }
 }

@@ -58,6 +58,7 @@ pub mod provider;
 pub mod rbac;
 pub mod scim;
 pub mod secrets;
+pub mod services;
 pub mod sessions;
 pub mod sso;
 pub mod store;

@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WriteSso};
+use crate::services::Services;
 use crate::store;
 
 /// A tenant's policy as the admin API shows and takes it.
@@ -19,14 +19,14 @@ pub struct Policy {
     pub sso_only: bool,
 }
 
-pub async fn get(state: &AppState, auth: &Authorized<ReadTenant>) -> Result<Policy, Error> {
+pub async fn get(state: &Services, auth: &Authorized<ReadTenant>) -> Result<Policy, Error> {
     Ok(Policy {
         sso_only: store::tenants::sso_only(&state.store, auth.tenant()).await?,
     })
 }
 
 pub async fn set(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteSso>,
     ctx: &RequestContext,
     policy: Policy,

@@ -9,9 +9,44 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::Actor;
 use crate::error::Error;
 use crate::types::{TenantId, TokenId};
+
+/// Who did it, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// `operator`, `api_token` or `system`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: String,
+    /// A readable name (token name), for people reading the log.
+    pub label: String,
+}
+
+impl Actor {
+    pub fn operator(token: TokenId) -> Self {
+        Self {
+            kind: "operator",
+            id: token.to_string(),
+            label: "operator".into(),
+        }
+    }
+    pub fn api_token(token: TokenId, name: &str) -> Self {
+        Self {
+            kind: "api_token",
+            id: token.to_string(),
+            label: name.to_string(),
+        }
+    }
+    /// Gatehouse itself (first-start bootstrap, CLI maintenance).
+    pub fn system(what: &str) -> Self {
+        Self {
+            kind: "system",
+            id: what.to_string(),
+            label: what.to_string(),
+        }
+    }
+}
 
 /// What a tenant API token may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -357,7 +357,7 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// The source of "now". Injected through `AppState` so tests can move time forward (token
+/// The source of "now". Injected through `Services` so tests can move time forward (token
 /// expiry, session timeouts) without sleeping. In production the offset stays zero.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {

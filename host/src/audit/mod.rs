@@ -9,6 +9,8 @@ pub mod chain;
 pub mod failures;
 pub mod query;
 
+/// Who did it (made by [`crate::rbac`], which knows the principals).
+pub use crate::rbac::Actor;
 pub use action::Action;
 
 use serde::Serialize;
@@ -16,48 +18,12 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::store::{self, Tx};
-use crate::types::{truncate, EventId, TenantId, Timestamp, TokenId};
+use crate::types::{truncate, EventId, TenantId, Timestamp};
 
 /// The chain id of instance-wide operator events.
 pub const OPERATOR_CHAIN: &str = "operator";
 /// Longest user agent kept in an event; longer ones are cut (a client controls this header).
 const MAX_USER_AGENT_CHARS: usize = 512;
-
-/// Who did it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Actor {
-    /// `operator`, `api_token` or `system`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub id: String,
-    /// A readable name (token name), for people reading the log.
-    pub label: String,
-}
-
-impl Actor {
-    pub fn operator(token: TokenId) -> Self {
-        Self {
-            kind: "operator",
-            id: token.to_string(),
-            label: "operator".into(),
-        }
-    }
-    pub fn api_token(token: TokenId, name: &str) -> Self {
-        Self {
-            kind: "api_token",
-            id: token.to_string(),
-            label: name.to_string(),
-        }
-    }
-    /// Gatehouse itself (first-start bootstrap, CLI maintenance).
-    pub fn system(what: &str) -> Self {
-        Self {
-            kind: "system",
-            id: what.to_string(),
-            label: what.to_string(),
-        }
-    }
-}
 
 /// What it was done to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

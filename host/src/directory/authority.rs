@@ -9,7 +9,7 @@
 //! | memberships | of SCIM groups | of SSO groups only |
 //! | roles | those its groups derive | those the login derives; the user has the union |
 
-use super::Profile;
+use super::record::Profile;
 use crate::store::groups::GroupSource;
 use crate::store::users::{UserRow, UserSource, UserStatus};
 

@@ -3,6 +3,7 @@
 //! owner; a previous owner loses the password and everything it had signed in with.
 
 use super::provision;
+use super::record::new_user;
 use crate::error::Error;
 use crate::store::users::{self, UserSource, UserStatus};
 use crate::store::{user_reads, Tx};
@@ -24,7 +25,7 @@ pub async fn set_owner(
         }
         Some(user) => user.id,
         None => {
-            let user = super::new_user(tenant, email, UserStatus::Active, UserSource::Local, now);
+            let user = new_user(tenant, email, UserStatus::Active, UserSource::Local, now);
             users::insert_user(tx, &user, None).await?;
             user.id
         }

@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::error::Error;
 use crate::plugins::{provisioning, types};
+use crate::services::Services;
 use crate::store::roles::RoleRow;
 use crate::store::users::UserRow;
 use crate::store::{provider, sessions, Tx};
@@ -31,7 +31,7 @@ pub async fn cut_off(
 /// SCIM roles), through the tenant's role mapper. A plugin call: run it before the write
 /// transaction that stores the result with [`super::scim_groups::change_members`].
 pub async fn scim_roles(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
     users: &[UserRow],

@@ -3,7 +3,8 @@
 //! JSON into these calls and renders what they return; which attribute SCIM may set is
 //! [`super::authority`]'s to say. Each runs inside the caller's write transaction.
 
-use super::{authority, provision, user_json, Profile};
+use super::record::{new_user, user_json, Profile};
+use super::{authority, provision};
 use crate::error::Error;
 use crate::store::users::{self, ScimIdentity, ScimUserRow, UserSource, UserStatus};
 use crate::store::{user_reads, Tx};
@@ -80,7 +81,7 @@ pub async fn create(
             Ok(Created::Adopted { row, before })
         }
         None => {
-            let mut user = super::new_user(tenant, "", authority::status_of_scim_created(active), UserSource::Scim, now);
+            let mut user = new_user(tenant, "", authority::status_of_scim_created(active), UserSource::Scim, now);
             profile.apply_to(&mut user);
             users::insert_user(tx, &user, Some(&identity)).await?;
             Ok(Created::New(ScimUserRow {

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{authority, union, user_json, Profile};
+use super::authority;
+use super::record::{new_user, union, user_json, Profile};
 use crate::store::roles::{self, RoleRow, RoleSource};
 use crate::store::users::{self, UserRow, UserSource, UserStatus};
 use crate::store::{groups, memberships, user_reads, Tx};
@@ -96,7 +97,7 @@ async fn find_or_create(
     }
     let user = UserRow {
         email_verified: true,
-        ..super::new_user(tenant, email, UserStatus::Active, UserSource::Sso, now)
+        ..new_user(tenant, email, UserStatus::Active, UserSource::Sso, now)
     };
     users::insert_user(tx, &user, None).await?;
     users::insert_identity(tx, tenant, connection, subject, user.id, now).await?;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::role_label;
+use super::record::role_label;
 use crate::rbac::{Authorized, ReadTenant};
 use crate::store::users::{UserSource, UserStatus};
 use crate::store::{roles, user_reads, Store};

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx};
-use super::operator::DomainBody;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::audit::query::{self, AuditQuery, Page};
 use crate::rbac::{self, Principal, ReadAudit, ReadTenant, WriteDomains, WriteTokens};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
@@ -91,6 +90,13 @@ async fn remove_domain(
     let auth = rbac::for_tenant::<WriteDomains>(&caller, own_tenant(&caller)?)?;
     domains::remove(&state, &auth, &ctx, &domain).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A domain to claim or verify.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DomainBody {
+    pub domain: String,
 }
 
 #[derive(Serialize)]

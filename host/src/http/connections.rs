@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::admin::own_tenant;
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, Caller, Ctx};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::policy::{self, Policy};
 use crate::rbac::{self, ReadTenant, WriteSso};
 use crate::sso::connections::{self, ConnectionView, CreateConnection, UpdateConnection};

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::middleware::RequestId;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::audit::RequestContext;
 use crate::error::Error;
 use crate::rbac::Principal;

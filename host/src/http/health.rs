@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
+use super::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

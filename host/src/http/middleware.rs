@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::error::{ApiError, REQUEST_ID};
-use crate::app::AppState;
+use super::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Longest client-supplied request id kept; longer or odd ones are replaced, since the id is

@@ -1,6 +1,6 @@
 //! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`connections`],
 //! [`sso`] (the browser's sign-in pages and the SAML endpoints), [`oauth`] (Gatehouse as OIDC
-//! provider), [`scim`] (SCIM 2.0 provisioning), [`health`]), CSRF tokens for the forms ([`csrf`]), the request
+//! provider), [`scim`] (SCIM 2.0 provisioning), [`health`]), CSRF tokens for the forms ([`csrf`]), the handlers' [`state::AppState`], the request
 //! middleware, extractors, and the single error mapping in [`error`]. Handlers parse input,
 //! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
 
@@ -17,6 +17,7 @@ pub mod operator;
 pub mod plugins;
 pub mod scim;
 pub mod sso;
+pub mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,8 +29,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::app::AppState;
 use error::ApiError;
+use state::AppState;
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {

@@ -14,7 +14,7 @@ use super::csrf::Csrf;
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller, Ctx};
 use super::sso::{page, session_cookie};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::provider::clients::{self, ClientView, RegisterClient};
 use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams, TokenParams};
 use crate::provider::{self, keys, OAuthError, OAuthErrorBody};

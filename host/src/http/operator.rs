@@ -8,10 +8,10 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::admin::{AuditParams, TokenList};
+use super::admin::{AuditParams, DomainBody, TokenList};
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::audit::query::{self, OperatorChainFilter, Page};
 use crate::rbac::{self, WriteDomains, WriteTokens};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken};
@@ -182,12 +182,6 @@ async fn delete_tenant(
     Path(tenant): Path<String>,
 ) -> Result<Json<TenantRecord>, ApiError> {
     transition(state, caller, ctx, tenant, Transition::Delete).await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DomainBody {
-    pub domain: String,
 }
 
 async fn list_domains(

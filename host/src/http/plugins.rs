@@ -12,12 +12,13 @@ use axum::{Json, Router};
 use super::admin::own_tenant;
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx, WasmBody};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::plugins::catalogue::{self, Catalogue};
+use crate::plugins::manage::{self, UploadParams};
 use crate::plugins::pipeline::{
     self, AssignStage, DryRunReport, PipelineView, PluginDryRun, StageView,
 };
-use crate::plugins::registry::{self, PluginView, UploadParams};
+use crate::plugins::registry::PluginView;
 use crate::plugins::sign_in::{self, PipelineDryRun};
 use crate::plugins::World;
 use crate::rbac::{self, ReadTenant, WritePlugins};
@@ -74,7 +75,7 @@ async fn tenant_upload(
     WasmBody(wasm): WasmBody,
 ) -> Result<(StatusCode, Json<PluginView>), ApiError> {
     let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
-    let view = registry::upload(&state, &auth, &ctx, params, wasm).await?;
+    let view = manage::upload(&state, &auth, &ctx, params, wasm).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -84,7 +85,7 @@ async fn tenant_list(
 ) -> Result<Json<PluginList>, ApiError> {
     let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(PluginList {
-        plugins: registry::list(&state, &auth).await?,
+        plugins: manage::list(&state, &auth).await?,
     }))
 }
 
@@ -95,7 +96,7 @@ async fn tenant_get(
 ) -> Result<Json<PluginView>, ApiError> {
     let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     let id: PluginId = path_param(&id)?;
-    Ok(Json(registry::get(&state, &auth, id).await?))
+    Ok(Json(manage::get(&state, &auth, id).await?))
 }
 
 async fn tenant_delete(
@@ -106,7 +107,7 @@ async fn tenant_delete(
 ) -> Result<StatusCode, ApiError> {
     let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     let id: PluginId = path_param(&id)?;
-    registry::delete(&state, &auth, &ctx, id).await?;
+    manage::delete(&state, &auth, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,7 +193,7 @@ async fn operator_upload(
     WasmBody(wasm): WasmBody,
 ) -> Result<(StatusCode, Json<PluginView>), ApiError> {
     let auth = rbac::operator(&caller)?;
-    let view = registry::upload(&state, &auth, &ctx, params, wasm).await?;
+    let view = manage::upload(&state, &auth, &ctx, params, wasm).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -202,7 +203,7 @@ async fn operator_list(
 ) -> Result<Json<PluginList>, ApiError> {
     let auth = rbac::operator(&caller)?;
     Ok(Json(PluginList {
-        plugins: registry::list(&state, &auth).await?,
+        plugins: manage::list(&state, &auth).await?,
     }))
 }
 
@@ -213,7 +214,7 @@ async fn operator_get(
 ) -> Result<Json<PluginView>, ApiError> {
     let auth = rbac::operator(&caller)?;
     let id: PluginId = path_param(&id)?;
-    Ok(Json(registry::get(&state, &auth, id).await?))
+    Ok(Json(manage::get(&state, &auth, id).await?))
 }
 
 async fn operator_delete(
@@ -224,6 +225,6 @@ async fn operator_delete(
 ) -> Result<StatusCode, ApiError> {
     let auth = rbac::operator(&caller)?;
     let id: PluginId = path_param(&id)?;
-    registry::delete(&state, &auth, &ctx, id).await?;
+    manage::delete(&state, &auth, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! The SCIM 2.0 endpoint: `/scim/v2/{tenant-token}/…` (the tenant's opaque public token) or
 //! `/scim/v2/…` (the tenant of the bearer token). It authenticates the bearer token (a
 //! tenant API token with the `scim` scope), reads the body within `server.max_body_bytes`,
-//! lets the tenant's SCIM adapter rewrite the request, and hands it to `scim::service`.
+//! lets the tenant's SCIM adapter rewrite the request, and hands it to `scim::route`.
 //! Every error, including authentication, size and syntax, is answered in SCIM form with
 //! `Content-Type: application/scim+json`.
 
@@ -15,11 +15,12 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use super::extract::Ctx;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::plugins::{provisioning, types};
 use crate::rbac::{self, Principal, ProvisionScim};
 use crate::scim::error::{ScimError, ScimType};
-use crate::scim::service::{self, Method, Provisioner, Reply, Request};
+use crate::scim::request::{Method, Provisioner, Reply, Request};
+use crate::scim::route;
 use crate::store::tenants::TenantStatus;
 use crate::types::TenantId;
 
@@ -168,7 +169,7 @@ async fn serve(
         if_match: header_text(header::IF_MATCH),
         if_none_match: header_text(header::IF_NONE_MATCH),
     };
-    service::handle(state, &provisioner, request).await
+    route::handle(state, &provisioner, request).await
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ScimError> {

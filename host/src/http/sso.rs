@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::csrf::Csrf;
 use super::extract::{cookies, Ctx};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::sessions::browser;
 use crate::sso::callback::{self, CallbackParams};
 use crate::sso::login::{self, Failure, Finished};

@@ -3,7 +3,7 @@
 //! row per name and content), so tenants pin, dry-run and roll back built-ins exactly like
 //! uploads: the default path and the custom path are one path.
 
-use super::World;
+use super::world::World;
 
 /// One embedded component.
 #[derive(Debug)]

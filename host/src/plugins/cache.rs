@@ -32,7 +32,7 @@ pub enum CacheUse {
 impl CompiledCache {
     pub fn new(engine: &Engine, dir: Option<PathBuf>) -> anyhow::Result<Self> {
         if let Some(dir) = &dir {
-            crate::app::create_private_dir(dir)?;
+            crate::config::create_private_dir(dir)?;
         }
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);

@@ -8,9 +8,9 @@
 use super::bindings::types::{
     Attribute, Catalogue, Identity, Profile, RawIdentity, RoleAssignment, ScimRequest,
 };
+use super::limits::{Outcome, PluginConfig, PluginError, MAX_OUTPUT_BYTES, MAX_OUTPUT_ITEMS};
 use super::runtime::{Exports, Loaded, PluginHost};
 use super::world::World;
-use super::{Outcome, PluginConfig, PluginError, MAX_OUTPUT_BYTES, MAX_OUTPUT_ITEMS};
 use crate::types::Email;
 
 /// Largest SCIM request body a SCIM adapter may return (the SCIM server's own limit applies

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::types;
-use crate::app::AppState;
+use super::bindings::types;
 use crate::audit::Action;
 use crate::audit::{self, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WritePlugins};
+use crate::services::Services;
 use crate::store;
 use crate::types::TenantId;
 
@@ -177,7 +177,7 @@ impl Catalogue {
 }
 
 /// The tenant's catalogue, or the default when it has not set one.
-pub async fn load(state: &AppState, tenant: TenantId) -> Result<Catalogue, Error> {
+pub async fn load(state: &Services, tenant: TenantId) -> Result<Catalogue, Error> {
     match store::plugins::catalogue(&state.store, tenant).await? {
         None => Ok(Catalogue::default()),
         Some(text) => serde_json::from_str(&text)
@@ -185,13 +185,13 @@ pub async fn load(state: &AppState, tenant: TenantId) -> Result<Catalogue, Error
     }
 }
 
-pub async fn get(state: &AppState, auth: &Authorized<ReadTenant>) -> Result<Catalogue, Error> {
+pub async fn get(state: &Services, auth: &Authorized<ReadTenant>) -> Result<Catalogue, Error> {
     load(state, auth.tenant()).await
 }
 
 /// Replaces the tenant's catalogue.
 pub async fn put(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WritePlugins>,
     ctx: &RequestContext,
     catalogue: Catalogue,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::types;
+use super::bindings::types;
 use crate::error::Error;
 
 #[derive(Debug, Deserialize)]

@@ -11,15 +11,21 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::bindings::types;
 use super::catalogue::{self, Catalogue};
 use super::config::MAX_KEY_BYTES;
-use super::registry::{PluginView, ViewPlugins};
-use super::{json as wit_json, types, Loaded, LogLine, PluginConfig, PluginError, World};
-use crate::app::AppState;
+use super::json as wit_json;
+use super::limits::{Outcome, PluginConfig, PluginError};
+use super::log::LogLine;
+use super::manage::ViewPlugins;
+use super::registry::PluginView;
+use super::runtime::Loaded;
+use super::world::World;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WritePlugins};
+use crate::services::Services;
 use crate::store::plugins::{Owner, PluginRecord, StageRecord};
 use crate::store::{self};
 use crate::types::{PluginId, TenantId, Timestamp};
@@ -88,7 +94,7 @@ fn purpose(stage: World) -> String {
 }
 
 pub(super) async fn open_config(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     stage: World,
     sealed: Option<&[u8]>,
@@ -113,7 +119,7 @@ pub(super) struct Stage {
 
 /// The tenant's stored stages by world.
 pub(super) async fn stored_stages(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
 ) -> Result<BTreeMap<World, StageRecord>, Error> {
     let mut map = BTreeMap::new();
@@ -127,7 +133,7 @@ pub(super) async fn stored_stages(
 
 /// The plugin and configuration a stage runs: the assigned one, else the built-in default.
 pub(super) async fn resolve(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     world: World,
     stored: Option<&StageRecord>,
@@ -170,7 +176,7 @@ pub struct PipelineView {
     pub stages: Vec<StageView>,
 }
 
-pub async fn get(state: &AppState, auth: &Authorized<ReadTenant>) -> Result<PipelineView, Error> {
+pub async fn get(state: &Services, auth: &Authorized<ReadTenant>) -> Result<PipelineView, Error> {
     let tenant = auth.tenant();
     let stored = stored_stages(state, tenant).await?;
     let mut stages = Vec::new();
@@ -230,7 +236,7 @@ fn stage_summary(record: &PluginRecord, config: &StageConfig) -> Value {
 }
 
 async fn current_summary(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     world: World,
 ) -> Result<Option<Value>, Error> {
@@ -246,7 +252,7 @@ async fn current_summary(
 
 /// Assigns a plugin version (and its configuration) to a stage of the tenant's pipeline.
 pub async fn assign(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WritePlugins>,
     ctx: &RequestContext,
     world: World,
@@ -319,7 +325,7 @@ pub async fn assign(
 
 /// Returns a stage to its built-in default (rollback to "nothing custom").
 pub async fn reset(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WritePlugins>,
     ctx: &RequestContext,
     world: World,
@@ -395,7 +401,7 @@ pub struct DryRunReport {
 
 pub(super) fn report<T>(
     stage: &Stage,
-    outcome: super::Outcome<T>,
+    outcome: Outcome<T>,
     show: impl FnOnce(&T) -> Value,
 ) -> (StageReport, Result<T, PluginError>) {
     let (output, error) = match &outcome.result {
@@ -466,7 +472,7 @@ fn identity_input(input: Value) -> Result<types::Identity, Error> {
 }
 
 pub async fn dry_run_plugin(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WritePlugins>,
     id: PluginId,
     body: PluginDryRun,

@@ -3,17 +3,18 @@
 //! tenant's `role-mapper` turns a user's SCIM group memberships into role assignments. Both
 //! run the cached pipeline on the blocking pool and fail closed, audited as `plugin.failed`.
 
+use super::bindings::types;
 use super::pipeline::{blocking, PluginRef};
 use super::sign_in::{audit_failure, cached_pipeline, Failed};
-use super::{types, World};
-use crate::app::AppState;
+use super::world::World;
 use crate::audit::RequestContext;
 use crate::error::Error;
+use crate::services::Services;
 use crate::types::TenantId;
 
 /// The request the SCIM server should process: the adapter's rewrite, or `request` itself.
 pub async fn normalize_scim(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
     request: types::ScimRequest,
@@ -56,7 +57,7 @@ pub async fn normalize_scim(
 /// The role assignments the tenant's role mapper gives each identity (whose `groups` are the
 /// user's SCIM groups), in order. One failure fails them all.
 pub async fn map_roles(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
     identities: Vec<types::Identity>,

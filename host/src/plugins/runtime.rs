@@ -14,11 +14,12 @@ use wasmtime::component::{Instance, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::bindings::gatehouse::plugin::log as wit_log;
 use super::bindings::{self, exports::gatehouse::plugin as ex};
 use super::cache::{CacheUse, CompiledCache};
-use super::log::LogLine;
+use super::limits::{Limits, Outcome, PluginConfig, PluginError};
+use super::log::{self, LogLine};
 use super::world::{self, World};
-use super::{Limits, Outcome, PluginConfig, PluginError};
 
 /// How often the epoch advances; the wall-time limit is counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -56,6 +57,17 @@ impl WasiView for HostState {
 }
 
 impl bindings::types::Host for HostState {}
+
+impl wit_log::Host for HostState {
+    fn emit(
+        &mut self,
+        level: wit_log::Level,
+        message: String,
+        fields: Vec<wit_log::Field>,
+    ) -> Result<(), wit_log::LogError> {
+        log::emit(&mut self.logs, &self.plugin, level, message, fields)
+    }
+}
 
 /// Refuses memory growth past the cap, with an error the host can name.
 struct MemoryCap {
@@ -235,7 +247,7 @@ impl PluginHost {
             .cache
             .get_or_compile(&self.engine, &sha256, wasm)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let world = world::classify(&self.engine, &component)?;
+        let world = world::classify(&self.engine, &component).map_err(PluginError::WrongExports)?;
         super::wasi::check_imports(&self.engine, &component)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PluginError::Invalid(format!(

@@ -9,18 +9,21 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::bindings::types;
 use super::catalogue::{self, Catalogue};
 use super::json as wit_json;
+use super::limits::PluginError;
 use super::pipeline::{
     blocking, report, resolve, stored_stages, DryRunReport, PluginRef, Stage, StageConfig,
     StageReport,
 };
-use super::{types, PluginError, Registry, World};
-use crate::app::AppState;
+use super::registry::Registry;
+use super::world::World;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, WritePlugins};
+use crate::services::Services;
 use crate::store::plugins::{Owner, StageRecord};
 use crate::types::{PluginId, TenantId};
 
@@ -115,7 +118,7 @@ impl Pipeline {
 /// `plugins.timeout_ms` each), but three of them back to back may take three timeouts, so
 /// they do not run on an async worker, which would stall every other request it serves.
 async fn run_blocking(
-    state: &AppState,
+    state: &Services,
     pipeline: Arc<Pipeline>,
     raw: types::RawIdentity,
 ) -> Result<(Vec<StageReport>, Result<Mapped, Failure>), Error> {
@@ -124,7 +127,7 @@ async fn run_blocking(
 }
 
 /// The tenant's pipeline as stored now, read from the database.
-async fn load_pipeline(state: &AppState, tenant: TenantId) -> Result<Arc<Pipeline>, Error> {
+async fn load_pipeline(state: &Services, tenant: TenantId) -> Result<Arc<Pipeline>, Error> {
     let stored = stored_stages(state, tenant).await?;
     let scim = resolve(
         state,
@@ -142,7 +145,7 @@ async fn load_pipeline(state: &AppState, tenant: TenantId) -> Result<Arc<Pipelin
 
 /// The tenant's pipeline through the node cache.
 pub(super) async fn cached_pipeline(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
 ) -> Result<Arc<Pipeline>, Error> {
     state
@@ -152,7 +155,7 @@ pub(super) async fn cached_pipeline(
 }
 
 async fn tenant_stages(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     stored: &BTreeMap<World, StageRecord>,
 ) -> Result<[Stage; 3], Error> {
@@ -170,7 +173,7 @@ async fn tenant_stages(
 /// Runs the tenant's pipeline on a verified sign-in. A failing stage fails the sign-in
 /// closed and is audited as `plugin.failed` with its stage, plugin and reason.
 pub async fn run(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
     raw: &types::RawIdentity,
@@ -209,7 +212,7 @@ pub(super) struct Failed<'a> {
 /// Records a plugin failure as `plugin.failed` (its own transaction: the operation it failed
 /// rolls back).
 pub(super) async fn audit_failure(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
     f: Failed<'_>,
@@ -276,7 +279,7 @@ pub struct PipelineDryRun {
 }
 
 pub async fn dry_run(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WritePlugins>,
     body: PipelineDryRun,
 ) -> Result<DryRunReport, Error> {
@@ -348,7 +351,7 @@ pub async fn dry_run(
 /// Runs the tenant's current pipeline on `raw` as a dry-run, for an SSO connection's test
 /// sign-in: every stage reached is reported; nothing is audited or written.
 pub async fn trial(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     raw: &types::RawIdentity,
 ) -> Result<DryRunReport, Error> {

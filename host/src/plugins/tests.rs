@@ -3,6 +3,7 @@
 //! serving.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;

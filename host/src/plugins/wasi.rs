@@ -23,7 +23,7 @@ use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::WasiView;
 
-use super::PluginError;
+use super::limits::PluginError;
 
 /// The interface name (package and path, without version) of every import a plugin may
 /// have besides the plugin contract's own.

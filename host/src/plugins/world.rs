@@ -8,8 +8,6 @@ use serde::{Deserialize, Serialize};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-use super::PluginError;
-
 /// The version of the WIT package every export name carries.
 const PACKAGE: &str = "gatehouse:plugin";
 const VERSION: &str = "0.1.0";
@@ -68,8 +66,8 @@ impl fmt::Display for World {
     }
 }
 
-/// Names the world `component` implements, from its exports.
-pub fn classify(engine: &Engine, component: &Component) -> Result<World, PluginError> {
+/// Names the world `component` implements, from its exports; the error says why none does.
+pub fn classify(engine: &Engine, component: &Component) -> Result<World, String> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
@@ -81,13 +79,13 @@ pub fn classify(engine: &Engine, component: &Component) -> Result<World, PluginE
         .collect();
     match found.as_slice() {
         [world] => Ok(*world),
-        [] => Err(PluginError::WrongExports(format!(
+        [] => Err(format!(
             "the component implements none of the plugin worlds: it exports {}, but a plugin \
              must export exactly one of {}",
             describe(&exports),
             expected_exports()
-        ))),
-        several => Err(PluginError::WrongExports(format!(
+        )),
+        several => Err(format!(
             "the component exports the interfaces of several worlds ({}); a plugin implements \
              exactly one world",
             several
@@ -95,7 +93,7 @@ pub fn classify(engine: &Engine, component: &Component) -> Result<World, PluginE
                 .map(|w| w.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))),
+        )),
     }
 }
 

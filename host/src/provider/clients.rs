@@ -11,11 +11,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance};
+use crate::services::Services;
 use crate::store::{self, provider::ClientRow};
 use crate::types::Timestamp;
 
@@ -106,7 +106,7 @@ fn check_uris(field: &'static str, uris: &[String], at_least_one: bool) -> Resul
 }
 
 pub async fn register(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<OperateInstance>,
     ctx: &RequestContext,
     body: RegisterClient,
@@ -162,7 +162,7 @@ pub async fn register(
 }
 
 pub async fn list(
-    state: &AppState,
+    state: &Services,
     _auth: &Authorized<OperateInstance>,
 ) -> Result<Vec<ClientView>, Error> {
     Ok(store::provider::clients(&state.store)
@@ -173,7 +173,7 @@ pub async fn list(
 }
 
 pub async fn revoke(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<OperateInstance>,
     ctx: &RequestContext,
     id: &str,
@@ -202,7 +202,7 @@ pub async fn revoke(
 }
 
 /// The live (not revoked) client with this id.
-pub async fn find(state: &AppState, id: &str) -> Result<Option<Client>, Error> {
+pub async fn find(state: &Services, id: &str) -> Result<Option<Client>, Error> {
     if id.len() > 100 {
         return Ok(None);
     }

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::clients::{self, Client};
 use super::{issuer, keys, OAuthError};
-use crate::app::AppState;
+use crate::services::Services;
 use crate::store::{self, provider::CodeRow, sessions::SessionRow};
 use crate::types::{SessionId, TenantId, Timestamp, UserId};
 
@@ -74,7 +74,7 @@ fn is_pkce_value(v: &str) -> bool {
 
 /// Checks an authorization request and, when a session is given, issues a code.
 pub async fn authorize(
-    state: &AppState,
+    state: &Services,
     p: &AuthorizeParams,
     session: Option<&SessionRow>,
 ) -> Result<Authorize, OAuthError> {
@@ -193,7 +193,7 @@ pub struct TokenResponse {
 
 /// The client, authenticated by secret (basic or post) or, for a public one, by id alone.
 async fn authenticate_client(
-    state: &AppState,
+    state: &Services,
     basic: Option<(String, String)>,
     p: &TokenParams,
 ) -> Result<Client, OAuthError> {
@@ -218,7 +218,7 @@ async fn authenticate_client(
 
 /// Claims about the user that both tokens and userinfo carry.
 async fn user_claims(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     user: UserId,
     scope: &str,
@@ -277,7 +277,7 @@ fn secs(t: Timestamp) -> i64 {
 
 /// Redeems a code for tokens.
 pub async fn token(
-    state: &AppState,
+    state: &Services,
     basic: Option<(String, String)>,
     p: TokenParams,
 ) -> Result<TokenResponse, OAuthError> {
@@ -371,7 +371,7 @@ pub async fn token(
 
 /// Verifies a token signed by this provider: RS256, a published kid, issuer and expiry.
 /// `typ` must be `at+jwt` for access tokens.
-async fn verify(state: &AppState, token: &str, access: bool) -> Result<Value, OAuthError> {
+async fn verify(state: &Services, token: &str, access: bool) -> Result<Value, OAuthError> {
     let invalid = || OAuthError::invalid_token("the token is invalid or expired");
     if token.len() > 16 * 1024 {
         return Err(invalid());
@@ -391,7 +391,7 @@ async fn verify(state: &AppState, token: &str, access: bool) -> Result<Value, OA
 }
 
 /// Claims about the bearer of a live access token.
-pub async fn userinfo(state: &AppState, bearer: Option<&str>) -> Result<Value, OAuthError> {
+pub async fn userinfo(state: &Services, bearer: Option<&str>) -> Result<Value, OAuthError> {
     let token =
         bearer.ok_or_else(|| OAuthError::invalid_token("a bearer access token is required"))?;
     let claims = verify(state, token, true).await?;
@@ -434,7 +434,7 @@ pub struct LogoutTarget {
 
 /// The claims of an ID token hint we signed (expired is fine: it still names its audience
 /// and session).
-async fn hint_claims(state: &AppState, hint: &str) -> Result<Value, OAuthError> {
+async fn hint_claims(state: &Services, hint: &str) -> Result<Value, OAuthError> {
     let header = jsonwebtoken::decode_header(hint)
         .map_err(|_| OAuthError::invalid_request("bad id_token_hint"))?;
     let key = match header.kid {
@@ -450,7 +450,7 @@ async fn hint_claims(state: &AppState, hint: &str) -> Result<Value, OAuthError> 
         .map_err(|_| OAuthError::invalid_request("bad id_token_hint"))
 }
 
-pub async fn logout_target(state: &AppState, p: &LogoutParams) -> Result<LogoutTarget, OAuthError> {
+pub async fn logout_target(state: &Services, p: &LogoutParams) -> Result<LogoutTarget, OAuthError> {
     let claims = match &p.id_token_hint {
         Some(hint) => Some(hint_claims(state, hint).await?),
         None => None,

@@ -7,8 +7,8 @@ use base64::Engine;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::services::Services;
 use crate::store::{self, provider::KeyRow};
 
 /// How long a retired key stays published: longer than any token it signed lives.
@@ -49,7 +49,7 @@ fn generate(now: crate::types::Timestamp) -> anyhow::Result<(KeyRow, zeroize::Ze
 }
 
 /// Creates a new signing key and retires the current one. Returns the new kid.
-pub async fn rotate(state: &AppState) -> Result<String, Error> {
+pub async fn rotate(state: &Services) -> Result<String, Error> {
     let now = state.clock.now();
     let (mut row, pem) = generate(now).map_err(Error::Internal)?;
     row.private_sealed = state.secrets.seal_instance(PURPOSE, &pem)?;
@@ -61,7 +61,7 @@ pub async fn rotate(state: &AppState) -> Result<String, Error> {
 }
 
 /// The key to sign with, creating the first one if there is none.
-pub async fn signing_key(state: &AppState) -> Result<SigningKey, Error> {
+pub async fn signing_key(state: &Services) -> Result<SigningKey, Error> {
     let keys = store::provider::keys(&state.store).await?;
     let row = match keys.into_iter().find(|k| k.retired_at.is_none()) {
         Some(row) => row,
@@ -80,7 +80,7 @@ pub async fn signing_key(state: &AppState) -> Result<SigningKey, Error> {
 }
 
 /// Published keys (signing and overlapping retired ones) as a JWKS document.
-pub async fn jwks(state: &AppState) -> Result<Value, Error> {
+pub async fn jwks(state: &Services) -> Result<Value, Error> {
     // Make sure there is something to publish before the first token is signed.
     signing_key(state).await?;
     let horizon = state.clock.now().plus_seconds(-OVERLAP_SECS);
@@ -94,7 +94,7 @@ pub async fn jwks(state: &AppState) -> Result<Value, Error> {
 }
 
 /// The verification key for `kid`, if it is still published.
-pub async fn decoding_key(state: &AppState, kid: &str) -> Result<Option<DecodingKey>, Error> {
+pub async fn decoding_key(state: &Services, kid: &str) -> Result<Option<DecodingKey>, Error> {
     let horizon = state.clock.now().plus_seconds(-OVERLAP_SECS);
     let Some(row) = store::provider::keys(&state.store)
         .await?

@@ -1,5 +1,5 @@
 //! `/Bulk` (RFC 7644 §3.7): up to [`BULK_MAX_OPERATIONS`] operations, each run through
-//! [`service::handle`] as its own request (and transaction), in order. `bulkId:` references
+//! [`resources::handle`] as its own request (and transaction), in order. `bulkId:` references
 //! in paths and data resolve to the ids earlier POSTs created; an operation that refers to a
 //! later POST waits for it (passes repeat while they make progress; what stays unresolved,
 //! such as a cycle, fails with 409). `failOnErrors` stops after that many errors.
@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::error::{ScimError, ScimType};
-use super::service::{self, Method, Provisioner, Reply, Request, BULK_MAX_OPERATIONS};
-use crate::app::AppState;
+use super::request::{Method, Provisioner, Reply, Request, BULK_MAX_OPERATIONS};
+use super::resources;
+use crate::services::Services;
 
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -160,7 +161,7 @@ fn result_line(
     }
 }
 
-pub async fn run(state: &AppState, p: &Provisioner, body: &Value) -> Result<Reply, ScimError> {
+pub async fn run(state: &Services, p: &Provisioner, body: &Value) -> Result<Reply, ScimError> {
     let map = body
         .as_object()
         .ok_or_else(|| syntax("a Bulk request is a JSON object"))?;
@@ -255,7 +256,7 @@ pub async fn run(state: &AppState, p: &Provisioner, body: &Value) -> Result<Repl
                     if_match: op.version.clone(),
                     if_none_match: None,
                 };
-                service::handle(state, p, request).await
+                resources::handle(state, p, &request).await
             };
             let (line, failed) = result_line(op, reply, &mut ids);
             lines[i] = Some(line);

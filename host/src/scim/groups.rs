@@ -13,14 +13,15 @@ use serde_json::{json, Map, Value};
 use super::error::{ScimError, ScimType};
 use super::list::ListQuery;
 use super::membership;
+use super::params::Params;
 use super::prefilter;
+use super::request::{self, check_if_match, name_value, Provisioner, Reply, Request};
 use super::schema::{GROUP, GROUP_ATTRS};
-use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::Target;
 use crate::directory::scim_groups;
+use crate::services::Services;
 use crate::store::groups::{self as sql, ScimGroupRow};
 use crate::store::memberships;
 use crate::types::{GroupId, UserId};
@@ -96,7 +97,7 @@ fn render(row: &ScimGroupRow, members: &[(UserId, String)], base: &str) -> Value
     }
     map.insert(
         "meta".into(),
-        service::meta(
+        request::meta(
             "Group",
             format!("{base}/Groups/{id}"),
             row.created_at.to_rfc3339(),
@@ -120,7 +121,7 @@ fn needs_members(q: &ListQuery) -> bool {
         || q.sort_by.as_ref().is_some_and(|s| named(s.to_string()))
 }
 
-pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
+pub async fn list(state: &Services, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
     let tenant = p.tenant();
     if q.filter.is_none() && q.sort_by.is_none() {
         // One page straight from the database, whatever the tenant's size.
@@ -137,7 +138,7 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
         let total = usize::try_from(total).unwrap_or(usize::MAX);
         return Ok(Reply::json(
             200,
-            service::page_of(resources, total, q, GROUP_ATTRS),
+            request::page_of(resources, total, q, GROUP_ATTRS),
         ));
     }
     let cond = q
@@ -154,15 +155,15 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
     )
     .await?;
     if rows.len() > max {
-        return Err(service::too_many(max));
+        return Err(request::too_many(max));
     }
     let resources = rendered(state, p, q, &rows).await?;
-    Ok(Reply::json(200, service::page(resources, q, GROUP_ATTRS)))
+    Ok(Reply::json(200, request::page(resources, q, GROUP_ATTRS)))
 }
 
 /// `rows` as SCIM shows them, with their members when the listing needs them.
 async fn rendered(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     q: &ListQuery,
     rows: &[ScimGroupRow],
@@ -188,7 +189,7 @@ async fn rendered(
 }
 
 pub async fn get(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     params: &Params,
@@ -197,7 +198,7 @@ pub async fn get(
     let row = sql::scim_group(&state.store, p.tenant(), id)
         .await?
         .ok_or_else(|| ScimError::not_found("group"))?;
-    if let Some(cached) = service::not_modified(req, row.version) {
+    if let Some(cached) = request::not_modified(req, row.version) {
         return Ok(cached);
     }
     let members: Vec<(UserId, String)> =
@@ -206,7 +207,7 @@ pub async fn get(
             .into_iter()
             .map(|(_, u, l)| (u, l))
             .collect();
-    service::resource_reply(
+    request::resource_reply(
         200,
         &render(&row, &members, &p.base),
         row.version,
@@ -217,7 +218,7 @@ pub async fn get(
 
 /// The wanted members as users of the tenant; an unknown id is the client's error.
 async fn resolve_members(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     wanted: &BTreeSet<String>,
 ) -> Result<BTreeSet<UserId>, ScimError> {
@@ -243,7 +244,7 @@ fn no_user(id: &str) -> ScimError {
 }
 
 pub async fn create(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     body: &Value,
     params: &Params,
@@ -295,7 +296,7 @@ pub async fn create(
         }
         let listed = memberships::members(&mut tx, tenant, row.id).await?;
         let resource = render(&row, &listed, &p.base);
-        service::audit(
+        request::audit(
             &mut tx,
             now,
             p,
@@ -306,13 +307,13 @@ pub async fn create(
         )
         .await?;
         tx.commit().await?;
-        return service::resource_reply(201, &resource, row.version, GROUP_ATTRS, params);
+        return request::resource_reply(201, &resource, row.version, GROUP_ATTRS, params);
     }
     Err(membership::busy())
 }
 
 pub async fn replace(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     body: &Value,
@@ -324,7 +325,7 @@ pub async fn replace(
 }
 
 pub async fn patch(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     body: &Value,
@@ -332,7 +333,7 @@ pub async fn patch(
     req: &Request,
 ) -> Result<Reply, ScimError> {
     update(state, p, id, params, req, |current| {
-        parse(&service::patched(
+        parse(&request::patched(
             current,
             body,
             GROUP_ATTRS,
@@ -343,7 +344,7 @@ pub async fn patch(
 }
 
 async fn update(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     params: &Params,
@@ -374,7 +375,7 @@ async fn update(
             && row.external_id == old.external_id
             && row.json == old.json;
         if same_fields && wanted == current {
-            return service::resource_reply(200, &before, old.version, GROUP_ATTRS, params);
+            return request::resource_reply(200, &before, old.version, GROUP_ATTRS, params);
         }
         row.version = old.version + 1;
         row.updated_at = now;
@@ -398,7 +399,7 @@ async fn update(
         }
         let listed = memberships::members(&mut tx, tenant, row.id).await?;
         let after = render(&row, &listed, &p.base);
-        service::audit(
+        request::audit(
             &mut tx,
             now,
             p,
@@ -409,13 +410,13 @@ async fn update(
         )
         .await?;
         tx.commit().await?;
-        return service::resource_reply(200, &after, row.version, GROUP_ATTRS, params);
+        return request::resource_reply(200, &after, row.version, GROUP_ATTRS, params);
     }
     Err(membership::busy())
 }
 
 pub async fn delete(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     req: &Request,
@@ -448,7 +449,7 @@ pub async fn delete(
             continue;
         }
         scim_groups::delete(&mut tx, tenant, old.id).await?;
-        service::audit(
+        request::audit(
             &mut tx,
             now,
             p,

@@ -9,10 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::{ScimError, ScimType};
-use super::service::Provisioner;
-use crate::app::AppState;
+use super::request::Provisioner;
 use crate::directory::provision;
 use crate::directory::scim_groups::{self, MemberChange};
+use crate::services::Services;
 use crate::store::{memberships, user_reads, Tx};
 use crate::types::{GroupId, Timestamp, UserId};
 
@@ -55,7 +55,7 @@ fn group_keys(pairs: Vec<(UserId, String)>) -> BTreeMap<UserId, BTreeSet<String>
 
 /// Plans the change from `sides`, reading outside any transaction.
 pub(super) async fn plan(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     sides: Sides<'_>,
 ) -> Result<Plan, ScimError> {

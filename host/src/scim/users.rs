@@ -13,15 +13,16 @@ use serde_json::{json, Map, Value};
 
 use super::error::ScimError;
 use super::list::ListQuery;
+use super::params::Params;
 use super::prefilter;
+use super::request::{self, check_if_match, name_value, Provisioner, Reply, Request};
 use super::schema::{ENTERPRISE_USER, USER, USER_ATTRS};
-use super::service::{self, check_if_match, name_value, Params, Provisioner, Reply, Request};
 use super::validate;
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::Target;
 use crate::directory::scim_users::{self, Created, Lifecycle, Written as Done};
 use crate::directory::Profile;
+use crate::services::Services;
 use crate::store::users::{ScimIdentity, ScimUserRow, UserStatus};
 use crate::store::{memberships, user_reads};
 use crate::types::{GroupId, Timestamp, UserId};
@@ -154,7 +155,7 @@ fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value 
     }
     map.insert(
         "meta".into(),
-        service::meta(
+        request::meta(
             "User",
             format!("{base}/Users/{id}"),
             row.user.created_at.to_rfc3339(),
@@ -166,7 +167,7 @@ fn render(row: &ScimUserRow, groups: &[(GroupId, String)], base: &str) -> Value 
 }
 
 async fn groups_of(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     user: UserId,
 ) -> Result<Vec<(GroupId, String)>, ScimError> {
@@ -179,7 +180,7 @@ async fn groups_of(
     )
 }
 
-pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
+pub async fn list(state: &Services, p: &Provisioner, q: &ListQuery) -> Result<Reply, ScimError> {
     let tenant = p.tenant();
     if q.filter.is_none() && q.sort_by.is_none() {
         // One page straight from the database, whatever the tenant's size.
@@ -196,7 +197,7 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
         let total = usize::try_from(total).unwrap_or(usize::MAX);
         return Ok(Reply::json(
             200,
-            service::page_of(resources, total, q, USER_ATTRS),
+            request::page_of(resources, total, q, USER_ATTRS),
         ));
     }
     let cond = q
@@ -213,15 +214,15 @@ pub async fn list(state: &AppState, p: &Provisioner, q: &ListQuery) -> Result<Re
     )
     .await?;
     if rows.len() > max {
-        return Err(service::too_many(max));
+        return Err(request::too_many(max));
     }
     let resources = rendered(state, p, &rows).await?;
-    Ok(Reply::json(200, service::page(resources, q, USER_ATTRS)))
+    Ok(Reply::json(200, request::page(resources, q, USER_ATTRS)))
 }
 
 /// `rows` as SCIM shows them, with their groups (a filter or sort may name `groups`).
 async fn rendered(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     rows: &[ScimUserRow],
 ) -> Result<Vec<Value>, ScimError> {
@@ -243,7 +244,7 @@ async fn rendered(
 }
 
 pub async fn get(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     params: &Params,
@@ -252,11 +253,11 @@ pub async fn get(
     let row = user_reads::scim_user(&state.store, p.tenant(), id)
         .await?
         .ok_or_else(|| ScimError::not_found("user"))?;
-    if let Some(cached) = service::not_modified(req, row.scim.version) {
+    if let Some(cached) = request::not_modified(req, row.scim.version) {
         return Ok(cached);
     }
     let groups = groups_of(state, p, row.user.id).await?;
-    service::resource_reply(
+    request::resource_reply(
         200,
         &render(&row, &groups, &p.base),
         row.scim.version,
@@ -266,7 +267,7 @@ pub async fn get(
 }
 
 pub async fn create(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     body: &Value,
     params: &Params,
@@ -286,7 +287,7 @@ pub async fn create(
         Created::Adopted { before, .. } => Some(before),
         Created::New(_) => None,
     };
-    service::audit(
+    request::audit(
         &mut tx,
         now,
         p,
@@ -297,11 +298,11 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    service::resource_reply(201, &resource, row.scim.version, USER_ATTRS, params)
+    request::resource_reply(201, &resource, row.scim.version, USER_ATTRS, params)
 }
 
 pub async fn replace(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     body: &Value,
@@ -319,7 +320,7 @@ pub async fn replace(
 }
 
 pub async fn patch(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     body: &Value,
@@ -327,7 +328,7 @@ pub async fn patch(
     req: &Request,
 ) -> Result<Reply, ScimError> {
     update(state, p, id, params, req, |current| {
-        parse(&service::patched(
+        parse(&request::patched(
             current,
             body,
             USER_ATTRS,
@@ -340,7 +341,7 @@ pub async fn patch(
 /// Loads the user, lets `change` turn its current resource into what the client wants, and
 /// writes the difference: profile, SCIM identity, and the lifecycle step `active` implies.
 async fn update(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     params: &Params,
@@ -371,7 +372,7 @@ async fn update(
         let mut row = scim_users::updated(&old, &profile, identity, written.active);
         let same = row.scim == old.scim && row.user.status == old.user.status;
         if same {
-            return service::resource_reply(200, &before, old.scim.version, USER_ATTRS, params);
+            return request::resource_reply(200, &before, old.scim.version, USER_ATTRS, params);
         }
         row.scim.version = old.scim.version + 1;
         row.user.updated_at = now;
@@ -387,7 +388,7 @@ async fn update(
             Lifecycle::Updated => Action::ScimUserUpdated,
         };
         let after = render(&row, &groups, &p.base);
-        service::audit(
+        request::audit(
             &mut tx,
             now,
             p,
@@ -398,7 +399,7 @@ async fn update(
         )
         .await?;
         tx.commit().await?;
-        return service::resource_reply(200, &after, row.scim.version, USER_ATTRS, params);
+        return request::resource_reply(200, &after, row.scim.version, USER_ATTRS, params);
     }
     Err(ScimError::new(
         409,
@@ -408,7 +409,7 @@ async fn update(
 }
 
 pub async fn delete(
-    state: &AppState,
+    state: &Services,
     p: &Provisioner,
     id: &str,
     req: &Request,
@@ -423,7 +424,7 @@ pub async fn delete(
     let groups = groups_of(state, p, old.user.id).await?;
     let before = render(&old, &groups, &p.base);
     scim_users::delete(&mut tx, tenant, old.user.id).await?;
-    service::audit(
+    request::audit(
         &mut tx,
         now,
         p,

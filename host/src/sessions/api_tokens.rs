@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{mint, secret_matches, API_TOKEN_PREFIX, TOUCH_INTERVAL_MICROS};
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, Principal, Scope, WriteTokens};
+use crate::services::Services;
 use crate::store::{self, tenants::TenantStatus, tokens::ApiTokenRecord};
 use crate::types::TokenId;
 
@@ -115,7 +115,7 @@ fn new_token(
 }
 
 pub async fn create(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteTokens>,
     ctx: &RequestContext,
     req: CreateApiToken,
@@ -154,14 +154,14 @@ pub async fn create(
 }
 
 pub async fn list(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteTokens>,
 ) -> Result<Vec<ApiTokenRecord>, Error> {
     Ok(store::tokens::list_api_tokens(&state.store, auth.tenant()).await?)
 }
 
 pub async fn revoke(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteTokens>,
     ctx: &RequestContext,
     id: TokenId,
@@ -199,7 +199,7 @@ pub async fn revoke(
 /// Issues a successor to token `id` (same name and scopes) and cuts the old one's life to
 /// the overlap. Audited as `api_token.rotated`.
 pub async fn rotate(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteTokens>,
     ctx: &RequestContext,
     id: TokenId,
@@ -261,7 +261,7 @@ pub async fn rotate(
 }
 
 pub(super) async fn authenticate(
-    state: &AppState,
+    state: &Services,
     id: TokenId,
     secret: &str,
 ) -> Result<Principal, Error> {

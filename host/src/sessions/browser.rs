@@ -5,9 +5,9 @@
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::error::Error;
+use crate::services::Services;
 use crate::store::{self, sessions::SessionRow, Tx};
 use crate::types::{SessionId, TenantId, UserId};
 
@@ -31,7 +31,7 @@ fn hash(token: &str) -> [u8; 32] {
 
 /// Opens a session inside `tx` (it commits with the sign-in and its audit event).
 pub async fn open(
-    state: &AppState,
+    state: &Services,
     tx: &mut Tx,
     tenant: TenantId,
     user: UserId,
@@ -71,7 +71,7 @@ pub async fn open(
 
 /// The live session a cookie value names, sliding its idle expiry; `None` when absent,
 /// expired or revoked, or when the user is no longer active.
-pub async fn current(state: &AppState, token: &SecretString) -> Result<Option<SessionRow>, Error> {
+pub async fn current(state: &Services, token: &SecretString) -> Result<Option<SessionRow>, Error> {
     let text = token.expose_secret();
     if text.len() != TOKEN_CHARS || !text.is_ascii() {
         return Ok(None);
@@ -98,7 +98,7 @@ pub async fn current(state: &AppState, token: &SecretString) -> Result<Option<Se
 }
 
 /// The `Set-Cookie` value for a new session.
-pub fn set_cookie(state: &AppState, opened: &Opened) -> String {
+pub fn set_cookie(state: &Services, opened: &Opened) -> String {
     format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         opened.token.expose_secret(),
@@ -108,14 +108,14 @@ pub fn set_cookie(state: &AppState, opened: &Opened) -> String {
 }
 
 /// The `Set-Cookie` value that clears the session cookie.
-pub fn clear_cookie(state: &AppState) -> String {
+pub fn clear_cookie(state: &Services) -> String {
     format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
         secure_flag(state)
     )
 }
 
-fn secure_flag(state: &AppState) -> &'static str {
+fn secure_flag(state: &Services) -> &'static str {
     if state.config.is_https() {
         "; Secure"
     } else {
@@ -125,7 +125,7 @@ fn secure_flag(state: &AppState) -> &'static str {
 
 /// Revokes a session (sign-out), audited as `logout`.
 pub async fn revoke(
-    state: &AppState,
+    state: &Services,
     row: &SessionRow,
     ctx: &crate::audit::RequestContext,
 ) -> Result<(), Error> {

@@ -15,9 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::error::Error;
 use crate::rbac::Principal;
+use crate::services::Services;
 use crate::types::TokenId;
 
 /// Prefix of tenant API tokens; lets secret scanners recognise leaked tokens.
@@ -71,7 +71,7 @@ fn secret_matches(presented: &str, stored: &[u8]) -> bool {
 }
 
 /// Resolves a bearer token to a principal, failing closed on anything unexpected.
-pub async fn authenticate(state: &AppState, presented: &SecretString) -> Result<Principal, Error> {
+pub async fn authenticate(state: &Services, presented: &SecretString) -> Result<Principal, Error> {
     let text = presented.expose_secret();
     let invalid = || Error::Unauthenticated("the token is not valid".into());
     if text.starts_with(OPERATOR_TOKEN_PREFIX) {

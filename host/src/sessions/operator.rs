@@ -5,11 +5,11 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::{mint, secret_matches, OPERATOR_TOKEN_PREFIX};
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::Principal;
+use crate::services::Services;
 use crate::store::{self, tokens::OperatorTokenRecord, Store};
 use crate::types::{Clock, TokenId};
 
@@ -65,7 +65,7 @@ async fn insert_new(
 }
 
 pub(super) async fn authenticate(
-    state: &AppState,
+    state: &Services,
     id: TokenId,
     secret: &str,
 ) -> Result<Principal, Error> {

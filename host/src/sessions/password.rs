@@ -12,12 +12,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::browser;
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory;
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance};
+use crate::services::Services;
 use crate::store::users::UserStatus;
 use crate::store::{self, tenants::TenantRecord, tenants::TenantStatus};
 use crate::types::{Email, UserId};
@@ -93,7 +93,7 @@ pub struct SetOwner {
 /// loses its password and its sessions. Audited as `owner.set`; the password is never
 /// recorded.
 pub async fn set_owner(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<OperateInstance>,
     ctx: &RequestContext,
     tenant: &TenantRecord,
@@ -142,7 +142,7 @@ pub const BAD_CREDENTIALS: &str =
 /// audited with its real reason (in the tenant's chain, when there is a tenant) and answered
 /// with [`BAD_CREDENTIALS`].
 pub async fn sign_in(
-    state: &AppState,
+    state: &Services,
     tenant: Option<&TenantRecord>,
     email: &str,
     password: SecretString,

@@ -11,10 +11,10 @@ use super::login::{
 use super::oidc::flow::{self, Pending};
 use super::oidc::Rejection;
 use super::{connections, oidc_redirect_uri, Connection, ConnectionStatus, Settings};
-use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::error::Error;
 use crate::plugins::sign_in;
+use crate::services::Services;
 use crate::store::tenants::TenantRecord;
 
 /// Longest authorization code and IdP error text accepted from the query string.
@@ -34,7 +34,7 @@ pub struct CallbackParams {
 
 /// Handles the browser's return from an OIDC IdP. Audits every refusal.
 pub async fn oidc_callback(
-    state: &AppState,
+    state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     params: &CallbackParams,
@@ -50,7 +50,7 @@ pub async fn oidc_callback(
 }
 
 async fn callback_inner(
-    state: &AppState,
+    state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     params: &CallbackParams,

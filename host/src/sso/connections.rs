@@ -15,11 +15,11 @@ use super::oidc::OidcSettings;
 use super::saml::settings::{CertificateView, SamlInput};
 use super::saml::{encryption, SamlSettings};
 use super::{oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadTenant, WriteSso};
+use crate::services::Services;
 use crate::store::{self, sso::ConnectionRow};
 use crate::types::{ConnectionId, TenantId};
 
@@ -125,7 +125,7 @@ fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
 }
 
 /// The view of `c`; needs the tenant's public token for the SP endpoints.
-pub async fn view(state: &AppState, c: &Connection) -> Result<ConnectionView, Error> {
+pub async fn view(state: &Services, c: &Connection) -> Result<ConnectionView, Error> {
     let tenant = store::tenants::get(&state.store, c.tenant_id)
         .await?
         .ok_or(Error::NotFound("tenant"))?;
@@ -188,7 +188,7 @@ fn audit_json(c: &Connection) -> serde_json::Value {
 
 /// Discovers an OIDC issuer, so a connection is never saved pointing at something that is
 /// not an OpenID provider, or with algorithms the provider never uses.
-async fn check_discovery(state: &AppState, settings: &OidcSettings) -> Result<(), Error> {
+async fn check_discovery(state: &Services, settings: &OidcSettings) -> Result<(), Error> {
     state.oidc.forget(&settings.issuer);
     let metadata = state
         .oidc
@@ -214,7 +214,7 @@ async fn check_discovery(state: &AppState, settings: &OidcSettings) -> Result<()
 }
 
 /// Fetches IdP metadata named by URL into the input (given XML wins over a URL).
-async fn fetch_metadata(state: &AppState, input: &mut SamlInput) -> Result<(), Error> {
+async fn fetch_metadata(state: &Services, input: &mut SamlInput) -> Result<(), Error> {
     let Some(url) = input.metadata_url.as_deref().map(str::trim) else {
         return Ok(());
     };
@@ -243,7 +243,7 @@ async fn fetch_metadata(state: &AppState, input: &mut SamlInput) -> Result<(), E
 
 /// Seals an OIDC client secret as the connection's secrets.
 async fn seal_client_secret(
-    state: &AppState,
+    state: &Services,
     c: &Connection,
     secret: &secrecy::SecretString,
 ) -> Result<Vec<u8>, Error> {
@@ -261,7 +261,7 @@ async fn seal_client_secret(
 
 /// An OIDC connection's client secret, if one is stored.
 pub async fn client_secret(
-    state: &AppState,
+    state: &Services,
     c: &Connection,
 ) -> Result<Option<zeroize::Zeroizing<String>>, Error> {
     let mut map = open_keys(state, c).await?;
@@ -269,7 +269,7 @@ pub async fn client_secret(
 }
 
 pub async fn create(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteSso>,
     ctx: &RequestContext,
     body: CreateConnection,
@@ -330,7 +330,7 @@ pub async fn create(
 }
 
 pub async fn get(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<ReadTenant>,
     id: ConnectionId,
 ) -> Result<ConnectionView, Error> {
@@ -340,7 +340,7 @@ pub async fn get(
 
 /// A connection of `tenant`, or not found.
 pub async fn load(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     id: ConnectionId,
 ) -> Result<Connection, Error> {
@@ -351,7 +351,7 @@ pub async fn load(
 }
 
 pub async fn list(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<ReadTenant>,
 ) -> Result<Vec<ConnectionView>, Error> {
     let mut out = Vec::new();
@@ -362,7 +362,7 @@ pub async fn list(
 }
 
 pub async fn update(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteSso>,
     ctx: &RequestContext,
     id: ConnectionId,
@@ -431,7 +431,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteSso>,
     ctx: &RequestContext,
     id: ConnectionId,
@@ -463,7 +463,7 @@ pub async fn delete(
 }
 
 /// The connection's private decryption keys, key id → PEM.
-async fn open_keys(state: &AppState, c: &Connection) -> Result<BTreeMap<String, String>, Error> {
+async fn open_keys(state: &Services, c: &Connection) -> Result<BTreeMap<String, String>, Error> {
     let Some(sealed) = &c.secrets_sealed else {
         return Ok(BTreeMap::new());
     };
@@ -476,7 +476,7 @@ async fn open_keys(state: &AppState, c: &Connection) -> Result<BTreeMap<String, 
 
 /// The SP decryption keys a response may be encrypted to, newest first.
 pub async fn decryption_keys(
-    state: &AppState,
+    state: &Services,
     c: &Connection,
 ) -> Result<Vec<PKey<Private>>, Error> {
     let Settings::Saml(saml) = &c.settings else {
@@ -511,7 +511,7 @@ const MAX_SP_KEYS: usize = 3;
 
 /// Adds a freshly generated SP decryption key (or removes one, with `remove`), audited.
 pub async fn change_key(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteSso>,
     ctx: &RequestContext,
     id: ConnectionId,

@@ -19,7 +19,6 @@ use super::saml::authn_request::{new_request_id, AuthnRequest};
 use super::saml::response::{self, Expectations};
 use super::saml::{replay, Rejection};
 use super::{connections, oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory::{self, Outcome, Refusal};
@@ -27,6 +26,7 @@ use crate::error::Error;
 use crate::plugins::pipeline::DryRunReport;
 use crate::plugins::sign_in;
 use crate::plugins::types::RawIdentity;
+use crate::services::Services;
 use crate::sessions::browser;
 use crate::store::{self, sso::LoginStateRow, tenants::TenantRecord, tenants::TenantStatus};
 use crate::types::{random_token, ConnectionId, DomainName, Email, TenantId};
@@ -135,7 +135,7 @@ pub fn safe_return_to(text: Option<&str>) -> Option<String> {
 }
 
 /// The tenant a work email routes to, and its enabled connection.
-pub async fn route(state: &AppState, email: &str) -> Result<(TenantRecord, Connection), Failure> {
+pub async fn route(state: &Services, email: &str) -> Result<(TenantRecord, Connection), Failure> {
     let unknown = || Failure::Refused {
         code: "no_connection",
         message: "no organisation signs in with this email domain here".into(),
@@ -190,7 +190,7 @@ const BINDING_PATH: &str = "/sso/";
 /// The `Set-Cookie` value for a binding. A SAML IdP posts the answer cross-site, so on https
 /// the cookie is `SameSite=None; Secure`; it is scoped to the IdP-facing paths and dies with
 /// the login state.
-fn binding_set_cookie(state: &AppState, state_id: &str, value: &str) -> String {
+fn binding_set_cookie(state: &Services, state_id: &str, value: &str) -> String {
     let site = if state.config.is_https() {
         "; SameSite=None; Secure"
     } else {
@@ -205,7 +205,7 @@ fn binding_set_cookie(state: &AppState, state_id: &str, value: &str) -> String {
 /// Records a login state and returns where to send the browser. A test sign-in (started by
 /// an admin through the API, then opened in some browser) is not bound to a browser.
 pub async fn start(
-    state: &AppState,
+    state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     return_to: Option<String>,
@@ -296,7 +296,7 @@ pub(super) fn pending_purpose(login_state: &str) -> String {
 /// The tenant and connection named in an IdP-facing URL, through the node cache (see
 /// [`crate::cache`] for how fresh they are).
 pub async fn resolve(
-    state: &AppState,
+    state: &Services,
     tenant_token: &str,
     connection: &str,
 ) -> Result<(TenantRecord, Arc<Connection>), Failure> {
@@ -326,7 +326,7 @@ pub async fn resolve(
 
 /// Handles a response posted to a connection's ACS. Audits every refusal.
 pub async fn saml_acs(
-    state: &AppState,
+    state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     saml_response: &str,
@@ -363,7 +363,7 @@ pub async fn saml_acs(
 /// Records a refused SSO sign-in at `connection` (repeats collapsed, see
 /// [`audit::failures`]).
 pub(super) async fn audit_failure(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     connection: ConnectionId,
     code: &str,
@@ -408,7 +408,7 @@ pub fn clear_binding_cookie(relay_state: &str) -> String {
 
 /// Takes the login state named by RelayState; `None` for an unsolicited response.
 pub(super) async fn take_state(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
     connection: &Connection,
     relay_state: Option<&str>,
@@ -439,7 +439,7 @@ pub(super) async fn take_state(
 }
 
 async fn saml_acs_inner(
-    state: &AppState,
+    state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     saml_response: &str,
@@ -583,7 +583,7 @@ fn signed_in(mapped: &sign_in::Mapped, connection: ConnectionId) -> directory::S
 
 /// Pipeline, directory, session and audit, for a verified identity.
 pub(super) async fn sign_in_user(
-    state: &AppState,
+    state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     raw: &RawIdentity,

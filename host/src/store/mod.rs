@@ -30,6 +30,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, AnyPool, Connection};
 
+use crate::error::Error;
+
 /// Which SQL engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -48,6 +50,17 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// The domain error of a storage failure: a unique violation is a conflict, the rest internal.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UniqueViolation(what) => Error::Conflict(what),
+            StoreError::Database(e) => Error::Internal(anyhow::Error::new(e).context("database")),
+            StoreError::Corrupt(msg) => Error::Internal(anyhow::anyhow!("corrupt row: {msg}")),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -9,11 +9,11 @@ use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance, WriteDomains};
+use crate::services::Services;
 use crate::store::tenants::{DomainRecord, DomainStatus, TenantStatus};
 use crate::store::{self, Tx};
 use crate::types::{DomainName, TenantId, Timestamp};
@@ -62,7 +62,7 @@ pub(crate) async fn live_tenant(tx: &mut Tx, tenant: TenantId) -> Result<(), Err
     }
 }
 
-async fn check_capacity(state: &AppState, tenant: TenantId) -> Result<(), Error> {
+async fn check_capacity(state: &Services, tenant: TenantId) -> Result<(), Error> {
     if store::tenants::domains(&state.store, tenant).await?.len() >= MAX_DOMAINS_PER_TENANT {
         return Err(Error::Conflict(format!(
             "the tenant already has {MAX_DOMAINS_PER_TENANT} domains"
@@ -122,7 +122,7 @@ pub(super) async fn add_verified_in(
 
 /// Operator: add `domain` to `tenant` as verified, or verify a pending request.
 pub async fn add_verified(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<OperateInstance>,
     ctx: &RequestContext,
     tenant: TenantId,
@@ -141,7 +141,7 @@ pub async fn add_verified(
 
 /// Tenant admin: claim `domain`; it stays pending until verified.
 pub async fn request(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteDomains>,
     ctx: &RequestContext,
     domain: &str,
@@ -182,7 +182,7 @@ pub async fn request(
     Ok(DomainChallenge::of(record))
 }
 
-pub async fn list(state: &AppState, tenant: TenantId) -> Result<Vec<DomainChallenge>, Error> {
+pub async fn list(state: &Services, tenant: TenantId) -> Result<Vec<DomainChallenge>, Error> {
     Ok(store::tenants::domains(&state.store, tenant)
         .await?
         .into_iter()
@@ -192,7 +192,7 @@ pub async fn list(state: &AppState, tenant: TenantId) -> Result<Vec<DomainChalle
 
 /// Removes `domain` from the tenant (operator, or a tenant token with `domains:write`).
 pub async fn remove(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<WriteDomains>,
     ctx: &RequestContext,
     domain: &str,
@@ -226,7 +226,7 @@ pub async fn remove(
 
 /// The tenant's verified domains, through the node cache.
 pub async fn verified(
-    state: &AppState,
+    state: &Services,
     tenant: TenantId,
 ) -> Result<std::sync::Arc<Vec<String>>, Error> {
     state

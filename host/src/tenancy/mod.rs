@@ -11,11 +11,11 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance, ReadTenant};
+use crate::services::Services;
 use crate::store::tenants::{DomainRecord, TenantRecord, TenantStatus};
 use crate::store::{self, Store};
 use crate::types::{DomainName, Slug, TenantId};
@@ -78,7 +78,7 @@ fn public_token() -> String {
 }
 
 pub async fn create(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<OperateInstance>,
     ctx: &RequestContext,
     req: CreateTenant,
@@ -156,7 +156,7 @@ pub async fn view(store: &Store, tenant: TenantRecord) -> Result<TenantView, Err
 }
 
 /// The caller's own tenant (tenant API).
-pub async fn get_own(state: &AppState, auth: &Authorized<ReadTenant>) -> Result<TenantView, Error> {
+pub async fn get_own(state: &Services, auth: &Authorized<ReadTenant>) -> Result<TenantView, Error> {
     let t = store::tenants::get(&state.store, auth.tenant())
         .await?
         .ok_or(Error::NotFound("tenant"))?;
@@ -165,7 +165,7 @@ pub async fn get_own(state: &AppState, auth: &Authorized<ReadTenant>) -> Result<
 
 /// One page of tenants after `after`, optionally of one status.
 pub async fn list(
-    state: &AppState,
+    state: &Services,
     _auth: &Authorized<OperateInstance>,
     status: Option<TenantStatus>,
     after: Option<TenantId>,
@@ -190,7 +190,7 @@ pub enum Transition {
 
 /// Applies `transition`; repeating one that already holds is a no-op without an event.
 pub async fn transition(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<OperateInstance>,
     ctx: &RequestContext,
     id: TenantId,
@@ -267,7 +267,7 @@ pub async fn transition(
 
 /// Renames a tenant (display name only; the slug is permanent).
 pub async fn rename(
-    state: &AppState,
+    state: &Services,
     auth: &Authorized<OperateInstance>,
     ctx: &RequestContext,
     id: TenantId,
@@ -310,7 +310,7 @@ pub async fn rename(
 
 /// The tenant whose public token (the opaque id in IdP-facing URLs) is `token`, through the
 /// node cache, whatever its status (callers check it).
-pub async fn by_public_token(state: &AppState, token: &str) -> Result<Option<TenantRecord>, Error> {
+pub async fn by_public_token(state: &Services, token: &str) -> Result<Option<TenantRecord>, Error> {
     state
         .cache
         .tenant_by_token(token, || {

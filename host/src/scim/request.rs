@@ -1,26 +1,22 @@
-//! The SCIM server's front: a request (method, path below the tenant's SCIM base, JSON body,
-//! preconditions) is routed to the discovery documents, [`super::users`], [`super::groups`]
-//! or [`super::bulk`], and answered as a [`Reply`]. No HTTP types here: the HTTP edge builds
-//! the [`Request`] (after the tenant's SCIM adapter has rewritten it) and sends the reply;
-//! Bulk routes its operations through the same [`handle`].
+//! A SCIM request and its reply, without HTTP types (the HTTP edge builds the [`Request`]
+//! after the tenant's SCIM adapter has rewritten it, and sends the [`Reply`]), and what the
+//! resource handlers share: the [`Provisioner`], ETags and preconditions, `meta`, list
+//! pages, projection of single resources and the audit record of a change.
 
 use serde_json::{json, Map, Value};
 
-use super::discovery::{self, Limits};
+use super::discovery::Limits;
 use super::error::{ScimError, ScimType};
-use super::filter::AttrPath;
-use super::list::{ListQuery, RawListQuery};
+use super::list::ListQuery;
+use super::params::{Params, MAX_RESULTS};
 use super::projection;
-use super::schema::{self, Attr};
-use crate::app::AppState;
+use super::schema::Attr;
 use crate::audit::{Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ProvisionScim};
 use crate::store::Tx;
 use crate::types::{TenantId, Timestamp};
 
-/// Most resources one list page holds (`count` is capped to it, as ServiceProviderConfig says).
-pub const MAX_RESULTS: u32 = 200;
 /// Most operations in one Bulk request.
 pub const BULK_MAX_OPERATIONS: u32 = 1000;
 /// Longest userName, displayName or externalId accepted, in characters.
@@ -138,173 +134,32 @@ impl From<crate::store::StoreError> for ScimError {
     }
 }
 
-/// Answers one SCIM request.
-pub async fn handle(state: &AppState, p: &Provisioner, req: Request) -> Result<Reply, ScimError> {
-    let (path, query) = match req.path.split_once('?') {
-        Some((p, q)) => (p, q),
-        None => (req.path.as_str(), ""),
-    };
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let params = Params::parse(query)?;
-    use Method::*;
-    match (req.method, segments.as_slice()) {
-        (Get, ["ServiceProviderConfig"]) => Ok(Reply::json(
-            200,
-            discovery::service_provider_config(&p.base, p.limits()),
-        )),
-        (Get, ["ResourceTypes"]) => {
-            let all = discovery::resource_types(&p.base);
-            Ok(Reply::json(200, super::list::response(all.len(), 1, all)))
-        }
-        (Get, ["ResourceTypes", name]) => discovery::resource_types(&p.base)
-            .into_iter()
-            .find(|r| r["id"] == *name)
-            .map(|r| Reply::json(200, r))
-            .ok_or_else(|| ScimError::not_found("resource type")),
-        (Get, ["Schemas"]) => {
-            let all: Vec<Value> = [schema::USER, schema::GROUP, schema::ENTERPRISE_USER]
-                .into_iter()
-                .filter_map(|id| schema::schema_json(id, &format!("{}/Schemas/{id}", p.base)))
-                .collect();
-            Ok(Reply::json(200, super::list::response(all.len(), 1, all)))
-        }
-        (Get, ["Schemas", id]) => schema::schema_json(id, &format!("{}/Schemas/{id}", p.base))
-            .map(|s| Reply::json(200, s))
-            .ok_or_else(|| ScimError::not_found("schema")),
-        (Get, ["Users"]) => super::users::list(state, p, &params.list()?).await,
-        (Post, ["Users", ".search"]) => {
-            super::users::list(state, p, &search_query(req.body.as_ref())?).await
-        }
-        (Post, ["Users"]) => super::users::create(state, p, body(&req)?, &params).await,
-        (Get, ["Users", id]) => super::users::get(state, p, id, &params, &req).await,
-        (Put, ["Users", id]) => {
-            super::users::replace(state, p, id, body(&req)?, &params, &req).await
-        }
-        (Patch, ["Users", id]) => {
-            super::users::patch(state, p, id, body(&req)?, &params, &req).await
-        }
-        (Delete, ["Users", id]) => super::users::delete(state, p, id, &req).await,
-        (Get, ["Groups"]) => super::groups::list(state, p, &params.list()?).await,
-        (Post, ["Groups", ".search"]) => {
-            super::groups::list(state, p, &search_query(req.body.as_ref())?).await
-        }
-        (Post, ["Groups"]) => super::groups::create(state, p, body(&req)?, &params).await,
-        (Get, ["Groups", id]) => super::groups::get(state, p, id, &params, &req).await,
-        (Put, ["Groups", id]) => {
-            super::groups::replace(state, p, id, body(&req)?, &params, &req).await
-        }
-        (Patch, ["Groups", id]) => {
-            super::groups::patch(state, p, id, body(&req)?, &params, &req).await
-        }
-        (Delete, ["Groups", id]) => super::groups::delete(state, p, id, &req).await,
-        (Post, ["Bulk"]) => Box::pin(super::bulk::run(state, p, body(&req)?)).await,
-        // A query at the root spans every resource type (RFC 7644 §3.4.2.1, §3.4.3). That is
-        // optional, and RFC 7644 §3.12 answers an unsupported operation with 501; a 404
-        // would say the client has the wrong base URL.
-        (Get, [""]) | (Post, [".search"]) => Err(ScimError::new(
-            501,
-            None,
-            "queries across resource types are not supported: query /Users or /Groups",
-        )),
-        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas" | "Bulk", ..])
-        | (_, ["Users" | "Groups"])
-        | (_, ["Users" | "Groups", _]) => Err(ScimError::new(
-            405,
-            None,
-            "this method is not allowed on this endpoint",
-        )),
-        _ => Err(ScimError::not_found("endpoint")),
-    }
-}
-
-fn body(req: &Request) -> Result<&Value, ScimError> {
+pub(super) fn body(req: &Request) -> Result<&Value, ScimError> {
     req.body.as_ref().ok_or_else(|| {
         ScimError::bad_request(ScimType::InvalidSyntax, "this request needs a JSON body")
     })
 }
 
-/// The query parameters SCIM defines; others are ignored.
-#[derive(Debug, Default)]
-pub struct Params {
-    raw: RawListQuery,
-}
-
-impl Params {
-    fn parse(query: &str) -> Result<Self, ScimError> {
-        let mut raw = RawListQuery::default();
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match k.as_ref() {
-                "filter" => &mut raw.filter,
-                "startIndex" => &mut raw.start_index,
-                "count" => &mut raw.count,
-                "sortBy" => &mut raw.sort_by,
-                "sortOrder" => &mut raw.sort_order,
-                "attributes" => &mut raw.attributes,
-                "excludedAttributes" => &mut raw.excluded_attributes,
-                _ => continue,
-            };
-            if slot.is_some() {
-                return Err(ScimError::bad_request(
-                    ScimType::InvalidValue,
-                    format!("`{k}` is given twice"),
-                ));
-            }
-            *slot = Some(v.into_owned());
-        }
-        Ok(Self { raw })
-    }
-
-    fn list(&self) -> Result<ListQuery, ScimError> {
-        self.raw.parse(MAX_RESULTS as usize)
-    }
-
-    /// `attributes` and `excludedAttributes`, for single-resource answers.
-    pub fn projection(&self) -> Result<(Option<Vec<AttrPath>>, Vec<AttrPath>), ScimError> {
-        let q = RawListQuery {
-            attributes: self.raw.attributes.clone(),
-            excluded_attributes: self.raw.excluded_attributes.clone(),
-            ..RawListQuery::default()
-        }
-        .parse(MAX_RESULTS as usize)?;
-        Ok((q.attributes, q.excluded))
-    }
-}
-
-/// A `POST …/.search` body (RFC 7644 §3.4.3) as list parameters.
-fn search_query(body: Option<&Value>) -> Result<ListQuery, ScimError> {
-    let body = body.and_then(Value::as_object).ok_or_else(|| {
-        ScimError::bad_request(ScimType::InvalidSyntax, "a search needs a JSON object body")
-    })?;
-    let text = |k: &str| -> Result<Option<String>, ScimError> {
-        match body.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Array(items)) => {
-                let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
-                names.map(|n| Some(n.join(","))).ok_or_else(|| {
-                    ScimError::bad_request(
-                        ScimType::InvalidValue,
-                        format!("`{k}` must list strings"),
-                    )
-                })
-            }
-            Some(_) => Err(ScimError::bad_request(
-                ScimType::InvalidValue,
-                format!("`{k}` has the wrong type"),
-            )),
-        }
+/// The path segments below the SCIM base and the query parameters of `req`.
+pub(super) fn split(req: &Request) -> Result<(Vec<&str>, Params), ScimError> {
+    let (path, query) = match req.path.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (req.path.as_str(), ""),
     };
-    RawListQuery {
-        filter: text("filter")?,
-        start_index: text("startIndex")?,
-        count: text("count")?,
-        sort_by: text("sortBy")?,
-        sort_order: text("sortOrder")?,
-        attributes: text("attributes")?,
-        excluded_attributes: text("excludedAttributes")?,
+    let segments = path.trim_matches('/').split('/').collect();
+    Ok((segments, Params::parse(query)?))
+}
+
+/// The answer to a request no handler took: 405 at an endpoint that exists, 404 elsewhere.
+pub(super) fn unrouted(segments: &[&str]) -> ScimError {
+    match segments {
+        ["ServiceProviderConfig" | "ResourceTypes" | "Schemas" | "Bulk", ..]
+        | ["Users" | "Groups"]
+        | ["Users" | "Groups", _] => {
+            ScimError::new(405, None, "this method is not allowed on this endpoint")
+        }
+        _ => ScimError::not_found("endpoint"),
     }
-    .parse(MAX_RESULTS as usize)
 }
 
 /// The refusal of a filtered or sorted listing that would read more than `max` rows
