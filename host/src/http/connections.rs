@@ -15,7 +15,7 @@ use super::state::AppState;
 use crate::policy::{self, Policy};
 use crate::rbac::{self, ReadTenant, WriteSso};
 use crate::sso::connections::{self, ConnectionView, CreateConnection, UpdateConnection};
-use crate::sso::login;
+use crate::sso::start;
 use crate::store;
 use crate::types::ConnectionId;
 
@@ -115,7 +115,7 @@ async fn test(
         .await
         .map_err(crate::Error::from)?
         .ok_or(crate::Error::NotFound("tenant"))?;
-    let started = login::start(&state, &tenant, &connection, None, true).await?;
+    let started = start::start(&state, &tenant, &connection, None, true).await?;
     Ok(Json(TestStarted {
         redirect_url: started.redirect_url,
     }))

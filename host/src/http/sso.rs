@@ -16,8 +16,10 @@ use super::extract::{cookies, Ctx};
 use super::state::AppState;
 use crate::sessions::browser;
 use crate::sso::callback::{self, CallbackParams};
-use crate::sso::login::{self, Failure, Finished};
+use crate::sso::failure::Failure;
+use crate::sso::pipeline::{Finished, DEFAULT_LANDING};
 use crate::sso::saml::metadata::{escape, sp_metadata};
+use crate::sso::{acs, login_state, start};
 use crate::sso::{Settings, SpEndpoints};
 use crate::store;
 use crate::throttle::{Limited, Rate};
@@ -181,7 +183,7 @@ async fn login_page(
     csrf: Csrf,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    let return_to = login::safe_return_to(q.return_to.as_deref());
+    let return_to = login_state::safe_return_to(q.return_to.as_deref());
     csrf.apply(
         page(
             StatusCode::OK,
@@ -211,8 +213,8 @@ async fn login_submit(
     if !csrf.verify(form.csrf.as_deref()) {
         return expired_form(&state, &csrf);
     }
-    let return_to = login::safe_return_to(form.return_to.as_deref());
-    let routed = login::route(&state, &form.email).await;
+    let return_to = login_state::safe_return_to(form.return_to.as_deref());
+    let routed = start::route(&state, &form.email).await;
     let (tenant, connection) = match routed {
         Ok(found) => found,
         Err(Failure::Refused { message, .. }) => {
@@ -227,7 +229,7 @@ async fn login_submit(
     if let Some(refused) = over_limit_connection(&state, &connection) {
         return refused;
     }
-    match login::start(&state, &tenant, &connection, return_to, false).await {
+    match start::start(&state, &tenant, &connection, return_to, false).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.redirect_url).into_response();
             if let Some(value) = started
@@ -246,7 +248,7 @@ async fn metadata(
     State(state): State<AppState>,
     Path((tenant, connection)): Path<(String, String)>,
 ) -> Response {
-    let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
+    let (tenant, connection) = match start::resolve(&state, &tenant, &connection).await {
         Ok(found) => found,
         Err(f) => return failure_page(f),
     };
@@ -276,7 +278,7 @@ struct AcsForm {
 /// The sign-in binding cookies the browser sent.
 fn binding_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     cookies(headers)
-        .filter(|(name, _)| name.starts_with(login::BINDING_COOKIE_PREFIX))
+        .filter(|(name, _)| name.starts_with(login_state::BINDING_COOKIE_PREFIX))
         .take(32)
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect()
@@ -292,7 +294,7 @@ async fn acs(
     if let Some(refused) = over_limit(&state, &ctx, &[]) {
         return refused;
     }
-    let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
+    let (tenant, connection) = match start::resolve(&state, &tenant, &connection).await {
         Ok(found) => found,
         Err(f) => return failure_page(f),
     };
@@ -306,7 +308,7 @@ async fn acs(
             detail: None,
         });
     };
-    let finished = login::saml_acs(
+    let finished = acs::saml_acs(
         &state,
         &tenant,
         &connection,
@@ -324,7 +326,7 @@ async fn acs(
 fn finished_response(finished: Result<Finished, Failure>, state_id: Option<&str>) -> Response {
     let clear = state_id
         .filter(|r| !r.is_empty() && r.len() <= 80)
-        .map(login::clear_binding_cookie);
+        .map(login_state::clear_binding_cookie);
     match finished {
         Ok(Finished::SignedIn {
             set_cookie,
@@ -359,7 +361,7 @@ async fn oidc_callback(
     if let Some(refused) = over_limit(&state, &ctx, &[]) {
         return refused;
     }
-    let (tenant, connection) = match login::resolve(&state, &tenant, &connection).await {
+    let (tenant, connection) = match start::resolve(&state, &tenant, &connection).await {
         Ok(found) => found,
         Err(f) => return failure_page(f),
     };
@@ -551,7 +553,7 @@ async fn password_submit(
             StatusCode::SEE_OTHER,
             [
                 (header::SET_COOKIE, set_cookie),
-                (header::LOCATION, login::DEFAULT_LANDING.to_string()),
+                (header::LOCATION, DEFAULT_LANDING.to_string()),
                 (header::CACHE_CONTROL, "no-store".to_string()),
             ],
         )

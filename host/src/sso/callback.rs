@@ -4,16 +4,14 @@
 //! then the identity takes the same path as a SAML one: the tenant's pipeline, the
 //! directory, a session. Every refusal is audited as `login.failed` with its reason code.
 
-use super::login::{
-    audit_failure, pending_purpose, raw_json, sign_in_user, take_state, Failure, Finished,
-    TestReport,
-};
+use super::failure::{audited, Failure};
+use super::login_state::{pending_purpose, take_state};
 use super::oidc::flow::{self, Pending};
 use super::oidc::Rejection;
-use super::{connections, oidc_redirect_uri, Connection, ConnectionStatus, Settings};
+use super::pipeline::{self, Finished};
+use super::{connections, oidc_redirect_uri, Connection, Settings};
 use crate::audit::RequestContext;
 use crate::error::Error;
-use crate::plugins::sign_in;
 use crate::services::Services;
 use crate::store::tenants::TenantRecord;
 
@@ -42,11 +40,7 @@ pub async fn oidc_callback(
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
     let result = callback_inner(state, tenant, connection, params, cookies, ctx).await;
-    if let Err(Failure::Refused { code, message, .. }) = &result {
-        tracing::info!(tenant = %tenant.id, connection = %connection.id, code, "OIDC sign-in refused");
-        audit_failure(state, tenant.id, connection.id, code, message, ctx).await?;
-    }
-    result
+    audited(state, tenant, connection.id, "oidc", ctx, result).await
 }
 
 async fn callback_inner(
@@ -60,13 +54,7 @@ async fn callback_inner(
     let Settings::Oidc(oidc) = &connection.settings else {
         return Err(Failure::NotFound);
     };
-    if connection.status == ConnectionStatus::Disabled {
-        return Err(Failure::Refused {
-            code: "connection_disabled",
-            message: "this connection is disabled".into(),
-            detail: None,
-        });
-    }
+    pipeline::check_not_disabled(connection)?;
     let login = take_state(
         state,
         tenant.id,
@@ -125,27 +113,12 @@ async fn callback_inner(
         state.clock.now(),
     )
     .await?;
-    if login.test_mode {
-        let pipeline = sign_in::trial(state, tenant.id, &verified.identity).await?;
-        return Ok(Finished::Test(Box::new(TestReport {
-            connection: connection.id,
-            raw_identity: raw_json(&verified.identity),
-            pipeline,
-        })));
-    }
-    if connection.status != ConnectionStatus::Enabled {
-        return Err(Failure::Refused {
-            code: "connection_in_test",
-            message: "this connection is in test mode; only admin test sign-ins work".into(),
-            detail: None,
-        });
-    }
-    sign_in_user(
+    pipeline::finish(
         state,
         tenant,
         connection,
         &verified.identity,
-        login.return_to,
+        Some(login),
         ctx,
     )
     .await

@@ -1,16 +1,21 @@
 //! Single sign-on connections: a tenant's links to its identity providers ([`saml`] and
 //! [`oidc`]), managed through the admin API ([`connections`]), and the sign-in that runs
-//! through them ([`login`] for the shared steps and the SAML ACS, [`callback`] for the OIDC
-//! redirect URI): redirect out, verify the answer, run the tenant's plugin pipeline,
-//! reconcile the directory and open a session. Sessions and the directory are their own
-//! modules.
+//! through them, step by step: [`start`] routes the user and redirects out with a
+//! [`login_state`] bound to the browser; the answer comes back to [`acs`] (SAML) or
+//! [`callback`] (OIDC), which verify it into a raw identity; [`pipeline`] runs the tenant's
+//! plugin pipeline on it, reconciles the directory and opens a session. Every refusal is a
+//! [`failure::Failure`], audited. Sessions and the directory are their own modules.
 
+pub mod acs;
 pub mod callback;
 pub mod connections;
-pub mod login;
+pub mod failure;
+pub mod login_state;
 pub mod oidc;
 pub mod outbound;
+pub mod pipeline;
 pub mod saml;
+pub mod start;
 
 use serde::{Deserialize, Serialize};
 

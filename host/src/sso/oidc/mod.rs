@@ -2,7 +2,7 @@
 //! discovery documents and keys, cached per node ([`discovery`]), and the authorization code
 //! flow with PKCE S256, state and nonce, the code exchange and every ID-token check
 //! ([`flow`]). Like [`super::saml`] it knows nothing of users or sessions;
-//! [`crate::sso::login`] joins it to the pipeline and the directory.
+//! [`crate::sso::pipeline`] joins it to the pipeline and the directory.
 
 pub mod discovery;
 pub mod flow;

@@ -2,7 +2,7 @@
 //! ([`settings`]), SP metadata ([`metadata`]), the AuthnRequest sent with the HTTP-Redirect
 //! binding ([`authn_request`]), the checks on the response posted to the ACS ([`response`])
 //! and the one-time use of assertion ids ([`replay`]). It knows nothing of users or
-//! sessions; [`crate::sso::login`] joins it to the pipeline and the directory.
+//! sessions; [`crate::sso::pipeline`] joins it to the pipeline and the directory.
 
 pub mod authn_request;
 pub mod encryption;

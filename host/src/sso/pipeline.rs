@@ -1,0 +1,210 @@
+//! The common end of every SSO sign-in, SAML or OIDC, once the IdP's answer is verified
+//! into a raw identity ([`finish`]): a test sign-in runs the tenant's pipeline as a trial
+//! and reports what it saw; a real one runs the pipeline, reconciles the directory and opens
+//! a session, all in one audited transaction ([`sign_in_user`]).
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::failure::Failure;
+use super::{Connection, ConnectionStatus};
+use crate::audit::action::Action;
+use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
+use crate::directory::{self, Outcome};
+use crate::error::Error;
+use crate::plugins::pipeline::DryRunReport;
+use crate::plugins::sign_in;
+use crate::plugins::types::RawIdentity;
+use crate::services::Services;
+use crate::sessions::browser;
+use crate::store::{sso::LoginStateRow, tenants::TenantRecord};
+use crate::types::ConnectionId;
+
+/// Where a signed-in user lands when the sign-in named no destination.
+pub const DEFAULT_LANDING: &str = "/account";
+
+/// What a finished sign-in gives the browser.
+#[derive(Debug)]
+pub enum Finished {
+    /// Signed in: set this cookie and go there.
+    SignedIn {
+        set_cookie: String,
+        redirect: String,
+    },
+    /// A test sign-in's report, for the admin.
+    Test(Box<TestReport>),
+}
+
+/// What a test sign-in shows: the raw identity and each pipeline stage's output.
+#[derive(Debug, Serialize)]
+pub struct TestReport {
+    pub connection: ConnectionId,
+    pub raw_identity: serde_json::Value,
+    pub pipeline: DryRunReport,
+}
+
+/// Refuses a sign-in through a disabled connection.
+pub(super) fn check_not_disabled(connection: &Connection) -> Result<(), Failure> {
+    if connection.status == ConnectionStatus::Disabled {
+        return Err(Failure::Refused {
+            code: "connection_disabled",
+            message: "this connection is disabled".into(),
+            detail: None,
+        });
+    }
+    Ok(())
+}
+
+/// Finishes a sign-in whose answer `identity` is verified. `login` is the login state the
+/// answer named (none for an IdP-initiated SAML sign-in): a test sign-in reports the
+/// pipeline's trial; otherwise the connection must be enabled.
+pub(super) async fn finish(
+    state: &Services,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    identity: &RawIdentity,
+    login: Option<LoginStateRow>,
+    ctx: &RequestContext,
+) -> Result<Finished, Failure> {
+    if login.as_ref().is_some_and(|l| l.test_mode) {
+        let pipeline = sign_in::trial(state, tenant.id, identity).await?;
+        return Ok(Finished::Test(Box::new(TestReport {
+            connection: connection.id,
+            raw_identity: raw_json(identity),
+            pipeline,
+        })));
+    }
+    if connection.status != ConnectionStatus::Enabled {
+        return Err(Failure::Refused {
+            code: "connection_in_test",
+            message: "this connection is in test mode; only admin test sign-ins work".into(),
+            detail: None,
+        });
+    }
+    let return_to = login.and_then(|l| l.return_to);
+    sign_in_user(state, tenant, connection, identity, return_to, ctx).await
+}
+
+fn raw_json(raw: &RawIdentity) -> serde_json::Value {
+    json!({
+        "protocol": match raw.protocol {
+            crate::plugins::types::Protocol::Saml => "saml",
+            crate::plugins::types::Protocol::Oidc => "oidc",
+        },
+        "issuer": raw.issuer,
+        "subject": raw.subject,
+        "attributes": raw.attributes.iter().map(|a| json!({"name": a.name, "values": a.values})).collect::<Vec<_>>(),
+    })
+}
+
+/// What the directory needs of a mapped sign-in, in its own types.
+fn signed_in(mapped: &sign_in::Mapped, connection: ConnectionId) -> directory::SignIn {
+    let p = &mapped.profile;
+    let custom: serde_json::Map<String, serde_json::Value> = p
+        .custom
+        .iter()
+        .map(|a| (a.name.clone(), json!(a.values)))
+        .collect();
+    directory::SignIn {
+        connection,
+        subject: mapped.identity.subject.clone(),
+        email_verified: mapped.identity.email_verified,
+        profile: directory::Profile {
+            email: p.email.to_lowercase(),
+            email_verified: true,
+            display_name: p.display_name.clone(),
+            given_name: p.given_name.clone(),
+            family_name: p.family_name.clone(),
+            locale: p.locale.clone(),
+            timezone: p.timezone.clone(),
+            custom_json: Some(serde_json::Value::Object(custom).to_string()),
+        },
+        groups: mapped.identity.groups.clone(),
+        roles: mapped
+            .roles
+            .iter()
+            .map(|r| match &r.scope {
+                Some(s) => (r.role.clone(), s.kind.clone(), s.name.clone()),
+                None => (r.role.clone(), String::new(), String::new()),
+            })
+            .collect(),
+    }
+}
+
+/// Pipeline, directory, session and audit, for a verified identity.
+async fn sign_in_user(
+    state: &Services,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    raw: &RawIdentity,
+    return_to: Option<String>,
+    ctx: &RequestContext,
+) -> Result<Finished, Failure> {
+    let mapped = sign_in::run(state, tenant.id, ctx, raw).await?;
+    let domains = crate::tenancy::domains::verified(state, tenant.id).await?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await.map_err(Error::from)?;
+    let login = signed_in(&mapped, connection.id);
+    let reconciled = directory::reconcile(&mut tx, tenant.id, &login, &domains, now).await??;
+    let user = &reconciled.user;
+    let actor = Actor {
+        kind: "user",
+        id: user.id.to_string(),
+        label: user.email.clone(),
+    };
+    let lifecycle = match reconciled.outcome {
+        Outcome::Provisioned => Some(Action::UserProvisioned),
+        Outcome::Linked => Some(Action::UserLinked),
+        Outcome::Existing => None,
+    };
+    if let Some(action) = lifecycle {
+        audit::record(
+            &mut tx,
+            now,
+            ctx,
+            NewEvent {
+                chain: Chain::Tenant(tenant.id),
+                actor: actor.clone(),
+                action,
+                target: Target::new("user", user.id),
+                before: reconciled.before.clone(),
+                after: Some(reconciled.after.clone()),
+            },
+        )
+        .await?;
+    }
+    let opened = browser::open(
+        state,
+        &mut tx,
+        tenant.id,
+        user.id,
+        format!("sso:{}", connection.id),
+        ctx,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant.id),
+            actor,
+            action: Action::LoginSucceeded,
+            target: Target::new("user", user.id),
+            before: reconciled.before,
+            after: Some(json!({
+                "connection": connection.id,
+                "subject": raw.subject,
+                "session": opened.id,
+                "outcome": reconciled.outcome,
+                "user": reconciled.after,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(Error::from)?;
+    Ok(Finished::SignedIn {
+        set_cookie: browser::set_cookie(state, &opened),
+        redirect: return_to.unwrap_or_else(|| DEFAULT_LANDING.to_string()),
+    })
+}
