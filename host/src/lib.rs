@@ -52,6 +52,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod plugins;
 pub mod policy;
 pub mod provider;

@@ -4,7 +4,8 @@
 //! deletion rules, and a failing plugin failing sign-in closed with an audit event.
 
 use gatehouse::audit::RequestContext;
-use gatehouse::plugins::{sign_in, types};
+use gatehouse::identity::{Attribute, Protocol, RawIdentity};
+use gatehouse::plugins::sign_in;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -37,13 +38,13 @@ fn raw_identity() -> Value {
     })
 }
 
-fn raw_identity_wit() -> types::RawIdentity {
-    let attr = |name: &str, values: &[&str]| types::Attribute {
+fn raw_identity_domain() -> RawIdentity {
+    let attr = |name: &str, values: &[&str]| Attribute {
         name: name.into(),
         values: values.iter().map(|v| v.to_string()).collect(),
     };
-    types::RawIdentity {
-        protocol: types::Protocol::Saml,
+    RawIdentity {
+        protocol: Protocol::Saml,
         issuer: "https://idp.example.com".into(),
         subject: "ada@example.com".into(),
         attributes: vec![
@@ -135,7 +136,7 @@ async fn the_template_built_both_ways_uploads_dry_runs_and_runs_in_the_pipeline(
             &app.state,
             tenant_id,
             &RequestContext::default(),
-            &raw_identity_wit(),
+            &raw_identity_domain(),
         )
         .await
         .unwrap();
@@ -536,7 +537,7 @@ async fn a_failing_plugin_fails_sign_in_closed_and_is_audited() {
         &app.state,
         tenant.parse().unwrap(),
         &RequestContext::default(),
-        &raw_identity_wit(),
+        &raw_identity_domain(),
     )
     .await
     .unwrap_err();

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::audit::RequestContext;
 use crate::error::Error;
-use crate::plugins::{provisioning, types};
+use crate::identity::{Identity, RoleGrant};
+use crate::plugins::provisioning;
 use crate::services::Services;
 use crate::store::roles::RoleRow;
 use crate::store::users::UserRow;
@@ -49,7 +50,7 @@ pub async fn scim_roles(
             out.push((user.id, Vec::new()));
             continue;
         }
-        identities.push(types::Identity {
+        identities.push(Identity {
             subject: user.id.to_string(),
             email: Some(user.email.clone()),
             email_verified: user.email_verified,
@@ -65,10 +66,7 @@ pub async fn scim_roles(
     for (user, roles) in mapped_users.into_iter().zip(mapped) {
         let rows: Vec<RoleRow> = roles
             .into_iter()
-            .map(|r| match r.scope {
-                Some(s) => (r.role, s.kind, s.name),
-                None => (r.role, String::new(), String::new()),
-            })
+            .map(RoleGrant::into_parts)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();

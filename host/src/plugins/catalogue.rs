@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::bindings::types;
+use super::convert::scope_to_wit;
 use crate::audit::Action;
 use crate::audit::{self, NewEvent, RequestContext, Target};
 use crate::error::Error;
+pub use crate::identity::ScopeRef;
 use crate::rbac::{Authorized, ReadTenant, WritePlugins};
 use crate::services::Services;
 use crate::store;
@@ -26,14 +28,6 @@ pub const MAX_SCOPES: usize = 5_000;
 pub const MAX_GROUP_MAPPINGS: usize = 5_000;
 /// Longest role, scope kind, scope name or group id.
 pub const MAX_NAME_BYTES: usize = 256;
-
-/// A scope: a kind (`space`) and a name within it (`Berlin office`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeRef {
-    pub kind: String,
-    pub name: String,
-}
 
 /// One row of the group → role table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,10 +149,7 @@ impl Catalogue {
 
     /// The record the role-mapper world takes.
     pub fn to_wit(&self) -> types::Catalogue {
-        let scope = |s: &ScopeRef| types::ScopeRef {
-            kind: s.kind.clone(),
-            name: s.name.clone(),
-        };
+        let scope = scope_to_wit;
         types::Catalogue {
             roles: self.roles.clone(),
             default_role: self.default_role.clone(),

@@ -12,6 +12,7 @@ mod cache;
 mod calls;
 pub mod catalogue;
 mod config;
+mod convert;
 mod json;
 mod limits;
 mod log;

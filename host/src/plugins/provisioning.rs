@@ -4,11 +4,13 @@
 //! run the cached pipeline on the blocking pool and fail closed, audited as `plugin.failed`.
 
 use super::bindings::types;
+use super::convert;
 use super::pipeline::{blocking, PluginRef};
 use super::sign_in::{audit_failure, cached_pipeline, Failed};
 use super::world::World;
 use crate::audit::RequestContext;
 use crate::error::Error;
+use crate::identity::{Identity, RoleGrant};
 use crate::services::Services;
 use crate::types::TenantId;
 
@@ -60,8 +62,8 @@ pub async fn map_roles(
     state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
-    identities: Vec<types::Identity>,
-) -> Result<Vec<Vec<types::RoleAssignment>>, Error> {
+    identities: Vec<Identity>,
+) -> Result<Vec<Vec<RoleGrant>>, Error> {
     if identities.is_empty() {
         return Ok(Vec::new());
     }
@@ -72,13 +74,13 @@ pub async fn map_roles(
         let stage = run.role_stage();
         let config = stage.config.merged();
         let mut out = Vec::with_capacity(identities.len());
-        for identity in &identities {
+        for identity in identities.iter().map(convert::identity_to_wit) {
             let outcome =
                 registry
                     .host()
-                    .map_roles(&stage.loaded, &config, identity, &run.catalogue);
+                    .map_roles(&stage.loaded, &config, &identity, &run.catalogue);
             match outcome.result {
-                Ok(roles) => out.push(roles),
+                Ok(roles) => out.push(convert::grants_of(roles)),
                 Err(e) => return Err((identity.subject.clone(), e)),
             }
         }

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::bindings::types;
 use super::catalogue::{self, Catalogue};
+use super::convert;
 use super::json as wit_json;
 use super::limits::PluginError;
 use super::pipeline::{
@@ -22,6 +23,7 @@ use super::world::World;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
+use crate::identity::{Mapped, RawIdentity};
 use crate::rbac::{Authorized, WritePlugins};
 use crate::services::Services;
 use crate::store::plugins::{Owner, StageRecord};
@@ -29,14 +31,6 @@ use crate::types::{PluginId, TenantId};
 
 /// The sign-in stages, in order.
 const STAGES: [World; 3] = [World::IdpAdapter, World::AttributeMapper, World::RoleMapper];
-
-/// What the pipeline made of a sign-in.
-#[derive(Debug, Clone)]
-pub struct Mapped {
-    pub identity: types::Identity,
-    pub profile: types::Profile,
-    pub roles: Vec<types::RoleAssignment>,
-}
 
 /// Where a run stopped.
 struct Failure {
@@ -87,14 +81,7 @@ fn run_stages(
         host.map_roles(&roles.loaded, &roles.config.merged(), &identity, catalogue),
         |r: &Vec<types::RoleAssignment>| wit_json::roles(r)
     );
-    (
-        lines,
-        Ok(Mapped {
-            identity,
-            profile,
-            roles: assigned,
-        }),
-    )
+    (lines, Ok(convert::mapped_of(identity, profile, assigned)))
 }
 
 /// The tenant's sign-in stages (plugin, compiled component, opened configuration) and
@@ -176,10 +163,10 @@ pub async fn run(
     state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
-    raw: &types::RawIdentity,
+    raw: &RawIdentity,
 ) -> Result<Mapped, Error> {
     let pipeline = cached_pipeline(state, tenant).await?;
-    let (_, result) = run_blocking(state, pipeline, raw.clone()).await?;
+    let (_, result) = run_blocking(state, pipeline, convert::raw_identity(raw)).await?;
     let failure = match result {
         Ok(mapped) => return Ok(mapped),
         Err(f) => f,
@@ -353,10 +340,10 @@ pub async fn dry_run(
 pub async fn trial(
     state: &Services,
     tenant: TenantId,
-    raw: &types::RawIdentity,
+    raw: &RawIdentity,
 ) -> Result<DryRunReport, Error> {
     let pipeline = cached_pipeline(state, tenant).await?;
-    let (lines, result) = run_blocking(state, pipeline, raw.clone()).await?;
+    let (lines, result) = run_blocking(state, pipeline, convert::raw_identity(raw)).await?;
     Ok(DryRunReport {
         ok: result.is_ok(),
         stages: lines,

@@ -12,9 +12,9 @@ use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory::{self, Outcome};
 use crate::error::Error;
+use crate::identity::{Mapped, RawIdentity, RoleGrant};
 use crate::plugins::pipeline::DryRunReport;
 use crate::plugins::sign_in;
-use crate::plugins::types::RawIdentity;
 use crate::services::Services;
 use crate::sessions::browser;
 use crate::store::{sso::LoginStateRow, tenants::TenantRecord};
@@ -70,7 +70,7 @@ pub(super) async fn finish(
         let pipeline = sign_in::trial(state, tenant.id, identity).await?;
         return Ok(Finished::Test(Box::new(TestReport {
             connection: connection.id,
-            raw_identity: raw_json(identity),
+            raw_identity: identity.to_json(),
             pipeline,
         })));
     }
@@ -85,20 +85,8 @@ pub(super) async fn finish(
     sign_in_user(state, tenant, connection, identity, return_to, ctx).await
 }
 
-fn raw_json(raw: &RawIdentity) -> serde_json::Value {
-    json!({
-        "protocol": match raw.protocol {
-            crate::plugins::types::Protocol::Saml => "saml",
-            crate::plugins::types::Protocol::Oidc => "oidc",
-        },
-        "issuer": raw.issuer,
-        "subject": raw.subject,
-        "attributes": raw.attributes.iter().map(|a| json!({"name": a.name, "values": a.values})).collect::<Vec<_>>(),
-    })
-}
-
 /// What the directory needs of a mapped sign-in, in its own types.
-fn signed_in(mapped: &sign_in::Mapped, connection: ConnectionId) -> directory::SignIn {
+fn signed_in(mapped: &Mapped, connection: ConnectionId) -> directory::SignIn {
     let p = &mapped.profile;
     let custom: serde_json::Map<String, serde_json::Value> = p
         .custom
@@ -123,10 +111,8 @@ fn signed_in(mapped: &sign_in::Mapped, connection: ConnectionId) -> directory::S
         roles: mapped
             .roles
             .iter()
-            .map(|r| match &r.scope {
-                Some(s) => (r.role.clone(), s.kind.clone(), s.name.clone()),
-                None => (r.role.clone(), String::new(), String::new()),
-            })
+            .cloned()
+            .map(RoleGrant::into_parts)
             .collect(),
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use super::discovery::{describe, Metadata, ProviderCache};
 use super::settings::{OidcSettings, TokenAuthMethod};
 use super::Rejection;
-use crate::plugins::types::{Attribute, Protocol, RawIdentity};
+use crate::identity::{Attribute, Protocol, RawIdentity};
 use crate::types::Timestamp;
 
 /// An ID token issued longer ago than this (plus skew) is stale: a code-flow token is minted

@@ -15,7 +15,7 @@ use samael::crypto::{
 use samael::schema::{Assertion, Response};
 
 use super::{encryption, Rejection};
-use crate::plugins::types::{Attribute, Protocol, RawIdentity};
+use crate::identity::{Attribute, Protocol, RawIdentity};
 use crate::types::Timestamp;
 
 /// Largest decoded response accepted. Real responses with many groups stay under 100 KiB;

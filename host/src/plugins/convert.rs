@@ -1,0 +1,110 @@
+//! The plugin boundary: Gatehouse's own identity types ([`crate::identity`]) to and from the
+//! records generated from the plugin contract. Nothing outside `plugins` sees the generated
+//! records of the sign-in and role-mapper worlds.
+
+use super::bindings::types;
+use crate::identity::{
+    Attribute, Identity, Mapped, Profile, Protocol, RawIdentity, RoleGrant, ScopeRef,
+};
+
+fn attributes_to_wit(attributes: &[Attribute]) -> Vec<types::Attribute> {
+    attributes
+        .iter()
+        .map(|a| types::Attribute {
+            name: a.name.clone(),
+            values: a.values.clone(),
+        })
+        .collect()
+}
+
+fn attributes_of(attributes: Vec<types::Attribute>) -> Vec<Attribute> {
+    attributes
+        .into_iter()
+        .map(|a| Attribute {
+            name: a.name,
+            values: a.values,
+        })
+        .collect()
+}
+
+pub(super) fn raw_identity(raw: &RawIdentity) -> types::RawIdentity {
+    types::RawIdentity {
+        protocol: match raw.protocol {
+            Protocol::Saml => types::Protocol::Saml,
+            Protocol::Oidc => types::Protocol::Oidc,
+        },
+        issuer: raw.issuer.clone(),
+        subject: raw.subject.clone(),
+        attributes: attributes_to_wit(&raw.attributes),
+    }
+}
+
+pub(super) fn identity_to_wit(identity: &Identity) -> types::Identity {
+    types::Identity {
+        subject: identity.subject.clone(),
+        email: identity.email.clone(),
+        email_verified: identity.email_verified,
+        given_name: identity.given_name.clone(),
+        family_name: identity.family_name.clone(),
+        display_name: identity.display_name.clone(),
+        groups: identity.groups.clone(),
+        attributes: attributes_to_wit(&identity.attributes),
+    }
+}
+
+fn identity_of(identity: types::Identity) -> Identity {
+    Identity {
+        subject: identity.subject,
+        email: identity.email,
+        email_verified: identity.email_verified,
+        given_name: identity.given_name,
+        family_name: identity.family_name,
+        display_name: identity.display_name,
+        groups: identity.groups,
+        attributes: attributes_of(identity.attributes),
+    }
+}
+
+fn profile_of(profile: types::Profile) -> Profile {
+    Profile {
+        email: profile.email,
+        display_name: profile.display_name,
+        given_name: profile.given_name,
+        family_name: profile.family_name,
+        timezone: profile.timezone,
+        locale: profile.locale,
+        custom: attributes_of(profile.custom),
+    }
+}
+
+pub(super) fn scope_to_wit(scope: &ScopeRef) -> types::ScopeRef {
+    types::ScopeRef {
+        kind: scope.kind.clone(),
+        name: scope.name.clone(),
+    }
+}
+
+pub(super) fn grants_of(roles: Vec<types::RoleAssignment>) -> Vec<RoleGrant> {
+    roles
+        .into_iter()
+        .map(|r| RoleGrant {
+            role: r.role,
+            scope: r.scope.map(|s| ScopeRef {
+                kind: s.kind,
+                name: s.name,
+            }),
+        })
+        .collect()
+}
+
+pub(super) fn mapped_of(
+    identity: types::Identity,
+    profile: types::Profile,
+    roles: Vec<types::RoleAssignment>,
+) -> Mapped {
+    Mapped {
+        identity: identity_of(identity),
+        profile: profile_of(profile),
+        roles: grants_of(roles),
+    }
+}
