@@ -1,7 +1,7 @@
 //! The SCIM 2.0 endpoint: `/scim/v2/{tenant-token}/…` (the tenant's opaque public token) or
 //! `/scim/v2/…` (the tenant of the bearer token). It authenticates the bearer token (a
 //! tenant API token with the `scim` scope), reads the body within `server.max_body_bytes`,
-//! lets the tenant's SCIM adapter rewrite the request, and hands it to `scim::route`.
+//! and hands the request to `scim::route`, which lets the tenant's SCIM adapter rewrite it.
 //! Every error, including authentication, size and syntax, is answered in SCIM form with
 //! `Content-Type: application/scim+json`.
 
@@ -12,14 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use secrecy::SecretString;
-use serde_json::Value;
 
 use super::extract::Ctx;
 use super::state::AppState;
-use crate::plugins::{provisioning, types};
 use crate::rbac::{self, Principal, ProvisionScim};
 use crate::scim::error::{ScimError, ScimType};
-use crate::scim::request::{Method, Provisioner, Reply, Request};
+use crate::scim::request::{Method, Provisioner, Reply, Sent};
 use crate::scim::route;
 use crate::store::tenants::TenantStatus;
 use crate::types::TenantId;
@@ -116,30 +114,6 @@ async fn serve(
         Some(q) => format!("{rest}?{q}"),
         None => rest.to_string(),
     };
-    let request = types::ScimRequest {
-        method: match method {
-            Method::Get => types::HttpMethod::Get,
-            Method::Post => types::HttpMethod::Post,
-            Method::Put => types::HttpMethod::Put,
-            Method::Patch => types::HttpMethod::Patch,
-            Method::Delete => types::HttpMethod::Delete,
-        },
-        path,
-        body: text,
-    };
-    let request = provisioning::normalize_scim(state, tenant, &ctx, request).await?;
-    let body = request
-        .body
-        .as_deref()
-        .map(|t| {
-            serde_json::from_str::<Value>(t).map_err(|e| {
-                ScimError::bad_request(
-                    ScimType::InvalidSyntax,
-                    format!("the body is not valid JSON: {e}"),
-                )
-            })
-        })
-        .transpose()?;
     let header_text = |name: header::HeaderName| {
         headers
             .get(name)
@@ -156,20 +130,19 @@ async fn serve(
         ctx,
         max_payload_bytes: limit as u64,
     };
-    let request = Request {
-        method: match request.method {
-            types::HttpMethod::Get => Method::Get,
-            types::HttpMethod::Post => Method::Post,
-            types::HttpMethod::Put => Method::Put,
-            types::HttpMethod::Patch => Method::Patch,
-            types::HttpMethod::Delete => Method::Delete,
-        },
-        path: request.path,
-        body,
-        if_match: header_text(header::IF_MATCH),
-        if_none_match: header_text(header::IF_NONE_MATCH),
+    let sent = Sent {
+        method,
+        path,
+        body: text,
     };
-    route::handle(state, &provisioner, request).await
+    route::serve(
+        state,
+        &provisioner,
+        sent,
+        header_text(header::IF_MATCH),
+        header_text(header::IF_NONE_MATCH),
+    )
+    .await
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ScimError> {

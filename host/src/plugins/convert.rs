@@ -1,11 +1,12 @@
-//! The plugin boundary: Gatehouse's own identity types ([`crate::identity`]) to and from the
-//! records generated from the plugin contract. Nothing outside `plugins` sees the generated
-//! records of the sign-in and role-mapper worlds.
+//! The plugin boundary: Gatehouse's own identity types ([`crate::identity`]) and SCIM
+//! requests to and from the records generated from the plugin contract. Nothing outside
+//! `plugins` sees the generated records.
 
 use super::bindings::types;
 use crate::identity::{
     Attribute, Identity, Mapped, Profile, Protocol, RawIdentity, RoleGrant, ScopeRef,
 };
+use crate::scim::request::{Method, Sent};
 
 fn attributes_to_wit(attributes: &[Attribute]) -> Vec<types::Attribute> {
     attributes
@@ -106,5 +107,33 @@ pub(super) fn mapped_of(
         identity: identity_of(identity),
         profile: profile_of(profile),
         roles: grants_of(roles),
+    }
+}
+
+pub(super) fn scim_request_to_wit(sent: &Sent) -> types::ScimRequest {
+    types::ScimRequest {
+        method: match sent.method {
+            Method::Get => types::HttpMethod::Get,
+            Method::Post => types::HttpMethod::Post,
+            Method::Put => types::HttpMethod::Put,
+            Method::Patch => types::HttpMethod::Patch,
+            Method::Delete => types::HttpMethod::Delete,
+        },
+        path: sent.path.clone(),
+        body: sent.body.clone(),
+    }
+}
+
+pub(super) fn scim_request_of(request: types::ScimRequest) -> Sent {
+    Sent {
+        method: match request.method {
+            types::HttpMethod::Get => Method::Get,
+            types::HttpMethod::Post => Method::Post,
+            types::HttpMethod::Put => Method::Put,
+            types::HttpMethod::Patch => Method::Patch,
+            types::HttpMethod::Delete => Method::Delete,
+        },
+        path: request.path,
+        body: request.body,
     }
 }

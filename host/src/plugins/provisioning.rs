@@ -3,7 +3,6 @@
 //! tenant's `role-mapper` turns a user's SCIM group memberships into role assignments. Both
 //! run the cached pipeline on the blocking pool and fail closed, audited as `plugin.failed`.
 
-use super::bindings::types;
 use super::convert;
 use super::pipeline::{blocking, PluginRef};
 use super::sign_in::{audit_failure, cached_pipeline, Failed};
@@ -11,6 +10,7 @@ use super::world::World;
 use crate::audit::RequestContext;
 use crate::error::Error;
 use crate::identity::{Identity, RoleGrant};
+use crate::scim::request::Sent;
 use crate::services::Services;
 use crate::types::TenantId;
 
@@ -19,12 +19,13 @@ pub async fn normalize_scim(
     state: &Services,
     tenant: TenantId,
     ctx: &RequestContext,
-    request: types::ScimRequest,
-) -> Result<types::ScimRequest, Error> {
+    sent: Sent,
+) -> Result<Sent, Error> {
     let pipeline = cached_pipeline(state, tenant).await?;
     if pipeline.scim.is_none() {
-        return Ok(request);
+        return Ok(sent);
     }
+    let request = convert::scim_request_to_wit(&sent);
     let registry = state.plugins.clone();
     let run = pipeline.clone();
     let path = request.path.clone();
@@ -36,7 +37,7 @@ pub async fn normalize_scim(
     })
     .await?;
     match outcome.result {
-        Ok(rewritten) => Ok(rewritten),
+        Ok(rewritten) => Ok(convert::scim_request_of(rewritten)),
         Err(error) => {
             let stage = pipeline.scim.as_ref().expect("checked above");
             let plugin = PluginRef::of(&stage.record);

@@ -32,6 +32,16 @@ pub enum Method {
     Delete,
 }
 
+/// A SCIM request as the client sent it, its body still text: what the tenant's SCIM adapter
+/// may rewrite before the server reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub method: Method,
+    /// Path below the tenant's base URL, with query string.
+    pub path: String,
+    pub body: Option<String>,
+}
+
 /// A SCIM request, below the tenant's base URL.
 #[derive(Debug, Clone)]
 pub struct Request {

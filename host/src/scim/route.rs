@@ -5,12 +5,46 @@
 use serde_json::Value;
 
 use super::discovery;
-use super::error::ScimError;
+use super::error::{ScimError, ScimType};
 use super::list;
-use super::request::{body, split, unrouted, Method, Provisioner, Reply, Request};
+use super::request::{body, split, unrouted, Method, Provisioner, Reply, Request, Sent};
 use super::resources;
 use super::schema;
+use crate::plugins::provisioning;
 use crate::services::Services;
+
+/// Answers a request as the client sent it: the tenant's SCIM adapter rewrites it first (a
+/// tenant without one: it passes unchanged), then the body is read as JSON and [`handle`]
+/// answers. `if_match` and `if_none_match` are the client's preconditions.
+pub async fn serve(
+    state: &Services,
+    p: &Provisioner,
+    sent: Sent,
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+) -> Result<Reply, ScimError> {
+    let sent = provisioning::normalize_scim(state, p.tenant(), &p.ctx, sent).await?;
+    let body = sent
+        .body
+        .as_deref()
+        .map(|t| {
+            serde_json::from_str::<Value>(t).map_err(|e| {
+                ScimError::bad_request(
+                    ScimType::InvalidSyntax,
+                    format!("the body is not valid JSON: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let request = Request {
+        method: sent.method,
+        path: sent.path,
+        body,
+        if_match,
+        if_none_match,
+    };
+    handle(state, p, request).await
+}
 
 /// Answers one SCIM request.
 pub async fn handle(state: &Services, p: &Provisioner, req: Request) -> Result<Reply, ScimError> {
