@@ -1,5 +1,6 @@
 //! `/api/v1`: the tenant admin API. The tenant is the one the bearer token belongs to; a
-//! token can never name another tenant's resources (they look missing). The admin web UI
+//! token can never name another tenant's resources (they look missing). The operator's
+//! routes for a tenant's domains and tokens reuse these handlers (see [`super::require`]). The admin web UI
 //! will be a client of exactly these routes.
 
 use axum::extract::{Path, State};
@@ -9,15 +10,16 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx};
+use super::extract::{path_param, ApiJson, ApiQuery, Ctx};
+use super::require::Require;
 use super::state::AppState;
 use crate::audit::query::{self, AuditQuery, Page};
-use crate::rbac::{self, Principal, ReadAudit, ReadTenant, WriteDomains, WriteTokens};
+use crate::rbac::{ReadAudit, ReadTenant, WriteDomains, WriteTokens};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
 use crate::tenancy::{self, TenantView};
-use crate::types::{TenantId, Timestamp, TokenId};
+use crate::types::{Timestamp, TokenId};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,63 +35,59 @@ pub fn router() -> Router<AppState> {
 
 async fn get_user(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
     Path(user): Path<String>,
 ) -> Result<Json<crate::directory::UserView>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     let id = path_param(&user)?;
     Ok(Json(crate::directory::view(&state.store, &auth, id).await?))
 }
 
-/// The tenant a tenant token acts for; the operator token has no tenant here.
-pub(super) fn own_tenant(caller: &Principal) -> Result<TenantId, ApiError> {
-    match caller {
-        Principal::ApiToken { tenant, .. } => Ok(*tenant),
-        Principal::Operator { .. } => Err(crate::Error::Forbidden(
-            "the operator token acts on tenants through /operator/v1/tenants/{tenant}/…".into(),
-        )
-        .into()),
-    }
-}
-
 async fn get_tenant(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(tenancy::get_own(&state, &auth).await?))
 }
 
-async fn list_domains(
+pub(super) async fn list_domains(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
 ) -> Result<Json<Vec<DomainChallenge>>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(domains::list(&state, auth.tenant()).await?))
 }
 
 async fn request_domain(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteDomains>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<DomainBody>,
 ) -> Result<(StatusCode, Json<DomainChallenge>), ApiError> {
-    let auth = rbac::for_tenant::<WriteDomains>(&caller, own_tenant(&caller)?)?;
     Ok((
         StatusCode::CREATED,
         Json(domains::request(&state, &auth, &ctx, &body.domain).await?),
     ))
 }
 
-async fn remove_domain(
+pub(super) async fn remove_domain(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteDomains>,
     Ctx(ctx): Ctx,
-    Path(domain): Path<String>,
+    Path(DomainPath { domain }): Path<DomainPath>,
 ) -> Result<StatusCode, ApiError> {
-    let auth = rbac::for_tenant::<WriteDomains>(&caller, own_tenant(&caller)?)?;
     domains::remove(&state, &auth, &ctx, &domain).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `{domain}` of a path (the operator's paths name the tenant too).
+#[derive(Debug, Deserialize)]
+pub(super) struct DomainPath {
+    domain: String,
+}
+
+/// The `{token}` of a path.
+#[derive(Debug, Deserialize)]
+pub(super) struct TokenPath {
+    token: String,
 }
 
 /// A domain to claim or verify.
@@ -104,48 +102,44 @@ pub(super) struct TokenList {
     pub tokens: Vec<ApiTokenRecord>,
 }
 
-async fn list_tokens(
+pub(super) async fn list_tokens(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteTokens>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
     Ok(Json(TokenList {
         tokens: api_tokens::list(&state, &auth).await?,
     }))
 }
 
-async fn create_token(
+pub(super) async fn create_token(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteTokens>,
     Ctx(ctx): Ctx,
     ApiJson(req): ApiJson<CreateApiToken>,
 ) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
-    let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
     Ok((
         StatusCode::CREATED,
         Json(api_tokens::create(&state, &auth, &ctx, req).await?),
     ))
 }
 
-async fn revoke_token(
+pub(super) async fn revoke_token(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteTokens>,
     Ctx(ctx): Ctx,
-    Path(token): Path<String>,
+    Path(TokenPath { token }): Path<TokenPath>,
 ) -> Result<Json<ApiTokenRecord>, ApiError> {
-    let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
     let token: TokenId = path_param(&token)?;
     Ok(Json(api_tokens::revoke(&state, &auth, &ctx, token).await?))
 }
 
 async fn rotate_token(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteTokens>,
     Ctx(ctx): Ctx,
     Path(token): Path<String>,
     ApiJson(req): ApiJson<RotateApiToken>,
 ) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
-    let auth = rbac::for_tenant::<WriteTokens>(&caller, own_tenant(&caller)?)?;
     let token: TokenId = path_param(&token)?;
     Ok((
         StatusCode::CREATED,
@@ -191,10 +185,9 @@ impl AuditParams {
 
 async fn audit_events(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadAudit>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<Page>, ApiError> {
-    let auth = rbac::for_tenant::<ReadAudit>(&caller, own_tenant(&caller)?)?;
     Ok(Json(
         query::list_for_tenant(&state.store, &auth, params.into_query()?).await?,
     ))

@@ -8,12 +8,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::admin::own_tenant;
 use super::error::ApiError;
-use super::extract::{path_param, ApiJson, Caller, Ctx};
+use super::extract::{path_param, ApiJson, Ctx};
+use super::require::Require;
 use super::state::AppState;
 use crate::policy::{self, Policy};
-use crate::rbac::{self, ReadTenant, WriteSso};
+use crate::rbac::{ReadTenant, WriteSso};
 use crate::sso::connections::{self, ConnectionView, CreateConnection, UpdateConnection};
 use crate::sso::start;
 use crate::store;
@@ -42,20 +42,18 @@ struct ConnectionList {
 
 async fn create(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteSso>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<CreateConnection>,
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
-    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
     let view = connections::create(&state, &auth, &ctx, body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
 ) -> Result<Json<ConnectionList>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(ConnectionList {
         connections: connections::list(&state, &auth).await?,
     }))
@@ -63,22 +61,20 @@ async fn list(
 
 async fn get_one(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
     Path(id): Path<String>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     let id: ConnectionId = path_param(&id)?;
     Ok(Json(connections::get(&state, &auth, id).await?))
 }
 
 async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteSso>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateConnection>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
     let id: ConnectionId = path_param(&id)?;
     Ok(Json(
         connections::update(&state, &auth, &ctx, id, body).await?,
@@ -87,11 +83,10 @@ async fn update(
 
 async fn delete(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteSso>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
     let id: ConnectionId = path_param(&id)?;
     connections::delete(&state, &auth, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -105,10 +100,9 @@ struct TestStarted {
 
 async fn test(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteSso>,
     Path(id): Path<String>,
 ) -> Result<Json<TestStarted>, ApiError> {
-    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
     let id: ConnectionId = path_param(&id)?;
     let connection = connections::load(&state, auth.tenant(), id).await?;
     let tenant = store::tenants::get(&state.store, auth.tenant())
@@ -123,11 +117,10 @@ async fn test(
 
 async fn add_key(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteSso>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
-    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
     let id: ConnectionId = path_param(&id)?;
     let view = connections::change_key(&state, &auth, &ctx, id, None).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -135,11 +128,10 @@ async fn add_key(
 
 async fn remove_key(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteSso>,
     Ctx(ctx): Ctx,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
     let id: ConnectionId = path_param(&id)?;
     Ok(Json(
         connections::change_key(&state, &auth, &ctx, id, Some(&key)).await?,
@@ -148,18 +140,16 @@ async fn remove_key(
 
 async fn get_policy(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
 ) -> Result<Json<Policy>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(policy::get(&state, &auth).await?))
 }
 
 async fn put_policy(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WriteSso>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<Policy>,
 ) -> Result<Json<Policy>, ApiError> {
-    let auth = rbac::for_tenant::<WriteSso>(&caller, own_tenant(&caller)?)?;
     Ok(Json(policy::set(&state, &auth, &ctx, body).await?))
 }

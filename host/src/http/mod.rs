@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod operator;
 pub mod plugins;
+pub mod require;
 pub mod scim;
 pub mod sso;
 pub mod state;

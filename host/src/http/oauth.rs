@@ -12,13 +12,14 @@ use base64::Engine;
 
 use super::csrf::Csrf;
 use super::error::ApiError;
-use super::extract::{ApiJson, Caller, Ctx};
+use super::extract::{ApiJson, Ctx};
+use super::require::Require;
 use super::sso::{page, session_cookie};
 use super::state::AppState;
 use crate::provider::clients::{self, ClientView, RegisterClient};
 use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams, TokenParams};
 use crate::provider::{self, keys, OAuthError, OAuthErrorBody};
-use crate::rbac;
+use crate::rbac::OperateInstance;
 use crate::sessions::browser;
 use crate::sso::saml::metadata::escape;
 
@@ -245,11 +246,10 @@ struct AppList {
 
 async fn register_app(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<RegisterClient>,
 ) -> Result<(StatusCode, Json<ClientView>), ApiError> {
-    let auth = rbac::operator(&caller)?;
     Ok((
         StatusCode::CREATED,
         Json(clients::register(&state, &auth, &ctx, body).await?),
@@ -258,9 +258,8 @@ async fn register_app(
 
 async fn list_apps(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
 ) -> Result<Json<AppList>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     Ok(Json(AppList {
         apps: clients::list(&state, &auth).await?,
     }))
@@ -268,11 +267,10 @@ async fn list_apps(
 
 async fn revoke_app(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let auth = rbac::operator(&caller)?;
     clients::revoke(&state, &auth, &ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -284,10 +282,9 @@ struct Rotated {
 
 async fn rotate_key(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
 ) -> Result<Json<Rotated>, ApiError> {
-    rbac::operator(&caller)?;
     Ok(Json(Rotated {
-        kid: keys::rotate(&state).await?,
+        kid: keys::rotate(&state, &auth).await?,
     }))
 }

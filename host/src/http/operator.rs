@@ -8,18 +8,19 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::admin::{AuditParams, DomainBody, TokenList};
+use super::admin::{
+    create_token, list_domains, list_tokens, remove_domain, revoke_token, AuditParams, DomainBody,
+};
 use super::error::ApiError;
-use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx};
+use super::extract::{ApiJson, ApiQuery, Ctx};
+use super::require::Require;
 use super::state::AppState;
 use crate::audit::query::{self, OperatorChainFilter, Page};
-use crate::rbac::{self, WriteDomains, WriteTokens};
-use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken};
+use crate::rbac::{Authorized, OperateInstance};
 use crate::store::tenants::{DomainRecord, TenantRecord, TenantStatus};
-use crate::store::tokens::ApiTokenRecord;
-use crate::tenancy::domains::{self, DomainChallenge};
+use crate::tenancy::domains;
 use crate::tenancy::{self, CreateTenant, TenantView, Transition};
-use crate::types::{TenantId, TokenId};
+use crate::types::TenantId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,11 +52,10 @@ pub fn router() -> Router<AppState> {
 
 async fn create_tenant(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantView>), ApiError> {
-    let auth = rbac::operator(&caller)?;
     Ok((
         StatusCode::CREATED,
         Json(tenancy::create(&state, &auth, &ctx, req).await?),
@@ -79,10 +79,9 @@ struct TenantList {
 
 async fn list_tenants(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<TenantList>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let status = match params.status.as_deref() {
         None => None,
         Some("active") => Some(TenantStatus::Active),
@@ -115,10 +114,9 @@ async fn list_tenants(
 
 async fn get_tenant(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(_): Require<OperateInstance>,
     Path(tenant): Path<String>,
 ) -> Result<Json<TenantView>, ApiError> {
-    rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     Ok(Json(tenancy::view(&state.store, t).await?))
 }
@@ -131,12 +129,11 @@ struct UpdateTenant {
 
 async fn update_tenant(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(tenant): Path<String>,
     ApiJson(req): ApiJson<UpdateTenant>,
 ) -> Result<Json<TenantRecord>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     Ok(Json(
         tenancy::rename(&state, &auth, &ctx, t.id, &req.name).await?,
@@ -145,12 +142,11 @@ async fn update_tenant(
 
 async fn transition(
     state: AppState,
-    caller: rbac::Principal,
+    auth: Authorized<OperateInstance>,
     ctx: crate::audit::RequestContext,
     tenant: String,
     to: Transition,
 ) -> Result<Json<TenantRecord>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     Ok(Json(
         tenancy::transition(&state, &auth, &ctx, t.id, to).await?,
@@ -159,49 +155,38 @@ async fn transition(
 
 async fn suspend_tenant(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(tenant): Path<String>,
 ) -> Result<Json<TenantRecord>, ApiError> {
-    transition(state, caller, ctx, tenant, Transition::Suspend).await
+    transition(state, auth, ctx, tenant, Transition::Suspend).await
 }
 
 async fn resume_tenant(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(tenant): Path<String>,
 ) -> Result<Json<TenantRecord>, ApiError> {
-    transition(state, caller, ctx, tenant, Transition::Resume).await
+    transition(state, auth, ctx, tenant, Transition::Resume).await
 }
 
 async fn delete_tenant(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(tenant): Path<String>,
 ) -> Result<Json<TenantRecord>, ApiError> {
-    transition(state, caller, ctx, tenant, Transition::Delete).await
-}
-
-async fn list_domains(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(tenant): Path<String>,
-) -> Result<Json<Vec<DomainChallenge>>, ApiError> {
-    rbac::operator(&caller)?;
-    let t = tenancy::resolve(&state.store, &tenant).await?;
-    Ok(Json(domains::list(&state, t.id).await?))
+    transition(state, auth, ctx, tenant, Transition::Delete).await
 }
 
 async fn add_domain(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(tenant): Path<String>,
     ApiJson(body): ApiJson<DomainBody>,
 ) -> Result<(StatusCode, Json<DomainRecord>), ApiError> {
-    let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     let record = domains::add_verified(&state, &auth, &ctx, t.id, &body.domain).await?;
     Ok((StatusCode::CREATED, Json(record)))
@@ -209,79 +194,22 @@ async fn add_domain(
 
 async fn verify_domain(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path((tenant, domain)): Path<(String, String)>,
 ) -> Result<Json<DomainRecord>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     Ok(Json(
         domains::add_verified(&state, &auth, &ctx, t.id, &domain).await?,
     ))
 }
 
-async fn remove_domain(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Ctx(ctx): Ctx,
-    Path((tenant, domain)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    rbac::operator(&caller)?;
-    let t = tenancy::resolve(&state.store, &tenant).await?;
-    let auth = rbac::for_tenant::<WriteDomains>(&caller, t.id)?;
-    domains::remove(&state, &auth, &ctx, &domain).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn list_tokens(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(tenant): Path<String>,
-) -> Result<Json<TokenList>, ApiError> {
-    rbac::operator(&caller)?;
-    let t = tenancy::resolve(&state.store, &tenant).await?;
-    let auth = rbac::for_tenant::<WriteTokens>(&caller, t.id)?;
-    Ok(Json(TokenList {
-        tokens: api_tokens::list(&state, &auth).await?,
-    }))
-}
-
-async fn create_token(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Ctx(ctx): Ctx,
-    Path(tenant): Path<String>,
-    ApiJson(req): ApiJson<CreateApiToken>,
-) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
-    rbac::operator(&caller)?;
-    let t = tenancy::resolve(&state.store, &tenant).await?;
-    let auth = rbac::for_tenant::<WriteTokens>(&caller, t.id)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(api_tokens::create(&state, &auth, &ctx, req).await?),
-    ))
-}
-
-async fn revoke_token(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Ctx(ctx): Ctx,
-    Path((tenant, token)): Path<(String, String)>,
-) -> Result<Json<ApiTokenRecord>, ApiError> {
-    rbac::operator(&caller)?;
-    let token: TokenId = path_param(&token)?;
-    let t = tenancy::resolve(&state.store, &tenant).await?;
-    let auth = rbac::for_tenant::<WriteTokens>(&caller, t.id)?;
-    Ok(Json(api_tokens::revoke(&state, &auth, &ctx, token).await?))
-}
-
 async fn tenant_audit(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Path(tenant): Path<String>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<Page>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     let filter = Some(OperatorChainFilter::Tenant(t.id));
     Ok(Json(
@@ -291,10 +219,9 @@ async fn tenant_audit(
 
 async fn all_audit(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     ApiQuery(mut params): ApiQuery<AuditParams>,
 ) -> Result<Json<Page>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let filter = match params.chain.take().as_deref() {
         None => None,
         Some("operator") => Some(OperatorChainFilter::Operator),
@@ -315,12 +242,11 @@ struct OwnerSet {
 /// Sets the tenant's break-glass owner (a local account with a password).
 async fn set_owner(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(tenant): Path<String>,
     ApiJson(body): ApiJson<crate::sessions::password::SetOwner>,
 ) -> Result<Json<OwnerSet>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let t = tenancy::resolve(&state.store, &tenant).await?;
     let user_id = crate::sessions::password::set_owner(&state, &auth, &ctx, &t, body).await?;
     Ok(Json(OwnerSet { user_id }))

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
-use super::admin::own_tenant;
 use super::error::ApiError;
-use super::extract::{path_param, ApiJson, ApiQuery, Caller, Ctx, WasmBody};
+use super::extract::{path_param, ApiJson, ApiQuery, Ctx, WasmBody};
+use super::require::Require;
 use super::state::AppState;
 use crate::plugins::catalogue::{self, Catalogue};
 use crate::plugins::manage::{self, UploadParams};
@@ -21,7 +21,7 @@ use crate::plugins::pipeline::{
 use crate::plugins::registry::PluginView;
 use crate::plugins::sign_in::{self, PipelineDryRun};
 use crate::plugins::World;
-use crate::rbac::{self, ReadTenant, WritePlugins};
+use crate::rbac::{OperateInstance, ReadTenant, WritePlugins};
 use crate::types::PluginId;
 
 /// `/api/v1` plugin routes; uploads may be up to `max_component` bytes.
@@ -69,21 +69,19 @@ fn stage_param(raw: &str) -> Result<World, ApiError> {
 
 async fn tenant_upload(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WritePlugins>,
     Ctx(ctx): Ctx,
     ApiQuery(params): ApiQuery<UploadParams>,
     WasmBody(wasm): WasmBody,
 ) -> Result<(StatusCode, Json<PluginView>), ApiError> {
-    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     let view = manage::upload(&state, &auth, &ctx, params, wasm).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 async fn tenant_list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
 ) -> Result<Json<PluginList>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(PluginList {
         plugins: manage::list(&state, &auth).await?,
     }))
@@ -91,21 +89,19 @@ async fn tenant_list(
 
 async fn tenant_get(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
     Path(id): Path<String>,
 ) -> Result<Json<PluginView>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     let id: PluginId = path_param(&id)?;
     Ok(Json(manage::get(&state, &auth, id).await?))
 }
 
 async fn tenant_delete(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WritePlugins>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     let id: PluginId = path_param(&id)?;
     manage::delete(&state, &auth, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -113,11 +109,10 @@ async fn tenant_delete(
 
 async fn dry_run_plugin(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WritePlugins>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PluginDryRun>,
 ) -> Result<Json<DryRunReport>, ApiError> {
-    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     let id: PluginId = path_param(&id)?;
     Ok(Json(
         pipeline::dry_run_plugin(&state, &auth, id, body).await?,
@@ -126,29 +121,26 @@ async fn dry_run_plugin(
 
 async fn get_pipeline(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
 ) -> Result<Json<PipelineView>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(pipeline::get(&state, &auth).await?))
 }
 
 async fn dry_run_pipeline(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WritePlugins>,
     ApiJson(body): ApiJson<PipelineDryRun>,
 ) -> Result<Json<DryRunReport>, ApiError> {
-    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     Ok(Json(sign_in::dry_run(&state, &auth, body).await?))
 }
 
 async fn assign_stage(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WritePlugins>,
     Ctx(ctx): Ctx,
     Path(stage): Path<String>,
     ApiJson(body): ApiJson<AssignStage>,
 ) -> Result<Json<StageView>, ApiError> {
-    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     let stage = stage_param(&stage)?;
     Ok(Json(
         pipeline::assign(&state, &auth, &ctx, stage, body).await?,
@@ -157,11 +149,10 @@ async fn assign_stage(
 
 async fn reset_stage(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WritePlugins>,
     Ctx(ctx): Ctx,
     Path(stage): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     let stage = stage_param(&stage)?;
     pipeline::reset(&state, &auth, &ctx, stage).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -169,39 +160,35 @@ async fn reset_stage(
 
 async fn get_catalogue(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<ReadTenant>,
 ) -> Result<Json<Catalogue>, ApiError> {
-    let auth = rbac::for_tenant::<ReadTenant>(&caller, own_tenant(&caller)?)?;
     Ok(Json(catalogue::get(&state, &auth).await?))
 }
 
 async fn put_catalogue(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<WritePlugins>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<Catalogue>,
 ) -> Result<Json<Catalogue>, ApiError> {
-    let auth = rbac::for_tenant::<WritePlugins>(&caller, own_tenant(&caller)?)?;
     Ok(Json(catalogue::put(&state, &auth, &ctx, body).await?))
 }
 
 async fn operator_upload(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     ApiQuery(params): ApiQuery<UploadParams>,
     WasmBody(wasm): WasmBody,
 ) -> Result<(StatusCode, Json<PluginView>), ApiError> {
-    let auth = rbac::operator(&caller)?;
     let view = manage::upload(&state, &auth, &ctx, params, wasm).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 async fn operator_list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
 ) -> Result<Json<PluginList>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     Ok(Json(PluginList {
         plugins: manage::list(&state, &auth).await?,
     }))
@@ -209,21 +196,19 @@ async fn operator_list(
 
 async fn operator_get(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Path(id): Path<String>,
 ) -> Result<Json<PluginView>, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let id: PluginId = path_param(&id)?;
     Ok(Json(manage::get(&state, &auth, id).await?))
 }
 
 async fn operator_delete(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Require(auth): Require<OperateInstance>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let auth = rbac::operator(&caller)?;
     let id: PluginId = path_param(&id)?;
     manage::delete(&state, &auth, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -8,6 +8,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{json, Value};
 
 use crate::error::Error;
+use crate::rbac::{Authorized, OperateInstance};
 use crate::services::Services;
 use crate::store::{self, provider::KeyRow};
 
@@ -49,7 +50,15 @@ fn generate(now: crate::types::Timestamp) -> anyhow::Result<(KeyRow, zeroize::Ze
 }
 
 /// Creates a new signing key and retires the current one. Returns the new kid.
-pub async fn rotate(state: &Services) -> Result<String, Error> {
+pub async fn rotate(
+    state: &Services,
+    _auth: &Authorized<OperateInstance>,
+) -> Result<String, Error> {
+    rotate_now(state).await
+}
+
+/// Rotates without a caller: the first key, made when the provider first signs.
+async fn rotate_now(state: &Services) -> Result<String, Error> {
     let now = state.clock.now();
     let (mut row, pem) = generate(now).map_err(Error::Internal)?;
     row.private_sealed = state.secrets.seal_instance(PURPOSE, &pem)?;
@@ -66,7 +75,7 @@ pub async fn signing_key(state: &Services) -> Result<SigningKey, Error> {
     let row = match keys.into_iter().find(|k| k.retired_at.is_none()) {
         Some(row) => row,
         None => {
-            rotate(state).await?;
+            rotate_now(state).await?;
             store::provider::keys(&state.store)
                 .await?
                 .into_iter()
