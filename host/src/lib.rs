@@ -11,21 +11,23 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`] | typed, layered configuration (defaults → TOML file → `GATEHOUSE_…` env) |
-//! | [`app`] | [`app::AppState`], start-up (database, migrations, master key, first-start bootstrap), serving |
+//! | [`app`] | start-up (database, migrations, master key, first-start bootstrap), serving, housekeeping; only the CLI imports it |
+//! | [`services`] | [`services::Services`]: what every domain module may take (config, store, clock, keys, caches, failure log, plugin runtime); imports no domain module |
 //! | [`cache`] | the per-node cache of read-mostly tenant data on the sign-in path (tenant, connection, domains, pipeline), invalidated on change, at most [`cache::STALE_AFTER`] stale across nodes |
 //! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
 //! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); browser sessions |
-//! | [`sso`] | SSO connections and the sign-in flow; [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
+//! | [`sso`] | SSO connections and the sign-in flow by step (start, login state, ACS / callback, the one pipeline tail); [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
+//! | [`identity`] | who signs in, in our own types: raw identity, identity, profile, role grants (the plugin contract's records are converted at the plugin boundary) |
 //! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
 //! | [`policy`] | tenant security policy (SSO-only) |
-//! | [`directory`] | users, IdP identities, groups, role assignments; just-in-time provisioning and linking; deprovisioning and SCIM-derived roles |
+//! | [`directory`] | the one writer of users, IdP identities, groups, memberships and role assignments, with the per-attribute authority rules; just-in-time provisioning and linking; deprovisioning and SCIM-derived roles |
 //! | [`scim`] | the SCIM 2.0 server: Users, Groups, Bulk, filters, PATCH, ETags, discovery |
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
-//! | [`http`] | axum routers, extractors, middleware, the single error → response mapping |
-//! | [`plugins`] | the wasmtime runtime and limits, per-world calls with output checks, the plugin registry and built-ins, tenant pipelines, the role catalogue, dry-runs |
+//! | [`http`] | [`http::state::AppState`], axum routers, extractors (`Require<P>`), middleware, page templates, the single error → response mapping |
+//! | [`plugins`] | the engine (wasmtime runtime and limits, per-world calls with output checks, compiled cache, registry) and the operations on it (upload and deletion, built-ins, tenant pipelines, the role catalogue, dry-runs) |
 //! | [`store`] | the database (SQLite or PostgreSQL), migrations, every SQL statement |
 //! | [`throttle`] | per-node rate limits (keyed GCRA, bounded table) for the anonymous paths |
 //! | [`types`] | parse-don't-validate newtypes shared by all modules (ids, slugs, domains, time) |
@@ -36,13 +38,16 @@
 //! 2. Every query on tenant-owned rows takes a [`types::TenantId`]; there is no lookup of a
 //!    tenant-owned row by its id alone.
 //! 3. No global mutable state: configuration, pools, keys and the clock travel in
-//!    [`app::AppState`], so tests run many servers in one process.
+//!    [`services::Services`], so tests run many servers in one process.
 //! 4. Secrets are typed and never logged; tokens are stored hashed; stored secrets are
 //!    encrypted with the tenant's data key.
 //! 5. An audit event commits in the same transaction as the change it records.
 //! 6. Privileged operations take a proof of permission made only by [`rbac`].
 //! 7. Everything a plugin returns is untrusted and bounded; a failing plugin fails the
 //!    operation closed (and a real run audits it), never open.
+//! 8. No import circle between files: `services` and the leaves (`types`, `error`, `identity`,
+//!    `store`) import no domain module, domain modules take `Services` (not the HTTP state),
+//!    and only `http` and the CLI sit above them.
 
 pub mod app;
 pub mod audit;

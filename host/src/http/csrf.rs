@@ -51,12 +51,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Csrf {
 }
 
 impl Csrf {
-    /// The hidden form field carrying the token.
-    pub fn field(&self) -> String {
-        format!(
-            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-            self.token
-        )
+    /// The token, for the form's hidden `csrf` field.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// True when the request carried the cookie and the form the same token.
@@ -99,13 +96,13 @@ mod tests {
         let good = "A".repeat(42) + "_";
         let kept = csrf_for(&format!("{COOKIE}={good}")).await;
         assert!(!kept.fresh);
-        assert!(kept.field().contains(&good));
+        assert_eq!(kept.token(), good);
         // 43 bytes that would break out of the hidden field's attribute.
         let hostile = format!("\"><script>alert(1)</script>{}", "x".repeat(16));
         assert_eq!(hostile.len(), TOKEN_CHARS);
         let replaced = csrf_for(&format!("{COOKIE}={hostile}")).await;
         assert!(replaced.fresh);
-        assert!(!replaced.field().contains("<script>"));
+        assert!(!replaced.token().contains("<script>"));
         assert!(!replaced.verify(Some(&hostile)));
     }
 }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod oauth;
 pub mod operator;
+pub mod pages;
 pub mod plugins;
 pub mod require;
 pub mod scim;

@@ -13,15 +13,15 @@ use base64::Engine;
 use super::csrf::Csrf;
 use super::error::ApiError;
 use super::extract::{ApiJson, Ctx};
+use super::pages::{render, LogoutConfirm};
 use super::require::Require;
-use super::sso::{page, session_cookie};
+use super::sso::session_cookie;
 use super::state::AppState;
 use crate::provider::clients::{self, ClientView, RegisterClient};
 use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams, TokenParams};
 use crate::provider::{self, keys, OAuthError, OAuthErrorBody};
 use crate::rbac::OperateInstance;
 use crate::sessions::browser;
-use crate::sso::saml::metadata::escape;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -183,26 +183,14 @@ async fn logout(
         ("state", &params.state),
         ("id_token_hint", &params.id_token_hint),
     ]
-    .iter()
-    .filter_map(|(name, value)| {
-        value.as_deref().map(|v| {
-            format!(
-                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                escape(v)
-            )
-        })
-    })
-    .collect::<String>();
-    let body = format!(
-        "<p>An application asked to sign you out of your organisation's sign-in.</p>\
-         <form method=\"post\" action=\"/oauth2/logout\">{}{hidden}\
-         <button type=\"submit\">Sign out</button></form>",
-        csrf.field()
-    );
-    Ok(csrf.apply(
-        page(StatusCode::OK, "Sign out?", &body),
-        state.config.is_https(),
-    ))
+    .into_iter()
+    .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+    .collect();
+    let page = LogoutConfirm {
+        csrf: csrf.token(),
+        hidden,
+    };
+    Ok(csrf.apply(render(StatusCode::OK, &page), state.config.is_https()))
 }
 
 /// The confirmation form of [`logout`].

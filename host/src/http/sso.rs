@@ -13,12 +13,13 @@ use serde::Deserialize;
 
 use super::csrf::Csrf;
 use super::extract::{cookies, Ctx};
+use super::pages::{render, Account, Login, Notice, Password};
 use super::state::AppState;
 use crate::sessions::browser;
 use crate::sso::callback::{self, CallbackParams};
 use crate::sso::failure::Failure;
 use crate::sso::pipeline::{Finished, DEFAULT_LANDING};
-use crate::sso::saml::metadata::{escape, sp_metadata};
+use crate::sso::saml::metadata::sp_metadata;
 use crate::sso::{acs, login_state, start};
 use crate::sso::{Settings, SpEndpoints};
 use crate::store;
@@ -38,51 +39,46 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
 }
 
-/// A minimal page; `body` must already be escaped.
-pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Gatehouse</title>\
-         <meta name=\"viewport\" content=\"width=device-width\"></head><body><main><h1>{}</h1>{body}</main></body></html>",
-        escape(title),
-        escape(title)
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::X_FRAME_OPTIONS, "DENY"),
-        ],
-        html,
-    )
-        .into_response()
-}
-
 fn failure_page(failure: Failure) -> Response {
     match failure {
-        Failure::NotFound => page(
+        Failure::NotFound => notice(
             StatusCode::NOT_FOUND,
             "Not found",
-            "<p>No such sign-in endpoint.</p>",
+            None,
+            "No such sign-in endpoint.",
         ),
-        Failure::Refused { code, message, .. } => page(
+        Failure::Refused { code, message, .. } => render(
             StatusCode::FORBIDDEN,
-            "Sign-in refused",
-            &format!(
-                "<p id=\"reason\" data-code=\"{}\">{}</p><p><a href=\"/login\">Try again</a></p>",
-                escape(code),
-                escape(&message)
-            ),
+            &Notice {
+                title: "Sign-in refused",
+                code: Some(code),
+                message: &message,
+                try_again: true,
+            },
         ),
         Failure::Internal(e) => {
             tracing::error!(error = ?e, "sign-in failed");
-            page(
+            notice(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
-                "<p>Sign-in failed on our side; try again later.</p>",
+                None,
+                "Sign-in failed on our side; try again later.",
             )
         }
     }
+}
+
+/// A one-message page.
+fn notice(status: StatusCode, title: &str, code: Option<&str>, message: &str) -> Response {
+    render(
+        status,
+        &Notice {
+            title,
+            code,
+            message,
+            try_again: false,
+        },
+    )
 }
 
 /// Counts an anonymous sign-in request against its client IP's rate and the `more` keys
@@ -102,12 +98,11 @@ fn over_limit(
 
 fn too_many(limited: Limited) -> Response {
     let secs = limited.retry_after_secs();
-    let mut response = page(
+    let mut response = notice(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many attempts",
-        &format!(
-            "<p id=\"reason\" data-code=\"rate_limited\">Too many sign-in attempts. Try again in {secs} seconds.</p>"
-        ),
+        Some("rate_limited"),
+        &format!("Too many sign-in attempts. Try again in {secs} seconds."),
     );
     response
         .headers_mut()
@@ -142,37 +137,17 @@ struct LoginQuery {
     return_to: Option<String>,
 }
 
-fn login_form(csrf: &Csrf, return_to: Option<&str>, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    let hidden = return_to
-        .map(|r| {
-            format!(
-                "<input type=\"hidden\" name=\"return_to\" value=\"{}\">",
-                escape(r)
-            )
-        })
-        .unwrap_or_default();
-    format!(
-        "{error}<form method=\"post\" action=\"/login\">{csrf}<label for=\"email\">Work email</label> \
-         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>{hidden} \
-         <button type=\"submit\">Continue</button></form>\
-         <p><a href=\"/login/password\">Sign in with a password</a> (organisation owners)</p>",
-        csrf = csrf.field()
-    )
-}
-
 fn secure(state: &AppState) -> bool {
     state.config.is_https()
 }
 
 fn expired_form(state: &AppState, csrf: &Csrf) -> Response {
     csrf.apply(
-        page(
+        notice(
             StatusCode::FORBIDDEN,
             "Form expired",
-            "<p id=\"reason\" data-code=\"csrf\">This form was not sent from this site, or it expired. Go back, reload and try again.</p>",
+            Some("csrf"),
+            "This form was not sent from this site, or it expired. Go back, reload and try again.",
         ),
         secure(state),
     )
@@ -185,10 +160,13 @@ async fn login_page(
 ) -> Response {
     let return_to = login_state::safe_return_to(q.return_to.as_deref());
     csrf.apply(
-        page(
+        render(
             StatusCode::OK,
-            "Sign in",
-            &login_form(&csrf, return_to.as_deref(), None),
+            &Login {
+                csrf: csrf.token(),
+                return_to: return_to.as_deref(),
+                error: None,
+            },
         ),
         secure(&state),
     )
@@ -218,10 +196,13 @@ async fn login_submit(
     let (tenant, connection) = match routed {
         Ok(found) => found,
         Err(Failure::Refused { message, .. }) => {
-            return page(
+            return render(
                 StatusCode::BAD_REQUEST,
-                "Sign in",
-                &login_form(&csrf, return_to.as_deref(), Some(&message)),
+                &Login {
+                    csrf: csrf.token(),
+                    return_to: return_to.as_deref(),
+                    error: Some(&message),
+                },
             )
         }
         Err(other) => return failure_page(other),
@@ -413,14 +394,12 @@ async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
         .display_name
         .clone()
         .unwrap_or_else(|| user.email.clone());
-    let body = format!(
-        "<p>Signed in as <strong id=\"user-name\">{}</strong> (<span id=\"user-email\">{}</span>).</p>\
-         <form method=\"post\" action=\"/logout\">{}<button type=\"submit\">Sign out</button></form>",
-        escape(&name),
-        escape(&user.email),
-        csrf.field()
-    );
-    csrf.apply(page(StatusCode::OK, "Signed in", &body), secure(&state))
+    let page = Account {
+        csrf: csrf.token(),
+        name: &name,
+        email: &user.email,
+    };
+    csrf.apply(render(StatusCode::OK, &page), secure(&state))
 }
 
 #[derive(Deserialize)]
@@ -460,26 +439,14 @@ async fn logout(
         .into_response()
 }
 
-fn password_form(csrf: &Csrf, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    format!(
-        "{error}<form method=\"post\" action=\"/login/password\">{csrf}\
-         <label for=\"organisation\">Organisation</label> <input id=\"organisation\" name=\"organisation\" autocomplete=\"organization\"> \
-         <label for=\"email\">Email</label> <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required> \
-         <label for=\"password\">Password</label> <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required> \
-         <button type=\"submit\">Sign in</button></form>",
-        csrf = csrf.field()
-    )
-}
-
 async fn password_page(State(state): State<AppState>, csrf: Csrf) -> Response {
     csrf.apply(
-        page(
+        render(
             StatusCode::OK,
-            "Sign in with a password",
-            &password_form(&csrf, None),
+            &Password {
+                csrf: csrf.token(),
+                error: None,
+            },
         ),
         secure(&state),
     )
@@ -509,10 +476,12 @@ async fn password_submit(
         return expired_form(&state, &csrf);
     }
     let refused = |message: &str| {
-        page(
+        render(
             StatusCode::UNAUTHORIZED,
-            "Sign in with a password",
-            &password_form(&csrf, Some(message)),
+            &Password {
+                csrf: csrf.token(),
+                error: Some(message),
+            },
         )
     };
     let tenant = match form

@@ -1,0 +1,110 @@
+//! The browser's pages: sign-in, password sign-in, the account page, notices (refusals,
+//! errors, rate limits) and the sign-out confirmation, rendered from the askama templates in
+//! `host/templates/` (every value auto-escaped), with the headers every page carries.
+
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// A notice: a title and one message, with a stable reason code for a refusal.
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct Notice<'a> {
+    pub title: &'a str,
+    /// `data-code` of the message, for a refusal.
+    pub code: Option<&'a str>,
+    pub message: &'a str,
+    /// Offers a link back to the sign-in page.
+    pub try_again: bool,
+}
+
+/// The sign-in page: a work email routes the user to the organisation's IdP.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct Login<'a> {
+    pub csrf: &'a str,
+    pub return_to: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+/// The password sign-in page (organisation owners).
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct Password<'a> {
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// Who is signed in, with a sign-out button.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct Account<'a> {
+    pub csrf: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+/// The confirmation of a sign-out an application asked for; `hidden` carries its parameters.
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+pub struct LogoutConfirm<'a> {
+    pub csrf: &'a str,
+    pub hidden: Vec<(&'a str, &'a str)>,
+}
+
+/// `page` as an HTML response with `status`: never cached, never framed.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    let html = match page.render() {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "page failed to render").into_response();
+        }
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_the_page_keeps_its_landmarks() {
+        let html = Login {
+            csrf: "tok",
+            return_to: Some("/a\"><script>alert(1)</script>"),
+            error: Some("<b>no</b>"),
+        }
+        .render()
+        .unwrap();
+        assert!(html.starts_with("<!doctype html><html lang=\"en\">"));
+        assert!(html.contains("<title>Sign in · Gatehouse</title>"));
+        assert!(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"tok\">"));
+        assert!(html.contains("<p id=\"error\" role=\"alert\">&#60;b&#62;no&#60;/b&#62;</p>"));
+        assert!(!html.contains("<script>"));
+        assert!(!html.contains("<b>"));
+    }
+
+    #[test]
+    fn a_refusal_names_its_code() {
+        let html = Notice {
+            title: "Sign-in refused",
+            code: Some("unsolicited"),
+            message: "start again",
+            try_again: true,
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("<p id=\"reason\" data-code=\"unsolicited\">start again</p>"));
+        assert!(html.contains("<a href=\"/login\">Try again</a>"));
+    }
+}
