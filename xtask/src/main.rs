@@ -118,10 +118,16 @@ fn print_missing(missing: &[&Need]) {
 fn setup(purposes: &[Purpose]) -> ExitCode {
     let packages = apt::packages(&needs::missing(purposes));
     if !packages.is_empty() {
-        let installer = Installer::detect();
-        if installer == Installer::Nobody || !installer.install(&packages) {
-            eprintln!("xtask: could not install; as root this would run:\n");
-            eprintln!("    {}\n", apt::install_line(&packages));
+        match Installer::detect() {
+            Installer::Nobody => eprintln!(
+                "xtask: installing needs root or passwordless sudo, and apt-get; run:\n\n    {}\n",
+                apt::install_line(&packages)
+            ),
+            installer => {
+                if !installer.install(&packages) {
+                    eprintln!("xtask: apt-get failed (its output is above)\n");
+                }
+            }
         }
     }
     report(purposes)
