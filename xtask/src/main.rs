@@ -5,6 +5,8 @@
 //!
 //! - `needs.rs`: the table of system needs (check, Debian package, why, for which command).
 //! - `apt.rs`: who may install, the install line, running apt-get.
+//! - `node.rs`: a Node.js >= 20 for the test peers when Debian's (18) is too old, from the
+//!   npm registry into `~/.cache/gatehouse/node`, first on the test command's `PATH`.
 //! - here: the subcommands, the report, and the hand-over to cargo.
 //!
 //! It uses the standard library only, so it builds in seconds before the long compile it
@@ -12,7 +14,9 @@
 
 mod apt;
 mod needs;
+mod node;
 
+use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
@@ -25,13 +29,15 @@ usage: cargo xtask <command> [args…]
   serve [args…]   check (and install) what building Gatehouse needs, then
                   `cargo run --release -- serve [args…]`
   test [args…]    check (and install) what building and the test peers need, then
-                  `cargo test [args…]`
+                  `cargo test [args…]`, with a Node.js >= 20 first on PATH
   doctor [--ci]   report what is present and missing; change nothing
   setup [--ci]    install what `serve` and `test` need (with --ci, also what .ci/run
                   needs: the PostgreSQL client and Debian's plugin toolchain), then report
 
 Installing needs root or passwordless sudo and apt-get; otherwise the missing packages
-are printed as one `sudo apt-get install -y …` line and the command stops (exit 1).";
+are printed as one `sudo apt-get install -y …` line and the command stops (exit 1).
+When the system's Node.js is older than 20 (Debian 12 has 18), `test` and `setup` install
+a pinned Node.js from the npm registry, with npm, into ~/.cache/gatehouse/node (no root).";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,10 +48,13 @@ fn main() -> ExitCode {
     let ci = rest == ["--ci"];
     match (command.as_str(), rest.is_empty() || ci) {
         ("serve", _) => preflight(&[Purpose::Build], &args).map_or(ExitCode::FAILURE, |()| {
-            hand_over(&["run", "--release", "--", "serve"], rest)
+            hand_over(&["run", "--release", "--", "serve"], rest, None)
         }),
         ("test", _) => preflight(&[Purpose::Build, Purpose::Test], &args)
-            .map_or(ExitCode::FAILURE, |()| hand_over(&["test"], rest)),
+            .and_then(|()| node::provide())
+            .map_or(ExitCode::FAILURE, |node| {
+                hand_over(&["test"], rest, node.path())
+            }),
         ("doctor", true) => report(&purposes(ci)),
         ("setup", true) => setup(&purposes(ci)),
         ("help" | "--help" | "-h", _) => {
@@ -114,7 +123,8 @@ fn print_missing(missing: &[&Need]) {
     }
 }
 
-/// Installs what `purposes` need and is missing, then reports.
+/// Installs what `purposes` need and is missing (the system packages, then Node.js if
+/// Debian's is too old), then reports.
 fn setup(purposes: &[Purpose]) -> ExitCode {
     let packages = apt::packages(&needs::missing(purposes));
     if !packages.is_empty() {
@@ -129,6 +139,10 @@ fn setup(purposes: &[Purpose]) -> ExitCode {
                 }
             }
         }
+    }
+    if purposes.contains(&Purpose::Test) {
+        // Its failure is said, and the report shows it missing.
+        let _ = node::provide();
     }
     report(purposes)
 }
@@ -155,21 +169,43 @@ fn report(purposes: &[Purpose]) -> ExitCode {
             missing.push(need);
         }
     }
-    if missing.is_empty() {
+    let node = node::find();
+    let (state, found) = match &node {
+        Ok(node) => ("ok", node.describe()),
+        Err(_) => ("MISSING", node::spec()),
+    };
+    println!(
+        "{state:<8} {:<6} {:<26} {found:<40} {}",
+        Purpose::Test.label(),
+        format!("node >= {}", node::MIN_MAJOR),
+        node::WHY
+    );
+    if missing.is_empty() && node.is_ok() {
         println!("\nall present");
         return ExitCode::SUCCESS;
     }
-    println!(
-        "\nto install: {}",
-        apt::install_line(&apt::packages(&missing))
-    );
+    println!();
+    if !missing.is_empty() {
+        println!(
+            "to install: {}",
+            apt::install_line(&apt::packages(&missing))
+        );
+    }
+    if let Err(lack) = node {
+        println!("then: {}", node::explain(&lack));
+    }
     ExitCode::FAILURE
 }
 
-/// Replaces this process with `cargo <command> <args>`, the same cargo that started us.
-fn hand_over(command: &[&str], args: &[String]) -> ExitCode {
+/// Replaces this process with `cargo <command> <args>`, the same cargo that started us, with
+/// `path` as its `PATH` when given.
+fn hand_over(command: &[&str], args: &[String], path: Option<OsString>) -> ExitCode {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let error = Command::new(cargo).args(command).args(args).exec();
+    let mut cargo = Command::new(cargo);
+    if let Some(path) = path {
+        cargo.env("PATH", path);
+    }
+    let error = cargo.args(command).args(args).exec();
     eprintln!("xtask: could not start cargo: {error}");
     ExitCode::FAILURE
 }

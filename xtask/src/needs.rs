@@ -107,7 +107,7 @@ pub const NEEDS: &[Need] = &[
         what: "node",
         probe: Probe::OnPath("node"),
         packages: &["nodejs"],
-        why: "the OpenID provider peer (oidc-provider) and the browser driver run on Node.js",
+        why: "runs npm; the peers need Node.js >= 20, added by node.rs when this one is older",
         purpose: Purpose::Test,
     },
     Need {
