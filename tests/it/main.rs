@@ -5,6 +5,7 @@
 mod audit;
 mod bad_input;
 mod browser;
+mod builtins;
 mod cli;
 mod components;
 mod faults;

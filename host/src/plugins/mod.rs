@@ -26,8 +26,6 @@ mod wasi;
 mod world;
 
 #[cfg(test)]
-mod builtin_tests;
-#[cfg(test)]
 mod tests;
 
 pub use bindings::types;
@@ -35,7 +33,7 @@ pub use cache::CacheUse;
 #[cfg(feature = "fuzzing")]
 pub use calls::check_outputs;
 pub use limits::{Limits, Outcome, PluginConfig, PluginError, MAX_OUTPUT_BYTES, MAX_OUTPUT_ITEMS};
-pub use log::LogLine;
+pub use log::{LogLine, MAX_LINES_PER_CALL as MAX_LOG_LINES_PER_CALL};
 pub use registry::Registry;
 pub use runtime::{digest, HostState, Loaded, PluginHost};
 pub use world::World;

@@ -20,6 +20,8 @@ pub mod list;
 pub mod membership;
 pub mod params;
 pub mod patch;
+#[cfg(test)]
+mod patch_tests;
 pub mod path;
 pub mod prefilter;
 pub mod projection;

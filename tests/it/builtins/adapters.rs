@@ -2,13 +2,13 @@
 //! input shaped like what the IdP really sends.
 
 use super::{attributes, config, host};
-use crate::plugins::types::{Identity, Protocol, RawIdentity};
-use crate::plugins::PluginError;
+use gatehouse::plugins::types::{Identity, Protocol, RawIdentity};
+use gatehouse::plugins::PluginError;
 
-const GENERIC: &[u8] = include_bytes!("../../../../plugins/dist/generic-adapter.wasm");
-const OKTA: &[u8] = include_bytes!("../../../../plugins/dist/okta-adapter.wasm");
-const ENTRA: &[u8] = include_bytes!("../../../../plugins/dist/entra-adapter.wasm");
-const GOOGLE: &[u8] = include_bytes!("../../../../plugins/dist/google-adapter.wasm");
+const GENERIC: &[u8] = include_bytes!("../../../plugins/dist/generic-adapter.wasm");
+const OKTA: &[u8] = include_bytes!("../../../plugins/dist/okta-adapter.wasm");
+const ENTRA: &[u8] = include_bytes!("../../../plugins/dist/entra-adapter.wasm");
+const GOOGLE: &[u8] = include_bytes!("../../../plugins/dist/google-adapter.wasm");
 
 fn raw(protocol: Protocol, subject: &str, attrs: &[(&str, &[&str])]) -> RawIdentity {
     RawIdentity {

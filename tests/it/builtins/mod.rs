@@ -9,8 +9,8 @@ mod role_mapper;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::types::Attribute;
-use super::{Limits, PluginConfig, PluginHost};
+use gatehouse::plugins::types::Attribute;
+use gatehouse::plugins::{Limits, PluginConfig, PluginHost};
 
 /// Default limits with a generous deadline: these tests are about behaviour, and a loaded
 /// two-core machine must not turn them into timeouts.

@@ -2,10 +2,10 @@
 //! case-insensitive matching, configuration, and the log budget.
 
 use super::{attributes, config, host};
-use crate::plugins::types::{Catalogue, GroupMapping, Identity, RoleAssignment, ScopeRef};
-use crate::plugins::{LogLine, PluginError};
+use gatehouse::plugins::types::{Catalogue, GroupMapping, Identity, RoleAssignment, ScopeRef};
+use gatehouse::plugins::{LogLine, PluginError, MAX_LOG_LINES_PER_CALL};
 
-const ROLES: &[u8] = include_bytes!("../../../../plugins/dist/default-role-mapper.wasm");
+const ROLES: &[u8] = include_bytes!("../../../plugins/dist/default-role-mapper.wasm");
 
 fn space(name: &str) -> Option<ScopeRef> {
     Some(ScopeRef {
@@ -300,10 +300,6 @@ fn a_flood_of_unknown_spaces_stays_within_the_log_budget() {
     let identity = member(&[], &[("space_name", &[joined.as_str()])]);
     let (result, logs) = map_roles_with(&[], &identity, &catalogue());
     assert_eq!(result.unwrap(), ["Member space:Berlin"]);
-    assert_eq!(
-        logs.len(),
-        crate::plugins::log::MAX_LINES_PER_CALL,
-        "{logs:?}"
-    );
+    assert_eq!(logs.len(), MAX_LOG_LINES_PER_CALL, "{logs:?}");
     assert!(logs.iter().any(|l| l.message == "further lines omitted"));
 }
