@@ -23,11 +23,11 @@
 //! | [`policy`] | tenant security policy (SSO-only) |
 //! | [`directory`] | the one writer of users, IdP identities, groups, memberships and role assignments, with the per-attribute authority rules; just-in-time provisioning and linking; deprovisioning and SCIM-derived roles |
 //! | [`scim`] | the SCIM 2.0 server: Users, Groups, Bulk, filters, PATCH, ETags, discovery |
-//! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs |
+//! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs; each tenant's role catalogue ([`rbac::catalogue`]) |
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
 //! | [`http`] | [`http::state::AppState`], axum routers, extractors (`Require<P>`), middleware, page templates, the single error → response mapping |
-//! | [`plugins`] | the engine (wasmtime runtime and limits, per-world calls with output checks, compiled cache, registry) and the operations on it (upload and deletion, built-ins, tenant pipelines, the role catalogue, dry-runs) |
+//! | [`plugins`] | the engine (wasmtime runtime and limits, per-world calls with output checks, compiled cache, registry) and the operations on it (upload and deletion, built-ins, tenant pipelines, dry-runs) |
 //! | [`store`] | the database (SQLite or PostgreSQL), migrations, every SQL statement |
 //! | [`throttle`] | per-node rate limits (keyed GCRA, bounded table) for the anonymous paths |
 //! | [`types`] | parse-don't-validate newtypes shared by all modules (ids, slugs, domains, time) |

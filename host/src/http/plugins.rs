@@ -13,7 +13,6 @@ use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx, WasmBody};
 use super::require::Require;
 use super::state::AppState;
-use crate::plugins::catalogue::{self, Catalogue};
 use crate::plugins::manage::{self, UploadParams};
 use crate::plugins::pipeline::{
     self, AssignStage, DryRunReport, PipelineView, PluginDryRun, StageView,
@@ -21,6 +20,7 @@ use crate::plugins::pipeline::{
 use crate::plugins::registry::PluginView;
 use crate::plugins::sign_in::{self, PipelineDryRun};
 use crate::plugins::World;
+use crate::rbac::catalogue::{self, Catalogue};
 use crate::rbac::{OperateInstance, ReadTenant, WritePlugins};
 use crate::types::PluginId;
 

@@ -6,6 +6,7 @@ use super::bindings::types;
 use crate::identity::{
     Attribute, Identity, Mapped, Profile, Protocol, RawIdentity, RoleGrant, ScopeRef,
 };
+use crate::rbac::catalogue::Catalogue;
 use crate::scim::request::{Method, Sent};
 
 fn attributes_to_wit(attributes: &[Attribute]) -> Vec<types::Attribute> {
@@ -78,7 +79,7 @@ fn profile_of(profile: types::Profile) -> Profile {
     }
 }
 
-pub(super) fn scope_to_wit(scope: &ScopeRef) -> types::ScopeRef {
+fn scope_to_wit(scope: &ScopeRef) -> types::ScopeRef {
     types::ScopeRef {
         kind: scope.kind.clone(),
         name: scope.name.clone(),
@@ -135,5 +136,23 @@ pub(super) fn scim_request_of(request: types::ScimRequest) -> Sent {
         },
         path: request.path,
         body: request.body,
+    }
+}
+
+/// The catalogue as the role-mapper world takes it.
+pub(super) fn catalogue_to_wit(catalogue: &Catalogue) -> types::Catalogue {
+    types::Catalogue {
+        roles: catalogue.roles.clone(),
+        default_role: catalogue.default_role.clone(),
+        scopes: catalogue.scopes.iter().map(scope_to_wit).collect(),
+        group_mappings: catalogue
+            .group_mappings
+            .iter()
+            .map(|m| types::GroupMapping {
+                group_id: m.group_id.clone(),
+                role: m.role.clone(),
+                scope: m.scope.as_ref().map(scope_to_wit),
+            })
+            .collect(),
     }
 }

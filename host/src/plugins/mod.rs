@@ -10,7 +10,6 @@ mod bindings;
 mod builtins;
 mod cache;
 mod calls;
-pub mod catalogue;
 mod config;
 mod convert;
 mod json;

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::bindings::types;
-use super::catalogue::{self, Catalogue};
 use super::config::MAX_KEY_BYTES;
+use super::convert;
 use super::json as wit_json;
 use super::limits::{Outcome, PluginConfig, PluginError};
 use super::log::LogLine;
@@ -24,6 +24,7 @@ use super::world::World;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
+use crate::rbac::catalogue::{self, Catalogue};
 use crate::rbac::{Authorized, ReadTenant, WritePlugins};
 use crate::services::Services;
 use crate::store::plugins::{Owner, PluginRecord, StageRecord};
@@ -519,7 +520,7 @@ pub async fn dry_run_plugin(
             Input::Scim(request.into_wit()?)
         }
     };
-    let catalogue = catalogue.to_wit();
+    let catalogue = convert::catalogue_to_wit(&catalogue);
     let registry = state.plugins.clone();
     let line = blocking(move || {
         let host = registry.host();

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::bindings::types;
-use super::catalogue::{self, Catalogue};
 use super::convert;
 use super::json as wit_json;
 use super::limits::PluginError;
@@ -24,6 +23,7 @@ use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::identity::{Mapped, RawIdentity};
+use crate::rbac::catalogue::{self, Catalogue};
 use crate::rbac::{Authorized, WritePlugins};
 use crate::services::Services;
 use crate::store::plugins::{Owner, StageRecord};
@@ -126,7 +126,7 @@ async fn load_pipeline(state: &Services, tenant: TenantId) -> Result<Arc<Pipelin
     Ok(Arc::new(Pipeline {
         stages: tenant_stages(state, tenant, &stored).await?,
         scim,
-        catalogue: catalogue::load(state, tenant).await?.to_wit(),
+        catalogue: convert::catalogue_to_wit(&catalogue::load(state, tenant).await?),
     }))
 }
 
@@ -326,7 +326,7 @@ pub async fn dry_run(
     let pipeline = Arc::new(Pipeline {
         stages,
         scim: None,
-        catalogue: catalogue.to_wit(),
+        catalogue: convert::catalogue_to_wit(&catalogue),
     });
     let (lines, result) = run_blocking(state, pipeline, raw).await?;
     Ok(DryRunReport {

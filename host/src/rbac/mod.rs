@@ -1,7 +1,10 @@
 //! Who may do what. Today's principals are the operator and tenant API tokens with scopes;
-//! roles and record scopes arrive with the directory. Every privileged service function takes
+//! each tenant's role catalogue (roles, scopes, the IdP-group table) is in [`catalogue`];
+//! per-module permissions and record scopes build on it. Every privileged service function takes
 //! an [`Authorized`] proof, and this module is the only place that makes one, so there are no
 //! permission `if`s in handlers.
+
+pub mod catalogue;
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -1,4 +1,5 @@
-//! A tenant's role catalogue as role mappers see it: role names, the default (member) role,
+//! A tenant's role catalogue, as role mappers see it (converted for them in
+//! `plugins::convert`): role names, the default (member) role,
 //! the scopes roles can be limited to (spaces, teams, locations…), and the admin's IdP-group
 //! → role table. Stored as one JSON document per tenant; checked on write so a role mapper
 //! never sees a table that names undefined roles or scopes. Role management proper (per-module
@@ -9,13 +10,11 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::bindings::types;
-use super::convert::scope_to_wit;
+use super::{Authorized, ReadTenant, WritePlugins};
 use crate::audit::Action;
 use crate::audit::{self, NewEvent, RequestContext, Target};
 use crate::error::Error;
 pub use crate::identity::ScopeRef;
-use crate::rbac::{Authorized, ReadTenant, WritePlugins};
 use crate::services::Services;
 use crate::store;
 use crate::types::TenantId;
@@ -145,25 +144,6 @@ impl Catalogue {
             }
         }
         Ok(())
-    }
-
-    /// The record the role-mapper world takes.
-    pub fn to_wit(&self) -> types::Catalogue {
-        let scope = scope_to_wit;
-        types::Catalogue {
-            roles: self.roles.clone(),
-            default_role: self.default_role.clone(),
-            scopes: self.scopes.iter().map(scope).collect(),
-            group_mappings: self
-                .group_mappings
-                .iter()
-                .map(|m| types::GroupMapping {
-                    group_id: m.group_id.clone(),
-                    role: m.role.clone(),
-                    scope: m.scope.as_ref().map(scope),
-                })
-                .collect(),
-        }
     }
 }
 
