@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
@@ -99,6 +99,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// The token of an `Authorization: Bearer …` header; the error says what is wrong with it.
+pub fn bearer(headers: &HeaderMap) -> Result<SecretString, &'static str> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or("send the token as `Authorization: Bearer <token>`")?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| SecretString::from(t.trim().to_string()))
+        .ok_or("the Authorization header must use the Bearer scheme")
+}
+
 /// The authenticated caller, from `Authorization: Bearer …`.
 pub struct Caller(pub Principal);
 
@@ -106,22 +122,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            Error::Unauthenticated("send the token as `Authorization: Bearer <token>`".into())
-        })?;
-        let text = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| {
-                Error::Unauthenticated("the Authorization header must use the Bearer scheme".into())
-            })?;
-        let principal =
-            crate::sessions::authenticate(state, &SecretString::from(text.to_string())).await?;
+        let token = bearer(&parts.headers).map_err(|e| Error::Unauthenticated(e.into()))?;
+        let principal = crate::sessions::authenticate(state, &token).await?;
         if let Principal::ApiToken { tenant, .. } = &principal {
             tracing::Span::current().record("tenant", tracing::field::display(tenant));
         }

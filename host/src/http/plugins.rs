@@ -4,7 +4,7 @@
 //! (`/operator/v1`): publish plugins to every tenant, list, get and delete them. Uploads take
 //! the raw component as `application/wasm` with name and version in the query string.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx, WasmBody};
 use super::require::Require;
 use super::state::AppState;
-use crate::plugins::manage::{self, UploadParams};
+use crate::plugins::manage::{self, UploadParams, ViewPlugins, WritePluginsAs};
 use crate::plugins::pipeline::{
     self, AssignStage, DryRunReport, PipelineView, PluginDryRun, StageView,
 };
@@ -21,7 +21,7 @@ use crate::plugins::registry::PluginView;
 use crate::plugins::sign_in::{self, PipelineDryRun};
 use crate::plugins::World;
 use crate::rbac::catalogue::{self, Catalogue};
-use crate::rbac::{OperateInstance, ReadTenant, WritePlugins};
+use crate::rbac::{Authorized, OperateInstance, ReadTenant, WritePlugins};
 use crate::types::PluginId;
 
 /// `/api/v1` plugin routes; uploads may be up to `max_component` bytes.
@@ -29,11 +29,14 @@ pub fn tenant_router(max_component: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/plugins",
-            get(tenant_list)
-                .post(tenant_upload)
+            get(list::<ReadTenant>)
+                .post(upload::<WritePlugins>)
                 .layer(DefaultBodyLimit::max(max_component)),
         )
-        .route("/plugins/{id}", get(tenant_get).delete(tenant_delete))
+        .route(
+            "/plugins/{id}",
+            get(get_one::<ReadTenant>).delete(delete_one::<WritePlugins>),
+        )
         .route("/plugins/{id}/dry-run", post(dry_run_plugin))
         .route("/pipeline", get(get_pipeline))
         .route("/pipeline/dry-run", post(dry_run_pipeline))
@@ -46,11 +49,14 @@ pub fn operator_router(max_component: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/plugins",
-            get(operator_list)
-                .post(operator_upload)
+            get(list::<OperateInstance>)
+                .post(upload::<OperateInstance>)
                 .layer(DefaultBodyLimit::max(max_component)),
         )
-        .route("/plugins/{id}", get(operator_get).delete(operator_delete))
+        .route(
+            "/plugins/{id}",
+            get(get_one::<OperateInstance>).delete(delete_one::<OperateInstance>),
+        )
 }
 
 #[derive(serde::Serialize)]
@@ -67,41 +73,60 @@ fn stage_param(raw: &str) -> Result<World, ApiError> {
     })
 }
 
-async fn tenant_upload(
+// One handler per action, for both the tenant's routes (its own plugins) and the operator's
+// (published ones): `P` is the permission the route requires.
+
+async fn upload<P>(
     State(state): State<AppState>,
-    Require(auth): Require<WritePlugins>,
+    Require(auth): Require<P>,
     Ctx(ctx): Ctx,
     ApiQuery(params): ApiQuery<UploadParams>,
     WasmBody(wasm): WasmBody,
-) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+) -> Result<(StatusCode, Json<PluginView>), ApiError>
+where
+    Authorized<P>: WritePluginsAs,
+    Require<P>: FromRequestParts<AppState, Rejection = ApiError>,
+{
     let view = manage::upload(&state, &auth, &ctx, params, wasm).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-async fn tenant_list(
+async fn list<P>(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
-) -> Result<Json<PluginList>, ApiError> {
+    Require(auth): Require<P>,
+) -> Result<Json<PluginList>, ApiError>
+where
+    Authorized<P>: ViewPlugins,
+    Require<P>: FromRequestParts<AppState, Rejection = ApiError>,
+{
     Ok(Json(PluginList {
         plugins: manage::list(&state, &auth).await?,
     }))
 }
 
-async fn tenant_get(
+async fn get_one<P>(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<P>,
     Path(id): Path<String>,
-) -> Result<Json<PluginView>, ApiError> {
+) -> Result<Json<PluginView>, ApiError>
+where
+    Authorized<P>: ViewPlugins,
+    Require<P>: FromRequestParts<AppState, Rejection = ApiError>,
+{
     let id: PluginId = path_param(&id)?;
     Ok(Json(manage::get(&state, &auth, id).await?))
 }
 
-async fn tenant_delete(
+async fn delete_one<P>(
     State(state): State<AppState>,
-    Require(auth): Require<WritePlugins>,
+    Require(auth): Require<P>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, ApiError>
+where
+    Authorized<P>: WritePluginsAs,
+    Require<P>: FromRequestParts<AppState, Rejection = ApiError>,
+{
     let id: PluginId = path_param(&id)?;
     manage::delete(&state, &auth, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -172,44 +197,4 @@ async fn put_catalogue(
     ApiJson(body): ApiJson<Catalogue>,
 ) -> Result<Json<Catalogue>, ApiError> {
     Ok(Json(catalogue::put(&state, &auth, &ctx, body).await?))
-}
-
-async fn operator_upload(
-    State(state): State<AppState>,
-    Require(auth): Require<OperateInstance>,
-    Ctx(ctx): Ctx,
-    ApiQuery(params): ApiQuery<UploadParams>,
-    WasmBody(wasm): WasmBody,
-) -> Result<(StatusCode, Json<PluginView>), ApiError> {
-    let view = manage::upload(&state, &auth, &ctx, params, wasm).await?;
-    Ok((StatusCode::CREATED, Json(view)))
-}
-
-async fn operator_list(
-    State(state): State<AppState>,
-    Require(auth): Require<OperateInstance>,
-) -> Result<Json<PluginList>, ApiError> {
-    Ok(Json(PluginList {
-        plugins: manage::list(&state, &auth).await?,
-    }))
-}
-
-async fn operator_get(
-    State(state): State<AppState>,
-    Require(auth): Require<OperateInstance>,
-    Path(id): Path<String>,
-) -> Result<Json<PluginView>, ApiError> {
-    let id: PluginId = path_param(&id)?;
-    Ok(Json(manage::get(&state, &auth, id).await?))
-}
-
-async fn operator_delete(
-    State(state): State<AppState>,
-    Require(auth): Require<OperateInstance>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id: PluginId = path_param(&id)?;
-    manage::delete(&state, &auth, &ctx, id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

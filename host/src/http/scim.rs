@@ -11,9 +11,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, StatusCod
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use secrecy::SecretString;
 
-use super::extract::Ctx;
+use super::extract::{bearer, Ctx};
 use super::state::AppState;
 use crate::rbac::{self, Principal, ProvisionScim};
 use crate::scim::error::{ScimError, ScimType};
@@ -146,20 +145,8 @@ async fn serve(
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ScimError> {
-    let unauthenticated = |d: &str| ScimError::new(401, None, d);
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| unauthenticated("send the SCIM token as `Authorization: Bearer <token>`"))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or_else(|| unauthenticated("the Authorization header must use the Bearer scheme"))?;
-    Ok(crate::sessions::authenticate(state, &SecretString::from(token.to_string())).await?)
+    let token = bearer(headers).map_err(|e| ScimError::new(401, None, e))?;
+    Ok(crate::sessions::authenticate(state, &token).await?)
 }
 
 /// The tenant the request is for: the one the URL names, else the token's own.
