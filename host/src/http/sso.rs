@@ -3,6 +3,8 @@
 //! connection's redirect URI, the signed-in landing page and sign-out. Failures render a plain HTML page naming the reason; the
 //! reason code is in the audit log.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,8 +23,9 @@ use crate::sso::failure::Failure;
 use crate::sso::pipeline::{Finished, DEFAULT_LANDING};
 use crate::sso::saml::metadata::sp_metadata;
 use crate::sso::{acs, login_state, start};
-use crate::sso::{Settings, SpEndpoints};
+use crate::sso::{Connection, Settings, SpEndpoints};
 use crate::store;
+use crate::store::tenants::TenantRecord;
 use crate::throttle::{Limited, Rate};
 
 pub fn router() -> Router<AppState> {
@@ -256,6 +259,26 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
+/// The tenant and connection an IdP's answer is posted or redirected to, counted against the
+/// client's, the connection's and the tenant's rates; the page to answer with otherwise.
+async fn answered_at(
+    state: &AppState,
+    ctx: &crate::audit::RequestContext,
+    tenant: &str,
+    connection: &str,
+) -> Result<(TenantRecord, Arc<Connection>), Response> {
+    if let Some(refused) = over_limit(state, ctx, &[]) {
+        return Err(refused);
+    }
+    let (tenant, connection) = start::resolve(state, tenant, connection)
+        .await
+        .map_err(failure_page)?;
+    match over_limit_connection(state, &connection) {
+        Some(refused) => Err(refused),
+        None => Ok((tenant, connection)),
+    }
+}
+
 /// The sign-in binding cookies the browser sent.
 fn binding_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
     cookies(headers)
@@ -272,16 +295,10 @@ async fn acs(
     Path((tenant, connection)): Path<(String, String)>,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    if let Some(refused) = over_limit(&state, &ctx, &[]) {
-        return refused;
-    }
-    let (tenant, connection) = match start::resolve(&state, &tenant, &connection).await {
+    let (tenant, connection) = match answered_at(&state, &ctx, &tenant, &connection).await {
         Ok(found) => found,
-        Err(f) => return failure_page(f),
+        Err(refused) => return refused,
     };
-    if let Some(refused) = over_limit_connection(&state, &connection) {
-        return refused;
-    }
     let Ok(Form(form)) = form else {
         return failure_page(Failure::Refused {
             code: "malformed",
@@ -339,16 +356,10 @@ async fn oidc_callback(
     Path((tenant, connection)): Path<(String, String)>,
     query: Result<Query<CallbackParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Some(refused) = over_limit(&state, &ctx, &[]) {
-        return refused;
-    }
-    let (tenant, connection) = match start::resolve(&state, &tenant, &connection).await {
+    let (tenant, connection) = match answered_at(&state, &ctx, &tenant, &connection).await {
         Ok(found) => found,
-        Err(f) => return failure_page(f),
+        Err(refused) => return refused,
     };
-    if let Some(refused) = over_limit_connection(&state, &connection) {
-        return refused;
-    }
     let Ok(Query(params)) = query else {
         return failure_page(Failure::Refused {
             code: "malformed",
