@@ -11,7 +11,7 @@ use super::login_state::take_state;
 use super::pipeline::{self, Finished};
 use super::saml::response::{self, Expectations};
 use super::saml::{replay, Rejection};
-use super::{connections, Connection, Settings, SpEndpoints};
+use super::{connection_secrets, Connection, Settings, SpEndpoints};
 use crate::audit::RequestContext;
 use crate::services::Services;
 use crate::store::tenants::TenantRecord;
@@ -63,7 +63,7 @@ async fn saml_acs_inner(
         connection.id,
     );
     let certificates = saml.certificate_ders();
-    let decryption_keys = connections::decryption_keys(state, connection).await?;
+    let decryption_keys = connection_secrets::decryption_keys(state, connection).await?;
     let verified = response::verify(
         &xml,
         &Expectations {

@@ -9,7 +9,7 @@ use super::login_state::{pending_purpose, take_state};
 use super::oidc::flow::{self, Pending};
 use super::oidc::Rejection;
 use super::pipeline::{self, Finished};
-use super::{connections, oidc_redirect_uri, Connection, Settings};
+use super::{connection_secrets, oidc_redirect_uri, Connection, Settings};
 use crate::audit::RequestContext;
 use crate::error::Error;
 use crate::services::Services;
@@ -97,7 +97,7 @@ async fn callback_inner(
         .await?;
     let pending: Pending =
         serde_json::from_slice(&plain).map_err(|e| Failure::Internal(Error::Internal(e.into())))?;
-    let secret = connections::client_secret(state, connection).await?;
+    let secret = connection_secrets::client_secret(state, connection).await?;
     let redirect_uri = oidc_redirect_uri(
         &state.config.public_url(),
         &tenant.public_token,

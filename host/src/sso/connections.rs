@@ -3,18 +3,16 @@
 //! connection's issuer is discovered when it is set, so a wrong issuer is refused at once;
 //! its client secret is sealed and never shown again.
 
-use std::collections::BTreeMap;
-
-use openssl::pkey::{PKey, Private};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use sha2::Digest;
 
-use super::oidc::settings::{check_secret, OidcInput};
-use super::oidc::OidcSettings;
-use super::saml::settings::{CertificateView, SamlInput};
-use super::saml::{encryption, SamlSettings};
-use super::{oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
+use super::connection_checks::{check_discovery, fetch_metadata};
+use super::connection_secrets::{open_keys, seal_client_secret};
+use super::connection_view::{audit_json, view, ConnectionView};
+use super::oidc::settings::OidcInput;
+use super::saml::encryption;
+use super::saml::settings::SamlInput;
+use super::{Connection, ConnectionStatus, Settings};
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
@@ -45,40 +43,6 @@ pub struct UpdateConnection {
     pub status: Option<ConnectionStatus>,
     pub saml: Option<SamlInput>,
     pub oidc: Option<OidcInput>,
-}
-
-/// A connection as the admin API shows it.
-#[derive(Debug, Serialize)]
-pub struct ConnectionView {
-    pub id: ConnectionId,
-    pub name: String,
-    pub protocol: &'static str,
-    pub status: ConnectionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub saml: Option<SamlView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<OidcView>,
-    pub created_at: crate::types::Timestamp,
-    pub updated_at: crate::types::Timestamp,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SamlView {
-    #[serde(flatten)]
-    pub settings: SamlSettings,
-    pub certificate_details: Vec<CertificateView>,
-    /// What to give the IdP: our entity id, ACS URL and metadata URL.
-    pub service_provider: SpEndpoints,
-}
-
-#[derive(Debug, Serialize)]
-pub struct OidcView {
-    #[serde(flatten)]
-    pub settings: OidcSettings,
-    /// Whether a client secret is stored (it is never shown).
-    pub client_secret_set: bool,
-    /// What to register at the IdP as the redirect URI.
-    pub redirect_uri: String,
 }
 
 pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
@@ -124,43 +88,6 @@ fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
     })
 }
 
-/// The view of `c`; needs the tenant's public token for the SP endpoints.
-pub async fn view(state: &Services, c: &Connection) -> Result<ConnectionView, Error> {
-    let tenant = store::tenants::get(&state.store, c.tenant_id)
-        .await?
-        .ok_or(Error::NotFound("tenant"))?;
-    let now_unix = state.clock.now().as_micros() / 1_000_000;
-    let public_url = state.config.public_url();
-    let (saml, oidc) = match &c.settings {
-        Settings::Saml(s) => (
-            Some(SamlView {
-                settings: s.clone(),
-                certificate_details: s.certificate_views(now_unix),
-                service_provider: SpEndpoints::new(&public_url, &tenant.public_token, c.id),
-            }),
-            None,
-        ),
-        Settings::Oidc(s) => (
-            None,
-            Some(OidcView {
-                settings: s.clone(),
-                client_secret_set: c.secrets_sealed.is_some(),
-                redirect_uri: oidc_redirect_uri(&public_url, &tenant.public_token, c.id),
-            }),
-        ),
-    };
-    Ok(ConnectionView {
-        id: c.id,
-        name: c.name.clone(),
-        protocol: c.settings.protocol(),
-        status: c.status,
-        saml,
-        oidc,
-        created_at: c.created_at,
-        updated_at: c.updated_at,
-    })
-}
-
 fn check_name(name: &str) -> Result<String, Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
@@ -170,102 +97,6 @@ fn check_name(name: &str) -> Result<String, Error> {
         ));
     }
     Ok(name.to_string())
-}
-
-/// The audit form of a connection: its settings and status (settings hold no secrets; a
-/// sealed secret shows only as its digest, so a change of secret is visible in the log).
-fn audit_json(c: &Connection) -> serde_json::Value {
-    let settings = match &c.settings {
-        Settings::Saml(s) => json!(s),
-        Settings::Oidc(s) => json!(s),
-    };
-    let secrets = c
-        .secrets_sealed
-        .as_ref()
-        .map(|s| hex::encode(&sha2::Sha256::digest(s)[..8]));
-    json!({"name": c.name, "protocol": c.settings.protocol(), "status": c.status, "settings": settings, "sealed_secrets": secrets})
-}
-
-/// Discovers an OIDC issuer, so a connection is never saved pointing at something that is
-/// not an OpenID provider, or with algorithms the provider never uses.
-async fn check_discovery(state: &Services, settings: &OidcSettings) -> Result<(), Error> {
-    state.oidc.forget(&settings.issuer);
-    let metadata = state
-        .oidc
-        .metadata(&settings.issuer)
-        .await
-        .map_err(|e| Error::invalid("oidc.issuer", e))?;
-    let offered: Vec<String> = metadata
-        .id_token_signing_alg_values_supported()
-        .iter()
-        .filter_map(|a| serde_json::to_value(a).ok())
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    if !settings.allowed_algs.iter().any(|a| offered.contains(a)) {
-        return Err(Error::invalid(
-            "oidc.allowed_algs",
-            format!(
-                "the provider signs ID tokens with {}; allow one of them",
-                offered.join(", ")
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Fetches IdP metadata named by URL into the input (given XML wins over a URL).
-async fn fetch_metadata(state: &Services, input: &mut SamlInput) -> Result<(), Error> {
-    let Some(url) = input.metadata_url.as_deref().map(str::trim) else {
-        return Ok(());
-    };
-    if input.metadata_xml.is_some() {
-        return Err(Error::invalid(
-            "saml.metadata_url",
-            "give metadata_xml or metadata_url, not both",
-        ));
-    }
-    super::check_url("saml.metadata_url", url)?;
-    let bytes = state
-        .oidc
-        .outbound()
-        .get(
-            url,
-            "application/samlmetadata+xml, application/xml, text/xml",
-        )
-        .await
-        .map_err(|e| Error::invalid("saml.metadata_url", format!("fetching metadata: {e}")))?;
-    let xml = String::from_utf8(bytes)
-        .map_err(|_| Error::invalid("saml.metadata_url", "the metadata is not UTF-8 XML"))?;
-    input.metadata_url = Some(url.to_string());
-    input.metadata_xml = Some(xml);
-    Ok(())
-}
-
-/// Seals an OIDC client secret as the connection's secrets.
-async fn seal_client_secret(
-    state: &Services,
-    c: &Connection,
-    secret: &secrecy::SecretString,
-) -> Result<Vec<u8>, Error> {
-    use secrecy::ExposeSecret;
-    check_secret(secret.expose_secret())?;
-    let plain = zeroize::Zeroizing::new(
-        serde_json::to_vec(&json!({"client_secret": secret.expose_secret()}))
-            .map_err(|e| Error::Internal(e.into()))?,
-    );
-    state
-        .secrets
-        .seal(&state.store, c.tenant_id, &c.keys_purpose(), &plain)
-        .await
-}
-
-/// An OIDC connection's client secret, if one is stored.
-pub async fn client_secret(
-    state: &Services,
-    c: &Connection,
-) -> Result<Option<zeroize::Zeroizing<String>>, Error> {
-    let mut map = open_keys(state, c).await?;
-    Ok(map.remove("client_secret").map(zeroize::Zeroizing::new))
 }
 
 pub async fn create(
@@ -460,35 +291,6 @@ pub async fn delete(
     tx.commit().await?;
     state.cache.invalidate_tenant(tenant);
     Ok(())
-}
-
-/// The connection's private decryption keys, key id → PEM.
-async fn open_keys(state: &Services, c: &Connection) -> Result<BTreeMap<String, String>, Error> {
-    let Some(sealed) = &c.secrets_sealed else {
-        return Ok(BTreeMap::new());
-    };
-    let plain = state
-        .secrets
-        .open(&state.store, c.tenant_id, &c.keys_purpose(), sealed)
-        .await?;
-    serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.into()))
-}
-
-/// The SP decryption keys a response may be encrypted to, newest first.
-pub async fn decryption_keys(
-    state: &Services,
-    c: &Connection,
-) -> Result<Vec<PKey<Private>>, Error> {
-    let Settings::Saml(saml) = &c.settings else {
-        return Ok(Vec::new());
-    };
-    let keys = open_keys(state, c).await?;
-    Ok(saml
-        .sp_encryption_keys
-        .iter()
-        .rev()
-        .filter_map(|k| keys.get(&k.id).and_then(|pem| encryption::private_key(pem)))
-        .collect())
 }
 
 /// Locks the connection `before` was read from, inside `tx`, and refuses the change when

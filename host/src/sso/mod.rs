@@ -8,6 +8,9 @@
 
 pub mod acs;
 pub mod callback;
+pub mod connection_checks;
+pub mod connection_secrets;
+pub mod connection_view;
 pub mod connections;
 pub mod failure;
 pub mod login_state;
