@@ -4,6 +4,7 @@
 //! middleware, extractors, and the single error mapping in [`error`]. Handlers parse input,
 //! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
 
+pub mod account;
 pub mod admin;
 pub mod connections;
 pub mod csrf;
@@ -18,6 +19,7 @@ pub mod pages;
 pub mod plugins;
 pub mod require;
 pub mod scim;
+pub mod sign_in_limits;
 pub mod sso;
 pub mod state;
 
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(sso::router())
+        .merge(account::router())
         .merge(oauth::router())
         .merge(scim::router())
         .nest(

@@ -10,12 +10,12 @@ use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
 
+use super::account::session_cookie;
 use super::csrf::Csrf;
 use super::error::ApiError;
 use super::extract::{ApiJson, Ctx};
 use super::pages::{render, LogoutConfirm};
 use super::require::Require;
-use super::sso::session_cookie;
 use super::state::AppState;
 use crate::provider::clients::{self, ClientView, RegisterClient};
 use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams, TokenParams};

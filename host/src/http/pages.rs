@@ -1,10 +1,15 @@
 //! The browser's pages: sign-in, password sign-in, the account page, notices (refusals,
-//! errors, rate limits) and the sign-out confirmation, rendered from the askama templates in
-//! `host/templates/` (every value auto-escaped), with the headers every page carries.
+//! errors, rate limits, expired forms) and the sign-out confirmation, rendered from the
+//! askama templates in `host/templates/` (every value auto-escaped), with the headers every
+//! page carries.
 
 use askama::Template;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use super::csrf::Csrf;
+use super::state::AppState;
+use crate::sso::failure::Failure;
 
 /// A notice: a title and one message, with a stable reason code for a refusal.
 #[derive(Template)]
@@ -71,6 +76,69 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
         html,
     )
         .into_response()
+}
+
+pub(super) fn failure_page(failure: Failure) -> Response {
+    match failure {
+        Failure::NotFound => notice(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            None,
+            "No such sign-in endpoint.",
+        ),
+        Failure::Refused { code, message, .. } => render(
+            StatusCode::FORBIDDEN,
+            &Notice {
+                title: "Sign-in refused",
+                code: Some(code),
+                message: &message,
+                try_again: true,
+            },
+        ),
+        Failure::Internal(e) => {
+            tracing::error!(error = ?e, "sign-in failed");
+            notice(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                None,
+                "Sign-in failed on our side; try again later.",
+            )
+        }
+    }
+}
+
+/// A one-message page.
+pub(super) fn notice(
+    status: StatusCode,
+    title: &str,
+    code: Option<&str>,
+    message: &str,
+) -> Response {
+    render(
+        status,
+        &Notice {
+            title,
+            code,
+            message,
+            try_again: false,
+        },
+    )
+}
+
+pub(super) fn secure(state: &AppState) -> bool {
+    state.config.is_https()
+}
+
+pub(super) fn expired_form(state: &AppState, csrf: &Csrf) -> Response {
+    csrf.apply(
+        notice(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            Some("csrf"),
+            "This form was not sent from this site, or it expired. Go back, reload and try again.",
+        ),
+        secure(state),
+    )
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! The browser-facing sign-in routes: the login page (a work email routes to its
-//! organisation's connection), each SAML connection's SP metadata and ACS, each OIDC
-//! connection's redirect URI, the signed-in landing page and sign-out. Failures render a plain HTML page naming the reason; the
-//! reason code is in the audit log.
+//! The browser-facing SSO routes: the login page (a work email routes to its organisation's
+//! connection), each SAML connection's SP metadata and ACS, and each OIDC connection's
+//! redirect URI. Failures render a plain HTML page naming the reason; the reason code is in
+//! the audit log. The password sign-in, the account page and sign-out are in
+//! [`super::account`].
 
 use std::sync::Arc;
 
@@ -10,150 +11,35 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::csrf::Csrf;
 use super::extract::{cookies, Ctx};
-use super::pages::{render, Account, Login, Notice, Password};
+use super::pages::{expired_form, failure_page, render, secure, Login};
+use super::sign_in_limits::{over_limit, over_limit_connection};
 use super::state::AppState;
-use crate::sessions::browser;
 use crate::sso::callback::{self, CallbackParams};
 use crate::sso::failure::Failure;
-use crate::sso::pipeline::{Finished, DEFAULT_LANDING};
+use crate::sso::pipeline::Finished;
 use crate::sso::saml::metadata::sp_metadata;
 use crate::sso::{acs, login_state, start};
 use crate::sso::{Connection, Settings, SpEndpoints};
-use crate::store;
 use crate::store::tenants::TenantRecord;
-use crate::throttle::{Limited, Rate};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login_submit))
-        .route("/login/password", get(password_page).post(password_submit))
         .route("/sso/saml/{tenant}/{connection}/metadata", get(metadata))
         .route("/sso/saml/{tenant}/{connection}/acs", post(acs))
         .route(
             "/sso/oidc/{tenant}/{connection}/callback",
             get(oidc_callback),
         )
-        .route("/account", get(account))
-        .route("/logout", post(logout))
-}
-
-fn failure_page(failure: Failure) -> Response {
-    match failure {
-        Failure::NotFound => notice(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            None,
-            "No such sign-in endpoint.",
-        ),
-        Failure::Refused { code, message, .. } => render(
-            StatusCode::FORBIDDEN,
-            &Notice {
-                title: "Sign-in refused",
-                code: Some(code),
-                message: &message,
-                try_again: true,
-            },
-        ),
-        Failure::Internal(e) => {
-            tracing::error!(error = ?e, "sign-in failed");
-            notice(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                None,
-                "Sign-in failed on our side; try again later.",
-            )
-        }
-    }
-}
-
-/// A one-message page.
-fn notice(status: StatusCode, title: &str, code: Option<&str>, message: &str) -> Response {
-    render(
-        status,
-        &Notice {
-            title,
-            code,
-            message,
-            try_again: false,
-        },
-    )
-}
-
-/// Counts an anonymous sign-in request against its client IP's rate and the `more` keys
-/// given; the 429 page when any of them is over its rate.
-fn over_limit(
-    state: &AppState,
-    ctx: &crate::audit::RequestContext,
-    more: &[(String, Option<Rate>)],
-) -> Option<Response> {
-    let ip = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
-    let per_ip = Rate::per_minute(state.config.throttle.per_ip_per_minute);
-    std::iter::once((ip, per_ip))
-        .chain(more.iter().cloned())
-        .find_map(|(key, rate)| state.throttle.check(&state.clock, &key, rate).err())
-        .map(too_many)
-}
-
-fn too_many(limited: Limited) -> Response {
-    let secs = limited.retry_after_secs();
-    let mut response = notice(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many attempts",
-        Some("rate_limited"),
-        &format!("Too many sign-in attempts. Try again in {secs} seconds."),
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
-    response
-}
-
-/// Counts a sign-in started at, or answered to, `connection` against its own and its
-/// tenant's rate.
-fn over_limit_connection(
-    state: &AppState,
-    connection: &crate::sso::Connection,
-) -> Option<Response> {
-    let limits = &state.config.throttle;
-    [
-        (
-            format!("tenant:{}", connection.tenant_id),
-            Rate::per_minute(limits.per_tenant_per_minute),
-        ),
-        (
-            format!("connection:{}", connection.id),
-            Rate::per_minute(limits.per_connection_per_minute),
-        ),
-    ]
-    .into_iter()
-    .find_map(|(key, rate)| state.throttle.check(&state.clock, &key, rate).err())
-    .map(too_many)
 }
 
 #[derive(Deserialize, Default)]
 struct LoginQuery {
     return_to: Option<String>,
-}
-
-fn secure(state: &AppState) -> bool {
-    state.config.is_https()
-}
-
-fn expired_form(state: &AppState, csrf: &Csrf) -> Response {
-    csrf.apply(
-        notice(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            Some("csrf"),
-            "This form was not sent from this site, or it expired. Go back, reload and try again.",
-        ),
-        secure(state),
-    )
 }
 
 async fn login_page(
@@ -377,168 +263,4 @@ async fn oidc_callback(
     )
     .await;
     finished_response(finished, params.state.as_deref())
-}
-
-/// The session cookie's value, if the request carries one.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
-    cookies(headers)
-        .find(|(name, _)| *name == browser::COOKIE)
-        .map(|(_, value)| SecretString::from(value.to_string()))
-}
-
-async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
-    let session = match session_cookie(&headers) {
-        Some(token) => browser::current(&state, &token).await,
-        None => Ok(None),
-    };
-    let row = match session {
-        Ok(Some(row)) => row,
-        Ok(None) => return Redirect::to("/login?return_to=/account").into_response(),
-        Err(e) => return failure_page(Failure::Internal(e)),
-    };
-    let user = match store::user_reads::user(&state.store, row.tenant_id, row.user_id).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return failure_page(Failure::Internal(e.into())),
-    };
-    let name = user
-        .display_name
-        .clone()
-        .unwrap_or_else(|| user.email.clone());
-    let page = Account {
-        csrf: csrf.token(),
-        name: &name,
-        email: &user.email,
-    };
-    csrf.apply(render(StatusCode::OK, &page), secure(&state))
-}
-
-#[derive(Deserialize)]
-struct LogoutForm {
-    csrf: Option<String>,
-}
-
-async fn logout(
-    State(state): State<AppState>,
-    Ctx(ctx): Ctx,
-    csrf: Csrf,
-    headers: HeaderMap,
-    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let presented = form.ok().and_then(|Form(f)| f.csrf);
-    if !csrf.verify(presented.as_deref()) {
-        return expired_form(&state, &csrf);
-    }
-    if let Some(token) = session_cookie(&headers) {
-        match browser::current(&state, &token).await {
-            Ok(Some(row)) => {
-                if let Err(e) = browser::revoke(&state, &row, &ctx).await {
-                    return failure_page(Failure::Internal(e));
-                }
-            }
-            Ok(None) => {}
-            Err(e) => return failure_page(Failure::Internal(e)),
-        }
-    }
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::SET_COOKIE, browser::clear_cookie(&state)),
-            (header::LOCATION, "/login".to_string()),
-        ],
-    )
-        .into_response()
-}
-
-async fn password_page(State(state): State<AppState>, csrf: Csrf) -> Response {
-    csrf.apply(
-        render(
-            StatusCode::OK,
-            &Password {
-                csrf: csrf.token(),
-                error: None,
-            },
-        ),
-        secure(&state),
-    )
-}
-
-#[derive(Deserialize)]
-struct PasswordForm {
-    /// The organisation's slug; when empty, the email's verified domain decides.
-    organisation: Option<String>,
-    email: String,
-    password: SecretString,
-    csrf: Option<String>,
-}
-
-async fn password_submit(
-    State(state): State<AppState>,
-    Ctx(ctx): Ctx,
-    csrf: Csrf,
-    Form(form): Form<PasswordForm>,
-) -> Response {
-    let account = format!("password:{}", form.email.trim().to_lowercase());
-    let per_account = Rate::per_hour(state.config.throttle.password_per_account_per_hour);
-    if let Some(refused) = over_limit(&state, &ctx, &[(account, per_account)]) {
-        return refused;
-    }
-    if !csrf.verify(form.csrf.as_deref()) {
-        return expired_form(&state, &csrf);
-    }
-    let refused = |message: &str| {
-        render(
-            StatusCode::UNAUTHORIZED,
-            &Password {
-                csrf: csrf.token(),
-                error: Some(message),
-            },
-        )
-    };
-    let tenant = match form
-        .organisation
-        .as_deref()
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-    {
-        Some(slug) => match slug.parse::<crate::types::Slug>() {
-            Ok(slug) => store::tenants::find_by_slug(&state.store, &slug).await,
-            Err(_) => Ok(None),
-        },
-        None => {
-            let domain = form
-                .email
-                .rsplit_once('@')
-                .map(|(_, d)| d.trim().to_lowercase());
-            match domain {
-                Some(d) => store::tenants::find_by_verified_domain(&state.store, &d).await,
-                None => Ok(None),
-            }
-        }
-    };
-    let tenant = match tenant {
-        Ok(found) => found,
-        Err(e) => return failure_page(Failure::Internal(e.into())),
-    };
-    match crate::sessions::password::sign_in(
-        &state,
-        tenant.as_ref(),
-        &form.email,
-        form.password,
-        &ctx,
-    )
-    .await
-    {
-        Ok(set_cookie) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::SET_COOKIE, set_cookie),
-                (header::LOCATION, DEFAULT_LANDING.to_string()),
-                (header::CACHE_CONTROL, "no-store".to_string()),
-            ],
-        )
-            .into_response(),
-        Err(crate::Error::Unauthenticated(message)) => refused(&message),
-        Err(e) => failure_page(Failure::Internal(e)),
-    }
 }

@@ -1,0 +1,192 @@
+//! The browser's own account: password sign-in for organisation owners (`/login/password`),
+//! the signed-in landing page (`/account`) and sign-out (`/logout`).
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::csrf::Csrf;
+use super::extract::{cookies, Ctx};
+use super::pages::{expired_form, failure_page, render, secure, Account, Password};
+use super::sign_in_limits::over_limit;
+use super::state::AppState;
+use crate::sessions::browser;
+use crate::sso::failure::Failure;
+use crate::sso::pipeline::DEFAULT_LANDING;
+use crate::store;
+use crate::throttle::Rate;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login/password", get(password_page).post(password_submit))
+        .route("/account", get(account))
+        .route("/logout", post(logout))
+}
+
+/// The session cookie's value, if the request carries one.
+pub(super) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
+    cookies(headers)
+        .find(|(name, _)| *name == browser::COOKIE)
+        .map(|(_, value)| SecretString::from(value.to_string()))
+}
+
+async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
+    let session = match session_cookie(&headers) {
+        Some(token) => browser::current(&state, &token).await,
+        None => Ok(None),
+    };
+    let row = match session {
+        Ok(Some(row)) => row,
+        Ok(None) => return Redirect::to("/login?return_to=/account").into_response(),
+        Err(e) => return failure_page(Failure::Internal(e)),
+    };
+    let user = match store::user_reads::user(&state.store, row.tenant_id, row.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => return failure_page(Failure::Internal(e.into())),
+    };
+    let name = user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| user.email.clone());
+    let page = Account {
+        csrf: csrf.token(),
+        name: &name,
+        email: &user.email,
+    };
+    csrf.apply(render(StatusCode::OK, &page), secure(&state))
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    csrf: Csrf,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let presented = form.ok().and_then(|Form(f)| f.csrf);
+    if !csrf.verify(presented.as_deref()) {
+        return expired_form(&state, &csrf);
+    }
+    if let Some(token) = session_cookie(&headers) {
+        match browser::current(&state, &token).await {
+            Ok(Some(row)) => {
+                if let Err(e) = browser::revoke(&state, &row, &ctx).await {
+                    return failure_page(Failure::Internal(e));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return failure_page(Failure::Internal(e)),
+        }
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, browser::clear_cookie(&state)),
+            (header::LOCATION, "/login".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+async fn password_page(State(state): State<AppState>, csrf: Csrf) -> Response {
+    csrf.apply(
+        render(
+            StatusCode::OK,
+            &Password {
+                csrf: csrf.token(),
+                error: None,
+            },
+        ),
+        secure(&state),
+    )
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    /// The organisation's slug; when empty, the email's verified domain decides.
+    organisation: Option<String>,
+    email: String,
+    password: SecretString,
+    csrf: Option<String>,
+}
+
+async fn password_submit(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    csrf: Csrf,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let account = format!("password:{}", form.email.trim().to_lowercase());
+    let per_account = Rate::per_hour(state.config.throttle.password_per_account_per_hour);
+    if let Some(refused) = over_limit(&state, &ctx, &[(account, per_account)]) {
+        return refused;
+    }
+    if !csrf.verify(form.csrf.as_deref()) {
+        return expired_form(&state, &csrf);
+    }
+    let refused = |message: &str| {
+        render(
+            StatusCode::UNAUTHORIZED,
+            &Password {
+                csrf: csrf.token(),
+                error: Some(message),
+            },
+        )
+    };
+    let tenant = match form
+        .organisation
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        Some(slug) => match slug.parse::<crate::types::Slug>() {
+            Ok(slug) => store::tenants::find_by_slug(&state.store, &slug).await,
+            Err(_) => Ok(None),
+        },
+        None => {
+            let domain = form
+                .email
+                .rsplit_once('@')
+                .map(|(_, d)| d.trim().to_lowercase());
+            match domain {
+                Some(d) => store::tenants::find_by_verified_domain(&state.store, &d).await,
+                None => Ok(None),
+            }
+        }
+    };
+    let tenant = match tenant {
+        Ok(found) => found,
+        Err(e) => return failure_page(Failure::Internal(e.into())),
+    };
+    match crate::sessions::password::sign_in(
+        &state,
+        tenant.as_ref(),
+        &form.email,
+        form.password,
+        &ctx,
+    )
+    .await
+    {
+        Ok(set_cookie) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, set_cookie),
+                (header::LOCATION, DEFAULT_LANDING.to_string()),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Err(crate::Error::Unauthenticated(message)) => refused(&message),
+        Err(e) => failure_page(Failure::Internal(e)),
+    }
+}
