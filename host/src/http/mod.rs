@@ -1,9 +1,12 @@
 //! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`connections`],
-//! [`sso`] (the browser's sign-in pages and the SAML endpoints), [`oauth`] (Gatehouse as OIDC
-//! provider), [`scim`] (SCIM 2.0 provisioning), [`health`]), CSRF tokens for the forms ([`csrf`]), the handlers' [`state::AppState`], the request
-//! middleware, extractors, and the single error mapping in [`error`]. Handlers parse input,
-//! ask `rbac` for a proof, call a domain module and shape the answer; nothing more.
-
+//! [`sso`] (the login page and the IdP-facing SAML and OIDC endpoints), [`account`] (password
+//! sign-in, the account page, sign-out), [`oauth`] (Gatehouse as OIDC provider), [`scim`]
+//! (SCIM 2.0 provisioning), [`health`]); the handlers' [`state::AppState`]; the permission
+//! proof as an extractor ([`require`]) and the other extractors; the pages and their
+//! templates ([`pages`]), CSRF tokens for the forms ([`csrf`]), the sign-in rate limits
+//! ([`sign_in_limits`]), the request middleware, and the single error mapping in [`error`].
+//! Handlers parse input, take a proof from `rbac`, call a domain module and shape the answer;
+//! nothing more.
 pub mod account;
 pub mod admin;
 pub mod connections;
