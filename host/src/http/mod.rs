@@ -7,6 +7,7 @@
 //! ([`sign_in_limits`]), the request middleware, and the single error mapping in [`error`].
 //! Handlers parse input, take a proof from `rbac`, call a domain module and shape the answer;
 //! nothing more.
+
 pub mod account;
 pub mod admin;
 pub mod connections;
