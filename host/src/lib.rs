@@ -4,7 +4,8 @@
 //! tenancy, API tokens, envelope-encrypted secrets, the hash-chained audit trail and the HTTP
 //! surface, the WebAssembly plugin platform (runtime, registry, per-tenant pipelines), and
 //! SAML and OIDC single sign-on into the directory and browser sessions, and SCIM 2.0
-//! provisioning into the same directory. Later areas (MFA, roles) plug into the same modules.
+//! provisioning into the same directory, and TOTP multi-factor sign-in. Later areas (roles,
+//! policy) plug into the same modules.
 //!
 //! # Codemap
 //!
@@ -12,7 +13,7 @@
 //! |---|---|
 //! | [`config`] | typed, layered configuration (defaults → TOML file → `GATEHOUSE_…` env) |
 //! | [`app`] | start-up (database, migrations, master key, first-start bootstrap), serving, housekeeping; only the CLI imports it |
-//! | [`services`] | [`services::Services`]: what every domain module may take (config, store, clock, keys, caches, failure log, plugin runtime); imports no domain module |
+//! | [`services`] | [`services::Services`]: what every domain module may take (config, store, clock, keys, caches, failure log, plugin runtime); imports only the files of the parts it holds, none of which imports it |
 //! | [`cache`] | the per-node cache of read-mostly tenant data on the sign-in path (tenant, connection, domains, pipeline), invalidated on change, at most [`cache::STALE_AFTER`] stale across nodes |
 //! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
@@ -21,6 +22,7 @@
 //! | [`identity`] | who signs in, in our own types: raw identity, identity, profile, role grants (the plugin contract's records are converted at the plugin boundary) |
 //! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
 //! | [`policy`] | tenant security policy (SSO-only) |
+//! | [`mfa`] | TOTP authenticators (RFC 6238) and recovery codes: enrolment, the sign-in's second step with its throttle and lock, the administrator's list, reset and unlock |
 //! | [`directory`] | the one writer of users, IdP identities, groups, memberships and role assignments, with the per-attribute authority rules; just-in-time provisioning and linking; deprovisioning and SCIM-derived roles |
 //! | [`scim`] | the SCIM 2.0 server: Users, Groups, Bulk, filters, PATCH, ETags, discovery |
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs; each tenant's role catalogue ([`rbac::catalogue`]) |
@@ -45,9 +47,9 @@
 //! 6. Privileged operations take a proof of permission made only by [`rbac`].
 //! 7. Everything a plugin returns is untrusted and bounded; a failing plugin fails the
 //!    operation closed (and a real run audits it), never open.
-//! 8. No import circle between files: `services` and the leaves (`types`, `error`, `identity`,
-//!    `store`) import no domain module, domain modules take `Services` (not the HTTP state),
-//!    and only `http` and the CLI sit above them.
+//! 8. No import circle between files: the leaves (`types`, `error`, `identity`, `store`)
+//!    import no domain module, `services` only the parts it holds, domain modules take
+//!    `Services` (not the HTTP state), and only `http` and the CLI sit above them.
 
 pub mod app;
 pub mod audit;
@@ -58,6 +60,7 @@ pub mod directory;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod mfa;
 pub mod plugins;
 pub mod policy;
 pub mod provider;

@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod isolation;
 mod local_login;
+mod mfa;
 mod node_cache;
 mod oidc;
 mod oidc_attacks;

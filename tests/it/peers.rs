@@ -2,10 +2,12 @@
 //! a SAML 2.0 IdP built on pysaml2 (`tests/peers/saml_idp.py`) and an OpenID Connect
 //! provider built on the npm package `oidc-provider` (`tests/peers/node/oidc_op.mjs`); and,
 //! per call, a real browser (Debian's Chromium driven by playwright-core,
-//! `tests/peers/node/browser.mjs`). Python peers live in a virtual environment the setup
-//! creates from `tests/peers/requirements.txt`; the Node peers' packages are installed with
-//! `npm ci` from `tests/peers/node/package-lock.json`. Both are cached under
-//! `~/.cache/gatehouse/peers`, one folder per version of the file they are made from.
+//! `tests/peers/node/browser.mjs`); and two independent TOTP implementations, PyPI's
+//! `pyotp` and Debian's `oathtool`, called per code. Python peers live in a virtual
+//! environment the setup creates from `tests/peers/requirements.txt`; the Node peers'
+//! packages are installed with `npm ci` from `tests/peers/node/package-lock.json`. Both are
+//! cached under `~/.cache/gatehouse/peers`, one folder per version of the file they are
+//! made from.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -255,4 +257,43 @@ pub async fn browser(actions: Value) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+/// The TOTP code for base32 `secret` at Unix time `at`, by PyPI's `pyotp`.
+pub fn pyotp_code(secret: &str, at: i64) -> String {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import pyotp, sys; print(pyotp.TOTP(sys.argv[1]).at(int(sys.argv[2])))",
+            secret,
+            &at.to_string(),
+        ])
+        .output()
+        .expect("running pyotp");
+    assert!(
+        out.status.success(),
+        "pyotp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+/// The TOTP code for base32 `secret` at Unix time `at`, by Debian's `oathtool`.
+pub fn oathtool_code(secret: &str, at: i64) -> String {
+    let out = Command::new("oathtool")
+        .args(["--totp", "--base32", &format!("--now=@{at}"), secret])
+        .output()
+        .expect("running oathtool (apt-get install oathtool)");
+    assert!(
+        out.status.success(),
+        "oathtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
 }

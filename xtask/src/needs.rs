@@ -97,10 +97,17 @@ pub const NEEDS: &[Need] = &[
         purpose: Purpose::Test,
     },
     Need {
+        what: "oathtool",
+        probe: Probe::OnPath("oathtool"),
+        packages: &["oathtool"],
+        why: "the MFA tests check our TOTP codes against an independent implementation",
+        purpose: Purpose::Test,
+    },
+    Need {
         what: "python3 venv, ensurepip",
         probe: Probe::PythonImports("venv, ensurepip"),
         packages: &["python3-venv"],
-        why: "the tests make a virtual environment for the Python peers (pysaml2, Authlib, scim2-tester)",
+        why: "the tests make a virtual environment for the Python peers (pysaml2, Authlib, scim2-tester, pyotp)",
         purpose: Purpose::Test,
     },
     Need {

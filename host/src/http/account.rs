@@ -1,5 +1,6 @@
-//! The browser's own account: password sign-in for organisation owners (`/login/password`),
-//! the signed-in landing page (`/account`) and sign-out (`/logout`).
+//! The browser's own account: password sign-in for organisation owners (`/login/password`,
+//! which hands over to `/login/mfa` when the user has an authenticator), the signed-in
+//! landing page (`/account`) and sign-out (`/logout`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,9 +16,12 @@ use super::pages::{expired_form, failure_page, render, secure, Account, Password
 use super::sign_in_limits::over_limit;
 use super::state::AppState;
 use crate::sessions::browser;
+use crate::sessions::password::SignedIn;
 use crate::sso::failure::Failure;
 use crate::sso::pipeline::DEFAULT_LANDING;
 use crate::store;
+use crate::store::sessions::SessionRow;
+use crate::store::users::UserRow;
 use crate::throttle::Rate;
 
 pub fn router() -> Router<AppState> {
@@ -34,20 +38,39 @@ pub(super) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
         .map(|(_, value)| SecretString::from(value.to_string()))
 }
 
-async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
-    let session = match session_cookie(&headers) {
-        Some(token) => browser::current(&state, &token).await,
+/// The signed-in browser's session and user; otherwise the response to give instead (to
+/// the sign-in page, coming back to `return_to`).
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    return_to: &str,
+) -> Result<(SessionRow, UserRow), Response> {
+    let session = match session_cookie(headers) {
+        Some(token) => browser::current(state, &token).await,
         None => Ok(None),
     };
     let row = match session {
         Ok(Some(row)) => row,
-        Ok(None) => return Redirect::to("/login?return_to=/account").into_response(),
-        Err(e) => return failure_page(Failure::Internal(e)),
+        Ok(None) => {
+            return Err(Redirect::to(&format!("/login?return_to={return_to}")).into_response())
+        }
+        Err(e) => return Err(failure_page(Failure::Internal(e))),
     };
-    let user = match store::user_reads::user(&state.store, row.tenant_id, row.user_id).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return failure_page(Failure::Internal(e.into())),
+    match store::user_reads::user(&state.store, row.tenant_id, row.user_id).await {
+        Ok(Some(user)) => Ok((row, user)),
+        Ok(None) => Err(Redirect::to("/login").into_response()),
+        Err(e) => Err(failure_page(Failure::Internal(e.into()))),
+    }
+}
+
+async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
+    let (row, user) = match signed_in(&state, &headers, "/account").await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mfa = match crate::mfa::enrol::status(&state, row.tenant_id, row.user_id).await {
+        Ok(status) => status,
+        Err(e) => return failure_page(Failure::Internal(e)),
     };
     let name = user
         .display_name
@@ -57,6 +80,7 @@ async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
         csrf: csrf.token(),
         name: &name,
         email: &user.email,
+        mfa,
     };
     csrf.apply(render(StatusCode::OK, &page), secure(&state))
 }
@@ -177,11 +201,20 @@ async fn password_submit(
     )
     .await
     {
-        Ok(set_cookie) => (
+        Ok(SignedIn::Session(set_cookie)) => (
             StatusCode::SEE_OTHER,
             [
                 (header::SET_COOKIE, set_cookie),
                 (header::LOCATION, DEFAULT_LANDING.to_string()),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Ok(SignedIn::SecondFactor(set_cookie)) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, set_cookie),
+                (header::LOCATION, "/login/mfa".to_string()),
                 (header::CACHE_CONTROL, "no-store".to_string()),
             ],
         )

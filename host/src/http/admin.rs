@@ -14,7 +14,8 @@ use super::extract::{path_param, ApiJson, ApiQuery, Ctx};
 use super::require::Require;
 use super::state::AppState;
 use crate::audit::query::{self, AuditQuery, Page};
-use crate::rbac::{ReadAudit, ReadTenant, WriteDomains, WriteTokens};
+use crate::mfa::admin::{self as mfa, Enrolment};
+use crate::rbac::{ReadAudit, ReadTenant, WriteDomains, WriteTokens, WriteUsers};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
@@ -31,6 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{token}/rotate", post(rotate_token))
         .route("/audit-events", get(audit_events))
         .route("/users/{user}", get(get_user))
+        .route("/mfa/enrolments", get(mfa_enrolments))
+        .route("/users/{user}/mfa", delete(reset_mfa))
+        .route("/users/{user}/mfa/unlock", post(unlock_mfa))
 }
 
 async fn get_user(
@@ -191,4 +195,32 @@ async fn audit_events(
     Ok(Json(
         query::list_for_tenant(&state.store, &auth, params.into_query()?).await?,
     ))
+}
+
+async fn mfa_enrolments(
+    State(state): State<AppState>,
+    Require(auth): Require<ReadTenant>,
+    ApiQuery(page): ApiQuery<mfa::Page>,
+) -> Result<Json<Vec<Enrolment>>, ApiError> {
+    Ok(Json(mfa::list(&state, &auth, page).await?))
+}
+
+async fn reset_mfa(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteUsers>,
+    Ctx(ctx): Ctx,
+    Path(user): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    mfa::reset(&state, &auth, &ctx, path_param(&user)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unlock_mfa(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteUsers>,
+    Ctx(ctx): Ctx,
+    Path(user): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    mfa::unlock(&state, &auth, &ctx, path_param(&user)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

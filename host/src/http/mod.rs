@@ -1,6 +1,6 @@
 //! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`connections`],
 //! [`sso`] (the login page and the IdP-facing SAML and OIDC endpoints), [`account`] (password
-//! sign-in, the account page, sign-out), [`oauth`] (Gatehouse as OIDC provider), [`scim`]
+//! sign-in, the account page, sign-out), [`mfa`] (the code page, enrolment), [`oauth`] (Gatehouse as OIDC provider), [`scim`]
 //! (SCIM 2.0 provisioning), [`health`]); the handlers' [`state::AppState`]; the permission
 //! proof as an extractor ([`require`]) and the other extractors; the pages and their
 //! templates ([`pages`]), CSRF tokens for the forms ([`csrf`]), the sign-in rate limits
@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod metrics;
+pub mod mfa;
 pub mod middleware;
 pub mod oauth;
 pub mod operator;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(sso::router())
         .merge(account::router())
+        .merge(mfa::router())
         .merge(oauth::router())
         .merge(scim::router())
         .nest(

@@ -1,7 +1,7 @@
-//! The browser's pages: sign-in, password sign-in, the account page, notices (refusals,
-//! errors, rate limits, expired forms) and the sign-out confirmation, rendered from the
-//! askama templates in `host/templates/` (every value auto-escaped), with the headers every
-//! page carries.
+//! The browser's pages: sign-in, password sign-in, the code prompt, the account page with
+//! MFA enrolment and recovery codes, notices (refusals, errors, rate limits, expired forms)
+//! and the sign-out confirmation, rendered from the askama templates in `host/templates/`
+//! (every value auto-escaped), with the headers every page carries.
 
 use askama::Template;
 use axum::http::{header, StatusCode};
@@ -40,13 +40,43 @@ pub struct Password<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Who is signed in, with a sign-out button.
+/// Who is signed in, their second factors, and a sign-out button.
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct Account<'a> {
     pub csrf: &'a str,
     pub name: &'a str,
     pub email: &'a str,
+    pub mfa: crate::mfa::enrol::Status,
+}
+
+/// The second step of a sign-in: a TOTP code or a recovery code.
+#[derive(Template)]
+#[template(path = "mfa_code.html")]
+pub struct MfaCode<'a> {
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// A pending enrolment: the QR code (our own SVG, not escaped), the key, and the form for
+/// the first code.
+#[derive(Template)]
+#[template(path = "mfa_enrol.html")]
+pub struct MfaEnrol<'a> {
+    pub csrf: &'a str,
+    pub secret: &'a str,
+    pub uri: &'a str,
+    pub qr_svg: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// Recovery codes, shown once.
+#[derive(Template)]
+#[template(path = "mfa_codes.html")]
+pub struct MfaCodes<'a> {
+    pub codes: &'a [String],
+    /// An earlier set was voided.
+    pub replaced: bool,
 }
 
 /// The confirmation of a sign-out an application asked for; `hidden` carries its parameters.

@@ -13,10 +13,9 @@ use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx, WasmBody};
 use super::require::Require;
 use super::state::AppState;
+use crate::plugins::dry_run::{self, DryRunReport, PluginDryRun};
 use crate::plugins::manage::{self, UploadParams, ViewPlugins, WritePluginsAs};
-use crate::plugins::pipeline::{
-    self, AssignStage, DryRunReport, PipelineView, PluginDryRun, StageView,
-};
+use crate::plugins::pipeline::{self, AssignStage, PipelineView, StageView};
 use crate::plugins::registry::PluginView;
 use crate::plugins::sign_in::{self, PipelineDryRun};
 use crate::plugins::World;
@@ -140,7 +139,7 @@ async fn dry_run_plugin(
 ) -> Result<Json<DryRunReport>, ApiError> {
     let id: PluginId = path_param(&id)?;
     Ok(Json(
-        pipeline::dry_run_plugin(&state, &auth, id, body).await?,
+        dry_run::dry_run_plugin(&state, &auth, id, body).await?,
     ))
 }
 

@@ -12,6 +12,7 @@ mod cache;
 mod calls;
 mod config;
 mod convert;
+pub mod dry_run;
 mod json;
 mod limits;
 mod log;

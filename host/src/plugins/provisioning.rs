@@ -4,7 +4,7 @@
 //! run the cached pipeline on the blocking pool and fail closed, audited as `plugin.failed`.
 
 use super::convert;
-use super::pipeline::{blocking, PluginRef};
+use super::dry_run::{blocking, PluginRef};
 use super::sign_in::{audit_failure, cached_pipeline, Failed};
 use super::world::World;
 use crate::audit::RequestContext;

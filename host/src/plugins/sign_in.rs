@@ -11,12 +11,10 @@ use serde_json::json;
 
 use super::bindings::types;
 use super::convert;
+use super::dry_run::{blocking, report, DryRunReport, PluginRef, StageReport};
 use super::json as wit_json;
 use super::limits::PluginError;
-use super::pipeline::{
-    blocking, report, resolve, stored_stages, DryRunReport, PluginRef, Stage, StageConfig,
-    StageReport,
-};
+use super::pipeline::{resolve, stored_stages, Stage, StageConfig};
 use super::registry::Registry;
 use super::world::World;
 use crate::audit::action::Action;

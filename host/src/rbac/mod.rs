@@ -13,12 +13,12 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::types::{TenantId, TokenId};
+use crate::types::{TenantId, TokenId, UserId};
 
 /// Who did it, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
-    /// `operator`, `api_token` or `system`.
+    /// `operator`, `api_token`, `user` or `system`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub id: String,
@@ -39,6 +39,14 @@ impl Actor {
             kind: "api_token",
             id: token.to_string(),
             label: name.to_string(),
+        }
+    }
+    /// A signed-in user acting for themselves (`label`: their email, when known).
+    pub fn user(user: UserId, label: &str) -> Self {
+        Self {
+            kind: "user",
+            id: user.to_string(),
+            label: label.to_string(),
         }
     }
     /// Gatehouse itself (first-start bootstrap, CLI maintenance).
@@ -70,10 +78,12 @@ pub enum Scope {
     SsoWrite,
     /// Provision users and groups over SCIM 2.0 (the token an IdP's SCIM client holds).
     Scim,
+    /// Manage users' sign-in factors: reset and unlock MFA.
+    UsersWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::Admin,
         Scope::TenantRead,
         Scope::DomainsWrite,
@@ -82,6 +92,7 @@ impl Scope {
         Scope::PluginsWrite,
         Scope::SsoWrite,
         Scope::Scim,
+        Scope::UsersWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +105,7 @@ impl Scope {
             Scope::PluginsWrite => "plugins:write",
             Scope::SsoWrite => "sso:write",
             Scope::Scim => "scim",
+            Scope::UsersWrite => "users:write",
         }
     }
 }
@@ -196,6 +208,8 @@ permission!(/// Manage a tenant's plugins, pipeline and role catalogue, and run 
 permission!(/// Manage a tenant's SSO connections and run test sign-ins.
     WriteSso => Scope::SsoWrite);
 
+permission!(/// Reset and unlock users' MFA.
+    WriteUsers => Scope::UsersWrite);
 permission!(/// Create, change and delete users and groups over SCIM.
     ProvisionScim => Scope::Scim);
 

@@ -15,13 +15,13 @@ pub mod discovery;
 pub mod error;
 pub mod eval;
 pub mod filter;
+#[cfg(test)]
+mod filter_tests;
 pub mod groups;
 pub mod list;
 pub mod membership;
 pub mod params;
 pub mod patch;
-#[cfg(test)]
-mod patch_tests;
 pub mod path;
 pub mod prefilter;
 pub mod projection;

@@ -97,30 +97,30 @@ pub async fn current(state: &Services, token: &SecretString) -> Result<Option<Se
     Ok(Some(row))
 }
 
+/// A `Set-Cookie` value for one of Gatehouse's own cookies: HttpOnly, SameSite=Lax, whole
+/// site, Secure when the public URL is https. An empty `value` with age 0 clears it.
+pub fn cookie(state: &Services, name: &str, value: &str, max_age_secs: i64) -> String {
+    let secure = if state.config.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+}
+
 /// The `Set-Cookie` value for a new session.
 pub fn set_cookie(state: &Services, opened: &Opened) -> String {
-    format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+    cookie(
+        state,
+        COOKIE,
         opened.token.expose_secret(),
         opened.max_age_secs,
-        secure_flag(state)
     )
 }
 
 /// The `Set-Cookie` value that clears the session cookie.
 pub fn clear_cookie(state: &Services) -> String {
-    format!(
-        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        secure_flag(state)
-    )
-}
-
-fn secure_flag(state: &Services) -> &'static str {
-    if state.config.is_https() {
-        "; Secure"
-    } else {
-        ""
-    }
+    cookie(state, COOKIE, "", 0)
 }
 
 /// Revokes a session (sign-out), audited as `logout`.
@@ -139,11 +139,7 @@ pub async fn revoke(
         ctx,
         NewEvent {
             chain: Chain::Tenant(row.tenant_id),
-            actor: Actor {
-                kind: "user",
-                id: row.user_id.to_string(),
-                label: row.user_id.to_string(),
-            },
+            actor: Actor::user(row.user_id, &row.user_id.to_string()),
             action: Action::Logout,
             target: Target::new("session", row.id),
             before: None,

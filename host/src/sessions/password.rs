@@ -137,17 +137,26 @@ pub async fn set_owner(
 pub const BAD_CREDENTIALS: &str =
     "the email or password is wrong, or password sign-in is off for this account";
 
+/// What a password that passed leads to; each carries a `Set-Cookie` value.
+#[derive(Debug)]
+pub enum SignedIn {
+    /// A session: the user is signed in.
+    Session(String),
+    /// A second-factor challenge: the code page comes next.
+    SecondFactor(String),
+}
+
 /// Signs in with a password to `tenant` (`None`: no organisation matched, which is refused
-/// after the same verification cost). Returns the `Set-Cookie` value. Every failure is
-/// audited with its real reason (in the tenant's chain, when there is a tenant) and answered
-/// with [`BAD_CREDENTIALS`].
+/// after the same verification cost). A user with an authenticator gets a second-factor
+/// challenge, not a session. Every failure is audited with its real reason (in the tenant's
+/// chain, when there is a tenant) and answered with [`BAD_CREDENTIALS`].
 pub async fn sign_in(
     state: &Services,
     tenant: Option<&TenantRecord>,
     email: &str,
     password: SecretString,
     ctx: &RequestContext,
-) -> Result<String, Error> {
+) -> Result<SignedIn, Error> {
     let Some(tenant) = tenant else {
         let _ = verified(password, DECOY_HASH.to_string()).await?;
         return Err(Error::Unauthenticated(BAD_CREDENTIALS.into()));
@@ -190,8 +199,15 @@ pub async fn sign_in(
         .await?;
         return Err(Error::Unauthenticated(BAD_CREDENTIALS.into()));
     };
-    let mut tx = state.store.begin().await?;
     let user = credential.user;
+    let second_factor = crate::mfa::challenge::required(state, tenant.id, user.id).await?;
+    let mut tx = state.store.begin().await?;
+    if second_factor {
+        let cookie =
+            crate::mfa::challenge::open(state, &mut tx, tenant.id, user.id, "password").await?;
+        tx.commit().await?;
+        return Ok(SignedIn::SecondFactor(cookie));
+    }
     let opened = browser::open(state, &mut tx, tenant.id, user.id, "password".into(), ctx).await?;
     audit::record(
         &mut tx,
@@ -199,11 +215,7 @@ pub async fn sign_in(
         ctx,
         NewEvent {
             chain: Chain::Tenant(tenant.id),
-            actor: Actor {
-                kind: "user",
-                id: user.id.to_string(),
-                label: user.email.clone(),
-            },
+            actor: Actor::user(user.id, &user.email),
             action: Action::LoginSucceeded,
             target: Target::new("user", user.id),
             before: None,
@@ -217,7 +229,7 @@ pub async fn sign_in(
     )
     .await?;
     tx.commit().await?;
-    Ok(browser::set_cookie(state, &opened))
+    Ok(SignedIn::Session(browser::set_cookie(state, &opened)))
 }
 
 #[cfg(test)]

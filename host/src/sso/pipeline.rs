@@ -13,7 +13,7 @@ use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory::{self, Outcome};
 use crate::error::Error;
 use crate::identity::{Mapped, RawIdentity, RoleGrant};
-use crate::plugins::pipeline::DryRunReport;
+use crate::plugins::dry_run::DryRunReport;
 use crate::plugins::sign_in;
 use crate::services::Services;
 use crate::sessions::browser;
@@ -133,11 +133,7 @@ async fn sign_in_user(
     let login = signed_in(&mapped, connection.id);
     let reconciled = directory::reconcile(&mut tx, tenant.id, &login, &domains, now).await??;
     let user = &reconciled.user;
-    let actor = Actor {
-        kind: "user",
-        id: user.id.to_string(),
-        label: user.email.clone(),
-    };
+    let actor = Actor::user(user.id, &user.email);
     let lifecycle = match reconciled.outcome {
         Outcome::Provisioned => Some(Action::UserProvisioned),
         Outcome::Linked => Some(Action::UserLinked),

@@ -10,6 +10,8 @@ pub mod groups;
 pub mod keys;
 pub mod listing;
 pub mod memberships;
+pub mod mfa;
+pub mod mfa_challenges;
 pub mod plugins;
 pub mod provider;
 pub mod roles;

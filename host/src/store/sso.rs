@@ -233,14 +233,15 @@ pub async fn insert_replay(
     Ok(())
 }
 
-/// Drops expired login states, replay entries and authorization codes (every tenant:
-/// housekeeping that reads no data).
+/// Drops expired login states, replay entries, authorization codes and second-factor
+/// challenges (every tenant: housekeeping that reads no data).
 pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
     let mut n = 0;
     for sql in [
         "DELETE FROM sso_login_states WHERE expires_at < $1",
         "DELETE FROM saml_replay WHERE expires_at < $1",
         "DELETE FROM oauth_codes WHERE expires_at < $1",
+        "DELETE FROM mfa_challenges WHERE expires_at < $1",
         // Sessions past either timeout are dead whatever else holds; the codes that named
         // them (60 s) went just before.
         "DELETE FROM sessions WHERE (idle_expires_at < $1 OR absolute_expires_at < $1) \

@@ -303,6 +303,9 @@ pub async fn delete_user(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreRe
         "user_identities",
         "group_members",
         "role_assignments",
+        "mfa_challenges",
+        "mfa_recovery_codes",
+        "mfa_totp",
     ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"

@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
-use super::error::{ScimError, ScimType};
-use super::patch::apply;
-use super::schema::{Attr, GROUP_ATTRS, USER_ATTRS};
+use super::apply;
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::schema::{Attr, GROUP_ATTRS, USER_ATTRS};
 
 fn user() -> Value {
     json!({
