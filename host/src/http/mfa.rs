@@ -131,8 +131,17 @@ async fn code_submit(
     }
 }
 
-/// The signed-in user as an enrollee: the organisation's name is the app's issuer label.
-async fn enrollee(state: &AppState, headers: &HeaderMap) -> Result<Enrollee, Response> {
+/// The signed-in user posting a form with a valid CSRF token, as an enrollee (the
+/// organisation's name is the app's issuer label); otherwise the response to give.
+async fn enrollee(
+    state: &AppState,
+    csrf: &Csrf,
+    presented: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Enrollee, Response> {
+    if !csrf.verify(presented) {
+        return Err(expired_form(state, csrf));
+    }
     let (row, user) = signed_in(state, headers, "/account").await?;
     let issuer = match store::tenants::get(&state.store, row.tenant_id).await {
         Ok(Some(t)) => t.name,
@@ -158,10 +167,7 @@ async fn enrol_start(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if !csrf.verify(form.csrf.as_deref()) {
-        return expired_form(&state, &csrf);
-    }
-    let who = match enrollee(&state, &headers).await {
+    let who = match enrollee(&state, &csrf, form.csrf.as_deref(), &headers).await {
         Ok(who) => who,
         Err(response) => return response,
     };
@@ -202,10 +208,7 @@ async fn enrol_confirm(
     headers: HeaderMap,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
-    if !csrf.verify(form.csrf.as_deref()) {
-        return expired_form(&state, &csrf);
-    }
-    let who = match enrollee(&state, &headers).await {
+    let who = match enrollee(&state, &csrf, form.csrf.as_deref(), &headers).await {
         Ok(who) => who,
         Err(response) => return response,
     };
@@ -237,10 +240,7 @@ async fn new_recovery_codes(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if !csrf.verify(form.csrf.as_deref()) {
-        return expired_form(&state, &csrf);
-    }
-    let who = match enrollee(&state, &headers).await {
+    let who = match enrollee(&state, &csrf, form.csrf.as_deref(), &headers).await {
         Ok(who) => who,
         Err(response) => return response,
     };

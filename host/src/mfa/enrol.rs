@@ -7,12 +7,14 @@
 
 use serde::Serialize;
 use serde_json::json;
+use zeroize::Zeroizing;
 
 use super::{recovery, totp, verify};
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::services::Services;
+use crate::store::mfa::TotpRow;
 use crate::store::{self, Tx};
 use crate::types::{TenantId, Timestamp, UserId};
 
@@ -85,22 +87,29 @@ pub async fn start(state: &Services, who: &Enrollee) -> Result<Started, Error> {
     Ok(started)
 }
 
-/// The pending enrolment, shown again (after a wrong first code).
-pub async fn pending(state: &Services, who: &Enrollee) -> Result<Option<Started>, Error> {
+/// The pending enrolment's row and opened secret, if there is one.
+async fn open_pending(
+    state: &Services,
+    who: &Enrollee,
+) -> Result<Option<(TotpRow, Zeroizing<Vec<u8>>)>, Error> {
     let row = store::mfa::totp(&state.store, who.tenant, who.user).await?;
     let Some(row) = row.filter(|r| r.confirmed_at.is_none()) else {
         return Ok(None);
     };
+    let purpose = verify::purpose(who.user);
     let secret = state
         .secrets
-        .open(
-            &state.store,
-            who.tenant,
-            &verify::purpose(who.user),
-            &row.secret_sealed,
-        )
+        .open(&state.store, who.tenant, &purpose, &row.secret_sealed)
         .await?;
-    show(&secret, who).map(Some)
+    Ok(Some((row, secret)))
+}
+
+/// The pending enrolment, shown again (after a wrong first code).
+pub async fn pending(state: &Services, who: &Enrollee) -> Result<Option<Started>, Error> {
+    match open_pending(state, who).await? {
+        Some((_, secret)) => show(&secret, who).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Confirms the pending enrolment with a first code; returns the recovery codes.
@@ -110,21 +119,11 @@ pub async fn confirm(
     code: &str,
     ctx: &RequestContext,
 ) -> Result<Vec<String>, Error> {
-    let row = store::mfa::totp(&state.store, who.tenant, who.user).await?;
-    let Some(row) = row.filter(|r| r.confirmed_at.is_none()) else {
+    let Some((row, secret)) = open_pending(state, who).await? else {
         return Err(Error::Conflict(
             "there is no enrolment to confirm: start again".into(),
         ));
     };
-    let secret = state
-        .secrets
-        .open(
-            &state.store,
-            who.tenant,
-            &verify::purpose(who.user),
-            &row.secret_sealed,
-        )
-        .await?;
     let now = state.clock.now();
     let Some(step) = totp::matching_step(&secret, code, now, row.last_step)? else {
         return Err(Error::invalid(

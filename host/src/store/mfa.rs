@@ -8,6 +8,16 @@ use sqlx::Row;
 use super::{Db, Store, StoreResult, Tx};
 use crate::types::{TenantId, Timestamp, UserId};
 
+/// Runs `sql` (whose `$1` and `$2` are the tenant and the user) in `tx`; rows changed.
+async fn for_user(tx: &mut Tx, sql: &str, tenant: TenantId, user: UserId) -> StoreResult<u64> {
+    let done = sqlx::query(sql)
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// A user's authenticator as stored.
 #[derive(Debug, Clone)]
 pub struct TotpRow {
@@ -125,13 +135,9 @@ pub async fn accept_step(
 
 /// Clears the failure count after a recovery code was accepted.
 pub async fn clear_failures(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE mfa_totp SET failures = 0, retry_at = NULL WHERE tenant_id = $1 AND user_id = $2",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .execute(tx.conn())
-    .await?;
+    let sql =
+        "UPDATE mfa_totp SET failures = 0, retry_at = NULL WHERE tenant_id = $1 AND user_id = $2";
+    for_user(tx, sql, tenant, user).await?;
     Ok(())
 }
 
@@ -171,31 +177,19 @@ pub async fn set_backoff(
 
 /// Lifts a lock and the failure count. False when there was no lock to lift.
 pub async fn unlock(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE mfa_totp SET locked_at = NULL, failures = 0, retry_at = NULL \
-         WHERE tenant_id = $1 AND user_id = $2 AND locked_at IS NOT NULL",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let sql = "UPDATE mfa_totp SET locked_at = NULL, failures = 0, retry_at = NULL \
+               WHERE tenant_id = $1 AND user_id = $2 AND locked_at IS NOT NULL";
+    Ok(for_user(tx, sql, tenant, user).await? == 1)
 }
 
 /// Removes the authenticator and the recovery codes. False when there was none.
 pub async fn remove(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<bool> {
-    sqlx::query("DELETE FROM mfa_recovery_codes WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .execute(tx.conn())
-        .await?;
-    let done = sqlx::query("DELETE FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected() == 1)
+    for_user(tx, DELETE_CODES, tenant, user).await?;
+    let sql = "DELETE FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2";
+    Ok(for_user(tx, sql, tenant, user).await? == 1)
 }
+
+const DELETE_CODES: &str = "DELETE FROM mfa_recovery_codes WHERE tenant_id = $1 AND user_id = $2";
 
 /// Replaces the user's recovery codes with `hashes`.
 pub async fn replace_recovery_codes(
@@ -205,11 +199,7 @@ pub async fn replace_recovery_codes(
     hashes: &[[u8; 32]],
     now: Timestamp,
 ) -> StoreResult<()> {
-    sqlx::query("DELETE FROM mfa_recovery_codes WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant.to_string())
-        .bind(user.to_string())
-        .execute(tx.conn())
-        .await?;
+    for_user(tx, DELETE_CODES, tenant, user).await?;
     for hash in hashes {
         sqlx::query(
             "INSERT INTO mfa_recovery_codes (tenant_id, user_id, code_hash, created_at) \
