@@ -309,7 +309,10 @@ async fn recovery_codes_work_once_and_new_ones_void_the_old_set() {
         .map(|s| s.split('<').next().unwrap().to_string())
         .collect();
     assert_eq!(fresh.len(), 10);
-    last_event(&app, &tenant, "mfa.recovery_codes_regenerated").await;
+    assert_eq!(
+        last_event(&app, &tenant, "mfa.recovery_codes_regenerated").await["actor"]["type"],
+        "user"
+    );
     let r = code(&app, &again, &codes[1]).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the old set is void");
     let r = code(&app, &again, &fresh[0]).await;

@@ -66,7 +66,7 @@ pub async fn current(
     token: &SecretString,
 ) -> Result<Option<ChallengeRow>, Error> {
     let text = token.expose_secret();
-    if text.len() != 43 || !text.is_ascii() {
+    if text.len() != browser::TOKEN_CHARS || !text.is_ascii() {
         return Ok(None);
     }
     let found = store::mfa_challenges::by_token_hash(&state.store, &hash(text)).await?;

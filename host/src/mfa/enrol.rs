@@ -28,8 +28,8 @@ pub struct Enrollee {
     pub issuer: String,
 }
 
-/// A pending enrolment as the enrolment page shows it.
-#[derive(Debug, Serialize)]
+/// A pending enrolment as the enrolment page shows it (no `Debug`: it holds the secret).
+#[derive(Serialize)]
 pub struct Started {
     pub secret: String,
     pub uri: String,

@@ -14,7 +14,7 @@ use crate::types::{SessionId, TenantId, UserId};
 /// The cookie's name.
 pub const COOKIE: &str = "gatehouse_session";
 /// Length of a token: 32 random bytes, base64url.
-const TOKEN_CHARS: usize = 43;
+pub const TOKEN_CHARS: usize = 43;
 /// Idle expiry is written at most this often, so most requests stay reads.
 const TOUCH_EVERY_SECS: i64 = 60;
 
