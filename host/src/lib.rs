@@ -21,7 +21,7 @@
 //! | [`sso`] | SSO connections and the sign-in flow by step (start, login state, ACS / callback, the one pipeline tail); [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
 //! | [`identity`] | who signs in, in our own types: raw identity, identity, profile, role grants (the plugin contract's records are converted at the plugin boundary) |
 //! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
-//! | [`policy`] | tenant security policy (SSO-only) |
+//! | [`policy`] | the tenant security policy document (SSO-only, MFA, sessions, networks, passwords, classification), its presets, and [`policy::admit`], the one enforcement point on every path that makes a session or a token |
 //! | [`mfa`] | TOTP authenticators (RFC 6238) and recovery codes: enrolment, the sign-in's second step with its throttle and lock, the administrator's list, reset and unlock |
 //! | [`directory`] | the one writer of users, IdP identities, groups, memberships and role assignments, with the per-attribute authority rules; just-in-time provisioning and linking; deprovisioning and SCIM-derived roles |
 //! | [`scim`] | the SCIM 2.0 server: Users, Groups, Bulk, filters, PATCH, ETags, discovery |
@@ -61,6 +61,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod mfa;
+pub mod outbox;
 pub mod plugins;
 pub mod policy;
 pub mod provider;

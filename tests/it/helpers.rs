@@ -182,7 +182,22 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    /// [`TestApp::call`] with extra request `headers`.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -241,6 +256,21 @@ impl TestApp {
 
     pub async fn api(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
         self.call(method, &format!("/api/v1{path}"), Some(token), body)
+            .await
+    }
+
+    /// [`TestApp::api`] from the client address `ip`, as a trusted proxy in front reports it.
+    pub async fn api_from(
+        &self,
+        ip: &str,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let headers = [("x-forwarded-for", ip)];
+        let path = format!("/api/v1{path}");
+        self.call_with(method, &path, Some(token), body, &headers)
             .await
     }
 

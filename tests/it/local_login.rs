@@ -164,12 +164,11 @@ async fn sso_only_never_locks_the_owner_out() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(
-        last_event(&app, &tenant, "policy.updated").await["after"]["sso_only"],
-        true
-    );
+    let updated = last_event(&app, &tenant, "policy.updated").await;
+    assert_eq!(updated["before"]["sso_only"], false);
+    assert_eq!(updated["after"]["policy"]["sso_only"], true);
     let r = app.api(&token, Method::GET, "/policy", None).await;
-    assert_eq!(r.body, json!({"sso_only": true}));
+    assert_eq!(r.body["sso_only"], true);
 
     // (Accounts other than the owner have no password yet; `sso_only` is checked for them
     // in the sign-in itself.)

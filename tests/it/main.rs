@@ -21,6 +21,7 @@ mod oidc_provider;
 mod operations;
 mod peers;
 mod plugins;
+mod policy;
 mod saml;
 mod saml_attacks;
 mod scim;

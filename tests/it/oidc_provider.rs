@@ -116,6 +116,10 @@ async fn a_standard_client_completes_the_code_flow_and_validates_the_tokens() {
     let id = &done["id_token"];
     assert_eq!(id["tenant"], tenant.as_str());
     assert_eq!(id["tenant_slug"], "rp-app");
+    assert_eq!(
+        id["data_classification"], "Unclassified",
+        "the policy's level"
+    );
     assert_eq!(id["email"], "owner@rp-app.example");
     assert_eq!(id["aud"], client_id);
     assert!(id["roles"].is_array() && id["sid"].is_string(), "{id}");
@@ -521,4 +525,42 @@ async fn a_logout_without_a_hint_signs_out_only_when_the_user_confirms() {
         "http://127.0.0.1:9/bye?state=s2"
     );
     assert_ne!(account_status(&app, &cookie).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn authorize_refuses_a_session_the_policy_no_longer_accepts() {
+    let app = spawn_app().await;
+    let (tenant, cookie) = signed_in(&app, "rp-strict").await;
+    let registered = register_app(&app, true).await;
+    let client_id = registered["client_id"].as_str().unwrap();
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let url = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}\
+         &scope=openid&state=s1&code_challenge={}&code_challenge_method=S256",
+        app.url,
+        "http%3A%2F%2F127.0.0.1%3A9%2Fcallback",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+    assert!(authorize(&url, &cookie).await.contains("code="));
+
+    // MFA becomes required with no grace: the password-only session gets no more codes.
+    let r = app
+        .api(
+            &token,
+            Method::PUT,
+            "/policy",
+            Some(json!({"mfa": {"required": "direct", "grace_days": 0}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let location = authorize(&url, &cookie).await;
+    assert!(
+        location.starts_with(CALLBACK) && location.contains("error=access_denied"),
+        "{location}"
+    );
+    assert!(location.contains("state=s1"), "{location}");
+    assert_eq!(
+        crate::saml::last_event(&app, &tenant, "login.failed").await["after"]["reason"],
+        "mfa_required"
+    );
 }

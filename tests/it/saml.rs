@@ -142,7 +142,25 @@ pub(crate) async fn submit_form(
     cookie: Option<&str>,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut get = browser().get(format!("{base}{page}"));
+    submit_form_with(base, page, action, cookie, fields, &[]).await
+}
+
+/// [`submit_form`] with extra request `headers` on both requests (`X-Forwarded-For`, say).
+pub(crate) async fn submit_form_with(
+    base: &str,
+    page: &str,
+    action: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let with = |mut request: reqwest::RequestBuilder| {
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    };
+    let mut get = with(browser().get(format!("{base}{page}")));
     if let Some(c) = cookie {
         get = get.header("cookie", c);
     }
@@ -168,8 +186,7 @@ pub(crate) async fn submit_form(
         .collect();
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("csrf", &token));
-    browser()
-        .post(format!("{base}{action}"))
+    with(browser().post(format!("{base}{action}")))
         .header("cookie", cookies.join("; "))
         .form(&form)
         .send()

@@ -181,7 +181,11 @@ class Idp:
             destination=destination,
             sp_entity_id=sp_entity_id,
             name_id=name_id,
-            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"},
+            authn={
+                "class_ref": options.get(
+                    "authn_class", "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
+                )
+            },
             sign_response=options.get("sign_response", False),
             sign_assertion=options.get("sign_assertion", True),
             encrypt_assertion=options.get("encrypt_assertion", False),

@@ -15,14 +15,17 @@ use tokio::net::TcpListener;
 pub use crate::http::state::AppState;
 pub use start::{start, Started};
 
-/// Serves HTTP on `listener` until `shutdown` resolves, with housekeeping beside it.
+/// Serves HTTP on `listener` until `shutdown` resolves, with housekeeping and the outbox's
+/// delivery worker beside it.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
+    let delivery = tokio::spawn(crate::outbox::worker::run(state.services.clone()));
     let result = crate::http::serve(state, listener, shutdown).await;
     housekeeping.abort();
+    delivery.abort();
     result
 }

@@ -7,6 +7,7 @@ use crate::types::text_enum;
 text_enum! {
     /// What an audit event records.
     pub enum Action {
+        AccessDenied = "access.denied",
         ApiTokenCreated = "api_token.created",
         ApiTokenRevoked = "api_token.revoked",
         ApiTokenRotated = "api_token.rotated",
@@ -28,6 +29,8 @@ text_enum! {
         OperatorTokenCreated = "operator_token.created",
         OperatorTokenRotated = "operator_token.rotated",
         OwnerSet = "owner.set",
+        PasswordResetIssued = "password_reset.issued",
+        PasswordSet = "password.set",
         PipelineStageAssigned = "pipeline.stage_assigned",
         PipelineStageReset = "pipeline.stage_reset",
         PluginDeleted = "plugin.deleted",
@@ -35,6 +38,7 @@ text_enum! {
         PluginPublished = "plugin.published",
         PluginUploaded = "plugin.uploaded",
         PolicyUpdated = "policy.updated",
+        SessionRevoked = "session.revoked",
         ScimGroupCreated = "scim_group.created",
         ScimGroupUpdated = "scim_group.updated",
         ScimGroupDeleted = "scim_group.deleted",
@@ -53,6 +57,7 @@ text_enum! {
         TenantSuspended = "tenant.suspended",
         TenantResumed = "tenant.resumed",
         TenantDeleted = "tenant.deleted",
+        UserInvited = "user.invited",
         UserLinked = "user.linked",
         UserProvisioned = "user.provisioned",
     }

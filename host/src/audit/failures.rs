@@ -29,7 +29,10 @@ const MAX_TARGETS: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Kind {
     pub tenant: TenantId,
-    /// What was targeted: `password` (an account) or `sso_connection`.
+    /// The event written: `login.failed`, or `access.denied` for a refused API call.
+    pub action: Action,
+    /// What was targeted: `password` (an account), `sso_connection`, `mfa`, `policy` (a sign-in the
+    /// policy refused) or `api_token` (an admin call from outside the allow-list).
     pub target_type: &'static str,
     /// The refusal's stable code.
     pub reason: String,
@@ -189,7 +192,7 @@ async fn write(
         NewEvent {
             chain: Chain::Tenant(kind.tenant),
             actor: Actor::system("sign-in"),
-            action: Action::LoginFailed,
+            action: kind.action,
             target: Target::new(kind.target_type, target),
             before: None,
             after: Some(after),
@@ -213,6 +216,7 @@ mod tests {
         let log = FailureLog::new();
         let kind = Kind {
             tenant: TenantId::generate(),
+            action: Action::LoginFailed,
             target_type: "password",
             reason: "wrong_password".into(),
         };

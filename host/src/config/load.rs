@@ -105,6 +105,17 @@ impl Config {
                 });
             }
         }
+        if let Some(url) = &self.smtp.url {
+            use secrecy::ExposeSecret;
+            let url = url.expose_secret();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(ConfigError {
+                    message: "smtp.url has an unsupported scheme".into(),
+                    hint: "use smtp://host:25, smtp://host:587?tls=required or smtps://host:465"
+                        .into(),
+                });
+            }
+        }
         Ok(())
     }
 

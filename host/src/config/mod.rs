@@ -31,6 +31,7 @@ pub struct Config {
     pub sso: SsoConfig,
     pub scim: ScimConfig,
     pub throttle: ThrottleConfig,
+    pub smtp: SmtpConfig,
 }
 
 impl Default for Config {
@@ -46,6 +47,30 @@ impl Default for Config {
             sso: SsoConfig::default(),
             scim: ScimConfig::default(),
             throttle: ThrottleConfig::default(),
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+/// Outgoing email (invitations and password resets). Unset: links are only shown to the
+/// admin who made them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// `smtp://host:port` (plain, for a relay on loopback), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://host:465`, with `user:password@` when the relay wants it.
+    /// Printed redacted.
+    #[serde(serialize_with = "redact")]
+    pub url: Option<SecretString>,
+    /// The `From` of every email.
+    pub from: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            from: "Gatehouse <no-reply@localhost>".into(),
         }
     }
 }

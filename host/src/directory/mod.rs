@@ -7,6 +7,7 @@
 //! [`provision`]. A user's roles are the union of what each source gave it.
 
 pub mod authority;
+pub mod local;
 pub mod owner;
 pub mod provision;
 pub mod record;

@@ -2,7 +2,7 @@
 //! which hands over to `/login/mfa` when the user has an authenticator), the signed-in
 //! landing page (`/account`) and sign-out (`/logout`).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,8 +15,8 @@ use super::extract::{cookies, Ctx};
 use super::pages::{expired_form, failure_page, render, secure, Account, Password};
 use super::sign_in_limits::over_limit;
 use super::state::AppState;
-use crate::sessions::browser;
 use crate::sessions::password::SignedIn;
+use crate::sessions::{browser, manage};
 use crate::sso::failure::Failure;
 use crate::sso::pipeline::DEFAULT_LANDING;
 use crate::store;
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/login/password", get(password_page).post(password_submit))
         .route("/account", get(account))
         .route("/logout", post(logout))
+        .route("/account/sessions/{id}/revoke", post(revoke_session))
 }
 
 /// The session cookie's value, if the request carries one.
@@ -72,6 +73,10 @@ async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
         Ok(status) => status,
         Err(e) => return failure_page(Failure::Internal(e)),
     };
+    let sessions = match manage::list(&state, row.tenant_id, row.user_id).await {
+        Ok(sessions) => sessions,
+        Err(e) => return failure_page(Failure::Internal(e)),
+    };
     let name = user
         .display_name
         .clone()
@@ -81,8 +86,37 @@ async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
         name: &name,
         email: &user.email,
         mfa,
+        sessions: &sessions,
+        current: row.id,
     };
     csrf.apply(render(StatusCode::OK, &page), secure(&state))
+}
+
+/// The signed-in user ends one of their other sessions.
+async fn revoke_session(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if !csrf.verify(form.csrf.as_deref()) {
+        return expired_form(&state, &csrf);
+    }
+    let (row, user) = match signed_in(&state, &headers, "/account").await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Ok(id) = id.parse() else {
+        return failure_page(Failure::NotFound);
+    };
+    let actor = crate::audit::Actor::user(row.user_id, &user.email);
+    match manage::revoke(&state, row.tenant_id, row.user_id, id, actor, &ctx).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(crate::Error::NotFound(_)) => failure_page(Failure::NotFound),
+        Err(e) => failure_page(Failure::Internal(e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -220,6 +254,6 @@ async fn password_submit(
         )
             .into_response(),
         Err(crate::Error::Unauthenticated(message)) => refused(&message),
-        Err(e) => failure_page(Failure::Internal(e)),
+        Err(e) => failure_page(Failure::from(e)),
     }
 }

@@ -17,6 +17,8 @@ use crate::audit::query::{self, AuditQuery, Page};
 use crate::mfa::admin::{self as mfa, Enrolment};
 use crate::rbac::{ReadAudit, ReadTenant, WriteDomains, WriteTokens, WriteUsers};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
+use crate::sessions::links;
+use crate::sessions::manage::{self, SessionView};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
 use crate::tenancy::{self, TenantView};
@@ -35,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/mfa/enrolments", get(mfa_enrolments))
         .route("/users/{user}/mfa", delete(reset_mfa))
         .route("/users/{user}/mfa/unlock", post(unlock_mfa))
+        .route("/users/{user}/sessions", get(user_sessions))
+        .route("/invitations", post(invite))
+        .route("/users/{user}/password-reset", post(password_reset))
+        .route("/users/{user}/sessions/{session}", delete(revoke_session))
 }
 
 async fn get_user(
@@ -203,6 +209,46 @@ async fn mfa_enrolments(
     ApiQuery(page): ApiQuery<mfa::Page>,
 ) -> Result<Json<Vec<Enrolment>>, ApiError> {
     Ok(Json(mfa::list(&state, &auth, page).await?))
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteUsers>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<links::Invite>,
+) -> Result<(StatusCode, Json<links::Issued>), ApiError> {
+    let issued = links::invite(&state, &auth, &ctx, body).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+async fn password_reset(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteUsers>,
+    Ctx(ctx): Ctx,
+    Path(user): Path<String>,
+) -> Result<(StatusCode, Json<links::Issued>), ApiError> {
+    let issued = links::reset(&state, &auth, &ctx, path_param(&user)?).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+async fn user_sessions(
+    State(state): State<AppState>,
+    Require(auth): Require<ReadTenant>,
+    Path(user): Path<String>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let user = path_param(&user)?;
+    Ok(Json(manage::list_for_admin(&state, &auth, user).await?))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteUsers>,
+    Ctx(ctx): Ctx,
+    Path((user, session)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (user, session) = (path_param(&user)?, path_param(&session)?);
+    manage::revoke_for_admin(&state, &auth, &ctx, user, session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn reset_mfa(

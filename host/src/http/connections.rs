@@ -2,7 +2,7 @@
 //! update, delete, start a test sign-in (which returns the IdP URL to open), manage SP
 //! encryption keys; and the tenant's sign-in policy (`/api/v1/policy`, SSO-only).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/sso/connections/{id}/test", post(test))
         .route("/policy", get(get_policy).put(put_policy))
+        .route("/policy/presets/{name}", post(apply_preset))
         .route("/sso/connections/{id}/encryption-keys", post(add_key))
         .route(
             "/sso/connections/{id}/encryption-keys/{key}",
@@ -139,6 +140,16 @@ async fn remove_key(
     ))
 }
 
+/// The operator's door to a tenant's policy (to undo a lock-out, say): the same handlers.
+pub fn operator_policy_router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants/{tenant}/policy", get(get_policy).put(put_policy))
+        .route(
+            "/tenants/{tenant}/policy/presets/{name}",
+            post(apply_preset),
+        )
+}
+
 async fn get_policy(
     State(state): State<AppState>,
     Require(auth): Require<ReadTenant>,
@@ -146,11 +157,33 @@ async fn get_policy(
     Ok(Json(policy::get(&state, &auth).await?))
 }
 
+/// `?confirm_lockout=true` saves an allow-list that leaves out the caller's own address.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicyQuery {
+    #[serde(default)]
+    confirm_lockout: bool,
+}
+
 async fn put_policy(
     State(state): State<AppState>,
     Require(auth): Require<WriteSso>,
     Ctx(ctx): Ctx,
+    Query(q): Query<PolicyQuery>,
     ApiJson(body): ApiJson<Policy>,
 ) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(policy::set(&state, &auth, &ctx, body).await?))
+    Ok(Json(
+        policy::set(&state, &auth, &ctx, body, q.confirm_lockout).await?,
+    ))
+}
+
+async fn apply_preset(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteSso>,
+    Ctx(ctx): Ctx,
+    Path(name): Path<String>,
+) -> Result<Json<Policy>, ApiError> {
+    Ok(Json(
+        policy::apply_preset(&state, &auth, &ctx, &name).await?,
+    ))
 }

@@ -24,6 +24,7 @@ use crate::sessions::browser;
 use crate::sso::failure::Failure;
 use crate::sso::pipeline::DEFAULT_LANDING;
 use crate::store;
+use crate::store::mfa_challenges::ChallengeRow;
 use crate::throttle::Rate;
 
 /// Code attempts per challenge per minute (the per-user throttle is stricter still).
@@ -32,6 +33,7 @@ const PER_CHALLENGE_PER_MINUTE: u32 = 10;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login/mfa", get(code_page).post(code_submit))
+        .route("/login/mfa/enrol", post(forced_enrol_submit))
         .route("/account/mfa/totp", post(enrol_start))
         .route("/account/mfa/totp/confirm", post(enrol_confirm))
         .route("/account/mfa/recovery-codes", post(new_recovery_codes))
@@ -42,6 +44,19 @@ fn challenge_cookie(headers: &HeaderMap) -> Option<SecretString> {
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| SecretString::from(value.to_string()))
 }
+
+/// The rate-limit key and rate of one challenge's code attempts.
+fn per_challenge(token: &SecretString) -> (String, Option<Rate>) {
+    use secrecy::ExposeSecret;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.expose_secret().as_bytes());
+    let key = format!("mfa:{}", hex::encode(&digest[..12]));
+    (key, Rate::per_minute(PER_CHALLENGE_PER_MINUTE))
+}
+
+/// Where each enrolment page posts its first code.
+const ACCOUNT_ENROL: &str = "/account/mfa/totp/confirm";
+const LOGIN_ENROL: &str = "/login/mfa/enrol";
 
 fn code_form(state: &AppState, csrf: &Csrf, status: StatusCode, error: Option<&str>) -> Response {
     let page = MfaCode {
@@ -56,10 +71,90 @@ async fn code_page(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap
         Some(token) => challenge::current(&state, &token).await,
         None => Ok(None),
     };
-    match live {
-        Ok(Some(_)) => code_form(&state, &csrf, StatusCode::OK, None),
-        Ok(None) => Redirect::to("/login/password").into_response(),
+    let challenge = match live {
+        Ok(Some(c)) => c,
+        Ok(None) => return Redirect::to("/login/password").into_response(),
+        Err(e) => return failure_page(Failure::Internal(e)),
+    };
+    match challenge::required(&state, challenge.tenant_id, challenge.user_id).await {
+        Ok(true) => code_form(&state, &csrf, StatusCode::OK, None),
+        Ok(false) => forced_enrol_page(&state, &csrf, &challenge, StatusCode::OK, None).await,
         Err(e) => failure_page(Failure::Internal(e)),
+    }
+}
+
+/// The enrolment page of a sign-in that must enrol first: the pending authenticator, or a
+/// new one.
+async fn forced_enrol_page(
+    state: &AppState,
+    csrf: &Csrf,
+    c: &ChallengeRow,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let shown = async {
+        let who = challenge::enrollee(state, c).await?;
+        match enrol::pending(state, &who).await? {
+            Some(started) => Ok(started),
+            None => enrol::start(state, &who).await,
+        }
+    };
+    match shown.await {
+        Ok(started) => enrol_page(state, csrf, &started, LOGIN_ENROL, status, error),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn forced_enrol_submit(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let Some(token) = challenge_cookie(&headers) else {
+        return Redirect::to("/login/password").into_response();
+    };
+    if let Some(refused) = over_limit(&state, &ctx, &[per_challenge(&token)]) {
+        return refused;
+    }
+    if !csrf.verify(form.csrf.as_deref()) {
+        return expired_form(&state, &csrf);
+    }
+    match challenge::complete_enrolment(&state, &token, &form.code, &ctx).await {
+        Ok((set_cookie, codes)) => {
+            let mut response = codes_page(&codes, false);
+            let clear = browser::cookie(&state, COOKIE, "", 0);
+            let headers = response.headers_mut();
+            for value in [set_cookie, clear] {
+                if let Ok(v) = value.parse() {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            response
+        }
+        Err(crate::Error::Invalid { detail, .. }) => match challenge::current(&state, &token).await
+        {
+            Ok(Some(c)) => {
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                forced_enrol_page(&state, &csrf, &c, status, Some(&detail)).await
+            }
+            Ok(None) => Redirect::to("/login/password").into_response(),
+            Err(e) => failure_page(Failure::Internal(e)),
+        },
+        Err(e) => error_page(e),
+    }
+}
+
+/// The page for an error of a sign-in's second step: an expired challenge says so.
+fn error_page(e: crate::Error) -> Response {
+    match e {
+        crate::Error::Unauthenticated(message) => failure_page(Failure::Refused {
+            code: "sign_in_expired",
+            message,
+            detail: None,
+        }),
+        other => failure_page(Failure::from(other)),
     }
 }
 
@@ -79,17 +174,7 @@ async fn code_submit(
     let Some(token) = challenge_cookie(&headers) else {
         return Redirect::to("/login/password").into_response();
     };
-    let key = {
-        use secrecy::ExposeSecret;
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(token.expose_secret().as_bytes());
-        format!("mfa:{}", hex::encode(&digest[..12]))
-    };
-    if let Some(refused) = over_limit(
-        &state,
-        &ctx,
-        &[(key, Rate::per_minute(PER_CHALLENGE_PER_MINUTE))],
-    ) {
+    if let Some(refused) = over_limit(&state, &ctx, &[per_challenge(&token)]) {
         return refused;
     }
     if !csrf.verify(form.csrf.as_deref()) {
@@ -127,7 +212,7 @@ async fn code_submit(
         Err(crate::Error::Unauthenticated(message)) => {
             code_form(&state, &csrf, StatusCode::UNAUTHORIZED, Some(&message))
         }
-        Err(e) => failure_page(Failure::Internal(e)),
+        Err(e) => failure_page(Failure::from(e)),
     }
 }
 
@@ -172,7 +257,7 @@ async fn enrol_start(
         Err(response) => return response,
     };
     match enrol::start(&state, &who).await {
-        Ok(started) => enrol_page(&state, &csrf, &started, StatusCode::OK, None),
+        Ok(started) => enrol_page(&state, &csrf, &started, ACCOUNT_ENROL, StatusCode::OK, None),
         Err(crate::Error::Conflict(_)) => Redirect::to("/account").into_response(),
         Err(e) => failure_page(Failure::Internal(e)),
     }
@@ -182,11 +267,14 @@ fn enrol_page(
     state: &AppState,
     csrf: &Csrf,
     started: &enrol::Started,
+    action: &str,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
     let page = MfaEnrol {
         csrf: csrf.token(),
+        action,
+        forced: action == LOGIN_ENROL,
         secret: &started.secret,
         uri: &started.uri,
         qr_svg: &started.qr_svg,
@@ -221,6 +309,7 @@ async fn enrol_confirm(
                     &state,
                     &csrf,
                     &started,
+                    ACCOUNT_ENROL,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Some(&detail),
                 ),

@@ -21,6 +21,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod operator;
 pub mod pages;
+pub mod password_links;
 pub mod plugins;
 pub mod require;
 pub mod scim;
@@ -50,13 +51,15 @@ pub fn router(state: AppState) -> Router {
         .merge(sso::router())
         .merge(account::router())
         .merge(mfa::router())
+        .merge(password_links::router())
         .merge(oauth::router())
         .merge(scim::router())
         .nest(
             "/operator/v1",
             operator::router()
                 .merge(plugins::operator_router(max_component))
-                .merge(oauth::operator_router()),
+                .merge(oauth::operator_router())
+                .merge(connections::operator_policy_router()),
         )
         .nest(
             "/api/v1",

@@ -88,11 +88,12 @@ async fn authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: axum::http::Uri,
+    Ctx(ctx): Ctx,
     Query(params): Query<AuthorizeParams>,
 ) -> Result<Response, OAuthError> {
     let session = current_session(&state, &headers).await?;
     Ok(
-        match flow::authorize(&state, &params, session.as_ref()).await? {
+        match flow::authorize(&state, &params, session.as_ref(), &ctx).await? {
             Authorize::Redirect(url) => Redirect::to(&url).into_response(),
             Authorize::Login => {
                 let back = uri

@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/audit-events", get(tenant_audit))
         .route("/tenants/{tenant}/owner", axum::routing::put(set_owner))
         .route("/audit-events", get(all_audit))
+        .route("/deliveries", get(deliveries))
 }
 
 async fn create_tenant(
@@ -215,6 +216,13 @@ async fn tenant_audit(
     Ok(Json(
         query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?,
     ))
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    Require(auth): Require<OperateInstance>,
+) -> Result<Json<Vec<crate::store::outbox::Health>>, ApiError> {
+    Ok(Json(crate::outbox::health(&state, &auth).await?))
 }
 
 async fn all_audit(

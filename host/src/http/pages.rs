@@ -40,6 +40,18 @@ pub struct Password<'a> {
     pub error: Option<&'a str>,
 }
 
+/// The page of a one-time password link: the form, or the confirmation.
+#[derive(Template)]
+#[template(path = "set_password.html")]
+pub struct SetPassword<'a> {
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub email: &'a str,
+    pub min_length: u16,
+    pub error: Option<&'a str>,
+    pub done: bool,
+}
+
 /// Who is signed in, their second factors, and a sign-out button.
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -48,6 +60,9 @@ pub struct Account<'a> {
     pub name: &'a str,
     pub email: &'a str,
     pub mfa: crate::mfa::enrol::Status,
+    /// The user's live sessions, and which one is this browser's.
+    pub sessions: &'a [crate::sessions::manage::SessionView],
+    pub current: crate::types::SessionId,
 }
 
 /// The second step of a sign-in: a TOTP code or a recovery code.
@@ -64,6 +79,10 @@ pub struct MfaCode<'a> {
 #[template(path = "mfa_enrol.html")]
 pub struct MfaEnrol<'a> {
     pub csrf: &'a str,
+    /// Where the first code goes: the account's enrolment, or a sign-in's forced one.
+    pub action: &'a str,
+    /// The sign-in cannot finish without it (the policy requires MFA).
+    pub forced: bool,
     pub secret: &'a str,
     pub uri: &'a str,
     pub qr_svg: &'a str,

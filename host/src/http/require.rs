@@ -2,13 +2,15 @@
 //! with what they may do rather than a preamble. On the tenant API (`/api/v1`) the tenant is
 //! the one the caller's token belongs to; on the operator's tenant routes
 //! (`/operator/v1/tenants/{tenant}/…`) it is the tenant the path names, and only the operator
-//! may call them. The operator and tenant routes of the same action share one handler.
+//! may call them. The operator and tenant routes of the same action share one handler. A
+//! tenant's API token is also held to the tenant policy's admin-API allow-list (the operator,
+//! who can undo a lock-out, is not).
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
 use super::error::ApiError;
-use super::extract::Caller;
+use super::extract::{Caller, Ctx};
 use super::state::AppState;
 use crate::error::Error;
 use crate::rbac::{self, Authorized, OperateInstance, Principal, TenantPermission};
@@ -37,7 +39,17 @@ impl<P: TenantPermission> FromRequestParts<AppState> for Require<P> {
                     rbac::operator(&caller)?;
                     tenancy::resolve(&state.store, &named).await?.id
                 }
-                (None, Principal::ApiToken { tenant, .. }) => *tenant,
+                (
+                    None,
+                    Principal::ApiToken {
+                        tenant, token_id, ..
+                    },
+                ) => {
+                    let Ctx(ctx) = Ctx::from_request_parts(parts, state).await?;
+                    crate::policy::admit::admin_api(state, *tenant, &token_id.to_string(), &ctx)
+                        .await?;
+                    *tenant
+                }
                 (None, Principal::Operator { .. }) => return Err(Error::Forbidden(
                     "the operator token acts on tenants through /operator/v1/tenants/{tenant}/…"
                         .into(),

@@ -3,21 +3,26 @@
 //! 256-bit token in its own short-lived cookie (stored as SHA-256, like a session's), and the
 //! code page. [`complete`] checks the code and, in one transaction, spends the challenge,
 //! accepts the code (its step, or the recovery code) and opens the session, so a challenge
-//! and a code each serve once however many requests race.
+//! and a code each serve once however many requests race. A user the policy requires to
+//! enrol first gets the same challenge; its page is the enrolment, and
+//! [`complete_enrolment`] confirms the authenticator before opening the session.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::enrol::Enrollee;
 use super::verify::{self, Factor, Refusal};
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory;
 use crate::error::Error;
+use crate::policy::admit::{self, Via};
+use crate::policy::Policy;
 use crate::services::Services;
 use crate::sessions::browser;
 use crate::store::mfa_challenges::ChallengeRow;
-use crate::store::users::UserStatus;
+use crate::store::users::{UserRow, UserStatus};
 use crate::store::{self, Tx};
 use crate::types::{SessionId, TenantId, UserId};
 
@@ -92,10 +97,7 @@ pub async fn complete(
         Ok(candidate) => candidate,
         Err(refusal) => return Err(refused(state, &refusal)),
     };
-    let account = store::user_reads::user(&state.store, tenant, user).await?;
-    let Some(account) = account.filter(|u| u.status == UserStatus::Active) else {
-        return Err(Error::Unauthenticated(EXPIRED.into()));
-    };
+    let (account, policy) = admitted(state, &challenge, ctx).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     if !store::mfa_challenges::spend(&mut tx, tenant, challenge.id).await? {
@@ -107,9 +109,6 @@ pub async fn complete(
         return Err(refused(state, &refusal));
     }
     let factor = candidate.factor();
-    let method = format!("{}+{}", challenge.method, factor.as_str());
-    let opened = browser::open(state, &mut tx, tenant, user, method.clone(), ctx).await?;
-    let actor = Actor::user(user, &account.email);
     if factor == Factor::RecoveryCode {
         let left = store::mfa::recovery_codes_left(&mut tx, tenant, user).await?;
         audit::record(
@@ -118,7 +117,7 @@ pub async fn complete(
             ctx,
             NewEvent {
                 chain: Chain::Tenant(tenant),
-                actor: actor.clone(),
+                actor: Actor::user(user, &account.email),
                 action: Action::MfaRecoveryCodeUsed,
                 target: Target::new("user", user),
                 before: None,
@@ -127,20 +126,102 @@ pub async fn complete(
         )
         .await?;
     }
+    open_session(state, tx, &challenge, &account, &policy, factor, ctx).await
+}
+
+/// Who enrols on the forced-enrolment page of challenge `c` (the organisation's name is the
+/// app's issuer label).
+pub async fn enrollee(state: &Services, c: &ChallengeRow) -> Result<Enrollee, Error> {
+    let account = store::user_reads::user(&state.store, c.tenant_id, c.user_id).await?;
+    let tenant = store::tenants::get(&state.store, c.tenant_id).await?;
+    let (Some(account), Some(tenant)) = (account, tenant) else {
+        return Err(Error::Unauthenticated(EXPIRED.into()));
+    };
+    Ok(Enrollee {
+        tenant: c.tenant_id,
+        user: c.user_id,
+        email: account.email,
+        issuer: tenant.name,
+    })
+}
+
+/// The sign-in of a user who must enrol first: confirms the enrolment the challenge's page
+/// started with its first code, then spends the challenge and opens the session. Returns the
+/// session's `Set-Cookie` value and the recovery codes to show once.
+pub async fn complete_enrolment(
+    state: &Services,
+    token: &SecretString,
+    typed: &str,
+    ctx: &RequestContext,
+) -> Result<(String, Vec<String>), Error> {
+    let Some(challenge) = current(state, token).await? else {
+        return Err(Error::Unauthenticated(EXPIRED.into()));
+    };
+    let (account, policy) = admitted(state, &challenge, ctx).await?;
+    let who = enrollee(state, &challenge).await?;
+    let codes = super::enrol::confirm(state, &who, typed, ctx).await?;
+    let mut tx = state.store.begin().await?;
+    if !store::mfa_challenges::spend(&mut tx, challenge.tenant_id, challenge.id).await? {
+        return Err(Error::Unauthenticated(EXPIRED.into()));
+    }
+    let cookie = open_session(state, tx, &challenge, &account, &policy, Factor::Totp, ctx).await?;
+    Ok((cookie, codes))
+}
+
+/// The challenge's user, still active, and the tenant's policy, which must still admit the
+/// sign-in at its second step.
+async fn admitted(
+    state: &Services,
+    challenge: &ChallengeRow,
+    ctx: &RequestContext,
+) -> Result<(UserRow, Policy), Error> {
+    let (tenant, user) = (challenge.tenant_id, challenge.user_id);
+    let account = store::user_reads::user(&state.store, tenant, user).await?;
+    let Some(account) = account.filter(|u| u.status == UserStatus::Active) else {
+        return Err(Error::Unauthenticated(EXPIRED.into()));
+    };
+    let policy = crate::policy::load(&state.store, tenant).await?;
+    if let Err(refusal) = admit::admit(&policy, &Via::SecondFactor, ctx, state.clock.now()) {
+        return Err(admit::refused(state, tenant, &account.email, refusal, ctx).await?);
+    }
+    Ok((account, policy.policy))
+}
+
+/// Opens the session of a challenge whose second step passed, in `tx` (which already spent
+/// the challenge), audits the sign-in and commits. Returns the session's `Set-Cookie` value.
+async fn open_session(
+    state: &Services,
+    mut tx: Tx,
+    challenge: &ChallengeRow,
+    account: &UserRow,
+    policy: &Policy,
+    factor: Factor,
+    ctx: &RequestContext,
+) -> Result<String, Error> {
+    let (tenant, user) = (challenge.tenant_id, challenge.user_id);
+    let method = format!("{}+{}", challenge.method, factor.as_str());
+    let opened = browser::open(state, &mut tx, policy, tenant, user, method.clone(), ctx);
+    let opened = match opened.await? {
+        Ok(opened) => opened,
+        Err(refusal) => {
+            drop(tx);
+            return Err(admit::refused(state, tenant, &account.email, refusal, ctx).await?);
+        }
+    };
     audit::record(
         &mut tx,
-        now,
+        state.clock.now(),
         ctx,
         NewEvent {
             chain: Chain::Tenant(tenant),
-            actor,
+            actor: Actor::user(user, &account.email),
             action: Action::LoginSucceeded,
             target: Target::new("user", user),
             before: None,
             after: Some(json!({
                 "method": method,
                 "session": opened.id,
-                "user": directory::user_json(&account, &[], &[]),
+                "user": directory::user_json(account, &[], &[]),
             })),
         },
     )

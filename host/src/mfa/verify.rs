@@ -230,6 +230,7 @@ pub async fn failed(
         now,
         ctx,
         audit::failures::Kind {
+            action: crate::audit::action::Action::LoginFailed,
             tenant,
             target_type: "mfa",
             reason: Refusal::WrongCode.reason().to_string(),

@@ -15,7 +15,10 @@ use subtle::ConstantTimeEq;
 
 use super::clients::{self, Client};
 use super::{issuer, keys, OAuthError};
+use crate::audit::RequestContext;
+use crate::policy::admit::{self, Via};
 use crate::services::Services;
+use crate::sessions::browser;
 use crate::store::{self, provider::CodeRow, sessions::SessionRow};
 use crate::types::{SessionId, TenantId, Timestamp, UserId};
 
@@ -77,6 +80,7 @@ pub async fn authorize(
     state: &Services,
     p: &AuthorizeParams,
     session: Option<&SessionRow>,
+    ctx: &RequestContext,
 ) -> Result<Authorize, OAuthError> {
     let Some(client_id) = p.client_id.as_deref() else {
         return Ok(Authorize::Show(OAuthError::invalid_request(
@@ -147,8 +151,24 @@ pub async fn authorize(
         }
         return Ok(Authorize::Login);
     };
-    let code = crate::types::random_token();
     let now = state.clock.now();
+    let policy = crate::policy::load(&state.store, session.tenant_id).await?;
+    let Some(user) =
+        store::user_reads::user(&state.store, session.tenant_id, session.user_id).await?
+    else {
+        return fail("login_required", "the user is no longer active");
+    };
+    let via = Via::Authorize {
+        method: session.method.clone(),
+        user_created: user.created_at,
+    };
+    if let Err(refusal) = admit::admit(&policy, &via, ctx, now) {
+        let message = refusal.message.clone();
+        let target = session.id.to_string();
+        admit::refused(state, session.tenant_id, &target, refusal, ctx).await?;
+        return fail("access_denied", &message);
+    }
+    let code = crate::types::random_token();
     let row = CodeRow {
         tenant_id: session.tenant_id,
         client_id: client.id.clone(),
@@ -251,6 +271,11 @@ async fn user_claims(
     c.insert("tenant_slug".into(), json!(t.slug));
     c.insert("roles".into(), json!(role_names));
     c.insert("role_assignments".into(), json!(assignments));
+    let policy = crate::policy::load(&state.store, tenant).await?.policy;
+    c.insert(
+        "data_classification".into(),
+        json!(policy.classification.level),
+    );
     let scopes: Vec<&str> = scope.split(' ').collect();
     if scopes.contains(&"email") {
         c.insert("email".into(), json!(u.email));
@@ -318,7 +343,7 @@ pub async fn token(
             "the code_verifier does not match the code_challenge",
         ));
     }
-    if !store::sessions::is_live(&state.store, row.tenant_id, row.session_id, now).await? {
+    if !browser::is_live(state, row.tenant_id, row.session_id).await? {
         return Err(OAuthError::invalid_grant("the user's session has ended"));
     }
     let claims = user_claims(state, row.tenant_id, row.user_id, &row.scope)
@@ -400,7 +425,7 @@ pub async fn userinfo(state: &Services, bearer: Option<&str>) -> Result<Value, O
     let tenant: TenantId = parse("tenant")?.parse().map_err(|_| invalid())?;
     let user: UserId = parse("sub")?.parse().map_err(|_| invalid())?;
     let session: SessionId = parse("sid")?.parse().map_err(|_| invalid())?;
-    if !store::sessions::is_live(&state.store, tenant, session, state.clock.now()).await? {
+    if !browser::is_live(state, tenant, session).await? {
         return Err(OAuthError::invalid_token(
             "the session behind this token has ended",
         ));

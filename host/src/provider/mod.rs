@@ -86,7 +86,7 @@ pub fn discovery(public_url: &str) -> Value {
         "scopes_supported": ["openid", "email", "profile"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",
             "email", "email_verified", "name", "given_name", "family_name",
-            "tenant", "tenant_slug", "roles", "role_assignments"],
+            "tenant", "tenant_slug", "roles", "role_assignments", "data_classification"],
         "authorization_response_iss_parameter_supported": true,
     })
 }

@@ -5,11 +5,16 @@
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use serde_json::json;
+
 use crate::audit::action::Action;
+use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
+use crate::policy::admit::{self, Refusal};
+use crate::policy::Policy;
 use crate::services::Services;
 use crate::store::{self, sessions::SessionRow, Tx};
-use crate::types::{SessionId, TenantId, UserId};
+use crate::types::{SessionId, TenantId, Timestamp, UserId};
 
 /// The cookie's name.
 pub const COOKIE: &str = "gatehouse_session";
@@ -29,22 +34,43 @@ fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Opens a session inside `tx` (it commits with the sign-in and its audit event).
+/// Opens a session inside `tx` (it commits with the sign-in and its audit event), with the
+/// lifetimes of the tenant's `policy` and a seat under its cap: sessions the cap ends
+/// (`revoke_oldest`) are audited here as `session.revoked`; a refusal (`deny_new`) is the
+/// caller's to audit and show.
 pub async fn open(
     state: &Services,
     tx: &mut Tx,
+    policy: &Policy,
     tenant: TenantId,
     user: UserId,
     method: String,
-    ctx: &crate::audit::RequestContext,
-) -> Result<Opened, Error> {
+    ctx: &RequestContext,
+) -> Result<Result<Opened, Refusal>, Error> {
     let now = state.clock.now();
-    let cfg = &state.config.sessions;
+    let lifetimes = policy.session_lifetimes(&state.config.sessions);
+    let ended = match admit::seat(tx, policy, lifetimes, tenant, user, now).await? {
+        Ok(ended) => ended,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    for id in ended {
+        audit::record(
+            tx,
+            now,
+            ctx,
+            NewEvent {
+                chain: Chain::Tenant(tenant),
+                actor: Actor::system("session-limit"),
+                action: Action::SessionRevoked,
+                target: Target::new("session", id),
+                before: None,
+                after: Some(json!({"user": user, "reason": "session_limit"})),
+            },
+        )
+        .await?;
+    }
+    let (idle, absolute) = deployment_bounds(state);
     let token = crate::types::random_token();
-    let absolute = i64::try_from(cfg.absolute_timeout_secs).unwrap_or(i64::MAX);
-    let idle = i64::try_from(cfg.idle_timeout_secs)
-        .unwrap_or(i64::MAX)
-        .min(absolute);
     let row = SessionRow {
         id: SessionId::generate(),
         tenant_id: tenant,
@@ -62,15 +88,22 @@ pub async fn open(
             .map(|u| crate::types::truncate(u, 512)),
     };
     store::sessions::insert(tx, &row, &hash(&token)).await?;
-    Ok(Opened {
+    Ok(Ok(Opened {
         id: row.id,
         token: SecretString::from(token),
-        max_age_secs: absolute,
-    })
+        max_age_secs: lifetimes.1,
+    }))
+}
+
+/// The deployment's idle and absolute lifetimes: what a session's stored expiry holds, the
+/// outer bound of every tenant's (the policy's own are applied on top at each request, so a
+/// tenant can tighten or loosen them for sessions already open).
+fn deployment_bounds(state: &Services) -> (i64, i64) {
+    crate::policy::Policy::default().session_lifetimes(&state.config.sessions)
 }
 
 /// The live session a cookie value names, sliding its idle expiry; `None` when absent,
-/// expired or revoked, or when the user is no longer active.
+/// expired (under the tenant's policy now) or revoked, or when the user is no longer active.
 pub async fn current(state: &Services, token: &SecretString) -> Result<Option<SessionRow>, Error> {
     let text = token.expose_secret();
     if text.len() != TOKEN_CHARS || !text.is_ascii() {
@@ -80,21 +113,66 @@ pub async fn current(state: &Services, token: &SecretString) -> Result<Option<Se
         return Ok(None);
     };
     let now = state.clock.now();
-    if row.revoked_at.is_some() || now >= row.idle_expires_at || now >= row.absolute_expires_at {
+    let Some((idle, _)) = lifetimes_if_live(state, &row, now).await? else {
+        end_if_open(state, &row, now).await?;
         return Ok(None);
-    }
+    };
     let user = store::user_reads::user(&state.store, row.tenant_id, row.user_id).await?;
     if user.is_none_or(|u| u.status != crate::store::users::UserStatus::Active) {
         return Ok(None);
     }
-    if now.as_micros() - row.last_seen_at.as_micros() >= TOUCH_EVERY_SECS * 1_000_000 {
-        let idle = i64::try_from(state.config.sessions.idle_timeout_secs).unwrap_or(i64::MAX);
-        let until = now.plus_seconds(idle).min(row.absolute_expires_at);
+    // Written at most every minute, and more often when the tenant's idle time is short, so
+    // an active session never looks idle.
+    let touch_every = TOUCH_EVERY_SECS.min(idle / 4);
+    if now.as_micros() - row.last_seen_at.as_micros() >= touch_every * 1_000_000 {
+        let (deployment_idle, _) = deployment_bounds(state);
+        let until = now
+            .plus_seconds(deployment_idle)
+            .min(row.absolute_expires_at);
         let mut tx = state.store.begin().await?;
         store::sessions::touch(&mut tx, row.tenant_id, row.id, now, until).await?;
         tx.commit().await?;
     }
     Ok(Some(row))
+}
+
+/// Marks `row` revoked when it ended under the tenant's lifetimes but its stored bounds (the
+/// deployment's) still hold it open, so that a later, looser policy does not bring it back.
+async fn end_if_open(state: &Services, row: &SessionRow, now: Timestamp) -> Result<(), Error> {
+    if row.revoked_at.is_some() || now >= row.idle_expires_at || now >= row.absolute_expires_at {
+        return Ok(());
+    }
+    let mut tx = state.store.begin().await?;
+    store::sessions::revoke(&mut tx, row.tenant_id, row.id, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The tenant's session lifetimes when `row` is live at `now` under them.
+async fn lifetimes_if_live(
+    state: &Services,
+    row: &SessionRow,
+    now: Timestamp,
+) -> Result<Option<(i64, i64)>, Error> {
+    if row.revoked_at.is_some() {
+        return Ok(None);
+    }
+    let policy = crate::policy::load(&state.store, row.tenant_id)
+        .await?
+        .policy;
+    let lifetimes = policy.session_lifetimes(&state.config.sessions);
+    Ok(crate::policy::live(row, lifetimes, now).then_some(lifetimes))
+}
+
+/// Whether session `id` of `tenant` is live now (the token endpoint and userinfo ask, for
+/// the session behind a code or a token).
+pub async fn is_live(state: &Services, tenant: TenantId, id: SessionId) -> Result<bool, Error> {
+    match store::sessions::by_id(&state.store, tenant, id).await? {
+        Some(row) => Ok(lifetimes_if_live(state, &row, state.clock.now())
+            .await?
+            .is_some()),
+        None => Ok(false),
+    }
 }
 
 /// A `Set-Cookie` value for one of Gatehouse's own cookies: HttpOnly, SameSite=Lax, whole
@@ -124,12 +202,7 @@ pub fn clear_cookie(state: &Services) -> String {
 }
 
 /// Revokes a session (sign-out), audited as `logout`.
-pub async fn revoke(
-    state: &Services,
-    row: &SessionRow,
-    ctx: &crate::audit::RequestContext,
-) -> Result<(), Error> {
-    use crate::audit::{self, Actor, Chain, NewEvent, Target};
+pub async fn revoke(state: &Services, row: &SessionRow, ctx: &RequestContext) -> Result<(), Error> {
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     store::sessions::revoke(&mut tx, row.tenant_id, row.id, now).await?;
@@ -143,7 +216,7 @@ pub async fn revoke(
             action: Action::Logout,
             target: Target::new("session", row.id),
             before: None,
-            after: Some(serde_json::json!({"method": row.method})),
+            after: Some(json!({"method": row.method})),
         },
     )
     .await?;

@@ -5,6 +5,8 @@
 
 pub mod api_tokens;
 pub mod browser;
+pub mod links;
+pub mod manage;
 pub mod operator;
 pub mod password;
 

@@ -16,15 +16,15 @@ use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::directory;
 use crate::error::Error;
+use crate::policy::admit::{self, Admission, Via};
 use crate::rbac::{Authorized, OperateInstance};
 use crate::services::Services;
 use crate::store::users::UserStatus;
 use crate::store::{self, tenants::TenantRecord, tenants::TenantStatus};
 use crate::types::{Email, UserId};
 
-/// Shortest and longest password accepted (long passphrases welcome; the cap bounds hashing).
-const MIN_PASSWORD: usize = 12;
-const MAX_PASSWORD: usize = 256;
+/// Longest password ever verified: the most any policy may allow (the cap bounds hashing).
+const MAX_PASSWORD: usize = crate::policy::document::MAX_MAX_PASSWORD as usize;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters");
@@ -70,15 +70,31 @@ async fn verified(password: SecretString, stored: String) -> Result<bool, Error>
     Ok(matches && !too_long)
 }
 
-fn check_strength(password: &SecretString) -> Result<(), Error> {
-    let n = password.expose_secret().chars().count();
-    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
-        return Err(Error::invalid(
-            "password",
-            format!("must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"),
-        ));
-    }
-    Ok(())
+/// Checks a new password against the tenant's policy (on the blocking pool: the blocklist
+/// check costs a few milliseconds) and hashes it. The error names the rule that failed.
+pub async fn checked_hash(
+    state: &Services,
+    tenant: &TenantRecord,
+    email: &str,
+    password: SecretString,
+) -> Result<String, Error> {
+    let policy = crate::policy::load(&state.store, tenant.id).await?.policy;
+    let (name, slug, email) = (
+        tenant.name.clone(),
+        tenant.slug.to_string(),
+        email.to_string(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let context = crate::policy::passwords::Context {
+            tenant_name: &name,
+            tenant_slug: &slug,
+            email: &email,
+        };
+        crate::policy::passwords::check(&policy, &password, &context)?;
+        hash(&password)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
 }
 
 /// Body of the operator's "set the owner" call.
@@ -103,15 +119,9 @@ pub async fn set_owner(
         .email
         .parse()
         .map_err(|e: crate::types::ParseError| Error::invalid("email", e.0))?;
-    check_strength(&body.password)?;
-    let password_hash = {
-        let password = body.password;
-        tokio::task::spawn_blocking(move || hash(&password))
-            .await
-            .map_err(|e| Error::Internal(e.into()))??
-    };
-    let now = state.clock.now();
     let email = email.as_str().to_lowercase();
+    let password_hash = checked_hash(state, tenant, &email, body.password).await?;
+    let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let (user, previous) =
         crate::directory::owner::set_owner(&mut tx, tenant.id, &email, &password_hash, now).await?;
@@ -167,7 +177,6 @@ pub async fn sign_in(
     } else {
         None
     };
-    let sso_only = store::tenants::sso_only(&state.store, tenant.id).await?;
     let stored = found
         .as_ref()
         .and_then(|c| c.password_hash.clone())
@@ -178,7 +187,6 @@ pub async fn sign_in(
         Some(c) if c.password_hash.is_none() => Some("no_password"),
         Some(_) if !matches => Some("wrong_password"),
         Some(c) if c.user.status != UserStatus::Active => Some("user_not_active"),
-        Some(c) if sso_only && !c.is_owner => Some("sso_only"),
         Some(_) => None,
     };
     let now = state.clock.now();
@@ -189,6 +197,7 @@ pub async fn sign_in(
             now,
             ctx,
             audit::failures::Kind {
+                action: crate::audit::action::Action::LoginFailed,
                 tenant: tenant.id,
                 target_type: "password",
                 reason: refusal.unwrap_or("unknown").to_string(),
@@ -200,15 +209,43 @@ pub async fn sign_in(
         return Err(Error::Unauthenticated(BAD_CREDENTIALS.into()));
     };
     let user = credential.user;
-    let second_factor = crate::mfa::challenge::required(state, tenant.id, user.id).await?;
+    let policy = crate::policy::load(&state.store, tenant.id).await?;
+    let via = Via::Password {
+        is_owner: credential.is_owner,
+        changed_at: credential.password_changed_at,
+        enrolled: crate::mfa::challenge::required(state, tenant.id, user.id).await?,
+        user_created: user.created_at,
+    };
+    let admission = match admit::admit(&policy, &via, ctx, now) {
+        Ok(admission) => admission,
+        Err(refusal) => return Err(admit::refused(state, tenant.id, &email, refusal, ctx).await?),
+    };
     let mut tx = state.store.begin().await?;
-    if second_factor {
+    if admission != Admission::Granted {
+        // The code page, or the enrolment page when the user must enrol first.
         let cookie =
             crate::mfa::challenge::open(state, &mut tx, tenant.id, user.id, "password").await?;
         tx.commit().await?;
         return Ok(SignedIn::SecondFactor(cookie));
     }
-    let opened = browser::open(state, &mut tx, tenant.id, user.id, "password".into(), ctx).await?;
+    let opened = browser::open(
+        state,
+        &mut tx,
+        &policy.policy,
+        tenant.id,
+        user.id,
+        "password".into(),
+        ctx,
+    )
+    .await?;
+    let opened = match opened {
+        Ok(opened) => opened,
+        Err(refusal) => {
+            drop(tx);
+            return Err(admit::refused(state, tenant.id, &email, refusal, ctx).await?);
+        }
+    };
+
     audit::record(
         &mut tx,
         now,

@@ -88,7 +88,16 @@ async fn saml_acs_inner(
     )
     .await??;
 
-    pipeline::finish(state, tenant, connection, &verified.identity, login, ctx).await
+    pipeline::finish(
+        state,
+        tenant,
+        connection,
+        &verified.identity,
+        verified.idp_mfa,
+        login,
+        ctx,
+    )
+    .await
 }
 
 /// Base64 of the posted response, bounded before decoding.

@@ -118,6 +118,7 @@ async fn callback_inner(
         tenant,
         connection,
         &verified.identity,
+        verified.idp_mfa,
         Some(login),
         ctx,
     )

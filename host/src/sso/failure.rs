@@ -38,6 +38,12 @@ impl From<Error> for Failure {
                 detail: None,
             },
             Error::NotFound(_) => Failure::NotFound,
+            // A policy refusal, already audited with its reason where it was decided.
+            Error::Forbidden(message) => Failure::Refused {
+                code: "policy",
+                message,
+                detail: None,
+            },
             Error::Conflict(message) => Failure::Refused {
                 code: "conflict",
                 message,
@@ -73,6 +79,16 @@ impl From<Refusal> for Failure {
         Failure::Refused {
             code: r.code(),
             message: r.to_string(),
+            detail: None,
+        }
+    }
+}
+
+impl From<crate::policy::admit::Refusal> for Failure {
+    fn from(r: crate::policy::admit::Refusal) -> Self {
+        Failure::Refused {
+            code: r.reason,
+            message: r.message,
             detail: None,
         }
     }
@@ -119,6 +135,7 @@ async fn audit_failure(
         state.clock.now(),
         ctx,
         audit::failures::Kind {
+            action: crate::audit::action::Action::LoginFailed,
             tenant,
             target_type: "sso_connection",
             reason: code.to_string(),

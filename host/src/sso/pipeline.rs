@@ -15,6 +15,8 @@ use crate::error::Error;
 use crate::identity::{Mapped, RawIdentity, RoleGrant};
 use crate::plugins::dry_run::DryRunReport;
 use crate::plugins::sign_in;
+use crate::policy::admit::{self, Via};
+use crate::policy::Policy;
 use crate::services::Services;
 use crate::sessions::browser;
 use crate::store::{sso::LoginStateRow, tenants::TenantRecord};
@@ -63,6 +65,7 @@ pub(super) async fn finish(
     tenant: &TenantRecord,
     connection: &Connection,
     identity: &RawIdentity,
+    idp_mfa: bool,
     login: Option<LoginStateRow>,
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
@@ -82,7 +85,22 @@ pub(super) async fn finish(
         });
     }
     let return_to = login.and_then(|l| l.return_to);
-    sign_in_user(state, tenant, connection, identity, return_to, ctx).await
+    let policy = crate::policy::load(&state.store, tenant.id).await?;
+    let via = Via::Sso {
+        connection: connection.id,
+        idp_mfa,
+    };
+    admit::admit(&policy, &via, ctx, state.clock.now())?;
+    sign_in_user(
+        state,
+        tenant,
+        connection,
+        identity,
+        &policy.policy,
+        return_to,
+        ctx,
+    )
+    .await
 }
 
 /// What the directory needs of a mapped sign-in, in its own types.
@@ -123,6 +141,7 @@ async fn sign_in_user(
     tenant: &TenantRecord,
     connection: &Connection,
     raw: &RawIdentity,
+    policy: &Policy,
     return_to: Option<String>,
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
@@ -158,12 +177,13 @@ async fn sign_in_user(
     let opened = browser::open(
         state,
         &mut tx,
+        policy,
         tenant.id,
         user.id,
         format!("sso:{}", connection.id),
         ctx,
     )
-    .await?;
+    .await??;
     audit::record(
         &mut tx,
         now,

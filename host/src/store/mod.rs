@@ -12,6 +12,8 @@ pub mod listing;
 pub mod memberships;
 pub mod mfa;
 pub mod mfa_challenges;
+pub mod outbox;
+pub mod password_links;
 pub mod plugins;
 pub mod provider;
 pub mod roles;

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{parse_col, Store, StoreResult, Tx};
+use super::{parse_col, Db, Store, StoreResult, Tx};
 use crate::types::{SessionId, TenantId, Timestamp, UserId};
 
 #[derive(Debug, Clone)]
@@ -41,21 +41,11 @@ pub async fn insert(tx: &mut Tx, s: &SessionRow, token_hash: &[u8]) -> StoreResu
     Ok(())
 }
 
-/// Authentication lookup by the hash of the presented cookie: the tenant is not known yet,
-/// and the hash of a 256-bit secret is itself unguessable. A session of a tenant that is not
-/// active is not found, whatever its own state.
-pub async fn by_token_hash(store: &Store, token_hash: &[u8]) -> StoreResult<Option<SessionRow>> {
-    let row = sqlx::query(
-        "SELECT s.id, s.tenant_id, s.user_id, s.method, s.created_at, s.last_seen_at, s.idle_expires_at, \
-         s.absolute_expires_at, s.revoked_at, s.ip, s.user_agent \
-         FROM sessions s JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
-         WHERE s.token_hash = $1",
-    )
-    .bind(token_hash.to_vec())
-    .fetch_optional(store.reader())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(SessionRow {
+const COLUMNS: &str = "s.id, s.tenant_id, s.user_id, s.method, s.created_at, s.last_seen_at, \
+     s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.ip, s.user_agent";
+
+fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<SessionRow> {
+    Ok(SessionRow {
         id: parse_col(&row.try_get::<String, _>("id")?, "sessions.id")?,
         tenant_id: parse_col(
             &row.try_get::<String, _>("tenant_id")?,
@@ -72,7 +62,67 @@ pub async fn by_token_hash(store: &Store, token_hash: &[u8]) -> StoreResult<Opti
             .map(Timestamp::from_micros),
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
-    }))
+    })
+}
+
+/// Authentication lookup by the hash of the presented cookie: the tenant is not known yet,
+/// and the hash of a 256-bit secret is itself unguessable. A session of a tenant that is not
+/// active is not found, whatever its own state.
+pub async fn by_token_hash(store: &Store, token_hash: &[u8]) -> StoreResult<Option<SessionRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions s JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
+         WHERE s.token_hash = $1"
+    );
+    let row = sqlx::query(&sql)
+        .bind(token_hash.to_vec())
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Session `id` of `tenant`, if its tenant is active.
+pub async fn by_id(
+    store: &Store,
+    tenant: TenantId,
+    id: SessionId,
+) -> StoreResult<Option<SessionRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions s JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
+         WHERE s.tenant_id = $1 AND s.id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The sessions of `user` not revoked and within their stored bounds at `now`, oldest
+/// first, at most `limit` (the policy's lifetimes are the caller's to apply).
+pub async fn open_for_user(
+    db: impl Into<Db<'_>>,
+    tenant: TenantId,
+    user: UserId,
+    now: Timestamp,
+    limit: i64,
+) -> StoreResult<Vec<SessionRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions s WHERE s.tenant_id = $1 AND s.user_id = $2 \
+         AND s.revoked_at IS NULL AND s.idle_expires_at > $3 AND s.absolute_expires_at > $3 \
+         ORDER BY s.created_at, s.id LIMIT $4"
+    );
+    let rows = db
+        .into()
+        .fetch_all(
+            sqlx::query(&sql)
+                .bind(tenant.to_string())
+                .bind(user.to_string())
+                .bind(now.as_micros())
+                .bind(limit),
+        )
+        .await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// Slides the idle expiry forward.
@@ -138,25 +188,4 @@ pub async fn revoke_user(
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Whether session `id` of `tenant` is live at `now` (not revoked, not expired, and its
-/// tenant active).
-pub async fn is_live(
-    store: &Store,
-    tenant: TenantId,
-    id: SessionId,
-    now: Timestamp,
-) -> StoreResult<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sessions s JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
-         WHERE s.tenant_id = $1 AND s.id = $2 AND s.revoked_at IS NULL \
-         AND s.idle_expires_at > $3 AND s.absolute_expires_at > $3",
-    )
-    .bind(tenant.to_string())
-    .bind(id.to_string())
-    .bind(now.as_micros())
-    .fetch_one(store.reader())
-    .await?;
-    Ok(n == 1)
 }

@@ -233,8 +233,8 @@ pub async fn insert_replay(
     Ok(())
 }
 
-/// Drops expired login states, replay entries, authorization codes and second-factor
-/// challenges (every tenant: housekeeping that reads no data).
+/// Drops expired login states, replay entries, authorization codes, second-factor
+/// challenges, password links and week-old delivered mail (every tenant: housekeeping that reads no data).
 pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
     let mut n = 0;
     for sql in [
@@ -242,6 +242,9 @@ pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
         "DELETE FROM saml_replay WHERE expires_at < $1",
         "DELETE FROM oauth_codes WHERE expires_at < $1",
         "DELETE FROM mfa_challenges WHERE expires_at < $1",
+        "DELETE FROM password_links WHERE expires_at < $1",
+        // Delivered mail is kept a week for the operator's view, then dropped.
+        "DELETE FROM outbox WHERE delivered_at < $1 - 604800000000",
         // Sessions past either timeout are dead whatever else holds; the codes that named
         // them (60 s) went just before.
         "DELETE FROM sessions WHERE (idle_expires_at < $1 OR absolute_expires_at < $1) \

@@ -324,28 +324,45 @@ pub async fn delete_all_domains(tx: &mut Tx, tenant: TenantId) -> StoreResult<()
     Ok(())
 }
 
-/// Whether the tenant is SSO-only (no policy row: not).
-pub async fn sso_only(store: &Store, tenant: TenantId) -> StoreResult<bool> {
-    let v: Option<i64> =
-        sqlx::query_scalar("SELECT sso_only FROM tenant_policies WHERE tenant_id = $1")
-            .bind(tenant.to_string())
-            .fetch_optional(store.reader())
-            .await?;
-    Ok(v == Some(1))
+/// The stored policy document and when MFA became required (no policy row: neither).
+pub struct PolicyRow {
+    pub document: String,
+    pub mfa_required_since: Option<Timestamp>,
 }
 
-pub async fn set_sso_only(
+pub async fn policy(store: &Store, tenant: TenantId) -> StoreResult<Option<PolicyRow>> {
+    let row = sqlx::query(
+        "SELECT document, mfa_required_since FROM tenant_policies WHERE tenant_id = $1",
+    )
+    .bind(tenant.to_string())
+    .fetch_optional(store.reader())
+    .await?;
+    row.map(|r| {
+        Ok(PolicyRow {
+            document: r.try_get("document")?,
+            mfa_required_since: r
+                .try_get::<Option<i64>, _>("mfa_required_since")?
+                .map(Timestamp::from_micros),
+        })
+    })
+    .transpose()
+}
+
+/// Writes the policy, validated by the caller.
+pub async fn put_policy(
     tx: &mut Tx,
     tenant: TenantId,
-    on: bool,
+    row: &PolicyRow,
     now: Timestamp,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO tenant_policies (tenant_id, sso_only, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id) DO UPDATE SET sso_only = excluded.sso_only, updated_at = excluded.updated_at",
+        "INSERT INTO tenant_policies (tenant_id, document, mfa_required_since, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET document = excluded.document, \
+         mfa_required_since = excluded.mfa_required_since, updated_at = excluded.updated_at",
     )
     .bind(tenant.to_string())
-    .bind(i64::from(on))
+    .bind(&row.document)
+    .bind(row.mfa_required_since.map(Timestamp::as_micros))
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;

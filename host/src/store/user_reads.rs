@@ -9,7 +9,7 @@ use super::users::{
     scim_user_from_row, user_from_row, ScimUserRow, UserRow, SCIM_USER_COLUMNS, USER_COLUMNS,
 };
 use super::{in_list, Db, Store, StoreResult, Tx, IN_CHUNK};
-use crate::types::{ConnectionId, TenantId, UserId};
+use crate::types::{ConnectionId, TenantId, Timestamp, UserId};
 
 pub async fn user(store: &Store, tenant: TenantId, id: UserId) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
@@ -65,10 +65,12 @@ pub async fn user_by_identity(
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// What a password sign-in needs: the user, its password hash and whether it is the owner.
+/// What a password sign-in needs: the user, its password hash, when it was set and whether
+/// the user is the owner.
 pub struct PasswordCredential {
     pub user: UserRow,
     pub password_hash: Option<String>,
+    pub password_changed_at: Option<Timestamp>,
     pub is_owner: bool,
 }
 
@@ -78,7 +80,7 @@ pub async fn password_credential(
     email: &str,
 ) -> StoreResult<Option<PasswordCredential>> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, password_hash, is_owner FROM users WHERE tenant_id = $1 AND email = $2"
+        "SELECT {USER_COLUMNS}, password_hash, password_changed_at, is_owner FROM users WHERE tenant_id = $1 AND email = $2"
     );
     let row = sqlx::query(&sql)
         .bind(tenant.to_string())
@@ -89,6 +91,9 @@ pub async fn password_credential(
     Ok(Some(PasswordCredential {
         user: user_from_row(&row)?,
         password_hash: row.try_get("password_hash")?,
+        password_changed_at: row
+            .try_get::<Option<i64>, _>("password_changed_at")?
+            .map(Timestamp::from_micros),
         is_owner: row.try_get::<i64, _>("is_owner")? == 1,
     }))
 }

@@ -272,7 +272,7 @@ pub async fn set_owner(
     now: Timestamp,
 ) -> StoreResult<Vec<UserId>> {
     let previous = sqlx::query(
-        "UPDATE users SET is_owner = 0, password_hash = NULL, updated_at = $3 \
+        "UPDATE users SET is_owner = 0, password_hash = NULL, password_changed_at = NULL, updated_at = $3 \
          WHERE tenant_id = $1 AND id <> $2 AND is_owner = 1 RETURNING id",
     )
     .bind(tenant.to_string())
@@ -284,7 +284,8 @@ pub async fn set_owner(
     .map(|r| parse_col(&r.try_get::<String, _>("id")?, "users.id"))
     .collect::<StoreResult<Vec<UserId>>>()?;
     sqlx::query(
-        "UPDATE users SET is_owner = 1, password_hash = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        "UPDATE users SET is_owner = 1, password_hash = $3, password_changed_at = $4, updated_at = $4 \
+         WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.to_string())
     .bind(user.to_string())
@@ -293,6 +294,40 @@ pub async fn set_owner(
     .execute(tx.conn())
     .await?;
     Ok(previous)
+}
+
+/// Sets a local user's password; a pending user becomes active.
+pub async fn set_password(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $3, password_changed_at = $4, updated_at = $4, \
+         status = CASE WHEN status = 'pending' THEN 'active' ELSE status END \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(password_hash)
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Locks `user`'s row until the transaction ends (a no-op write), so decisions that count the
+/// user's other rows (the session cap) are taken one at a time. SQLite's writer is already
+/// alone; on PostgreSQL this is the row lock.
+pub async fn lock(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreResult<()> {
+    sqlx::query("UPDATE users SET status = status WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Deletes a user and every row that hangs off it (the audit log keeps the history).
@@ -306,6 +341,7 @@ pub async fn delete_user(tx: &mut Tx, tenant: TenantId, user: UserId) -> StoreRe
         "mfa_challenges",
         "mfa_recovery_codes",
         "mfa_totp",
+        "password_links",
     ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"

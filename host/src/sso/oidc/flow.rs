@@ -58,6 +58,8 @@ pub struct Pending {
 /// A verified sign-in.
 pub struct Verified {
     pub identity: RawIdentity,
+    /// The ID token itself proves MFA at the IdP (`amr`, `acr`; never taken from userinfo).
+    pub idp_mfa: bool,
 }
 
 fn client(
@@ -185,6 +187,7 @@ pub async fn redeem(
         other => other,
     };
     let mut claims = verified?;
+    let idp_mfa = proves_mfa(&claims);
     if settings.fetch_userinfo {
         if let Some(endpoint) = metadata.userinfo_endpoint() {
             let extra =
@@ -197,7 +200,21 @@ pub async fn redeem(
             }
         }
     }
-    identity(&settings.issuer, claims).map(|identity| Verified { identity })
+    identity(&settings.issuer, claims).map(|identity| Verified { identity, idp_mfa })
+}
+
+/// Whether the ID token's `amr` and `acr` claims prove MFA.
+fn proves_mfa(claims: &Map<String, Value>) -> bool {
+    let amr: Vec<String> = match claims.get("amr") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .take(MAX_VALUES)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let acr = claims.get("acr").and_then(Value::as_str);
+    crate::policy::idp_mfa::oidc(&amr, acr)
 }
 
 /// Every check on the ID token; the verified claims as JSON.

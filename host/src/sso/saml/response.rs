@@ -68,6 +68,8 @@ pub struct Verified {
     /// Remember the assertion id until then.
     pub replay_until: Timestamp,
     pub identity: RawIdentity,
+    /// The assertion proves MFA at the IdP (its `AuthnContextClassRef`).
+    pub idp_mfa: bool,
 }
 
 /// What the pre-scan counted.
@@ -337,7 +339,14 @@ fn check_assertion(assertion: &Assertion, expect: &Expectations) -> Result<Verif
         )));
     }
     let cap = now.plus_seconds(MAX_REPLAY_WINDOW_SECS);
+    let class_refs: Vec<String> = assertion
+        .authn_statements
+        .iter()
+        .flatten()
+        .filter_map(|s| s.authn_context.as_ref()?.value.as_ref()?.value.clone())
+        .collect();
     Ok(Verified {
+        idp_mfa: crate::policy::idp_mfa::saml(&class_refs),
         assertion_id: assertion.id.clone(),
         replay_until: replay_until.min(cap),
         identity: RawIdentity {
