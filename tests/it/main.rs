@@ -12,6 +12,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod isolation;
+mod local_accounts;
 mod local_login;
 mod mfa;
 mod node_cache;

@@ -141,6 +141,40 @@ pub fn saml_idp() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// The shared SMTP receiver (aiosmtpd): its SMTP port and the URL listing what it received.
+pub fn smtp_sink() -> (u16, String) {
+    static SINK: OnceLock<Mutex<Peer>> = OnceLock::new();
+    let peer = SINK.get_or_init(|| Mutex::new(start_python("smtp_sink.py")));
+    let peer = peer.lock().expect("smtp sink");
+    let http = peer.said["http"].as_u64().expect("http port");
+    (peer.port, format!("http://127.0.0.1:{http}/messages"))
+}
+
+/// The messages the SMTP receiver got for `to`, waiting up to 10 s for at least `count`.
+pub async fn smtp_messages(listing: &str, to: &str, count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let all: Vec<Value> = reqwest::get(listing)
+            .await
+            .expect("smtp sink listing")
+            .json()
+            .await
+            .expect("smtp sink JSON");
+        let mine: Vec<Value> = all
+            .into_iter()
+            .filter(|m| {
+                m["rcpt_tos"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|a| a == to))
+            })
+            .collect();
+        if mine.len() >= count {
+            return mine;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Vec::new()
+}
+
 /// The issuer URL (`http://127.0.0.1:PORT`) of the shared `oidc-provider` OpenID Connect
 /// provider. Its discovery document is at `{issuer}/.well-known/openid-configuration`.
 pub fn oidc_op() -> String {
