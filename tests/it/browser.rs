@@ -96,7 +96,7 @@ async fn the_owner_signs_in_with_a_password_in_a_browser() {
     let app = crate::helpers::spawn_app().await;
     let tenant = app.create_tenant("browser-pw").await;
     let email = "owner@browser-pw.example";
-    let password = "a long enough owner password";
+    let password = "a long enough secret phrase";
     let r = app
         .op(
             Method::PUT,
@@ -131,4 +131,111 @@ async fn the_owner_signs_in_with_a_password_in_a_browser() {
     );
     assert_eq!(page["url"], format!("{}/account", app.url), "{page:#}");
     assert!(page["text"].as_str().unwrap().contains(email), "{page:#}");
+}
+
+#[tokio::test]
+async fn an_invited_user_sets_a_password_enrols_totp_and_signs_in_with_a_code_or_a_recovery_code() {
+    let app = crate::helpers::spawn_app().await;
+    let tenant = app.create_tenant("browser-mfa").await;
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let r = app
+        .api(
+            &token,
+            Method::PUT,
+            "/policy",
+            Some(json!({"mfa": {"required": "direct", "grace_days": 0}})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let email = "grace@browser-mfa.example";
+    let r = app
+        .api(
+            &token,
+            Method::POST,
+            "/invitations",
+            Some(json!({"email": email, "display_name": "Grace Hopper"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let link = r.body["link"].as_str().unwrap();
+    let password = "compiler harbour lantern nebula";
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = |name: &str| shots.join(name).to_string_lossy().to_string();
+    let sign_in = json!([
+        {"goto": format!("{}/login/password", app.url)},
+        {"fill": "#organisation", "value": "browser-mfa"},
+        {"fill": "#email", "value": email},
+        {"fill": "#password", "value": password},
+        {"click": "button[type=submit]"},
+        {"wait_url": "/login/mfa"},
+    ]);
+    let mut first = vec![
+        json!({"goto": link}),
+        json!({"fill": "#password", "value": password}),
+        json!({"click": "button[type=submit]"}),
+        json!({"snapshot": true}),
+    ];
+    first.extend(sign_in.as_array().unwrap().iter().cloned());
+    first.extend([
+        json!({"screenshot": shot("mfa-enrol.png")}),
+        json!({"remember": "secret", "text_of": "#secret"}),
+        json!({"fill_totp": "#code", "secret": "secret"}),
+        json!({"click": "button[type=submit]"}),
+        json!({"remember": "recovery", "text_of": "#recovery-codes li code"}),
+        json!({"snapshot": true}),
+        json!({"click": "a[href='/account']"}),
+    ]);
+    let page = peers::browser(json!(first)).await;
+    let page = ok(&page);
+    assert!(
+        page["snapshots"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Your password is set"),
+        "{page:#}"
+    );
+    let codes = page["snapshots"][1]["text"].as_str().unwrap();
+    assert!(codes.contains("Your recovery codes"), "{codes}");
+    assert_eq!(page["url"], format!("{}/account", app.url), "{page:#}");
+    assert!(page["text"].as_str().unwrap().contains("Grace Hopper"));
+    let secret = page["remembered"]["secret"].as_str().unwrap().to_string();
+    let recovery = page["remembered"]["recovery"].as_str().unwrap().to_string();
+
+    // The next sign-in asks for a code; the step used to enrol is spent, so the server's
+    // clock moves on a minute and the browser computes the code for then.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let mut second = sign_in.as_array().unwrap().clone();
+    second.extend([
+        json!({"screenshot": shot("mfa-code.png")}),
+        json!({"fill_totp": "#code", "secret_value": secret, "offset_secs": 60}),
+        json!({"click": "button[type=submit]"}),
+        json!({"wait_url": "/account"}),
+    ]);
+    let page = peers::browser(json!(second)).await;
+    assert_eq!(ok(&page)["url"], format!("{}/account", app.url), "{page:#}");
+    let ok_event = saml::last_event(&app, &tenant, "login.succeeded").await;
+    assert_eq!(ok_event["after"]["method"], "password+totp");
+
+    let mut third = sign_in.as_array().unwrap().clone();
+    third.extend([
+        json!({"fill": "#code", "value": recovery}),
+        json!({"click": "button[type=submit]"}),
+        json!({"wait_url": "/account"}),
+    ]);
+    let page = peers::browser(json!(third)).await;
+    let page = ok(&page);
+    assert!(
+        page["text"]
+            .as_str()
+            .unwrap()
+            .contains("Recovery codes left: 9"),
+        "{page:#}"
+    );
+    let ok_event = saml::last_event(&app, &tenant, "login.succeeded").await;
+    assert_eq!(ok_event["after"]["method"], "password+recovery_code");
+    for name in ["mfa-enrol.png", "mfa-code.png"] {
+        let png = std::fs::read(shots.join(name)).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name} is a screenshot");
+    }
 }

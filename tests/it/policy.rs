@@ -486,6 +486,19 @@ async fn after_the_grace_period_an_unenrolled_user_enrols_before_getting_a_sessi
         "/account",
         "within the grace period"
     );
+    let page = browser()
+        .get(format!("{}/account", app.url))
+        .header("cookie", cookie(&r))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"enrol-by\""),
+        "the deadline shows: {page}"
+    );
 
     app.clock
         .advance(std::time::Duration::from_secs(3 * 86_400 + 60));

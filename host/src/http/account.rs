@@ -73,6 +73,13 @@ async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
         Ok(status) => status,
         Err(e) => return failure_page(Failure::Internal(e)),
     };
+    let enrol_by = match crate::policy::load(&state.store, row.tenant_id).await {
+        Ok(policy) if !mfa.enrolled => {
+            crate::policy::admit::enrol_by(&policy, user.created_at).map(|t| t.to_rfc3339())
+        }
+        Ok(_) => None,
+        Err(e) => return failure_page(Failure::Internal(e)),
+    };
     let sessions = match manage::list(&state, row.tenant_id, row.user_id).await {
         Ok(sessions) => sessions,
         Err(e) => return failure_page(Failure::Internal(e)),
@@ -88,6 +95,7 @@ async fn account(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) 
         mfa,
         sessions: &sessions,
         current: row.id,
+        enrol_by: enrol_by.as_deref(),
     };
     csrf.apply(render(StatusCode::OK, &page), secure(&state))
 }

@@ -63,6 +63,8 @@ pub struct Account<'a> {
     /// The user's live sessions, and which one is this browser's.
     pub sessions: &'a [crate::sessions::manage::SessionView],
     pub current: crate::types::SessionId,
+    /// When the policy requires MFA of this unenrolled user: the end of their grace period.
+    pub enrol_by: Option<&'a str>,
 }
 
 /// The second step of a sign-in: a TOTP code or a recovery code.

@@ -14,8 +14,38 @@
 //   {"click": SELECTOR}                 click, and wait for the navigation it starts
 //   {"wait_url": SUBSTRING}             wait until the URL contains SUBSTRING
 //   {"snapshot": true}                  record what the page shows now (in "snapshots")
+//   {"remember": NAME, "text_of": SEL}  keep the text of an element (printed in "remembered")
+//   {"fill": SELECTOR, "recall": NAME}  type a remembered text
+//   {"fill_totp": SELECTOR, "secret": NAME | "secret_value": BASE32, "offset_secs": N}
+//                                       type the RFC 6238 code (SHA-1, 6 digits, 30 s) of the
+//                                       secret at now + N seconds (computed here, with node's
+//                                       crypto: a third implementation beside ours and pyotp)
+//   {"screenshot": PATH}                save a PNG of the page
 // Chromium comes from CHROMIUM (default /usr/bin/chromium); no browser is downloaded.
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
+
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of text.replace(/=+$/, '').toUpperCase()) {
+    const v = alphabet.indexOf(ch);
+    if (v < 0) throw new Error(`not base32: ${text}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+function totp(secret, offsetSecs) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor((Date.now() / 1000 + offsetSecs) / 30)));
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest();
+  const o = mac[mac.length - 1] & 0xf;
+  const n = (mac.readUInt32BE(o) & 0x7fffffff) % 1000000;
+  return String(n).padStart(6, '0');
+}
 
 const TIMEOUT_MS = 15000;
 
@@ -53,14 +83,24 @@ async function snapshot() {
 }
 
 const snapshots = [];
+const remembered = {};
 try {
   for (const a of actions) {
     if (a.goto) {
       await page.goto(a.goto);
     } else if (a.goto_append) {
       await page.goto(page.url() + a.goto_append);
+    } else if (a.fill && a.recall) {
+      await page.fill(a.fill, remembered[a.recall]);
     } else if (a.fill) {
       await page.fill(a.fill, a.value);
+    } else if (a.remember) {
+      remembered[a.remember] = (await page.locator(a.text_of).first().innerText()).trim();
+    } else if (a.fill_totp) {
+      const secret = a.secret_value ?? remembered[a.secret];
+      await page.fill(a.fill_totp, totp(secret, a.offset_secs ?? 0));
+    } else if (a.screenshot) {
+      await page.screenshot({ path: a.screenshot, fullPage: true });
     } else if (a.click) {
       const before = page.url();
       await Promise.all([page.waitForEvent('framenavigated'), page.click(a.click)]);
@@ -75,7 +115,7 @@ try {
       throw new Error(`unknown action ${JSON.stringify(a)}`);
     }
   }
-  console.log(JSON.stringify({ ...(await snapshot()), snapshots }));
+  console.log(JSON.stringify({ ...(await snapshot()), snapshots, remembered }));
   await browser.close();
 } catch (e) {
   console.log(JSON.stringify({ error: String(e.message ?? e), ...(await snapshot()), snapshots }));
