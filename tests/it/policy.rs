@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
-use crate::saml::{browser, cookie, events, last_event, submit_form_with};
+use crate::saml::{browser, cookie, events, last_event, page_html, submit_form_with};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -273,15 +273,7 @@ async fn the_session_cap_denies_new_sessions_or_revokes_the_oldest() {
     assert!(works(&app, &first).await && works(&app, &second).await);
 
     // The user ends one from the account page; the seat is free again.
-    let page = browser()
-        .get(format!("{}/account", app.url))
-        .header("cookie", &second)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_html(&format!("{}/account", app.url), &second).await;
     let first_id = page
         .split("data-session=\"")
         .nth(1)
@@ -486,15 +478,7 @@ async fn after_the_grace_period_an_unenrolled_user_enrols_before_getting_a_sessi
         "/account",
         "within the grace period"
     );
-    let page = browser()
-        .get(format!("{}/account", app.url))
-        .header("cookie", cookie(&r))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_html(&format!("{}/account", app.url), &cookie(&r)).await;
     assert!(
         page.contains("id=\"enrol-by\""),
         "the deadline shows: {page}"
@@ -506,15 +490,7 @@ async fn after_the_grace_period_an_unenrolled_user_enrols_before_getting_a_sessi
     assert_eq!(r.headers()["location"], "/login/mfa");
     let challenge = cookie(&r);
     assert!(challenge.starts_with("gatehouse_mfa="), "{challenge}");
-    let page = browser()
-        .get(format!("{}/login/mfa", app.url))
-        .header("cookie", &challenge)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_html(&format!("{}/login/mfa", app.url), &challenge).await;
     assert!(page.contains("id=\"forced\""), "{page}");
     let secret = page
         .split("id=\"secret\">")
@@ -566,15 +542,7 @@ async fn after_the_grace_period_an_unenrolled_user_enrols_before_getting_a_sessi
     // From now on the code page, as for anyone enrolled.
     let r = owner_sign_in(&app, "grace", None).await;
     assert_eq!(r.headers()["location"], "/login/mfa");
-    let page = browser()
-        .get(format!("{}/login/mfa", app.url))
-        .header("cookie", cookie(&r))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_html(&format!("{}/login/mfa", app.url), &cookie(&r)).await;
     assert!(!page.contains("id=\"forced\""), "{page}");
 }
 

@@ -247,6 +247,19 @@ pub(crate) async fn post_form(action: &str, fields: &[(String, String)]) -> reqw
     browser().post(action).form(fields).send().await.unwrap()
 }
 
+/// The HTML of `url` as the browser holding `cookie` sees it.
+pub(crate) async fn page_html(url: &str, cookie: &str) -> String {
+    browser()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub(crate) fn cookie(r: &reqwest::Response) -> String {
     let set = r.headers()["set-cookie"].to_str().unwrap();
     assert!(

@@ -45,6 +45,27 @@ fn challenge_cookie(headers: &HeaderMap) -> Option<SecretString> {
         .map(|(_, value)| SecretString::from(value.to_string()))
 }
 
+/// The challenge a code post answers, within its rate limits and with a valid CSRF token;
+/// otherwise the response to give.
+fn challenge_post(
+    state: &AppState,
+    ctx: &crate::audit::RequestContext,
+    csrf: &Csrf,
+    headers: &HeaderMap,
+    presented: Option<&str>,
+) -> Result<SecretString, Response> {
+    let Some(token) = challenge_cookie(headers) else {
+        return Err(Redirect::to("/login/password").into_response());
+    };
+    if let Some(refused) = over_limit(state, ctx, &[per_challenge(&token)]) {
+        return Err(refused);
+    }
+    if !csrf.verify(presented) {
+        return Err(expired_form(state, csrf));
+    }
+    Ok(token)
+}
+
 /// The rate-limit key and rate of one challenge's code attempts.
 fn per_challenge(token: &SecretString) -> (String, Option<Rate>) {
     use secrecy::ExposeSecret;
@@ -112,15 +133,10 @@ async fn forced_enrol_submit(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let Some(token) = challenge_cookie(&headers) else {
-        return Redirect::to("/login/password").into_response();
+    let token = match challenge_post(&state, &ctx, &csrf, &headers, form.csrf.as_deref()) {
+        Ok(token) => token,
+        Err(response) => return response,
     };
-    if let Some(refused) = over_limit(&state, &ctx, &[per_challenge(&token)]) {
-        return refused;
-    }
-    if !csrf.verify(form.csrf.as_deref()) {
-        return expired_form(&state, &csrf);
-    }
     match challenge::complete_enrolment(&state, &token, &form.code, &ctx).await {
         Ok((set_cookie, codes)) => {
             let mut response = codes_page(&codes, false);
@@ -171,15 +187,10 @@ async fn code_submit(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let Some(token) = challenge_cookie(&headers) else {
-        return Redirect::to("/login/password").into_response();
+    let token = match challenge_post(&state, &ctx, &csrf, &headers, form.csrf.as_deref()) {
+        Ok(token) => token,
+        Err(response) => return response,
     };
-    if let Some(refused) = over_limit(&state, &ctx, &[per_challenge(&token)]) {
-        return refused;
-    }
-    if !csrf.verify(form.csrf.as_deref()) {
-        return expired_form(&state, &csrf);
-    }
     if form.code.len() > 64 {
         return code_form(
             &state,
