@@ -176,6 +176,33 @@ async fn an_invited_user_sets_a_password_from_the_emailed_link_and_signs_in() {
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
     let new = sign_in(&app, "invites", email, new_password).await;
     assert_eq!(new.status(), StatusCode::SEE_OTHER);
+    let session = cookie(&new);
+
+    // Deactivated by an admin: the session ends and the password stops working; reactivated,
+    // it works again.
+    let deactivate = format!("/users/{user}/deactivate");
+    let r = app.api(&token, Method::POST, &deactivate, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(
+        last_event(&app, &tenant, "user.deactivated").await["before"]["status"],
+        "active"
+    );
+    let page = browser()
+        .get(format!("{}/account", app.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(page.status(), StatusCode::OK);
+    let refused = sign_in(&app, "invites", email, new_password).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let r = app.api(&token, Method::POST, &deactivate, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let reactivate = format!("/users/{user}/reactivate");
+    let r = app.api(&token, Method::POST, &reactivate, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let back = sign_in(&app, "invites", email, new_password).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

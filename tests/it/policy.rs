@@ -420,6 +420,11 @@ async fn passwords_follow_the_tenant_rules() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
+    let warning = r.headers["warning"].to_str().unwrap();
+    assert!(
+        warning.starts_with("299 - \"passwords.composition"),
+        "composition rules are allowed, with a warning: {warning}"
+    );
     let r = set("violet staple kayak thunder").await;
     assert!(
         r.body.to_string().contains("must contain a digit"),
@@ -602,4 +607,33 @@ async fn sso_sign_ins_prove_idp_mfa_where_required_and_take_a_seat() {
     let second = sign_in(mfa).await;
     assert_eq!(second.status(), StatusCode::SEE_OTHER);
     assert!(!works(app, &first).await && works(app, &cookie(&second)).await);
+}
+
+#[tokio::test]
+async fn parallel_sign_ins_cannot_both_take_the_last_seat() {
+    let app = spawn_app().await;
+    let (tenant, token) = tenant_with_owner(&app, "race").await;
+    let r = put_policy(
+        &app,
+        &token,
+        json!({"sessions": {"max_per_user": 1, "when_full": "deny_new"}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let attempts = (0..6).map(|_| owner_sign_in(&app, "race", None));
+    let answers = futures::future::join_all(attempts).await;
+    let seated = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::SEE_OTHER)
+        .count();
+    assert_eq!(
+        seated, 1,
+        "exactly one of six parallel sign-ins gets the seat"
+    );
+    let live = app
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE tenant_id = '{tenant}' AND revoked_at IS NULL"
+        ))
+        .await;
+    assert_eq!(live, 1);
 }

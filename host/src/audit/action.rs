@@ -57,8 +57,10 @@ text_enum! {
         TenantSuspended = "tenant.suspended",
         TenantResumed = "tenant.resumed",
         TenantDeleted = "tenant.deleted",
+        UserDeactivated = "user.deactivated",
         UserInvited = "user.invited",
         UserLinked = "user.linked",
         UserProvisioned = "user.provisioned",
+        UserReactivated = "user.reactivated",
     }
 }

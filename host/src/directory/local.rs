@@ -2,7 +2,8 @@
 //! invited user is a directory user like any other (roles, groups, status, deactivation),
 //! created `pending` with no password; setting the password from the invitation's link makes
 //! it `active`. A reset link sets a new password the same way. SSO and SCIM users are not
-//! turned into local ones here: their IdP owns how they sign in.
+//! turned into local ones here: their IdP owns how they sign in. An admin deactivates and
+//! reactivates local users (SCIM does it for the users it manages).
 
 use super::record::new_user;
 use crate::error::Error;
@@ -50,4 +51,31 @@ pub async fn set_password(
     }
     users::set_password(tx, user.tenant_id, user.id, password_hash, now).await?;
     Ok(())
+}
+
+/// Deactivates (sessions and codes cut off) or reactivates local user `user`; false when it
+/// already was. An invitee who never set a password comes back `pending`.
+pub async fn set_active(
+    tx: &mut Tx,
+    user: &UserRow,
+    active: bool,
+    has_password: bool,
+    now: Timestamp,
+) -> Result<bool, Error> {
+    if user.source != UserSource::Local {
+        return Err(Error::Conflict(
+            "this user is managed by SCIM or the identity provider, which decides its status"
+                .into(),
+        ));
+    }
+    let status = match (active, has_password) {
+        (false, _) => UserStatus::Deactivated,
+        (true, true) => UserStatus::Active,
+        (true, false) => UserStatus::Pending,
+    };
+    let changed = users::set_local_status(tx, user.tenant_id, user.id, status, now).await?;
+    if changed && !active {
+        super::provision::cut_off(tx, user.tenant_id, user.id, now).await?;
+    }
+    Ok(changed)
 }

@@ -17,8 +17,8 @@ use crate::audit::query::{self, AuditQuery, Page};
 use crate::mfa::admin::{self as mfa, Enrolment};
 use crate::rbac::{ReadAudit, ReadTenant, WriteDomains, WriteTokens, WriteUsers};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
-use crate::sessions::links;
 use crate::sessions::manage::{self, SessionView};
+use crate::sessions::{links, local_users};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
 use crate::tenancy::{self, TenantView};
@@ -40,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/users/{user}/sessions", get(user_sessions))
         .route("/invitations", post(invite))
         .route("/users/{user}/password-reset", post(password_reset))
+        .route("/users/{user}/deactivate", post(deactivate_user))
+        .route("/users/{user}/reactivate", post(reactivate_user))
         .route("/users/{user}/sessions/{session}", delete(revoke_session))
 }
 
@@ -229,6 +231,26 @@ async fn password_reset(
 ) -> Result<(StatusCode, Json<links::Issued>), ApiError> {
     let issued = links::reset(&state, &auth, &ctx, path_param(&user)?).await?;
     Ok((StatusCode::CREATED, Json(issued)))
+}
+
+async fn deactivate_user(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteUsers>,
+    Ctx(ctx): Ctx,
+    Path(user): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    local_users::set_active(&state, &auth, &ctx, path_param(&user)?, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reactivate_user(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteUsers>,
+    Ctx(ctx): Ctx,
+    Path(user): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    local_users::set_active(&state, &auth, &ctx, path_param(&user)?, true).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn user_sessions(

@@ -3,7 +3,8 @@
 //! encryption keys; and the tenant's sign-in policy (`/api/v1/policy`, SSO-only).
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -171,10 +172,24 @@ async fn put_policy(
     Ctx(ctx): Ctx,
     Query(q): Query<PolicyQuery>,
     ApiJson(body): ApiJson<Policy>,
-) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(
-        policy::set(&state, &auth, &ctx, body, q.confirm_lockout).await?,
-    ))
+) -> Result<Response, ApiError> {
+    let saved = policy::set(&state, &auth, &ctx, body, q.confirm_lockout).await?;
+    Ok(with_warnings(saved))
+}
+
+/// The saved policy, with a `Warning: 299` header (as Kubernetes gives them) for each choice
+/// that is allowed but weakens it.
+fn with_warnings(saved: Policy) -> Response {
+    let warnings: Vec<HeaderValue> = saved
+        .warnings()
+        .into_iter()
+        .filter_map(|w| HeaderValue::from_str(&format!("299 - \"{w}\"")).ok())
+        .collect();
+    let mut response = Json(saved).into_response();
+    for w in warnings {
+        response.headers_mut().append(header::WARNING, w);
+    }
+    response
 }
 
 async fn apply_preset(

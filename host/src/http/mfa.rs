@@ -53,15 +53,15 @@ fn challenge_post(
     csrf: &Csrf,
     headers: &HeaderMap,
     presented: Option<&str>,
-) -> Result<SecretString, Response> {
+) -> Result<SecretString, Box<Response>> {
     let Some(token) = challenge_cookie(headers) else {
-        return Err(Redirect::to("/login/password").into_response());
+        return Err(Box::new(Redirect::to("/login/password").into_response()));
     };
     if let Some(refused) = over_limit(state, ctx, &[per_challenge(&token)]) {
-        return Err(refused);
+        return Err(Box::new(refused));
     }
     if !csrf.verify(presented) {
-        return Err(expired_form(state, csrf));
+        return Err(Box::new(expired_form(state, csrf)));
     }
     Ok(token)
 }
@@ -135,7 +135,7 @@ async fn forced_enrol_submit(
 ) -> Response {
     let token = match challenge_post(&state, &ctx, &csrf, &headers, form.csrf.as_deref()) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match challenge::complete_enrolment(&state, &token, &form.code, &ctx).await {
         Ok((set_cookie, codes)) => {
@@ -189,7 +189,7 @@ async fn code_submit(
 ) -> Response {
     let token = match challenge_post(&state, &ctx, &csrf, &headers, form.csrf.as_deref()) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if form.code.len() > 64 {
         return code_form(

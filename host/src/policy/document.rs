@@ -213,6 +213,26 @@ impl Policy {
         (idle, absolute)
     }
 
+    /// What an admin should know about choices that are allowed but weaken the policy (shown
+    /// as `Warning` headers when the policy is saved).
+    pub fn warnings(&self) -> Vec<&'static str> {
+        let mut warnings = Vec::new();
+        if self.passwords.composition.any() {
+            warnings.push(
+                "passwords.composition: character-class rules make passwords more predictable, \
+                 not stronger (NIST SP 800-63B advises against them); keep them only if a \
+                 questionnaire demands them",
+            );
+        }
+        if self.passwords.expiry_days.is_some() {
+            warnings.push(
+                "passwords.expiry_days: forced periodic changes lead to weaker passwords \
+                 (NIST SP 800-63B advises against them); reset links cover compromise",
+            );
+        }
+        warnings
+    }
+
     /// Checks every bound; the error names the field and the allowed range.
     pub fn validate(&self, deployment: &SessionsConfig) -> Result<(), Error> {
         if self.mfa.grace_days > MAX_GRACE_DAYS {

@@ -6,6 +6,7 @@
 pub mod api_tokens;
 pub mod browser;
 pub mod links;
+pub mod local_users;
 pub mod manage;
 pub mod operator;
 pub mod password;

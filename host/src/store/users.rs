@@ -318,6 +318,27 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Sets a local user's status (an admin's deactivation or reactivation).
+pub async fn set_local_status(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    status: UserStatus,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET status = $3, updated_at = $4 \
+         WHERE tenant_id = $1 AND id = $2 AND source = 'local' AND status <> $3",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(status.as_str())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Locks `user`'s row until the transaction ends (a no-op write), so decisions that count the
 /// user's other rows (the session cap) are taken one at a time. SQLite's writer is already
 /// alone; on PostgreSQL this is the row lock.
