@@ -12,6 +12,7 @@ text_enum! {
         ApiTokenRevoked = "api_token.revoked",
         ApiTokenRotated = "api_token.rotated",
         CatalogueUpdated = "catalogue.updated",
+        RolesAssigned = "roles.assigned",
         DomainRequested = "domain.requested",
         DomainVerified = "domain.verified",
         DomainRemoved = "domain.removed",

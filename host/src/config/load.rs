@@ -105,6 +105,17 @@ impl Config {
                 });
             }
         }
+        if let Some(bad) = self.rbac.modules.iter().find(|m| {
+            !crate::rbac::model::is_identifier(m)
+                || m.starts_with(crate::rbac::model::GATEHOUSE_PREFIX)
+        }) {
+            return Err(ConfigError {
+                message: format!("rbac.modules has an unusable name {bad:?}"),
+                hint: "use lower-case names such as work_orders (letters, digits, _ - .), \
+                       not starting with gatehouse."
+                    .into(),
+            });
+        }
         if let Some(url) = &self.smtp.url {
             use secrecy::ExposeSecret;
             let url = url.expose_secret();

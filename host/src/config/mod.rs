@@ -32,6 +32,7 @@ pub struct Config {
     pub scim: ScimConfig,
     pub throttle: ThrottleConfig,
     pub smtp: SmtpConfig,
+    pub rbac: RbacConfig,
 }
 
 impl Default for Config {
@@ -48,8 +49,18 @@ impl Default for Config {
             scim: ScimConfig::default(),
             throttle: ThrottleConfig::default(),
             smtp: SmtpConfig::default(),
+            rbac: RbacConfig::default(),
         }
     }
+}
+
+/// Roles and permissions: the app's module catalogue, which every tenant starts from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RbacConfig {
+    /// The app's modules (`assets`, `work_orders`…), each with the standard actions view,
+    /// create, edit, delete and export; tenants may add their own modules and actions.
+    pub modules: Vec<String>,
 }
 
 /// Outgoing email (invitations and password resets). Unset: links are only shown to the

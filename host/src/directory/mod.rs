@@ -8,6 +8,7 @@
 
 pub mod authority;
 pub mod local;
+pub mod manual;
 pub mod owner;
 pub mod provision;
 pub mod record;

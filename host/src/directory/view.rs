@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::record::role_label;
-use crate::rbac::{Authorized, ReadTenant};
+use crate::rbac::{Authorized, ReadUsers};
 use crate::store::users::{UserSource, UserStatus};
 use crate::store::{roles, user_reads, Store};
 use crate::types::{Timestamp, UserId};
@@ -30,7 +30,7 @@ pub struct UserView {
 /// One user of the tenant, with its effective roles.
 pub async fn view(
     store: &Store,
-    auth: &Authorized<ReadTenant>,
+    auth: &Authorized<ReadUsers>,
     id: UserId,
 ) -> Result<UserView, crate::Error> {
     let tenant = auth.tenant();

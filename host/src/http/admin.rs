@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,10 @@ use super::require::Require;
 use super::state::AppState;
 use crate::audit::query::{self, AuditQuery, Page};
 use crate::mfa::admin::{self as mfa, Enrolment};
-use crate::rbac::{ReadAudit, ReadTenant, WriteDomains, WriteTokens, WriteUsers};
+use crate::rbac::assign;
+use crate::rbac::{
+    ReadAudit, ReadTenant, ReadUsers, WriteDomains, WriteRoles, WriteTokens, WriteUsers,
+};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
 use crate::sessions::manage::{self, SessionView};
 use crate::sessions::{links, local_users};
@@ -34,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{token}/rotate", post(rotate_token))
         .route("/audit-events", get(audit_events))
         .route("/users/{user}", get(get_user))
+        .route("/users/{user}/roles", put(set_roles))
+        .route("/users/{user}/permissions", get(user_permissions))
         .route("/mfa/enrolments", get(mfa_enrolments))
         .route("/users/{user}/mfa", delete(reset_mfa))
         .route("/users/{user}/mfa/unlock", post(unlock_mfa))
@@ -47,11 +52,38 @@ pub fn router() -> Router<AppState> {
 
 async fn get_user(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadUsers>,
     Path(user): Path<String>,
 ) -> Result<Json<crate::directory::UserView>, ApiError> {
     let id = path_param(&user)?;
     Ok(Json(crate::directory::view(&state.store, &auth, id).await?))
+}
+
+/// Replaces the user's manual role assignments.
+async fn set_roles(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteRoles>,
+    Ctx(ctx): Ctx,
+    Path(user): Path<String>,
+    ApiJson(body): ApiJson<assign::ManualRoles>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let stored = assign::set_manual(&state, &auth, &ctx, path_param(&user)?, body).await?;
+    Ok(Json(serde_json::json!({ "assignments": stored })))
+}
+
+/// The user's effective permissions: every assignment, the matrix, and each rule's source.
+async fn user_permissions(
+    State(state): State<AppState>,
+    Require(auth): Require<ReadUsers>,
+    Path(user): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = auth.tenant();
+    let effective = crate::rbac::effective::load(&state, tenant, path_param(&user)?)
+        .await?
+        .ok_or(crate::Error::NotFound("user"))?;
+    let mut body = effective.snapshot(tenant);
+    body["sources"] = serde_json::json!(effective.sources());
+    Ok(Json(body))
 }
 
 async fn get_tenant(
@@ -207,7 +239,7 @@ async fn audit_events(
 
 async fn mfa_enrolments(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadUsers>,
     ApiQuery(page): ApiQuery<mfa::Page>,
 ) -> Result<Json<Vec<Enrolment>>, ApiError> {
     Ok(Json(mfa::list(&state, &auth, page).await?))
@@ -255,7 +287,7 @@ async fn reactivate_user(
 
 async fn user_sessions(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadUsers>,
     Path(user): Path<String>,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let user = path_param(&user)?;

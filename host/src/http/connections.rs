@@ -14,7 +14,7 @@ use super::extract::{path_param, ApiJson, Ctx};
 use super::require::Require;
 use super::state::AppState;
 use crate::policy::{self, Policy};
-use crate::rbac::{ReadTenant, WriteSso};
+use crate::rbac::{ReadPolicy, ReadSso, WritePolicy, WriteSso};
 use crate::sso::connection_view::ConnectionView;
 use crate::sso::connections::{self, CreateConnection, UpdateConnection};
 use crate::sso::start;
@@ -55,7 +55,7 @@ async fn create(
 
 async fn list(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadSso>,
 ) -> Result<Json<ConnectionList>, ApiError> {
     Ok(Json(ConnectionList {
         connections: connections::list(&state, &auth).await?,
@@ -64,7 +64,7 @@ async fn list(
 
 async fn get_one(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadSso>,
     Path(id): Path<String>,
 ) -> Result<Json<ConnectionView>, ApiError> {
     let id: ConnectionId = path_param(&id)?;
@@ -153,7 +153,7 @@ pub fn operator_policy_router() -> Router<AppState> {
 
 async fn get_policy(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadPolicy>,
 ) -> Result<Json<Policy>, ApiError> {
     Ok(Json(policy::get(&state, &auth).await?))
 }
@@ -168,7 +168,7 @@ struct PolicyQuery {
 
 async fn put_policy(
     State(state): State<AppState>,
-    Require(auth): Require<WriteSso>,
+    Require(auth): Require<WritePolicy>,
     Ctx(ctx): Ctx,
     Query(q): Query<PolicyQuery>,
     ApiJson(body): ApiJson<Policy>,
@@ -194,7 +194,7 @@ fn with_warnings(saved: Policy) -> Response {
 
 async fn apply_preset(
     State(state): State<AppState>,
-    Require(auth): Require<WriteSso>,
+    Require(auth): Require<WritePolicy>,
     Ctx(ctx): Ctx,
     Path(name): Path<String>,
 ) -> Result<Json<Policy>, ApiError> {

@@ -115,16 +115,54 @@ pub fn bearer(headers: &HeaderMap) -> Result<SecretString, &'static str> {
         .ok_or("the Authorization header must use the Bearer scheme")
 }
 
-/// The authenticated caller, from `Authorization: Bearer …`.
+/// The header a signed-in browser sends on a changing admin-API call: the value of its CSRF
+/// cookie, which a cross-site page cannot read.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The authenticated caller: `Authorization: Bearer …` (an API or operator token) or, without
+/// one, the browser-session cookie of a signed-in user. A cookie-authenticated call that can
+/// change something must also carry the CSRF cookie's value in `X-CSRF-Token`.
 pub struct Caller(pub Principal);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers).map_err(|e| Error::Unauthenticated(e.into()))?;
-        let principal = crate::sessions::authenticate(state, &token).await?;
-        if let Principal::ApiToken { tenant, .. } = &principal {
+        let has_bearer = parts.headers.contains_key(header::AUTHORIZATION);
+        let session = (!has_bearer)
+            .then(|| super::account::session_cookie(&parts.headers))
+            .flatten();
+        let principal = match session {
+            None => {
+                let token = bearer(&parts.headers).map_err(|e| Error::Unauthenticated(e.into()))?;
+                crate::sessions::authenticate(state, &token).await?
+            }
+            Some(cookie) => {
+                if !parts.method.is_safe() {
+                    let csrf = super::csrf::Csrf::from_request_parts(parts, state)
+                        .await
+                        .unwrap_or_else(|never| match never {});
+                    let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                    if !csrf.verify(sent) {
+                        return Err(Error::Forbidden(
+                            "a signed-in browser must send its gatehouse_csrf cookie's value \
+                             in the X-CSRF-Token header"
+                                .into(),
+                        )
+                        .into());
+                    }
+                }
+                let Ctx(ctx) = Ctx::from_request_parts(parts, state).await?;
+                crate::sessions::session_principal(state, &cookie, &ctx)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Unauthenticated(
+                            "send a token as `Authorization: Bearer <token>`, or sign in".into(),
+                        )
+                    })?
+            }
+        };
+        if let Principal::ApiToken { tenant, .. } | Principal::User { tenant, .. } = &principal {
             tracing::Span::current().record("tenant", tracing::field::display(tenant));
         }
         Ok(Caller(principal))

@@ -8,6 +8,7 @@
 //! Handlers parse input, take a proof from `rbac`, call a domain module and shape the answer;
 //! nothing more.
 
+pub mod access;
 pub mod account;
 pub mod admin;
 pub mod connections;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mfa::router())
         .merge(password_links::router())
         .merge(oauth::router())
+        .merge(access::router())
         .merge(scim::router())
         .nest(
             "/operator/v1",

@@ -111,7 +111,7 @@ async fn authorize(
 }
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-encoded parts).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value
         .strip_prefix("Basic ")

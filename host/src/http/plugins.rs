@@ -20,7 +20,7 @@ use crate::plugins::registry::PluginView;
 use crate::plugins::sign_in::{self, PipelineDryRun};
 use crate::plugins::World;
 use crate::rbac::catalogue::{self, Catalogue};
-use crate::rbac::{Authorized, OperateInstance, ReadTenant, WritePlugins};
+use crate::rbac::{Authorized, OperateInstance, ReadPlugins, ReadRoles, WritePlugins, WriteRoles};
 use crate::types::PluginId;
 
 /// `/api/v1` plugin routes; uploads may be up to `max_component` bytes.
@@ -28,13 +28,13 @@ pub fn tenant_router(max_component: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/plugins",
-            get(list::<ReadTenant>)
+            get(list::<ReadPlugins>)
                 .post(upload::<WritePlugins>)
                 .layer(DefaultBodyLimit::max(max_component)),
         )
         .route(
             "/plugins/{id}",
-            get(get_one::<ReadTenant>).delete(delete_one::<WritePlugins>),
+            get(get_one::<ReadPlugins>).delete(delete_one::<WritePlugins>),
         )
         .route("/plugins/{id}/dry-run", post(dry_run_plugin))
         .route("/pipeline", get(get_pipeline))
@@ -145,7 +145,7 @@ async fn dry_run_plugin(
 
 async fn get_pipeline(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadPlugins>,
 ) -> Result<Json<PipelineView>, ApiError> {
     Ok(Json(pipeline::get(&state, &auth).await?))
 }
@@ -184,14 +184,14 @@ async fn reset_stage(
 
 async fn get_catalogue(
     State(state): State<AppState>,
-    Require(auth): Require<ReadTenant>,
+    Require(auth): Require<ReadRoles>,
 ) -> Result<Json<Catalogue>, ApiError> {
     Ok(Json(catalogue::get(&state, &auth).await?))
 }
 
 async fn put_catalogue(
     State(state): State<AppState>,
-    Require(auth): Require<WritePlugins>,
+    Require(auth): Require<WriteRoles>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<Catalogue>,
 ) -> Result<Json<Catalogue>, ApiError> {

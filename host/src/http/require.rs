@@ -1,10 +1,10 @@
 //! [`Require<P>`]: the caller's proof of a permission, as an extractor, so handlers start
 //! with what they may do rather than a preamble. On the tenant API (`/api/v1`) the tenant is
-//! the one the caller's token belongs to; on the operator's tenant routes
+//! the one the caller's token (or signed-in user) belongs to; on the operator's tenant routes
 //! (`/operator/v1/tenants/{tenant}/…`) it is the tenant the path names, and only the operator
 //! may call them. The operator and tenant routes of the same action share one handler. A
-//! tenant's API token is also held to the tenant policy's admin-API allow-list (the operator,
-//! who can undo a lock-out, is not).
+//! tenant's API token and signed-in user are also held to the tenant policy's admin-API
+//! allow-list (the operator, who can undo a lock-out, is not).
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -33,29 +33,40 @@ impl<P: TenantPermission> FromRequestParts<AppState> for Require<P> {
                     .find(|(name, _)| *name == "tenant")
                     .map(|(_, value)| value.to_string())
             });
-        let tenant =
-            match (named, &caller) {
-                (Some(named), _) => {
-                    rbac::operator(&caller)?;
-                    tenancy::resolve(&state.store, &named).await?.id
-                }
-                (
-                    None,
-                    Principal::ApiToken {
-                        tenant, token_id, ..
-                    },
-                ) => {
-                    let Ctx(ctx) = Ctx::from_request_parts(parts, state).await?;
-                    crate::policy::admit::admin_api(state, *tenant, &token_id.to_string(), &ctx)
-                        .await?;
-                    *tenant
-                }
-                (None, Principal::Operator { .. }) => return Err(Error::Forbidden(
+        let tenant = match (named, &caller) {
+            (Some(named), _) => {
+                rbac::operator(&caller)?;
+                tenancy::resolve(&state.store, &named).await?.id
+            }
+            (
+                None,
+                Principal::ApiToken {
+                    tenant, token_id, ..
+                },
+            ) => {
+                let Ctx(ctx) = Ctx::from_request_parts(parts, state).await?;
+                crate::policy::admit::admin_api(state, *tenant, &token_id.to_string(), &ctx)
+                    .await?;
+                *tenant
+            }
+            (
+                None,
+                Principal::User {
+                    tenant, session, ..
+                },
+            ) => {
+                let Ctx(ctx) = Ctx::from_request_parts(parts, state).await?;
+                crate::policy::admit::admin_api(state, *tenant, &session.to_string(), &ctx).await?;
+                *tenant
+            }
+            (None, Principal::Operator { .. }) => {
+                return Err(Error::Forbidden(
                     "the operator token acts on tenants through /operator/v1/tenants/{tenant}/…"
                         .into(),
                 )
-                .into()),
-            };
+                .into())
+            }
+        };
         Ok(Require(rbac::for_tenant::<P>(&caller, tenant)?))
     }
 }

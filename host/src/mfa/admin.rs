@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, ReadTenant, WriteUsers};
+use crate::rbac::{Authorized, ReadUsers, WriteUsers};
 use crate::services::Services;
 use crate::store;
 use crate::types::{Timestamp, UserId};
@@ -41,7 +41,7 @@ pub struct Page {
 
 pub async fn list(
     state: &Services,
-    auth: &Authorized<ReadTenant>,
+    auth: &Authorized<ReadUsers>,
     page: Page,
 ) -> Result<Vec<Enrolment>, Error> {
     let limit = page.limit.unwrap_or(100);

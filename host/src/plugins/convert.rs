@@ -142,9 +142,13 @@ pub(super) fn scim_request_of(request: types::ScimRequest) -> Sent {
 /// The catalogue as the role-mapper world takes it.
 pub(super) fn catalogue_to_wit(catalogue: &Catalogue) -> types::Catalogue {
     types::Catalogue {
-        roles: catalogue.roles.clone(),
+        roles: catalogue.role_names(),
         default_role: catalogue.default_role.clone(),
-        scopes: catalogue.scopes.iter().map(scope_to_wit).collect(),
+        scopes: catalogue
+            .scopes
+            .iter()
+            .map(|s| scope_to_wit(&s.to_ref()))
+            .collect(),
         group_mappings: catalogue
             .group_mappings
             .iter()

@@ -9,7 +9,7 @@ use super::registry::PluginView;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, OperateInstance, ReadTenant, WritePlugins};
+use crate::rbac::{Authorized, OperateInstance, ReadPlugins, WritePlugins};
 use crate::services::Services;
 use crate::store;
 use crate::store::plugins::{Owner, PluginRecord};
@@ -40,7 +40,7 @@ impl WritePluginsAs for Authorized<OperateInstance> {
         Authorized::actor(self)
     }
 }
-impl ViewPlugins for Authorized<ReadTenant> {
+impl ViewPlugins for Authorized<ReadPlugins> {
     fn viewer(&self) -> Owner {
         Owner::Tenant(self.tenant())
     }

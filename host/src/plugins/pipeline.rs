@@ -18,7 +18,7 @@ use super::world::World;
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, ReadTenant, WritePlugins};
+use crate::rbac::{Authorized, ReadPlugins, WritePlugins};
 use crate::services::Services;
 use crate::store::plugins::{Owner, PluginRecord, StageRecord};
 use crate::store::{self};
@@ -170,7 +170,7 @@ pub struct PipelineView {
     pub stages: Vec<StageView>,
 }
 
-pub async fn get(state: &Services, auth: &Authorized<ReadTenant>) -> Result<PipelineView, Error> {
+pub async fn get(state: &Services, auth: &Authorized<ReadPlugins>) -> Result<PipelineView, Error> {
     let tenant = auth.tenant();
     let stored = stored_stages(state, tenant).await?;
     let mut stages = Vec::new();

@@ -316,7 +316,7 @@ pub async fn dry_run(
     }
     let catalogue = match body.catalogue {
         Some(c) => {
-            c.validate()?;
+            c.validate(&state.config.rbac.modules)?;
             c
         }
         None => catalogue::load(state, tenant).await?,

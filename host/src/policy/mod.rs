@@ -18,7 +18,7 @@ pub use document::{MfaRequired, Policy};
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, ReadTenant, WriteSso};
+use crate::rbac::{Authorized, ReadPolicy, WritePolicy};
 use crate::services::Services;
 use crate::store::{self, sessions::SessionRow, tenants::PolicyRow, Store};
 use crate::types::{TenantId, Timestamp};
@@ -57,7 +57,7 @@ pub async fn load(store: &Store, tenant: TenantId) -> Result<InForce, Error> {
     })
 }
 
-pub async fn get(state: &Services, auth: &Authorized<ReadTenant>) -> Result<Policy, Error> {
+pub async fn get(state: &Services, auth: &Authorized<ReadPolicy>) -> Result<Policy, Error> {
     Ok(load(&state.store, auth.tenant()).await?.policy)
 }
 
@@ -65,7 +65,7 @@ pub async fn get(state: &Services, auth: &Authorized<ReadTenant>) -> Result<Poli
 /// allow-list is refused unless `confirm_lockout` says the admin means it.
 pub async fn set(
     state: &Services,
-    auth: &Authorized<WriteSso>,
+    auth: &Authorized<WritePolicy>,
     ctx: &RequestContext,
     policy: Policy,
     confirm_lockout: bool,
@@ -76,7 +76,7 @@ pub async fn set(
 /// Applies the preset `name` to the current policy and saves the result.
 pub async fn apply_preset(
     state: &Services,
-    auth: &Authorized<WriteSso>,
+    auth: &Authorized<WritePolicy>,
     ctx: &RequestContext,
     name: &str,
 ) -> Result<Policy, Error> {
@@ -87,7 +87,7 @@ pub async fn apply_preset(
 
 async fn save(
     state: &Services,
-    auth: &Authorized<WriteSso>,
+    auth: &Authorized<WritePolicy>,
     ctx: &RequestContext,
     policy: Policy,
     confirm_lockout: bool,

@@ -134,7 +134,7 @@ pub async fn authorize(
     }
     let scope: Vec<&str> = scope
         .split(' ')
-        .filter(|s| matches!(*s, "openid" | "email" | "profile"))
+        .filter(|s| matches!(*s, "openid" | "email" | "profile" | "permissions"))
         .collect();
     let Some(challenge) = p.code_challenge.as_deref().filter(|c| is_pkce_value(c)) else {
         return fail(
@@ -277,6 +277,14 @@ async fn user_claims(
         json!(policy.classification.level),
     );
     let scopes: Vec<&str> = scope.split(' ').collect();
+    // The app refetches the permission snapshot when this changes; with the `permissions`
+    // scope the token also carries the matrix itself (module → action → filter).
+    if let Some(effective) = crate::rbac::effective::load(state, tenant, user).await? {
+        c.insert("permissions_version".into(), json!(effective.version()));
+        if scopes.contains(&"permissions") {
+            c.insert("permissions".into(), json!(effective.matrix()));
+        }
+    }
     if scopes.contains(&"email") {
         c.insert("email".into(), json!(u.email));
         c.insert("email_verified".into(), json!(u.email_verified));

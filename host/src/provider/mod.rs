@@ -83,10 +83,11 @@ pub fn discovery(public_url: &str) -> Value {
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "email", "profile"],
+        "scopes_supported": ["openid", "email", "profile", "permissions"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",
             "email", "email_verified", "name", "given_name", "family_name",
-            "tenant", "tenant_slug", "roles", "role_assignments", "data_classification"],
+            "tenant", "tenant_slug", "roles", "role_assignments", "data_classification",
+            "permissions_version", "permissions"],
         "authorization_response_iss_parameter_supported": true,
     })
 }

@@ -1,16 +1,17 @@
-//! A tenant's role catalogue, as role mappers see it (converted for them in
-//! `plugins::convert`): role names, the default (member) role,
-//! the scopes roles can be limited to (spaces, teams, locations…), and the admin's IdP-group
-//! → role table. Stored as one JSON document per tenant; checked on write so a role mapper
-//! never sees a table that names undefined roles or scopes. Role management proper (per-module
-//! permissions, record scopes) builds on this with the roles issue.
-
-use std::collections::BTreeSet;
+//! A tenant's role catalogue: its roles (built-in ones enabled by name, custom ones with
+//! their grants), the default role and default assignment, the scopes roles can be limited to
+//! with their hierarchy, the modules the tenant adds to the app's, and the admin's IdP-group →
+//! role table. Stored as one JSON document per tenant and checked on write
+//! ([`super::validate`]), so neither a role mapper (which sees it through `plugins::convert`)
+//! nor the permission compiler ever meets a reference to something undefined.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Authorized, ReadTenant, WritePlugins};
+use super::model::{
+    built_in_grants, Grants, ModuleDef, RoleDef, GATEHOUSE_MODULES, STANDARD_ACTIONS,
+};
+use super::{Authorized, ReadRoles, WriteRoles};
 use crate::audit::Action;
 use crate::audit::{self, NewEvent, RequestContext, Target};
 use crate::error::Error;
@@ -18,15 +19,6 @@ pub use crate::identity::ScopeRef;
 use crate::services::Services;
 use crate::store;
 use crate::types::TenantId;
-
-/// Most roles a tenant may define.
-pub const MAX_ROLES: usize = 200;
-/// Most scopes; a scope per office or team is common, tens of thousands are not.
-pub const MAX_SCOPES: usize = 5_000;
-/// Most group → role rows.
-pub const MAX_GROUP_MAPPINGS: usize = 5_000;
-/// Longest role, scope kind, scope name or group id.
-pub const MAX_NAME_BYTES: usize = 256;
 
 /// One row of the group → role table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,15 +31,54 @@ pub struct GroupMapping {
     pub scope: Option<ScopeRef>,
 }
 
+/// A scope roles can be limited to, and where it sits: a location `Plant 3` with parent
+/// `EMEA` is inside `EMEA`, so a grant within `EMEA` reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDef {
+    pub kind: String,
+    pub name: String,
+    /// The enclosing scope's name, of the same kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+impl ScopeDef {
+    pub fn to_ref(&self) -> ScopeRef {
+        ScopeRef {
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// A role with an optional scope: what a user gets from one assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScopeRef>,
+}
+
 /// The catalogue document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalogue {
-    pub roles: Vec<String>,
-    /// Given when the IdP names no role or an unknown one; must be one of `roles`.
+    /// The tenant's roles: built-in ones by name (`admin`, `member`…: listing one enables
+    /// it), custom ones by name or with their grants.
+    pub roles: Vec<RoleDef>,
+    /// Given by the role mapper when the IdP names no role or an unknown one; must be one of
+    /// `roles`.
     pub default_role: String,
+    /// What a user with no role assignment from any source gets (none: nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_assignment: Option<Assignment>,
     #[serde(default)]
-    pub scopes: Vec<ScopeRef>,
+    pub scopes: Vec<ScopeDef>,
+    /// Modules the tenant adds to the app's (`rbac.modules`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<ModuleDef>,
     #[serde(default)]
     pub group_mappings: Vec<GroupMapping>,
 }
@@ -56,94 +87,49 @@ impl Default for Catalogue {
     /// A tenant that has defined nothing has one role, `member`.
     fn default() -> Self {
         Self {
-            roles: vec!["member".into()],
+            roles: vec![RoleDef::Name("member".into())],
             default_role: "member".into(),
+            default_assignment: None,
             scopes: Vec::new(),
+            modules: Vec::new(),
             group_mappings: Vec::new(),
         }
     }
 }
 
-fn name(field: &'static str, value: &str) -> Result<(), Error> {
-    if value.trim().is_empty()
-        || value.len() > MAX_NAME_BYTES
-        || value.chars().any(char::is_control)
-    {
-        return Err(Error::invalid(
-            field,
-            format!(
-                "`{}` must be 1–{MAX_NAME_BYTES} bytes without control characters",
-                crate::types::truncate(value, 60)
-            ),
-        ));
-    }
-    Ok(())
-}
-
 impl Catalogue {
-    /// Checks sizes, names, uniqueness and that every reference resolves.
-    pub fn validate(&self) -> Result<(), Error> {
-        let too_many = |field, max| Error::invalid(field, format!("at most {max} entries"));
-        if self.roles.len() > MAX_ROLES {
-            return Err(too_many("roles", MAX_ROLES));
+    /// The names of the roles the tenant lists, in order.
+    pub fn role_names(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.name().to_string()).collect()
+    }
+
+    /// Every module with its actions: Gatehouse's own, the app's (`app`), then the tenant's.
+    pub fn modules(&self, app: &[String]) -> Vec<(String, Vec<String>)> {
+        let standard = || STANDARD_ACTIONS.iter().map(|a| a.to_string()).collect();
+        GATEHOUSE_MODULES
+            .iter()
+            .map(|(m, actions)| {
+                (
+                    m.to_string(),
+                    actions.iter().map(|a| a.to_string()).collect(),
+                )
+            })
+            .chain(app.iter().map(|m| (m.clone(), standard())))
+            .chain(self.modules.iter().map(|m| (m.name.clone(), m.actions())))
+            .collect()
+    }
+
+    /// What role `name` grants over `modules`: fixed for a built-in role, the catalogue's
+    /// definition for a custom one; `None` when the tenant does not list it.
+    pub fn grants_of(&self, name: &str, modules: &[(String, Vec<String>)]) -> Option<Grants> {
+        let listed = self.roles.iter().find(|r| r.name() == name)?;
+        if let Some(grants) = built_in_grants(name, modules) {
+            return Some(grants);
         }
-        if self.scopes.len() > MAX_SCOPES {
-            return Err(too_many("scopes", MAX_SCOPES));
-        }
-        if self.group_mappings.len() > MAX_GROUP_MAPPINGS {
-            return Err(too_many("group_mappings", MAX_GROUP_MAPPINGS));
-        }
-        let mut roles = BTreeSet::new();
-        for role in &self.roles {
-            name("roles", role)?;
-            if !roles.insert(role.as_str()) {
-                return Err(Error::invalid(
-                    "roles",
-                    format!("role `{role}` is listed twice"),
-                ));
-            }
-        }
-        if !roles.contains(self.default_role.as_str()) {
-            return Err(Error::invalid(
-                "default_role",
-                format!(
-                    "`{}` is not one of the roles",
-                    crate::types::truncate(&self.default_role, 60)
-                ),
-            ));
-        }
-        let mut scopes = BTreeSet::new();
-        for scope in &self.scopes {
-            name("scopes", &scope.kind)?;
-            name("scopes", &scope.name)?;
-            if !scopes.insert(scope) {
-                return Err(Error::invalid(
-                    "scopes",
-                    format!("scope {} `{}` is listed twice", scope.kind, scope.name),
-                ));
-            }
-        }
-        for m in &self.group_mappings {
-            name("group_mappings", &m.group_id)?;
-            if !roles.contains(m.role.as_str()) {
-                return Err(Error::invalid(
-                    "group_mappings",
-                    format!("group `{}` maps to undefined role `{}`", m.group_id, m.role),
-                ));
-            }
-            if let Some(scope) = &m.scope {
-                if !scopes.contains(scope) {
-                    return Err(Error::invalid(
-                        "group_mappings",
-                        format!(
-                            "group `{}` maps to undefined scope {} `{}`",
-                            m.group_id, scope.kind, scope.name
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        Some(match listed {
+            RoleDef::Name(_) => Grants::new(),
+            RoleDef::Custom(role) => role.grants.clone(),
+        })
     }
 }
 
@@ -156,20 +142,42 @@ pub async fn load(state: &Services, tenant: TenantId) -> Result<Catalogue, Error
     }
 }
 
-pub async fn get(state: &Services, auth: &Authorized<ReadTenant>) -> Result<Catalogue, Error> {
+pub async fn get(state: &Services, auth: &Authorized<ReadRoles>) -> Result<Catalogue, Error> {
     load(state, auth.tenant()).await
 }
 
 /// Replaces the tenant's catalogue.
 pub async fn put(
     state: &Services,
-    auth: &Authorized<WritePlugins>,
+    auth: &Authorized<WriteRoles>,
     ctx: &RequestContext,
     catalogue: Catalogue,
 ) -> Result<Catalogue, Error> {
-    catalogue.validate()?;
+    catalogue.validate(&state.config.rbac.modules)?;
     let tenant = auth.tenant();
     let before = load(state, tenant).await?;
+    // Roles whose definition changed, and roles the group table or default newly hands out.
+    let changed: Vec<&str> = catalogue
+        .roles
+        .iter()
+        .filter(|r| matches!(r, RoleDef::Custom(_)) && !before.roles.contains(r))
+        .map(|r| r.name())
+        .chain(
+            catalogue
+                .group_mappings
+                .iter()
+                .filter(|m| !before.group_mappings.contains(m))
+                .map(|m| m.role.as_str()),
+        )
+        .chain(
+            catalogue
+                .default_assignment
+                .iter()
+                .filter(|a| before.default_assignment.as_ref() != Some(*a))
+                .map(|a| a.role.as_str()),
+        )
+        .collect();
+    super::assign::check_no_escalation(auth, &catalogue, &state.config.rbac.modules, &changed)?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     crate::tenancy::domains::live_tenant(&mut tx, tenant).await?;

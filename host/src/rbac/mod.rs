@@ -1,10 +1,22 @@
-//! Who may do what. Today's principals are the operator and tenant API tokens with scopes;
-//! each tenant's role catalogue (roles, scopes, the IdP-group table) is in [`catalogue`];
-//! per-module permissions and record scopes build on it. Every privileged service function takes
-//! an [`Authorized`] proof, and this module is the only place that makes one, so there are no
-//! permission `if`s in handlers.
+//! Who may do what. A tenant's roles are grants `module × action → reach`, defined in its
+//! [`catalogue`] (vocabulary in [`model`], checks in [`validate`]); a user's role assignments
+//! compile into [`compile::Permissions`], and [`decide`] answers every question about them:
+//! the app's (through the decision API) and Gatehouse's own (its admin API is a set of modules
+//! too). The principals are the operator, tenant API tokens (their scopes compile to
+//! permissions, so they are a ceiling) and signed-in users. Every privileged service function
+//! takes an [`Authorized`] proof, and this module is the only place that makes one, so there
+//! are no permission `if`s in handlers.
 
+pub mod assign;
+pub mod authzen;
 pub mod catalogue;
+pub mod compile;
+pub mod decide;
+pub mod effective;
+pub mod model;
+pub mod validate;
+
+use std::sync::Arc;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -13,7 +25,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::types::{TenantId, TokenId, UserId};
+use crate::types::{SessionId, TenantId, TokenId, UserId};
+use compile::Permissions;
+use decide::{decide, Record};
 
 /// Who did it, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,12 +92,14 @@ pub enum Scope {
     SsoWrite,
     /// Provision users and groups over SCIM 2.0 (the token an IdP's SCIM client holds).
     Scim,
-    /// Manage users' sign-in factors: reset and unlock MFA.
+    /// Manage users: invitations, resets, status, sessions and MFA.
     UsersWrite,
+    /// Ask the decision API (and read the permissions it decides with).
+    AccessEvaluate,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::Admin,
         Scope::TenantRead,
         Scope::DomainsWrite,
@@ -93,6 +109,7 @@ impl Scope {
         Scope::SsoWrite,
         Scope::Scim,
         Scope::UsersWrite,
+        Scope::AccessEvaluate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +123,7 @@ impl Scope {
             Scope::SsoWrite => "sso:write",
             Scope::Scim => "scim",
             Scope::UsersWrite => "users:write",
+            Scope::AccessEvaluate => "access:evaluate",
         }
     }
 }
@@ -158,6 +176,15 @@ pub enum Principal {
         name: String,
         scopes: Vec<Scope>,
     },
+    /// A signed-in user: acts on their tenant with what their roles grant.
+    User {
+        tenant: TenantId,
+        user: UserId,
+        session: SessionId,
+        /// Their email, for the audit log.
+        label: String,
+        permissions: Arc<Permissions>,
+    },
 }
 
 impl Principal {
@@ -166,52 +193,84 @@ impl Principal {
         match self {
             Principal::Operator { token_id } => Actor::operator(*token_id),
             Principal::ApiToken { token_id, name, .. } => Actor::api_token(*token_id, name),
+            Principal::User { user, label, .. } => Actor::user(*user, label),
         }
     }
 
-    fn has_scope(&self, scope: Scope) -> bool {
-        match self {
-            Principal::Operator { .. } => true,
+    /// May the caller perform Gatehouse's `module.action` tenant-wide? The operator always;
+    /// a token if its scopes grant it; a user if their roles do.
+    fn allows(&self, module: &str, action: &str) -> Result<(), String> {
+        let token_perms;
+        let perms = match self {
+            Principal::Operator { .. } => return Ok(()),
             Principal::ApiToken { scopes, .. } => {
-                scopes.contains(&Scope::Admin) || scopes.contains(&scope)
+                token_perms = compile::for_token(scopes);
+                &token_perms
             }
+            Principal::User { permissions, .. } => permissions.as_ref(),
+        };
+        let decision = decide(perms, module, action, &Record::default());
+        if decision.allowed() {
+            Ok(())
+        } else {
+            Err(decision.explain(module, action))
         }
     }
 }
 
-/// A permission on a tenant's resources, satisfied by a scope.
+/// A permission on a tenant's resources: an action on one of Gatehouse's own modules, which
+/// a token needs `SCOPE` for.
 pub trait TenantPermission {
     const SCOPE: Scope;
+    const MODULE: &'static str;
+    const ACTION: &'static str;
 }
 
 macro_rules! permission {
-    ($(#[$doc:meta])* $name:ident => $scope:expr) => {
+    ($(#[$doc:meta])* $name:ident => $scope:expr, $module:literal . $action:literal) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name;
         impl TenantPermission for $name {
             const SCOPE: Scope = $scope;
+            const MODULE: &'static str = concat!("gatehouse.", $module);
+            const ACTION: &'static str = $action;
         }
     };
 }
 
 permission!(/// Read a tenant's settings and domains.
-    ReadTenant => Scope::TenantRead);
+    ReadTenant => Scope::TenantRead, "tenant"."view");
 permission!(/// Change a tenant's email domains.
-    WriteDomains => Scope::DomainsWrite);
+    WriteDomains => Scope::DomainsWrite, "tenant"."edit");
 permission!(/// Manage a tenant's API tokens.
-    WriteTokens => Scope::TokensWrite);
+    WriteTokens => Scope::TokensWrite, "tokens"."edit");
 permission!(/// Read a tenant's audit log.
-    ReadAudit => Scope::AuditRead);
-permission!(/// Manage a tenant's plugins, pipeline and role catalogue, and run dry-runs.
-    WritePlugins => Scope::PluginsWrite);
+    ReadAudit => Scope::AuditRead, "audit"."view");
+permission!(/// Read a tenant's plugins and pipeline.
+    ReadPlugins => Scope::TenantRead, "plugins"."view");
+permission!(/// Manage a tenant's plugins and pipeline, and run dry-runs.
+    WritePlugins => Scope::PluginsWrite, "plugins"."edit");
+permission!(/// Read a tenant's SSO connections.
+    ReadSso => Scope::TenantRead, "sso"."view");
 permission!(/// Manage a tenant's SSO connections and run test sign-ins.
-    WriteSso => Scope::SsoWrite);
-
-permission!(/// Reset and unlock users' MFA.
-    WriteUsers => Scope::UsersWrite);
+    WriteSso => Scope::SsoWrite, "sso"."edit");
+permission!(/// Read the tenant's security policy.
+    ReadPolicy => Scope::TenantRead, "policy"."view");
+permission!(/// Change the tenant's security policy.
+    WritePolicy => Scope::SsoWrite, "policy"."edit");
+permission!(/// Read users, their roles, permissions and sessions.
+    ReadUsers => Scope::TenantRead, "users"."view");
+permission!(/// Manage users: invitations, resets, status, sessions and MFA.
+    WriteUsers => Scope::UsersWrite, "users"."edit");
+permission!(/// Read the role catalogue.
+    ReadRoles => Scope::TenantRead, "roles"."view");
+permission!(/// Change the role catalogue and assign roles by hand.
+    WriteRoles => Scope::PluginsWrite, "roles"."edit");
+permission!(/// Ask the decision API about the tenant's users.
+    EvaluateAccess => Scope::AccessEvaluate, "roles"."view");
 permission!(/// Create, change and delete users and groups over SCIM.
-    ProvisionScim => Scope::Scim);
+    ProvisionScim => Scope::Scim, "scim"."edit");
 
 /// Instance-wide operator power: create, suspend and delete tenants.
 #[derive(Debug)]
@@ -235,9 +294,22 @@ impl<P> Authorized<P> {
         &self.principal
     }
 
-    /// True when the caller holds `scope`, so may hand it on (no escalation through tokens).
+    /// True when the caller may perform Gatehouse's `module.action` tenant-wide.
+    pub fn may(&self, module: &str, action: &str) -> bool {
+        self.principal.allows(module, action).is_ok()
+    }
+
+    /// True when the caller holds everything `scope` allows, so may hand it on (no
+    /// escalation through tokens).
     pub fn can_grant(&self, scope: Scope) -> bool {
-        self.principal.has_scope(scope)
+        match &self.principal {
+            Principal::ApiToken { scopes, .. } if scopes.contains(&scope) => true,
+            principal => compile::scope_grants(scope)
+                .iter()
+                .all(|(module, actions)| {
+                    actions.iter().all(|a| principal.allows(module, a).is_ok())
+                }),
+        }
     }
 }
 
@@ -256,17 +328,25 @@ pub fn for_tenant<P: TenantPermission>(
 ) -> Result<Authorized<P>, Error> {
     match principal {
         Principal::Operator { .. } => {}
-        Principal::ApiToken { tenant: own, .. } if *own != tenant => {
+        Principal::ApiToken { tenant: own, .. } | Principal::User { tenant: own, .. }
+            if *own != tenant =>
+        {
             // Another tenant's resources look exactly like missing ones.
             return Err(Error::NotFound("tenant"));
         }
-        Principal::ApiToken { .. } if !principal.has_scope(P::SCOPE) => {
-            return Err(Error::Forbidden(format!(
-                "this token lacks the `{}` scope",
-                P::SCOPE.as_str()
-            )));
+        Principal::ApiToken { .. } => {
+            if principal.allows(P::MODULE, P::ACTION).is_err() {
+                return Err(Error::Forbidden(format!(
+                    "this token lacks the `{}` scope",
+                    P::SCOPE.as_str()
+                )));
+            }
         }
-        Principal::ApiToken { .. } => {}
+        Principal::User { .. } => {
+            principal
+                .allows(P::MODULE, P::ACTION)
+                .map_err(Error::Forbidden)?;
+        }
     }
     Ok(Authorized {
         principal: principal.clone(),
@@ -283,11 +363,14 @@ pub fn operator(principal: &Principal) -> Result<Authorized<OperateInstance>, Er
             tenant: None,
             _permission: PhantomData,
         }),
-        Principal::ApiToken { .. } => Err(Error::Forbidden(
+        Principal::ApiToken { .. } | Principal::User { .. } => Err(Error::Forbidden(
             "this endpoint needs the operator token".into(),
         )),
     }
 }
+
+#[cfg(test)]
+mod decide_tests;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, ReadTenant, WriteUsers};
+use crate::rbac::{Authorized, ReadUsers, WriteUsers};
 use crate::services::Services;
 use crate::store;
 use crate::types::{SessionId, TenantId, Timestamp, UserId};
@@ -59,7 +59,7 @@ pub async fn list(
 /// An admin's view of a user's sessions.
 pub async fn list_for_admin(
     state: &Services,
-    auth: &Authorized<ReadTenant>,
+    auth: &Authorized<ReadUsers>,
     user: UserId,
 ) -> Result<Vec<SessionView>, Error> {
     if store::user_reads::user(&state.store, auth.tenant(), user)

@@ -90,6 +90,41 @@ pub async fn authenticate(state: &Services, presented: &SecretString) -> Result<
     ))
 }
 
+/// The signed-in user behind browser-session cookie `token`, as an admin-API caller with the
+/// permissions their roles grant; `None` when the cookie names no live session. The session
+/// is held to the tenant policy as the provider's authorize holds it (an MFA grace that ran
+/// out, a network allow-list), so the API is no side door.
+pub async fn session_principal(
+    state: &Services,
+    token: &SecretString,
+    ctx: &crate::audit::RequestContext,
+) -> Result<Option<Principal>, Error> {
+    let Some(session) = browser::current(state, token).await? else {
+        return Ok(None);
+    };
+    let tenant = session.tenant_id;
+    let Some(effective) = crate::rbac::effective::load(state, tenant, session.user_id).await?
+    else {
+        return Ok(None);
+    };
+    let policy = crate::policy::load(&state.store, tenant).await?;
+    let via = crate::policy::admit::Via::Authorize {
+        method: session.method.clone(),
+        user_created: effective.user.created_at,
+    };
+    if let Err(refusal) = crate::policy::admit::admit(&policy, &via, ctx, state.clock.now()) {
+        let target = session.id.to_string();
+        return Err(crate::policy::admit::refused(state, tenant, &target, refusal, ctx).await?);
+    }
+    Ok(Some(Principal::User {
+        tenant,
+        user: session.user_id,
+        session: session.id,
+        label: effective.user.email.clone(),
+        permissions: std::sync::Arc::new(effective.permissions),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use super::{Connection, ConnectionStatus, Settings};
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, ReadTenant, WriteSso};
+use crate::rbac::{Authorized, ReadSso, WriteSso};
 use crate::services::Services;
 use crate::store::{self, sso::ConnectionRow};
 use crate::types::{ConnectionId, TenantId};
@@ -162,7 +162,7 @@ pub async fn create(
 
 pub async fn get(
     state: &Services,
-    auth: &Authorized<ReadTenant>,
+    auth: &Authorized<ReadSso>,
     id: ConnectionId,
 ) -> Result<ConnectionView, Error> {
     let c = load(state, auth.tenant(), id).await?;
@@ -183,7 +183,7 @@ pub async fn load(
 
 pub async fn list(
     state: &Services,
-    auth: &Authorized<ReadTenant>,
+    auth: &Authorized<ReadSso>,
 ) -> Result<Vec<ConnectionView>, Error> {
     let mut out = Vec::new();
     for row in store::sso::connections(&state.store, auth.tenant()).await? {

@@ -1,4 +1,4 @@
-//! SQL for `role_assignments`: each source (sign-in, SCIM groups) replaces only its own
+//! SQL for `role_assignments`: each source (sign-in, SCIM groups, an admin) replaces only its own
 //! rows; a user's effective roles are the union. Only `directory` calls the writes here.
 //! Every statement is scoped by tenant.
 
@@ -17,7 +17,37 @@ text_enum! {
         Sso = "sso",
         /// Derived from the user's SCIM group memberships.
         Scim = "scim",
+        /// Assigned by an admin.
+        Manual = "manual",
     }
+}
+
+/// A role assignment with its source.
+pub type SourcedRole = (RoleRow, RoleSource);
+
+/// Every role assignment of the user, with its source: what permissions compile from.
+pub async fn assignments_of(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+) -> StoreResult<Vec<SourcedRole>> {
+    let rows = sqlx::query(
+        "SELECT role, scope_kind, scope_name, source FROM role_assignments WHERE tenant_id = $1 \
+         AND user_id = $2 ORDER BY source, role, scope_kind, scope_name",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let source: String = r.try_get("source")?;
+            let source = source
+                .parse()
+                .map_err(|_| super::StoreError::Corrupt(format!("role source {source}")))?;
+            Ok((role_from_row(r)?, source))
+        })
+        .collect()
 }
 
 /// The user's effective role assignments (every source, without duplicates).

@@ -21,6 +21,23 @@ pub async fn user(store: &Store, tenant: TenantId, id: UserId) -> StoreResult<Op
     row.as_ref().map(user_from_row).transpose()
 }
 
+/// The user and whether it is the tenant's owner.
+pub async fn user_with_owner(
+    store: &Store,
+    tenant: TenantId,
+    id: UserId,
+) -> StoreResult<Option<(UserRow, bool)>> {
+    let sql =
+        format!("SELECT {USER_COLUMNS}, is_owner FROM users WHERE tenant_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(store.reader())
+        .await?;
+    row.map(|r| Ok((user_from_row(&r)?, r.try_get::<i64, _>("is_owner")? == 1)))
+        .transpose()
+}
+
 /// The user of `tenant` with this (lower-cased) email, locked until `tx` ends.
 pub async fn user_by_email(
     tx: &mut Tx,

@@ -1,0 +1,361 @@
+//! The decision API in the shape of OpenID AuthZEN Authorization API 1.0: a subject (`user`,
+//! its Gatehouse id: the `sub` of its tokens), an action (`view`, `edit`…), a resource whose
+//! `type` is a module and whose `properties` are the record's attributes (`owner`, and a
+//! scope name, or a list of them, per kind: `{"location": "Line A", "team": ["Blue"]}`).
+//! Each answer carries `context.reason_admin.en`, the decision's explanation.
+//!
+//! Single and batch evaluation (`execute_all`, `deny_on_first_deny`, `permit_on_first_permit`;
+//! top-level members are defaults an item replaces whole), action search (which actions on
+//! this record), resource search (Gatehouse cannot list the app's records: it answers with no
+//! results and, in `context.filter`, the condition every allowed record meets, the same as the
+//! `filter` extension). Subjects are compiled once per request, so a batch about one user costs
+//! one compile and then a table lookup per item.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::compile::Permissions;
+use super::decide::{decide, filter, Record};
+use crate::error::Error;
+use crate::services::Services;
+use crate::types::{TenantId, UserId};
+
+/// Most evaluations in one batch: bounds a request's work.
+pub const MAX_EVALUATIONS: usize = 10_000;
+/// Most scope values one record may carry.
+pub const MAX_RECORD_SCOPES: usize = 256;
+
+/// A subject, resource or action as sent; members are checked when used, so one bad item in a
+/// batch fails alone.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Entity {
+    #[serde(rename = "type")]
+    pub kind: Option<Value>,
+    pub id: Option<Value>,
+    pub name: Option<Value>,
+    pub properties: Option<Map<String, Value>>,
+}
+
+/// One evaluation request, or the defaults of a batch.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Evaluation {
+    pub subject: Option<Entity>,
+    pub action: Option<Entity>,
+    pub resource: Option<Entity>,
+    pub context: Option<Value>,
+}
+
+impl Evaluation {
+    /// This item with the batch's defaults filled in (a member the item has replaces the
+    /// default whole).
+    pub fn with_defaults(&self, defaults: &Evaluation) -> Evaluation {
+        Evaluation {
+            subject: self.subject.clone().or_else(|| defaults.subject.clone()),
+            action: self.action.clone().or_else(|| defaults.action.clone()),
+            resource: self.resource.clone().or_else(|| defaults.resource.clone()),
+            context: self.context.clone().or_else(|| defaults.context.clone()),
+        }
+    }
+}
+
+/// Who is asking: a tenant's token or user (questions about that tenant only), or the app
+/// with its client credentials (any tenant, named by the subject's `tenant` property: the
+/// `tenant` claim of the user's tokens).
+#[derive(Debug, Clone, Copy)]
+pub enum Pep {
+    Tenant(TenantId),
+    App,
+}
+
+/// Subjects compiled so far in this request.
+#[derive(Default)]
+pub struct Subjects {
+    compiled: HashMap<(TenantId, UserId), Option<Arc<Permissions>>>,
+}
+
+fn text<'a>(v: &'a Option<Value>, what: &str) -> Result<&'a str, String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(_) => Err(format!("{what} must be a non-empty string")),
+        None => Err(format!("{what} is missing")),
+    }
+}
+
+impl Subjects {
+    /// The permissions of the request's subject; an error message for a malformed or
+    /// foreign subject; `Ok(None)` for a subject the tenant does not have.
+    async fn of(
+        &mut self,
+        state: &Services,
+        pep: Pep,
+        subject: Option<&Entity>,
+    ) -> Result<Result<Option<Arc<Permissions>>, String>, Error> {
+        let Some(subject) = subject else {
+            return Ok(Err("subject is missing".into()));
+        };
+        match text(&subject.kind, "subject.type") {
+            Ok("user") => {}
+            Ok(other) => {
+                return Ok(Err(format!(
+                    "subject.type `{}` is not known; use `user`",
+                    crate::types::truncate(other, 40)
+                )))
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+        let id = match text(&subject.id, "subject.id") {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        let named = subject
+            .properties
+            .as_ref()
+            .and_then(|p| p.get("tenant"))
+            .and_then(Value::as_str);
+        let tenant = match (pep, named) {
+            (Pep::Tenant(own), None) => own,
+            (Pep::Tenant(own), Some(t)) if t == own.to_string() => own,
+            (Pep::Tenant(_), Some(_)) => return Ok(Ok(None)),
+            (Pep::App, None) => {
+                return Ok(Err(
+                    "subject.properties.tenant is required (the user's `tenant` claim)".into(),
+                ))
+            }
+            (Pep::App, Some(t)) => match t.parse::<TenantId>() {
+                Ok(t) => t,
+                Err(_) => return Ok(Ok(None)),
+            },
+        };
+        let Ok(user) = id.parse::<UserId>() else {
+            return Ok(Ok(None));
+        };
+        if let Some(found) = self.compiled.get(&(tenant, user)) {
+            return Ok(Ok(found.clone()));
+        }
+        let live = crate::store::tenants::get(&state.store, tenant)
+            .await?
+            .is_some_and(|t| t.status == crate::store::tenants::TenantStatus::Active);
+        let perms = if live {
+            super::effective::load(state, tenant, user)
+                .await?
+                .filter(|e| e.user.status == crate::store::users::UserStatus::Active)
+                .map(|e| Arc::new(e.permissions))
+        } else {
+            None
+        };
+        self.compiled.insert((tenant, user), perms.clone());
+        Ok(Ok(perms))
+    }
+}
+
+/// The record's attributes: `owner` and `(kind, name)` pairs from string or string-list
+/// properties (other values are ignored: they are the app's own).
+fn record_parts(resource: &Entity) -> Result<(Option<String>, Vec<(String, String)>), String> {
+    let mut owner = None;
+    let mut scopes = Vec::new();
+    for (key, value) in resource.properties.iter().flatten() {
+        match (key.as_str(), value) {
+            ("owner", Value::String(s)) => owner = Some(s.clone()),
+            (_, Value::String(s)) => scopes.push((key.clone(), s.clone())),
+            (_, Value::Array(items)) => scopes.extend(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| (key.clone(), s.to_string())),
+            ),
+            _ => {}
+        }
+        if scopes.len() > MAX_RECORD_SCOPES {
+            return Err(format!(
+                "resource.properties carries more than {MAX_RECORD_SCOPES} scope values"
+            ));
+        }
+    }
+    Ok((owner, scopes))
+}
+
+fn denied(reason: String) -> Value {
+    json!({"decision": false, "context": {"reason_admin": {"en": reason}}})
+}
+
+fn error(message: String) -> Value {
+    json!({"decision": false, "context": {"error": {"status": 400, "message": message}}})
+}
+
+/// Answers one evaluation. A malformed item is a denial with `context.error` (the whole
+/// request fails with 400 only at the HTTP edge, for a single evaluation).
+pub async fn evaluate(
+    state: &Services,
+    pep: Pep,
+    subjects: &mut Subjects,
+    req: &Evaluation,
+) -> Result<Result<Value, String>, Error> {
+    let perms = match subjects.of(state, pep, req.subject.as_ref()).await? {
+        Err(e) => return Ok(Err(e)),
+        Ok(None) => {
+            return Ok(Ok(denied(
+                "denied: the subject is not an active user of the tenant".into(),
+            )))
+        }
+        Ok(Some(p)) => p,
+    };
+    let action = match req.action.as_ref().map(|a| text(&a.name, "action.name")) {
+        None => return Ok(Err("action is missing".into())),
+        Some(Err(e)) => return Ok(Err(e)),
+        Some(Ok(a)) => a,
+    };
+    let Some(resource) = req.resource.as_ref() else {
+        return Ok(Err("resource is missing".into()));
+    };
+    let module = match text(&resource.kind, "resource.type") {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (owner, scopes) = match record_parts(resource) {
+        Ok(parts) => parts,
+        Err(e) => return Ok(Err(e)),
+    };
+    let pairs: Vec<(&str, &str)> = scopes
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let record = Record {
+        owner: owner.as_deref(),
+        scopes: &pairs,
+    };
+    let decision = decide(&perms, module, action, &record);
+    let reason = decision.explain(module, action);
+    Ok(Ok(json!({
+        "decision": decision.allowed(),
+        "context": {"reason_admin": {"en": reason}},
+    })))
+}
+
+/// How a batch stops early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Semantic {
+    ExecuteAll,
+    DenyOnFirstDeny,
+    PermitOnFirstPermit,
+}
+
+impl Semantic {
+    pub fn parse(options: Option<&Value>) -> Result<Semantic, String> {
+        match options.and_then(|o| o.get("evaluations_semantic")) {
+            None => Ok(Semantic::ExecuteAll),
+            Some(Value::String(s)) => match s.as_str() {
+                "execute_all" => Ok(Semantic::ExecuteAll),
+                "deny_on_first_deny" => Ok(Semantic::DenyOnFirstDeny),
+                "permit_on_first_permit" => Ok(Semantic::PermitOnFirstPermit),
+                _ => Err("options.evaluations_semantic must be execute_all, \
+                          deny_on_first_deny or permit_on_first_permit"
+                    .into()),
+            },
+            Some(_) => Err("options.evaluations_semantic must be a string".into()),
+        }
+    }
+}
+
+/// Answers a batch, in order, stopping where `semantic` says (the stopping item included).
+pub async fn evaluate_all(
+    state: &Services,
+    pep: Pep,
+    defaults: &Evaluation,
+    items: &[Evaluation],
+    semantic: Semantic,
+) -> Result<Vec<Value>, Error> {
+    let mut subjects = Subjects::default();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let answer =
+            match evaluate(state, pep, &mut subjects, &item.with_defaults(defaults)).await? {
+                Ok(answer) => answer,
+                Err(message) => error(message),
+            };
+        let allowed = answer["decision"] == Value::Bool(true);
+        out.push(answer);
+        match semantic {
+            Semantic::DenyOnFirstDeny if !allowed => break,
+            Semantic::PermitOnFirstPermit if allowed => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The actions the subject may perform on the resource.
+pub async fn search_actions(
+    state: &Services,
+    pep: Pep,
+    req: &Evaluation,
+) -> Result<Result<Vec<Value>, String>, Error> {
+    let mut subjects = Subjects::default();
+    let perms = match subjects.of(state, pep, req.subject.as_ref()).await? {
+        Err(e) => return Ok(Err(e)),
+        Ok(None) => return Ok(Ok(Vec::new())),
+        Ok(Some(p)) => p,
+    };
+    let Some(resource) = req.resource.as_ref() else {
+        return Ok(Err("resource is missing".into()));
+    };
+    let module = match text(&resource.kind, "resource.type") {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (owner, scopes) = match record_parts(resource) {
+        Ok(parts) => parts,
+        Err(e) => return Ok(Err(e)),
+    };
+    let pairs: Vec<(&str, &str)> = scopes
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let record = Record {
+        owner: owner.as_deref(),
+        scopes: &pairs,
+    };
+    let mut actions: Vec<&String> = perms
+        .rules
+        .get(module)
+        .map(|a| a.keys().collect())
+        .unwrap_or_default();
+    actions.sort();
+    Ok(Ok(actions
+        .into_iter()
+        .filter(|a| decide(&perms, module, a, &record).allowed())
+        .map(|a| json!({"name": a}))
+        .collect()))
+}
+
+/// The condition every record the subject may perform the action on meets (`false` for an
+/// unknown subject).
+pub async fn filter_for(
+    state: &Services,
+    pep: Pep,
+    req: &Evaluation,
+) -> Result<Result<Value, String>, Error> {
+    let mut subjects = Subjects::default();
+    let perms = match subjects.of(state, pep, req.subject.as_ref()).await? {
+        Err(e) => return Ok(Err(e)),
+        Ok(None) => return Ok(Ok(Value::Bool(false))),
+        Ok(Some(p)) => p,
+    };
+    let action = match req.action.as_ref().map(|a| text(&a.name, "action.name")) {
+        None => return Ok(Err("action is missing".into())),
+        Some(Err(e)) => return Ok(Err(e)),
+        Some(Ok(a)) => a,
+    };
+    let module = match req
+        .resource
+        .as_ref()
+        .map(|r| text(&r.kind, "resource.type"))
+    {
+        None => return Ok(Err("resource is missing".into())),
+        Some(Err(e)) => return Ok(Err(e)),
+        Some(Ok(m)) => m,
+    };
+    Ok(Ok(filter(&perms, module, action)))
+}
