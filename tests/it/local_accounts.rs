@@ -11,11 +11,11 @@ use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::peers::{smtp_messages, smtp_sink};
 use crate::saml::{browser, cookie, last_event, submit_form};
 
-const PASSWORD: &str = "lantern orchard velvet canyon";
+pub(crate) const PASSWORD: &str = "lantern orchard velvet canyon";
 
 /// Opens `link` and posts `password` on its form; returns the answer (the page's own, when
 /// it has no form: the link is gone).
-async fn set_password(app: &TestApp, link: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn set_password(app: &TestApp, link: &str, password: &str) -> reqwest::Response {
     let probe = browser().get(link).send().await.unwrap();
     if probe.status() != StatusCode::OK {
         return probe;
@@ -32,7 +32,12 @@ async fn set_password(app: &TestApp, link: &str, password: &str) -> reqwest::Res
     .await
 }
 
-async fn sign_in(app: &TestApp, slug: &str, email: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    slug: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
     submit_form(
         &app.url,
         "/login/password",
@@ -47,7 +52,7 @@ async fn sign_in(app: &TestApp, slug: &str, email: &str, password: &str) -> reqw
     .await
 }
 
-async fn invite(app: &TestApp, token: &str, email: &str) -> crate::helpers::Resp {
+pub(crate) async fn invite(app: &TestApp, token: &str, email: &str) -> crate::helpers::Resp {
     app.api(
         token,
         Method::POST,

@@ -23,6 +23,7 @@ mod operations;
 mod peers;
 mod plugins;
 mod policy;
+mod roles;
 mod saml;
 mod saml_attacks;
 mod scim;

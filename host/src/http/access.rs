@@ -63,11 +63,7 @@ async fn metadata(State(state): State<AppState>) -> Json<Value> {
 }
 
 fn bad_request(message: String) -> ApiError {
-    Error::Invalid {
-        field: None,
-        detail: message,
-    }
-    .into()
+    ApiError::BadRequest(message)
 }
 
 async fn evaluation(
@@ -176,6 +172,7 @@ async fn snapshot(
         true => crate::rbac::effective::load(&state, tenant, user).await?,
         false => None,
     }
+    .filter(|e| e.user.status != crate::store::users::UserStatus::Deactivated)
     .ok_or(Error::NotFound("user"))?;
     let body = effective.snapshot(tenant);
     let etag = format!("\"{}\"", body["version"].as_str().unwrap_or_default());

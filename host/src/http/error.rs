@@ -23,6 +23,9 @@ pub enum ApiError {
     MalformedJson(String),
     /// The body is JSON but not the expected shape (unknown or missing field, wrong type).
     InvalidBody(String),
+    /// A required member is missing or malformed where the protocol asks for 400 (the
+    /// decision API, as AuthZEN specifies).
+    BadRequest(String),
     /// The body is over the limit named (a config key).
     BodyTooLarge { limit: &'static str },
     /// The request has a body in a format this endpoint does not take; names the one it does.
@@ -124,6 +127,12 @@ impl IntoResponse for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-body",
                 "Invalid request body",
+                detail,
+            ),
+            ApiError::BadRequest(detail) => (
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "Bad request",
                 detail,
             ),
             ApiError::BodyTooLarge { limit } => (

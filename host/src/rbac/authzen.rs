@@ -141,7 +141,7 @@ impl Subjects {
         let perms = if live {
             super::effective::load(state, tenant, user)
                 .await?
-                .filter(|e| e.user.status == crate::store::users::UserStatus::Active)
+                .filter(|e| e.user.status != crate::store::users::UserStatus::Deactivated)
                 .map(|e| Arc::new(e.permissions))
         } else {
             None
@@ -151,30 +151,59 @@ impl Subjects {
     }
 }
 
-/// The record's attributes: `owner` and `(kind, name)` pairs from string or string-list
-/// properties (other values are ignored: they are the app's own).
-fn record_parts(resource: &Entity) -> Result<(Option<String>, Vec<(String, String)>), String> {
-    let mut owner = None;
-    let mut scopes = Vec::new();
-    for (key, value) in resource.properties.iter().flatten() {
-        match (key.as_str(), value) {
-            ("owner", Value::String(s)) => owner = Some(s.clone()),
-            (_, Value::String(s)) => scopes.push((key.clone(), s.clone())),
-            (_, Value::Array(items)) => scopes.extend(
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(|s| (key.clone(), s.to_string())),
-            ),
-            _ => {}
+/// The record a question is about: its module (the resource's `type`), `owner`, and
+/// `(kind, name)` pairs from string or string-list properties (other values are ignored:
+/// they are the app's own).
+struct Target {
+    module: String,
+    owner: Option<String>,
+    scopes: Vec<(String, String)>,
+}
+
+impl Target {
+    fn of(resource: Option<&Entity>) -> Result<Target, String> {
+        let resource = resource.ok_or("resource is missing")?;
+        let module = text(&resource.kind, "resource.type")?.to_string();
+        let mut owner = None;
+        let mut scopes = Vec::new();
+        for (key, value) in resource.properties.iter().flatten() {
+            match (key.as_str(), value) {
+                ("owner", Value::String(s)) => owner = Some(s.clone()),
+                (_, Value::String(s)) => scopes.push((key.clone(), s.clone())),
+                (_, Value::Array(items)) => scopes.extend(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|s| (key.clone(), s.to_string())),
+                ),
+                _ => {}
+            }
+            if scopes.len() > MAX_RECORD_SCOPES {
+                return Err(format!(
+                    "resource.properties carries more than {MAX_RECORD_SCOPES} scope values"
+                ));
+            }
         }
-        if scopes.len() > MAX_RECORD_SCOPES {
-            return Err(format!(
-                "resource.properties carries more than {MAX_RECORD_SCOPES} scope values"
-            ));
-        }
+        Ok(Target {
+            module,
+            owner,
+            scopes,
+        })
     }
-    Ok((owner, scopes))
+
+    fn allows(&self, perms: &Permissions, action: &str) -> (bool, String) {
+        let pairs: Vec<(&str, &str)> = self
+            .scopes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let record = Record {
+            owner: self.owner.as_deref(),
+            scopes: &pairs,
+        };
+        let decision = decide(perms, &self.module, action, &record);
+        (decision.allowed(), decision.explain(&self.module, action))
+    }
 }
 
 fn denied(reason: String) -> Value {
@@ -197,7 +226,7 @@ pub async fn evaluate(
         Err(e) => return Ok(Err(e)),
         Ok(None) => {
             return Ok(Ok(denied(
-                "denied: the subject is not an active user of the tenant".into(),
+                "denied: the subject is not a user of the tenant, or is deactivated".into(),
             )))
         }
         Ok(Some(p)) => p,
@@ -207,29 +236,13 @@ pub async fn evaluate(
         Some(Err(e)) => return Ok(Err(e)),
         Some(Ok(a)) => a,
     };
-    let Some(resource) = req.resource.as_ref() else {
-        return Ok(Err("resource is missing".into()));
-    };
-    let module = match text(&resource.kind, "resource.type") {
-        Ok(m) => m,
+    let target = match Target::of(req.resource.as_ref()) {
+        Ok(t) => t,
         Err(e) => return Ok(Err(e)),
     };
-    let (owner, scopes) = match record_parts(resource) {
-        Ok(parts) => parts,
-        Err(e) => return Ok(Err(e)),
-    };
-    let pairs: Vec<(&str, &str)> = scopes
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let record = Record {
-        owner: owner.as_deref(),
-        scopes: &pairs,
-    };
-    let decision = decide(&perms, module, action, &record);
-    let reason = decision.explain(module, action);
+    let (allowed, reason) = target.allows(&perms, action);
     Ok(Ok(json!({
-        "decision": decision.allowed(),
+        "decision": allowed,
         "context": {"reason_admin": {"en": reason}},
     })))
 }
@@ -298,34 +311,19 @@ pub async fn search_actions(
         Ok(None) => return Ok(Ok(Vec::new())),
         Ok(Some(p)) => p,
     };
-    let Some(resource) = req.resource.as_ref() else {
-        return Ok(Err("resource is missing".into()));
-    };
-    let module = match text(&resource.kind, "resource.type") {
-        Ok(m) => m,
+    let target = match Target::of(req.resource.as_ref()) {
+        Ok(t) => t,
         Err(e) => return Ok(Err(e)),
-    };
-    let (owner, scopes) = match record_parts(resource) {
-        Ok(parts) => parts,
-        Err(e) => return Ok(Err(e)),
-    };
-    let pairs: Vec<(&str, &str)> = scopes
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let record = Record {
-        owner: owner.as_deref(),
-        scopes: &pairs,
     };
     let mut actions: Vec<&String> = perms
         .rules
-        .get(module)
+        .get(&target.module)
         .map(|a| a.keys().collect())
         .unwrap_or_default();
     actions.sort();
     Ok(Ok(actions
         .into_iter()
-        .filter(|a| decide(&perms, module, a, &record).allowed())
+        .filter(|a| target.allows(&perms, a).0)
         .map(|a| json!({"name": a}))
         .collect()))
 }
