@@ -23,6 +23,7 @@ mod operations;
 mod peers;
 mod plugins;
 mod policy;
+mod rbac_oracle;
 mod roles;
 mod saml;
 mod saml_attacks;

@@ -64,8 +64,8 @@ where
 }
 
 /// Runs the `load` of `call` and prints `what`'s cold-start latency, then its warm rate
-/// and latency.
-pub async fn measure<F, Fut>(what: &str, load: Load, call: F)
+/// and latency; returns the warm rate (calls per second).
+pub async fn measure<F, Fut>(what: &str, load: Load, call: F) -> f64
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send,
@@ -95,12 +95,13 @@ where
         );
     }
     let (times, elapsed) = phase(&call, warmup..warmup + runs, concurrency).await;
+    let rate = runs as f64 / elapsed.as_secs_f64();
     println!(
-        "{what} ({concurrency} concurrent): {:.0}/s over {runs}; latency p50 {:.2} ms, p99 {:.2} ms",
-        runs as f64 / elapsed.as_secs_f64(),
+        "{what} ({concurrency} concurrent): {rate:.0}/s over {runs}; latency p50 {:.2} ms, p99 {:.2} ms",
         percentile(&times, 0.50).as_secs_f64() * 1e3,
         percentile(&times, 0.99).as_secs_f64() * 1e3,
     );
+    rate
 }
 
 /// The server under test: by default a separate `gatehouse serve` process (the release
