@@ -913,3 +913,137 @@ async fn a_scim_group_gives_a_role() {
         .unwrap()
         .contains("role auditor (scim)"));
 }
+
+#[tokio::test]
+async fn admins_search_users_and_the_app_searches_subjects() {
+    let app = spawn_app().await;
+    let (_, admin, pep) = cmms(&app, "search-co").await;
+    let mut ids = Vec::new();
+    for (i, name) in ["ana", "ben", "cho", "dee", "eli"].iter().enumerate() {
+        let issued = invite(&app, &admin, &format!("{name}@search-co.example")).await;
+        let id = issued.body["user_id"].as_str().unwrap().to_string();
+        if i % 2 == 0 {
+            let plant = if i == 0 { "Plant 3" } else { "Plant 5" };
+            assign(
+                &app,
+                &admin,
+                &id,
+                json!([{"role": "site_tech", "scope": {"kind": "location", "name": plant}}]),
+            )
+            .await;
+        }
+        ids.push(id);
+    }
+    let search = |query: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.api(admin, Method::GET, &format!("/users?{query}"), None)
+                .await
+        }
+    };
+    let emails = |r: &Resp| -> Vec<String> {
+        r.body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = search("role=site_tech").await;
+    assert_eq!(
+        emails(&r),
+        [
+            "ana@search-co.example",
+            "cho@search-co.example",
+            "eli@search-co.example"
+        ],
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["users"][0]["roles"],
+        json!(["site_tech@location:Plant 3"])
+    );
+    let r = search("q=BEN").await;
+    assert_eq!(emails(&r), ["ben@search-co.example"]);
+    let r = search("q=%25").await;
+    assert_eq!(
+        emails(&r),
+        Vec::<String>::new(),
+        "a LIKE wildcard is matched literally"
+    );
+    let r = search("status=pending&source=local&limit=2").await;
+    assert_eq!(
+        emails(&r),
+        ["ana@search-co.example", "ben@search-co.example"]
+    );
+    let next = r.body["next"].as_str().unwrap().to_string();
+    let r = app
+        .api(
+            &admin,
+            Method::GET,
+            &format!("/users?status=pending&limit=2&after={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        emails(&r),
+        ["cho@search-co.example", "dee@search-co.example"]
+    );
+    let r = search("status=asleep").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = search("limit=0").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+
+    // Who may edit work orders on Line A? Only the Plant 3 technician.
+    let ask = |page: Value| {
+        json!({
+            "subject": {"type": "user"},
+            "action": {"name": "edit"},
+            "resource": {"type": "work_orders", "id": "7", "properties": {"location": "Line A"}},
+            "page": page
+        })
+    };
+    let r = app
+        .call(
+            Method::POST,
+            "/access/v1/search/subject",
+            Some(&pep),
+            Some(ask(json!({}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["results"], json!([{"type": "user", "id": ids[0]}]));
+    assert_eq!(r.body["page"]["next_token"], "");
+    // Paged two users at a time, the answer is the same.
+    let mut found = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = app
+            .call(
+                Method::POST,
+                "/access/v1/search/subject",
+                Some(&pep),
+                Some(ask(json!({"token": token, "limit": 2}))),
+            )
+            .await;
+        found.extend(r.body["results"].as_array().unwrap().clone());
+        token = r.body["page"]["next_token"].as_str().unwrap().to_string();
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(found, vec![json!({"type": "user", "id": ids[0]})]);
+    let meta = app
+        .call(
+            Method::GET,
+            "/.well-known/authzen-configuration",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        meta.body["search_subject_endpoint"],
+        format!("{}/access/v1/search/subject", app.url)
+    );
+}

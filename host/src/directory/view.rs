@@ -1,9 +1,12 @@
-//! Reading a user as the admin API shows it: profile, status, source and effective roles.
+//! Reading users as the admin API shows them: one user with profile, status, source and
+//! effective roles, or a page of a search (status, source, role, group, text).
 
 use serde::Serialize;
 
 use super::record::role_label;
 use crate::rbac::{Authorized, ReadUsers};
+use crate::store::user_search::{self, UserQuery};
+use crate::store::users::UserRow;
 use crate::store::users::{UserSource, UserStatus};
 use crate::store::{roles, user_reads, Store};
 use crate::types::{Timestamp, UserId};
@@ -27,18 +30,34 @@ pub struct UserView {
     pub last_login_at: Option<Timestamp>,
 }
 
-/// One user of the tenant, with its effective roles.
-pub async fn view(
-    store: &Store,
-    auth: &Authorized<ReadUsers>,
-    id: UserId,
-) -> Result<UserView, crate::Error> {
-    let tenant = auth.tenant();
-    let u = user_reads::user(store, tenant, id)
-        .await?
-        .ok_or(crate::Error::NotFound("user"))?;
-    let roles = roles::roles_of(store, tenant, id).await?;
-    Ok(UserView {
+/// Most users one page of a search returns.
+pub const MAX_PAGE: usize = 200;
+
+/// The admin's search: every part given must hold.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    pub status: Option<UserStatus>,
+    pub source: Option<UserSource>,
+    pub role: Option<String>,
+    pub group: Option<crate::types::GroupId>,
+    /// Email or display name contains this (case-insensitive).
+    pub q: Option<String>,
+    /// The previous page's `next`.
+    pub after: Option<UserId>,
+    /// 1–200, default 50.
+    pub limit: Option<usize>,
+}
+
+/// A page of users and, when there may be more, where the next page starts.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub users: Vec<UserView>,
+    pub next: Option<UserId>,
+}
+
+fn to_view(u: UserRow, roles: &[roles::RoleRow]) -> UserView {
+    UserView {
         id: u.id,
         email: u.email,
         email_verified: u.email_verified,
@@ -50,5 +69,58 @@ pub async fn view(
         roles: roles.iter().map(role_label).collect(),
         created_at: u.created_at,
         last_login_at: u.last_login_at,
-    })
+    }
+}
+
+/// The tenant's users matching `search`, in id (creation) order.
+pub async fn search(
+    store: &Store,
+    auth: &Authorized<ReadUsers>,
+    search: Search,
+) -> Result<Page, crate::Error> {
+    let limit = search.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(crate::Error::invalid("limit", format!("1–{MAX_PAGE}")));
+    }
+    for (field, value, max) in [("q", &search.q, 200), ("role", &search.role, 256)] {
+        if value.as_ref().is_some_and(|v| v.len() > max) {
+            return Err(crate::Error::invalid(field, format!("at most {max} bytes")));
+        }
+    }
+    let tenant = auth.tenant();
+    let query = UserQuery {
+        status: search.status,
+        source: search.source,
+        role: search.role,
+        group: search.group,
+        text: search.q.filter(|q| !q.trim().is_empty()),
+        after: search.after,
+        limit,
+    };
+    let rows = user_search::search(store, tenant, &query).await?;
+    let ids: Vec<UserId> = rows.iter().map(|u| u.id).collect();
+    let roles = user_search::roles_of_users(store, tenant, &ids).await?;
+    let next = (rows.len() == limit).then(|| ids.last().copied()).flatten();
+    let users = rows
+        .into_iter()
+        .map(|u| {
+            let held = roles.get(&u.id).map(Vec::as_slice).unwrap_or_default();
+            to_view(u, held)
+        })
+        .collect();
+    Ok(Page { users, next })
+}
+
+/// One user of the tenant, with its effective roles.
+pub async fn view(
+    store: &Store,
+    auth: &Authorized<ReadUsers>,
+    id: UserId,
+) -> Result<UserView, crate::Error> {
+    let tenant = auth.tenant();
+    let u = user_reads::user(store, tenant, id)
+        .await?
+        .ok_or(crate::Error::NotFound("user"))?;
+    let roles = roles::roles_of(store, tenant, id).await?;
+    Ok(to_view(u, &roles))
 }

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/authzen-configuration", get(metadata))
         .route("/access/v1/evaluation", post(evaluation))
         .route("/access/v1/evaluations", post(evaluations))
+        .route("/access/v1/search/subject", post(search_subject))
         .route("/access/v1/search/action", post(search_action))
         .route("/access/v1/search/resource", post(search_resource))
         .route("/access/v1/users/{user}/permissions", get(snapshot))
@@ -57,6 +58,7 @@ async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "policy_decision_point": base,
         "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
         "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
+        "search_subject_endpoint": format!("{base}/access/v1/search/subject"),
         "search_action_endpoint": format!("{base}/access/v1/search/action"),
         "search_resource_endpoint": format!("{base}/access/v1/search/resource"),
     }))
@@ -105,6 +107,41 @@ async fn evaluations(
     let answers =
         authzen::evaluate_all(&state, pep, &batch.defaults, &batch.evaluations, semantic).await?;
     Ok(Json(json!({ "evaluations": answers })))
+}
+
+/// A search request: the question and the page wanted.
+#[derive(Deserialize)]
+struct SearchRequest {
+    #[serde(flatten)]
+    question: Evaluation,
+    page: Option<PageRequest>,
+}
+
+#[derive(Deserialize)]
+struct PageRequest {
+    token: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn search_subject(
+    State(state): State<AppState>,
+    Caller(pep): Caller,
+    ApiJson(req): ApiJson<SearchRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let page = req.page.as_ref();
+    let found = authzen::search_subjects(
+        &state,
+        pep,
+        &req.question,
+        page.and_then(|p| p.token.as_deref()),
+        page.and_then(|p| p.limit),
+    )
+    .await?
+    .map_err(bad_request)?;
+    Ok(Json(json!({
+        "page": {"next_token": found.next_token, "count": found.results.len()},
+        "results": found.results,
+    })))
 }
 
 async fn search_action(

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{token}", delete(revoke_token))
         .route("/tokens/{token}/rotate", post(rotate_token))
         .route("/audit-events", get(audit_events))
+        .route("/users", get(list_users))
         .route("/users/{user}", get(get_user))
         .route("/users/{user}/roles", put(set_roles))
         .route("/users/{user}/permissions", get(user_permissions))
@@ -57,6 +58,17 @@ async fn get_user(
 ) -> Result<Json<crate::directory::UserView>, ApiError> {
     let id = path_param(&user)?;
     Ok(Json(crate::directory::view(&state.store, &auth, id).await?))
+}
+
+/// Searches the tenant's users.
+async fn list_users(
+    State(state): State<AppState>,
+    Require(auth): Require<ReadUsers>,
+    ApiQuery(search): ApiQuery<crate::directory::view::Search>,
+) -> Result<Json<crate::directory::view::Page>, ApiError> {
+    Ok(Json(
+        crate::directory::view::search(&state.store, &auth, search).await?,
+    ))
 }
 
 /// Replaces the user's manual role assignments.

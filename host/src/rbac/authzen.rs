@@ -328,6 +328,109 @@ pub async fn search_actions(
         .collect()))
 }
 
+/// Most users one page of a subject search reads.
+pub const MAX_SUBJECT_PAGE: usize = 100;
+
+/// A page of a subject search: the users (of the scanned page) allowed, and where the next
+/// page starts (`""`: no more).
+pub struct SubjectPage {
+    pub results: Vec<Value>,
+    pub next_token: String,
+}
+
+/// The tenant's users who may perform the action on the resource, a page of users at a
+/// time in id order (`token`: the previous page's `next_token`; `limit`: users read).
+pub async fn search_subjects(
+    state: &Services,
+    pep: Pep,
+    req: &Evaluation,
+    token: Option<&str>,
+    limit: Option<usize>,
+) -> Result<Result<SubjectPage, String>, Error> {
+    let Some(subject) = req.subject.as_ref() else {
+        return Ok(Err("subject is missing".into()));
+    };
+    match text(&subject.kind, "subject.type") {
+        Ok("user") => {}
+        Ok(_) => {
+            return Ok(Ok(SubjectPage {
+                results: Vec::new(),
+                next_token: String::new(),
+            }))
+        }
+        Err(e) => return Ok(Err(e)),
+    }
+    let named = subject
+        .properties
+        .as_ref()
+        .and_then(|p| p.get("tenant"))
+        .and_then(Value::as_str);
+    let tenant = match (pep, named) {
+        (Pep::Tenant(own), None) => own,
+        (Pep::Tenant(own), Some(t)) if t == own.to_string() => own,
+        (Pep::App, Some(t)) => match t.parse::<TenantId>() {
+            Ok(t) => t,
+            Err(_) => return Ok(Err("subject.properties.tenant is not a tenant id".into())),
+        },
+        (Pep::App, None) => {
+            return Ok(Err("subject.properties.tenant is required".into()));
+        }
+        (Pep::Tenant(_), Some(_)) => {
+            return Ok(Err("subject.properties.tenant is another tenant".into()))
+        }
+    };
+    let action = match req.action.as_ref().map(|a| text(&a.name, "action.name")) {
+        None => return Ok(Err("action is missing".into())),
+        Some(Err(e)) => return Ok(Err(e)),
+        Some(Ok(a)) => a,
+    };
+    let target = match Target::of(req.resource.as_ref()) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    let after = match token.filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => match t.parse::<UserId>() {
+            Ok(u) => Some(u),
+            Err(_) => return Ok(Err("page.token is not one this server gave".into())),
+        },
+    };
+    let limit = limit.unwrap_or(MAX_SUBJECT_PAGE).clamp(1, MAX_SUBJECT_PAGE);
+    let query = crate::store::user_search::UserQuery {
+        after,
+        limit,
+        ..Default::default()
+    };
+    let users = crate::store::user_search::search(&state.store, tenant, &query).await?;
+    let next_token = match users.len() == limit {
+        true => users.last().map(|u| u.id.to_string()).unwrap_or_default(),
+        false => String::new(),
+    };
+    let mut results = Vec::new();
+    let mut subjects = Subjects::default();
+    for user in users {
+        let who = Entity {
+            kind: Some(json!("user")),
+            id: Some(json!(user.id)),
+            name: None,
+            properties: Some(
+                [("tenant".to_string(), json!(tenant))]
+                    .into_iter()
+                    .collect(),
+            ),
+        };
+        if let Ok(Some(perms)) = subjects.of(state, Pep::Tenant(tenant), Some(&who)).await? {
+            if target.allows(&perms, action).0 {
+                results.push(json!({"type": "user", "id": user.id}));
+            }
+        }
+    }
+    Ok(Ok(SubjectPage {
+        results,
+        next_token,
+    }))
+}
+
 /// The condition every record the subject may perform the action on meets (`false` for an
 /// unknown subject).
 pub async fn filter_for(

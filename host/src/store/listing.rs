@@ -79,7 +79,7 @@ fn column(col: Col) -> &'static str {
 }
 
 /// `value` as a LIKE pattern matching itself literally (`\` escapes).
-fn like_literal(value: &str) -> String {
+pub(super) fn like_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         if matches!(c, '%' | '_' | '\\') {

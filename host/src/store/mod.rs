@@ -24,6 +24,7 @@ pub mod tokens;
 #[cfg(test)]
 mod tx_tests;
 pub mod user_reads;
+pub mod user_search;
 pub mod users;
 
 use std::str::FromStr;
