@@ -122,7 +122,20 @@ async fn a_standard_client_completes_the_code_flow_and_validates_the_tokens() {
     );
     assert_eq!(id["email"], "owner@rp-app.example");
     assert_eq!(id["aud"], client_id);
-    assert!(id["roles"].is_array() && id["sid"].is_string(), "{id}");
+    assert!(id["sid"].is_string(), "{id}");
+    assert_eq!(id["roles"], json!(["owner"]), "the owner's implicit role");
+    // The token names the permission version the snapshot has now.
+    let (_, pep) = app.tenant_token(&tenant, &["access:evaluate"]).await;
+    let sub = id["sub"].as_str().unwrap();
+    let snapshot = app
+        .call(
+            Method::GET,
+            &format!("/access/v1/users/{sub}/permissions"),
+            Some(&pep),
+            None,
+        )
+        .await;
+    assert_eq!(id["permissions_version"], snapshot.body["version"], "{id}");
     assert_eq!(done["userinfo"]["sub"], id["sub"]);
     assert_eq!(done["userinfo"]["email"], "owner@rp-app.example");
 

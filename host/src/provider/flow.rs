@@ -252,17 +252,28 @@ async fn user_claims(
     let Some(t) = store::tenants::get(&state.store, tenant).await? else {
         return Ok(None);
     };
-    let roles = store::roles::roles_of(&state.store, tenant, user).await?;
-    let mut role_names: Vec<&str> = roles.iter().map(|(r, _, _)| r.as_str()).collect();
+    // Roles as the permissions see them: every source, the default assignment for a user
+    // with none, and `owner` for the tenant's owner.
+    let Some(effective) = crate::rbac::effective::load(state, tenant, user).await? else {
+        return Ok(None);
+    };
+    let mut role_names: Vec<&str> = effective.held.iter().map(|h| h.role.as_str()).collect();
+    if effective.is_owner {
+        role_names.push(crate::rbac::model::OWNER_ROLE);
+    }
+    role_names.sort();
     role_names.dedup();
-    let assignments: Vec<Value> = roles
-        .iter()
-        .map(|(r, k, n)| {
-            if k.is_empty() {
-                json!({"role": r})
-            } else {
-                json!({"role": r, "scope": {"kind": k, "name": n}})
-            }
+    let distinct: std::collections::BTreeSet<(&str, Option<&crate::identity::ScopeRef>)> =
+        effective
+            .held
+            .iter()
+            .map(|h| (h.role.as_str(), h.scope.as_ref()))
+            .collect();
+    let assignments: Vec<Value> = distinct
+        .into_iter()
+        .map(|(role, scope)| match scope {
+            None => json!({"role": role}),
+            Some(s) => json!({"role": role, "scope": s}),
         })
         .collect();
     let mut c = serde_json::Map::new();
@@ -279,11 +290,9 @@ async fn user_claims(
     let scopes: Vec<&str> = scope.split(' ').collect();
     // The app refetches the permission snapshot when this changes; with the `permissions`
     // scope the token also carries the matrix itself (module → action → filter).
-    if let Some(effective) = crate::rbac::effective::load(state, tenant, user).await? {
-        c.insert("permissions_version".into(), json!(effective.version()));
-        if scopes.contains(&"permissions") {
-            c.insert("permissions".into(), json!(effective.matrix()));
-        }
+    c.insert("permissions_version".into(), json!(effective.version()));
+    if scopes.contains(&"permissions") {
+        c.insert("permissions".into(), json!(effective.matrix()));
     }
     if scopes.contains(&"email") {
         c.insert("email".into(), json!(u.email));

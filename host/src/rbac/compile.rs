@@ -126,6 +126,22 @@ impl<'a> Tree<'a> {
     }
 }
 
+/// `held`, or the catalogue's default assignment (source `default`) when it is empty.
+pub fn with_default(catalogue: &Catalogue, held: &[Held]) -> Vec<Held> {
+    if !held.is_empty() {
+        return held.to_vec();
+    }
+    catalogue
+        .default_assignment
+        .iter()
+        .map(|a| Held {
+            role: a.role.clone(),
+            scope: a.scope.clone(),
+            source: "default".into(),
+        })
+        .collect()
+}
+
 /// Compiles the permissions of `user` (the tenant's owner when `is_owner`) holding `held`,
 /// with the tenant's catalogue and the app's modules. Assignments of roles the catalogue no
 /// longer lists give nothing. A user holding nothing gets the catalogue's default assignment.
@@ -138,21 +154,7 @@ pub fn for_user(
 ) -> Permissions {
     let modules = catalogue.modules(app_modules);
     let tree = Tree::new(catalogue);
-    let default;
-    let held = if held.is_empty() {
-        default = catalogue
-            .default_assignment
-            .iter()
-            .map(|a| Held {
-                role: a.role.clone(),
-                scope: a.scope.clone(),
-                source: "default".into(),
-            })
-            .collect::<Vec<_>>();
-        &default[..]
-    } else {
-        held
-    };
+    let held = &with_default(catalogue, held)[..];
     let mut mine: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for h in held {
         if let Some(s) = &h.scope {

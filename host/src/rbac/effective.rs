@@ -48,6 +48,7 @@ pub async fn load(
         })
         .collect();
     let catalogue = catalogue::load(state, tenant).await?;
+    let held = compile::with_default(&catalogue, &held);
     let permissions = compile::for_user(
         &catalogue,
         &state.config.rbac.modules,
