@@ -1047,3 +1047,156 @@ async fn admins_search_users_and_the_app_searches_subjects() {
         format!("{}/access/v1/search/subject", app.url)
     );
 }
+
+#[tokio::test]
+async fn admin_made_groups_give_their_members_the_mapped_roles() {
+    let app = spawn_app().await;
+    let (tenant, admin, pep) = cmms(&app, "groups-co").await;
+    let mut catalogue = app.api(&admin, Method::GET, "/catalogue", None).await.body;
+    catalogue["group_mappings"] = json!([{"group_id": "night-shift", "role": "site_tech", "scope": {"kind": "location", "name": "Plant 3"}}]);
+    assert_eq!(
+        app.api(&admin, Method::PUT, "/catalogue", Some(catalogue))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let created = app
+        .api(
+            &admin,
+            Method::POST,
+            "/groups",
+            Some(json!({"display_name": "Night shift", "external_id": "night-shift"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["source"], "manual");
+    let group = created.body["id"].as_str().unwrap().to_string();
+    let twin = app
+        .api(
+            &admin,
+            Method::POST,
+            "/groups",
+            Some(json!({"display_name": "Other", "external_id": "night-shift"})),
+        )
+        .await;
+    assert_eq!(twin.status, StatusCode::CONFLICT, "{}", twin.body);
+    let blank = app
+        .api(
+            &admin,
+            Method::POST,
+            "/groups",
+            Some(json!({"display_name": " "})),
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let issued = invite(&app, &admin, "nia@groups-co.example").await;
+    let nia = issued.body["user_id"].as_str().unwrap().to_string();
+    let ask = || question(&nia, "edit", "work_orders", json!({"location": "Line A"}));
+    assert_eq!(evaluate(&app, &pep, ask()).await.body["decision"], false);
+    let member = format!("/groups/{group}/members/{nia}");
+    assert_eq!(
+        app.api(&admin, Method::PUT, &member, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let r = evaluate(&app, &pep, ask()).await;
+    assert_eq!(r.body["decision"], true, "{}", r.body);
+    assert!(r.body["context"]["reason_admin"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("role site_tech (group)"));
+    let listed = app
+        .api(&admin, Method::GET, &format!("/users?group={group}"), None)
+        .await;
+    assert_eq!(
+        listed.body["users"][0]["email"], "nia@groups-co.example",
+        "{}",
+        listed.body
+    );
+
+    // Renamed to an identifier the table does not map: the role goes with it.
+    let r = app
+        .api(
+            &admin,
+            Method::PATCH,
+            &format!("/groups/{group}"),
+            Some(json!({"external_id": "day-shift"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(evaluate(&app, &pep, ask()).await.body["decision"], false);
+    app.api(
+        &admin,
+        Method::PATCH,
+        &format!("/groups/{group}"),
+        Some(json!({"external_id": "night-shift"})),
+    )
+    .await;
+    assert_eq!(evaluate(&app, &pep, ask()).await.body["decision"], true);
+    assert_eq!(
+        app.api(&admin, Method::DELETE, &member, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(evaluate(&app, &pep, ask()).await.body["decision"], false);
+
+    // Users and groups an IdP manages are not the admin's to change here.
+    let s = crate::scim::scim_for(&app, tenant.clone()).await;
+    let scim_user = s.call(&app, Method::POST, "/Users", Some(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "sid@groups-co.example", "active": true
+    }))).await.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .api(
+            &admin,
+            Method::PUT,
+            &format!("/groups/{group}/members/{scim_user}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let scim_group = s.call(&app, Method::POST, "/Groups", Some(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Provisioned"
+    }))).await.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .api(
+            &admin,
+            Method::PATCH,
+            &format!("/groups/{scim_group}"),
+            Some(json!({"display_name": "Mine now"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let all = app.api(&admin, Method::GET, "/groups", None).await;
+    assert_eq!(
+        all.body["groups"].as_array().unwrap().len(),
+        2,
+        "{}",
+        all.body
+    );
+
+    assert_eq!(
+        app.api(&admin, Method::DELETE, &format!("/groups/{group}"), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.api(&admin, Method::GET, &format!("/groups/{group}"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let actions = app.audit_actions(&tenant).await;
+    for a in [
+        "group.created",
+        "group.updated",
+        "group.member_added",
+        "group.member_removed",
+        "group.deleted",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 //! [`provision`]. A user's roles are the union of what each source gave it.
 
 pub mod authority;
+pub mod group_admin;
 pub mod local;
 pub mod manual;
 pub mod owner;

@@ -15,6 +15,7 @@ pub mod connections;
 pub mod csrf;
 pub mod error;
 pub mod extract;
+pub mod groups;
 pub mod health;
 pub mod metrics;
 pub mod mfa;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .nest(
             "/api/v1",
             admin::router()
+                .merge(groups::router())
                 .merge(plugins::tenant_router(max_component))
                 .merge(connections::router()),
         )

@@ -44,7 +44,7 @@ fn to_assignment((role, kind, name): RoleRow) -> Assignment {
 /// Refuses a signed-in user handing out a grant on Gatehouse's own modules that they do not
 /// hold tenant-wide. (An API token's scopes were a ceiling set by whoever made it; the
 /// operator holds everything.)
-pub(super) fn check_no_escalation<P>(
+pub(crate) fn check_no_escalation<P>(
     auth: &Authorized<P>,
     catalogue: &Catalogue,
     app_modules: &[String],

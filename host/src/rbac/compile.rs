@@ -27,8 +27,8 @@ use super::Scope;
 pub struct Via {
     /// The role (an API token's rules are named after its scope).
     pub role: String,
-    /// `owner`, `sso`, `scim`, `manual`, `default` (the catalogue's default assignment) or
-    /// `token`.
+    /// `owner`, `sso`, `scim`, `manual`, `group` (an admin-made group, through the group
+    /// table), `default` (the catalogue's default assignment) or `token`.
     pub source: String,
     /// The assignment's scope.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,6 +124,22 @@ impl<'a> Tree<'a> {
             names: Arc::new(names),
         }
     }
+}
+
+/// What the catalogue's group table gives a member of admin-made groups with these IdP
+/// identifiers (`keys`): each matching row's role and scope, source `group`. (An IdP's groups
+/// reach roles through the role mapper at sign-in or SCIM time instead.)
+pub fn from_groups(catalogue: &Catalogue, keys: &[String]) -> Vec<Held> {
+    catalogue
+        .group_mappings
+        .iter()
+        .filter(|m| keys.contains(&m.group_id))
+        .map(|m| Held {
+            role: m.role.clone(),
+            scope: m.scope.clone(),
+            source: "group".into(),
+        })
+        .collect()
 }
 
 /// `held`, or the catalogue's default assignment (source `default`) when it is empty.

@@ -38,7 +38,7 @@ pub async fn load(
     else {
         return Ok(None);
     };
-    let held: Vec<Held> = store::roles::assignments_of(&state.store, tenant, user)
+    let mut held: Vec<Held> = store::roles::assignments_of(&state.store, tenant, user)
         .await?
         .into_iter()
         .map(|((role, kind, name), source)| Held {
@@ -48,6 +48,8 @@ pub async fn load(
         })
         .collect();
     let catalogue = catalogue::load(state, tenant).await?;
+    let groups = store::memberships::manual_group_keys(&state.store, tenant, user).await?;
+    held.extend(compile::from_groups(&catalogue, &groups));
     let held = compile::with_default(&catalogue, &held);
     let permissions = compile::for_user(
         &catalogue,

@@ -28,7 +28,7 @@ pub const MAX_NAME_BYTES: usize = 256;
 /// Longest role description.
 pub const MAX_DESCRIPTION_BYTES: usize = 1_000;
 
-fn name(field: &'static str, value: &str, max: usize) -> Result<(), Error> {
+pub(crate) fn name(field: &'static str, value: &str, max: usize) -> Result<(), Error> {
     if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(Error::invalid(
             field,

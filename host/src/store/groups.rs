@@ -14,7 +14,100 @@ text_enum! {
         Sso = "sso",
         /// Created or adopted by SCIM, which alone changes its members.
         Scim = "scim",
+        /// Created by an admin, who adds and removes its members (local users only).
+        Manual = "manual",
     }
+}
+
+/// A group of any source, as the admin API lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GroupRow {
+    pub id: GroupId,
+    /// The identifier the IdP (and the catalogue's group table) names the group by.
+    pub external_id: String,
+    pub display_name: String,
+    pub source: GroupSource,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const ANY_GROUP_COLUMNS: &str = "id, external_id, display_name, source, created_at, updated_at";
+
+fn any_group_from_row(row: &sqlx::any::AnyRow) -> StoreResult<GroupRow> {
+    Ok(GroupRow {
+        id: parse_col(&row.try_get::<String, _>("id")?, "groups.id")?,
+        external_id: row.try_get("external_id")?,
+        display_name: row.try_get("display_name")?,
+        source: parse_col(&row.try_get::<String, _>("source")?, "groups.source")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+    })
+}
+
+/// One group of the tenant, any source.
+pub async fn group(
+    db: impl Into<Db<'_>>,
+    tenant: TenantId,
+    id: GroupId,
+) -> StoreResult<Option<GroupRow>> {
+    let sql = format!("SELECT {ANY_GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND id = $2");
+    let query = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(id.to_string());
+    let rows = db.into().fetch_all(query).await?;
+    rows.first().map(any_group_from_row).transpose()
+}
+
+/// A page of the tenant's groups (any source) in id order, after `after`.
+pub async fn list_groups(
+    store: &Store,
+    tenant: TenantId,
+    after: Option<GroupId>,
+    limit: usize,
+) -> StoreResult<Vec<GroupRow>> {
+    let sql = format!(
+        "SELECT {ANY_GROUP_COLUMNS} FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT {limit}"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(tenant.to_string())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .fetch_all(store.reader())
+        .await?;
+    rows.iter().map(any_group_from_row).collect()
+}
+
+/// Creates an admin's group; a group with the same IdP identifier is a conflict.
+pub async fn insert_manual_group(tx: &mut Tx, tenant: TenantId, g: &GroupRow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO groups (id, tenant_id, external_id, display_name, source, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'manual', $5, $5)",
+    )
+    .bind(g.id.to_string())
+    .bind(tenant.to_string())
+    .bind(&g.external_id)
+    .bind(&g.display_name)
+    .bind(g.created_at.as_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("a group with this IdP identifier already exists"))?;
+    Ok(())
+}
+
+/// Renames an admin's group or changes its IdP identifier.
+pub async fn update_manual_group(tx: &mut Tx, tenant: TenantId, g: &GroupRow) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE groups SET external_id = $3, display_name = $4, updated_at = $5 \
+         WHERE tenant_id = $1 AND id = $2 AND source = 'manual'",
+    )
+    .bind(tenant.to_string())
+    .bind(g.id.to_string())
+    .bind(&g.external_id)
+    .bind(&g.display_name)
+    .bind(g.updated_at.as_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(unique_as("a group with this IdP identifier already exists"))?;
+    Ok(())
 }
 
 /// A group that SCIM manages.

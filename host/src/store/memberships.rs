@@ -206,6 +206,24 @@ pub async fn members_of_groups(
     Ok(out)
 }
 
+/// The IdP identifiers of the admin-made groups the user is in: what the catalogue's group
+/// table turns into roles for them.
+pub async fn manual_group_keys(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT g.external_id FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+         WHERE m.tenant_id = $1 AND m.user_id = $2 AND g.source = 'manual' ORDER BY g.external_id",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("external_id")?)).collect()
+}
+
 /// The members of one group, as (user, display label).
 pub async fn members(
     db: impl Into<Db<'_>>,
