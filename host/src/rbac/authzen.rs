@@ -84,6 +84,34 @@ fn text<'a>(v: &'a Option<Value>, what: &str) -> Result<&'a str, String> {
     }
 }
 
+/// The tenant a subject belongs to: the caller's own (a tenant's token or user), or the one
+/// its `tenant` property names (the app); `Ok(None)` for a subject of another tenant or an
+/// unknown one.
+fn subject_tenant(pep: Pep, subject: &Entity) -> Result<Option<TenantId>, String> {
+    let named = subject
+        .properties
+        .as_ref()
+        .and_then(|p| p.get("tenant"))
+        .and_then(Value::as_str);
+    Ok(match (pep, named) {
+        (Pep::Tenant(own), None) => Some(own),
+        (Pep::Tenant(own), Some(t)) if t == own.to_string() => Some(own),
+        (Pep::Tenant(_), Some(_)) => None,
+        (Pep::App, None) => {
+            return Err("subject.properties.tenant is required (the user's `tenant` claim)".into())
+        }
+        (Pep::App, Some(t)) => t.parse::<TenantId>().ok(),
+    })
+}
+
+/// The request's `action.name`.
+fn action_name(req: &Evaluation) -> Result<&str, String> {
+    match req.action.as_ref() {
+        None => Err("action is missing".into()),
+        Some(a) => text(&a.name, "action.name"),
+    }
+}
+
 impl Subjects {
     /// The permissions of the request's subject; an error message for a malformed or
     /// foreign subject; `Ok(None)` for a subject the tenant does not have.
@@ -110,24 +138,10 @@ impl Subjects {
             Ok(id) => id,
             Err(e) => return Ok(Err(e)),
         };
-        let named = subject
-            .properties
-            .as_ref()
-            .and_then(|p| p.get("tenant"))
-            .and_then(Value::as_str);
-        let tenant = match (pep, named) {
-            (Pep::Tenant(own), None) => own,
-            (Pep::Tenant(own), Some(t)) if t == own.to_string() => own,
-            (Pep::Tenant(_), Some(_)) => return Ok(Ok(None)),
-            (Pep::App, None) => {
-                return Ok(Err(
-                    "subject.properties.tenant is required (the user's `tenant` claim)".into(),
-                ))
-            }
-            (Pep::App, Some(t)) => match t.parse::<TenantId>() {
-                Ok(t) => t,
-                Err(_) => return Ok(Ok(None)),
-            },
+        let tenant = match subject_tenant(pep, subject) {
+            Err(e) => return Ok(Err(e)),
+            Ok(None) => return Ok(Ok(None)),
+            Ok(Some(t)) => t,
         };
         let Ok(user) = id.parse::<UserId>() else {
             return Ok(Ok(None));
@@ -231,10 +245,9 @@ pub async fn evaluate(
         }
         Ok(Some(p)) => p,
     };
-    let action = match req.action.as_ref().map(|a| text(&a.name, "action.name")) {
-        None => return Ok(Err("action is missing".into())),
-        Some(Err(e)) => return Ok(Err(e)),
-        Some(Ok(a)) => a,
+    let action = match action_name(req) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
     };
     let target = match Target::of(req.resource.as_ref()) {
         Ok(t) => t,
@@ -350,39 +363,23 @@ pub async fn search_subjects(
     let Some(subject) = req.subject.as_ref() else {
         return Ok(Err("subject is missing".into()));
     };
+    let nobody = || SubjectPage {
+        results: Vec::new(),
+        next_token: String::new(),
+    };
     match text(&subject.kind, "subject.type") {
         Ok("user") => {}
-        Ok(_) => {
-            return Ok(Ok(SubjectPage {
-                results: Vec::new(),
-                next_token: String::new(),
-            }))
-        }
+        Ok(_) => return Ok(Ok(nobody())),
         Err(e) => return Ok(Err(e)),
     }
-    let named = subject
-        .properties
-        .as_ref()
-        .and_then(|p| p.get("tenant"))
-        .and_then(Value::as_str);
-    let tenant = match (pep, named) {
-        (Pep::Tenant(own), None) => own,
-        (Pep::Tenant(own), Some(t)) if t == own.to_string() => own,
-        (Pep::App, Some(t)) => match t.parse::<TenantId>() {
-            Ok(t) => t,
-            Err(_) => return Ok(Err("subject.properties.tenant is not a tenant id".into())),
-        },
-        (Pep::App, None) => {
-            return Ok(Err("subject.properties.tenant is required".into()));
-        }
-        (Pep::Tenant(_), Some(_)) => {
-            return Ok(Err("subject.properties.tenant is another tenant".into()))
-        }
+    let tenant = match subject_tenant(pep, subject) {
+        Err(e) => return Ok(Err(e)),
+        Ok(None) => return Ok(Ok(nobody())),
+        Ok(Some(t)) => t,
     };
-    let action = match req.action.as_ref().map(|a| text(&a.name, "action.name")) {
-        None => return Ok(Err("action is missing".into())),
-        Some(Err(e)) => return Ok(Err(e)),
-        Some(Ok(a)) => a,
+    let action = match action_name(req) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
     };
     let target = match Target::of(req.resource.as_ref()) {
         Ok(t) => t,
@@ -444,10 +441,9 @@ pub async fn filter_for(
         Ok(None) => return Ok(Ok(Value::Bool(false))),
         Ok(Some(p)) => p,
     };
-    let action = match req.action.as_ref().map(|a| text(&a.name, "action.name")) {
-        None => return Ok(Err("action is missing".into())),
-        Some(Err(e)) => return Ok(Err(e)),
-        Some(Ok(a)) => a,
+    let action = match action_name(req) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
     };
     let module = match req
         .resource

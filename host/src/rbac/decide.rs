@@ -90,6 +90,16 @@ fn holds(cond: &Cond, subject: Option<&str>, record: &Record<'_>) -> bool {
 
 const NO_RULES: &[Rule] = &[];
 
+/// The rules for `module.action` (none for an unknown module or action).
+fn rules_for<'p>(perms: &'p Permissions, module: &str, action: &str) -> &'p [Rule] {
+    perms
+        .rules
+        .get(module)
+        .and_then(|actions| actions.get(action))
+        .map(Vec::as_slice)
+        .unwrap_or(NO_RULES)
+}
+
 /// May `perms`' holder perform `module.action` on `record`?
 pub fn decide<'p>(
     perms: &'p Permissions,
@@ -97,12 +107,7 @@ pub fn decide<'p>(
     action: &str,
     record: &Record<'_>,
 ) -> Decision<'p> {
-    let rules = perms
-        .rules
-        .get(module)
-        .and_then(|actions| actions.get(action))
-        .map(Vec::as_slice)
-        .unwrap_or(NO_RULES);
+    let rules = rules_for(perms, module, action);
     let subject = perms.subject.as_deref();
     Decision {
         allowed_by: rules.iter().find(|r| holds(&r.cond, subject, record)),
@@ -114,12 +119,7 @@ pub fn decide<'p>(
 /// `false` (none), or `{"any_of": [...]}` of `{"owner": id}`, `{"<kind>_in": [names]}` (a
 /// scope's descendants included) and `{"all_of": [...]}`.
 pub fn filter(perms: &Permissions, module: &str, action: &str) -> Value {
-    let rules = perms
-        .rules
-        .get(module)
-        .and_then(|actions| actions.get(action))
-        .map(Vec::as_slice)
-        .unwrap_or(NO_RULES);
+    let rules = rules_for(perms, module, action);
     if rules.iter().any(|r| r.cond == Cond::Any) {
         return Value::Bool(true);
     }
