@@ -354,11 +354,26 @@ async fn a_session_needs_the_csrf_header_to_change_anything_and_cannot_escalate(
         json!([{"role": "member"}, {"role": "role_keeper"}])
     );
 
-    // Signed out: the cookie no longer authenticates.
+    // Deactivated, the user's cookie no longer authenticates; nor does a forged one.
     let r = app
-        .call_with(Method::POST, "/logout", None, None, &[("cookie", &browser)])
+        .api(
+            &admin,
+            Method::POST,
+            &format!("/users/{me}/deactivate"),
+            None,
+        )
         .await;
-    let _ = r;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let gone = app
+        .call_with(
+            Method::GET,
+            "/api/v1/catalogue",
+            None,
+            None,
+            &[("cookie", &browser)],
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED, "{}", gone.body);
     let unknown = app
         .call_with(
             Method::GET,

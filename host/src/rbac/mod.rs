@@ -16,11 +16,10 @@ pub mod effective;
 pub mod model;
 pub mod validate;
 
-use std::sync::Arc;
-
 use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
