@@ -1215,3 +1215,67 @@ async fn admin_made_groups_give_their_members_the_mapped_roles() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_apps_registered_modules_are_every_tenants_to_grant_on() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("app-modules").await;
+    let (_, admin) = app.tenant_token(&tenant, &["admin"]).await;
+    let (_, pep) = app.tenant_token(&tenant, &["access:evaluate"]).await;
+    let catalogue = json!({
+        "roles": ["member", {"name": "planner", "grants": {"rentals": {"view": "tenant", "export": "tenant"}}}],
+        "default_role": "member"
+    });
+    let r = app
+        .api(&admin, Method::PUT, "/catalogue", Some(catalogue.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown module `rentals`"),
+        "{}",
+        r.body
+    );
+
+    let bad = app.op(Method::POST, "/apps", Some(json!({"name": "x", "redirect_uris": ["https://fleet.example/cb"], "modules": ["Rentals"]}))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let registered = app.op(Method::POST, "/apps", Some(json!({
+        "name": "Fleet", "redirect_uris": ["https://fleet.example/cb"], "modules": ["rentals", "assets"]
+    }))).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    assert_eq!(registered.body["modules"], json!(["rentals", "assets"]));
+    let r = app
+        .api(&admin, Method::PUT, "/catalogue", Some(catalogue.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A tenant's own module may not take an app module's name.
+    let mut shadow = catalogue.clone();
+    shadow["modules"] = json!([{"name": "rentals"}]);
+    let r = app
+        .api(&admin, Method::PUT, "/catalogue", Some(shadow))
+        .await;
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already defined"),
+        "{}",
+        r.body
+    );
+
+    // The built-in member role reaches the app's modules too.
+    let issued = invite(&app, &admin, "max@app-modules.example").await;
+    let max = issued.body["user_id"].as_str().unwrap().to_string();
+    assign(&app, &admin, &max, json!([{"role": "member"}])).await;
+    let r = evaluate(&app, &pep, question(&max, "view", "rentals", json!({}))).await;
+    assert_eq!(r.body["decision"], true, "{}", r.body);
+    let r = evaluate(&app, &pep, question(&max, "export", "rentals", json!({}))).await;
+    assert_eq!(r.body["decision"], false, "{}", r.body);
+}

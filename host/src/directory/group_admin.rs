@@ -74,19 +74,20 @@ pub async fn get(
 }
 
 /// Refuses a group's roles that a signed-in caller could not assign by hand.
-fn check_roles(
+async fn check_roles(
     state: &Services,
     auth: &Authorized<WriteRoles>,
-    catalogue: &catalogue::Catalogue,
     external_id: &str,
 ) -> Result<(), Error> {
+    let catalogue = &catalogue::load(state, auth.tenant()).await?;
     let roles: Vec<&str> = catalogue
         .group_mappings
         .iter()
         .filter(|m| m.group_id == external_id)
         .map(|m| m.role.as_str())
         .collect();
-    crate::rbac::assign::check_no_escalation(auth, catalogue, &state.config.rbac.modules, &roles)
+    let app = crate::rbac::app_modules(state).await?;
+    crate::rbac::assign::check_no_escalation(auth, catalogue, &app, &roles)
 }
 
 /// The audit event of a change to group `id`.
@@ -168,8 +169,7 @@ pub async fn update(
     }
     if let Some(external_id) = change.external_id {
         name("external_id", &external_id, MAX_NAME_BYTES)?;
-        let catalogue = catalogue::load(state, tenant).await?;
-        check_roles(state, auth, &catalogue, &external_id)?;
+        check_roles(state, auth, &external_id).await?;
         after.external_id = external_id;
     }
     after.updated_at = state.clock.now();
@@ -224,8 +224,7 @@ pub async fn set_member(
                 member.source
             )));
         }
-        let catalogue = catalogue::load(state, tenant).await?;
-        check_roles(state, auth, &catalogue, &group.external_id)?;
+        check_roles(state, auth, &group.external_id).await?;
     }
     let mut tx = state.store.begin().await?;
     let (action, label) = if join {

@@ -316,7 +316,7 @@ pub async fn dry_run(
     }
     let catalogue = match body.catalogue {
         Some(c) => {
-            c.validate(&state.config.rbac.modules)?;
+            c.validate(&crate::rbac::app_modules(state).await?)?;
             c
         }
         None => catalogue::load(state, tenant).await?,

@@ -31,6 +31,10 @@ pub struct RegisterClient {
     /// A public client (a SPA or native app) has no secret and relies on PKCE alone.
     #[serde(default)]
     pub public: bool,
+    /// The app's modules (`work_orders`, `assets`…), each with the standard actions: the
+    /// catalogue every tenant's roles start from.
+    #[serde(default)]
+    pub modules: Vec<String>,
 }
 
 /// A registered app as the operator API shows it.
@@ -41,6 +45,7 @@ pub struct ClientView {
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
+    pub modules: Vec<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     /// Present once, in the answer to the registration.
@@ -83,6 +88,7 @@ fn view(row: ClientRow, secret: Option<String>) -> ClientView {
         redirect_uris: parse_uris(&row.redirect_uris),
         post_logout_redirect_uris: parse_uris(&row.post_logout_redirect_uris),
         public: row.secret_hash.is_none(),
+        modules: serde_json::from_str(&row.modules).unwrap_or_default(),
         created_at: row.created_at,
         revoked_at: row.revoked_at,
         client_secret: secret,
@@ -121,6 +127,7 @@ pub async fn register(
         &body.post_logout_redirect_uris,
         false,
     )?;
+    crate::rbac::model::check_module_names("modules", &body.modules)?;
     let mut id = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut id);
     let (secret, secret_hash) = if body.public {
@@ -138,6 +145,7 @@ pub async fn register(
         secret_hash,
         redirect_uris: json!(body.redirect_uris).to_string(),
         post_logout_redirect_uris: json!(body.post_logout_redirect_uris).to_string(),
+        modules: json!(body.modules).to_string(),
         created_at: state.clock.now(),
         revoked_at: None,
     };
@@ -153,7 +161,7 @@ pub async fn register(
             action: Action::OauthClientRegistered,
             target: Target::new("oauth_client", &row.id),
             before: None,
-            after: Some(json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public})),
+            after: Some(json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public, "modules": body.modules})),
         },
     )
     .await?;

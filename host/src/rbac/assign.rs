@@ -117,7 +117,8 @@ pub async fn set_manual(
     let mut rows: Vec<RoleRow> = body.assignments.iter().map(to_row).collect();
     rows.sort();
     rows.dedup();
-    write(state, auth, ctx, tenant, user, &catalogue, rows).await
+    let app = super::app_modules(state).await?;
+    write(state, auth, ctx, tenant, user, (&catalogue, &app), rows).await
 }
 
 async fn write(
@@ -126,7 +127,7 @@ async fn write(
     ctx: &RequestContext,
     tenant: TenantId,
     user: UserId,
-    catalogue: &Catalogue,
+    (catalogue, app): (&Catalogue, &[String]),
     rows: Vec<RoleRow>,
 ) -> Result<Vec<Assignment>, Error> {
     if crate::store::user_reads::user(&state.store, tenant, user)
@@ -144,7 +145,7 @@ async fn write(
         .filter(|r| !before.contains(r))
         .map(|(role, _, _)| role.as_str())
         .collect();
-    check_no_escalation(auth, catalogue, &state.config.rbac.modules, &added)?;
+    check_no_escalation(auth, catalogue, app, &added)?;
     crate::directory::manual::replace(&mut tx, tenant, user, &rows, now).await?;
     let after: Vec<Assignment> = rows.into_iter().map(to_assignment).collect();
     let before: Vec<Assignment> = before.into_iter().map(to_assignment).collect();

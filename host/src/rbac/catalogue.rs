@@ -153,7 +153,8 @@ pub async fn put(
     ctx: &RequestContext,
     catalogue: Catalogue,
 ) -> Result<Catalogue, Error> {
-    catalogue.validate(&state.config.rbac.modules)?;
+    let app = super::app_modules(state).await?;
+    catalogue.validate(&app)?;
     let tenant = auth.tenant();
     let before = load(state, tenant).await?;
     // Roles whose definition changed, and roles the group table or default newly hands out.
@@ -177,7 +178,7 @@ pub async fn put(
                 .map(|a| a.role.as_str()),
         )
         .collect();
-    super::assign::check_no_escalation(auth, &catalogue, &state.config.rbac.modules, &changed)?;
+    super::assign::check_no_escalation(auth, &catalogue, &app, &changed)?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     crate::tenancy::domains::live_tenant(&mut tx, tenant).await?;

@@ -53,7 +53,7 @@ pub async fn load(
     let held = compile::with_default(&catalogue, &held);
     let permissions = compile::for_user(
         &catalogue,
-        &state.config.rbac.modules,
+        &super::app_modules(state).await?,
         &user.to_string(),
         is_owner,
         &held,

@@ -28,6 +28,21 @@ use crate::types::{SessionId, TenantId, TokenId, UserId};
 use compile::Permissions;
 use decide::{decide, Record};
 
+/// The app's modules every tenant starts from: the deployment's `rbac.modules`, then each
+/// live registered app's, without repeats.
+pub async fn app_modules(state: &crate::services::Services) -> Result<Vec<String>, Error> {
+    let mut modules = state.config.rbac.modules.clone();
+    for list in crate::store::provider::app_modules(&state.store).await? {
+        let names: Vec<String> = serde_json::from_str(&list).unwrap_or_default();
+        for name in names {
+            if !modules.contains(&name) {
+                modules.push(name);
+            }
+        }
+    }
+    Ok(modules)
+}
+
 /// Who did it, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {

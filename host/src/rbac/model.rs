@@ -210,6 +210,34 @@ pub fn is_identifier(s: &str) -> bool {
         })
 }
 
+/// Most modules an app declares.
+pub const MAX_APP_MODULES: usize = 200;
+
+/// Checks a list of module names an app or the operator declares: usable names, not
+/// Gatehouse's prefix, no repeats, at most [`MAX_APP_MODULES`].
+pub fn check_module_names(field: &'static str, names: &[String]) -> Result<(), crate::Error> {
+    if names.len() > MAX_APP_MODULES {
+        return Err(crate::Error::invalid(
+            field,
+            format!("at most {MAX_APP_MODULES} modules"),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !is_identifier(name) || name.starts_with(GATEHOUSE_PREFIX) || !seen.insert(name) {
+            return Err(crate::Error::invalid(
+                field,
+                format!(
+                    "`{}` is repeated or not a usable module name: lower-case letters, digits, \
+                     _ - . (at most 64), not starting with {GATEHOUSE_PREFIX}",
+                    crate::types::truncate(name, 60)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,12 +14,14 @@ pub struct ClientRow {
     pub secret_hash: Option<Vec<u8>>,
     pub redirect_uris: String,
     pub post_logout_redirect_uris: String,
+    /// The app's modules, a JSON list of names.
+    pub modules: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
 
 const CLIENT_COLUMNS: &str =
-    "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, created_at, revoked_at";
+    "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, created_at, revoked_at";
 
 fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
     Ok(ClientRow {
@@ -28,6 +30,7 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
         secret_hash: row.try_get("secret_hash")?,
         redirect_uris: row.try_get("redirect_uris")?,
         post_logout_redirect_uris: row.try_get("post_logout_redirect_uris")?,
+        modules: row.try_get("modules")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         revoked_at: row
             .try_get::<Option<i64>, _>("revoked_at")?
@@ -37,14 +40,15 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
 
 pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&c.id)
     .bind(&c.name)
     .bind(c.secret_hash.clone())
     .bind(&c.redirect_uris)
     .bind(&c.post_logout_redirect_uris)
+    .bind(&c.modules)
     .bind(c.created_at.as_micros())
     .execute(tx.conn())
     .await?;
@@ -64,6 +68,16 @@ pub async fn clients(store: &Store) -> StoreResult<Vec<ClientRow>> {
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients ORDER BY created_at");
     let rows = sqlx::query(&sql).fetch_all(store.reader()).await?;
     rows.iter().map(client_from_row).collect()
+}
+
+/// The module lists (JSON) of the live apps, oldest first.
+pub async fn app_modules(store: &Store) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT modules FROM oauth_clients WHERE revoked_at IS NULL ORDER BY created_at, id",
+    )
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("modules")?)).collect()
 }
 
 pub async fn revoke_client(tx: &mut Tx, id: &str, now: Timestamp) -> StoreResult<bool> {
