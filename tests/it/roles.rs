@@ -630,6 +630,21 @@ async fn the_decision_api_answers_for_each_scope_kind_and_explains() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     let r = evaluate(&app, &pep, json!({"subject": {"type": "robot", "id": tech}, "action": {"name": "view"}, "resource": {"type": "x", "id": "1"}})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Not JSON, or no JSON content type: 400 as well; the request id comes back.
+    for (content_type, body) in [("application/json", "{\"subject\":"), ("text/plain", "{}")] {
+        let r = app
+            .client
+            .post(format!("{}/access/v1/evaluation", app.url))
+            .bearer_auth(&pep)
+            .header("content-type", content_type)
+            .header("x-request-id", "pep-42")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        assert_eq!(r.headers()["x-request-id"], "pep-42");
+    }
     // No batch at all: a single evaluation's answer.
     let single = app
         .call(

@@ -33,6 +33,27 @@ pub fn router() -> Router<AppState> {
         .route("/access/v1/users/{user}/permissions", get(snapshot))
 }
 
+/// A JSON body; every way it can be malformed is a 400, as AuthZEN's HTTPS binding asks
+/// (an oversized one stays 413).
+struct Body<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match ApiJson::<T>::from_request(req, state).await {
+            Ok(ApiJson(v)) => Ok(Body(v)),
+            Err(ApiError::MalformedJson(detail) | ApiError::InvalidBody(detail)) => {
+                Err(ApiError::BadRequest(detail))
+            }
+            Err(ApiError::UnsupportedMediaType { expected }) => Err(ApiError::BadRequest(format!(
+                "send the body as JSON with Content-Type: {expected}"
+            ))),
+            Err(other) => Err(other),
+        }
+    }
+}
+
 /// The policy enforcement point calling.
 struct Caller(Pep);
 
@@ -71,7 +92,7 @@ fn bad_request(message: String) -> ApiError {
 async fn evaluation(
     State(state): State<AppState>,
     Caller(pep): Caller,
-    ApiJson(req): ApiJson<Evaluation>,
+    Body(req): Body<Evaluation>,
 ) -> Result<Json<Value>, ApiError> {
     let mut subjects = authzen::Subjects::default();
     match authzen::evaluate(&state, pep, &mut subjects, &req).await? {
@@ -93,10 +114,10 @@ struct Batch {
 async fn evaluations(
     State(state): State<AppState>,
     Caller(pep): Caller,
-    ApiJson(batch): ApiJson<Batch>,
+    Body(batch): Body<Batch>,
 ) -> Result<Json<Value>, ApiError> {
     if batch.evaluations.is_empty() {
-        return evaluation(State(state), Caller(pep), ApiJson(batch.defaults)).await;
+        return evaluation(State(state), Caller(pep), Body(batch.defaults)).await;
     }
     if batch.evaluations.len() > MAX_EVALUATIONS {
         return Err(bad_request(format!(
@@ -126,7 +147,7 @@ struct PageRequest {
 async fn search_subject(
     State(state): State<AppState>,
     Caller(pep): Caller,
-    ApiJson(req): ApiJson<SearchRequest>,
+    Body(req): Body<SearchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let page = req.page.as_ref();
     let found = authzen::search_subjects(
@@ -147,7 +168,7 @@ async fn search_subject(
 async fn search_action(
     State(state): State<AppState>,
     Caller(pep): Caller,
-    ApiJson(req): ApiJson<Evaluation>,
+    Body(req): Body<Evaluation>,
 ) -> Result<Json<Value>, ApiError> {
     let results = authzen::search_actions(&state, pep, &req)
         .await?
@@ -161,7 +182,7 @@ async fn search_action(
 async fn search_resource(
     State(state): State<AppState>,
     Caller(pep): Caller,
-    ApiJson(req): ApiJson<Evaluation>,
+    Body(req): Body<Evaluation>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = authzen::filter_for(&state, pep, &req)
         .await?
