@@ -86,9 +86,17 @@ async fn a_standard_client_completes_the_code_flow_and_validates_the_tokens() {
     let secret = registered["client_secret"].as_str().unwrap();
     let discovery = format!("{}/.well-known/openid-configuration", app.url);
 
+    // With the `permissions` scope the tokens carry the permission matrix too.
     let start = run_python(
         "oidc_client.py",
-        &["start", &discovery, client_id, secret, CALLBACK],
+        &[
+            "start",
+            &discovery,
+            client_id,
+            secret,
+            CALLBACK,
+            "openid email profile permissions",
+        ],
     )
     .await;
     assert!(start.get("error").is_none(), "{start}");
@@ -136,6 +144,11 @@ async fn a_standard_client_completes_the_code_flow_and_validates_the_tokens() {
         )
         .await;
     assert_eq!(id["permissions_version"], snapshot.body["version"], "{id}");
+    assert_eq!(id["permissions"], snapshot.body["permissions"], "{id}");
+    assert_eq!(
+        id["permissions"]["gatehouse.policy"]["edit"], true,
+        "the owner's"
+    );
     assert_eq!(done["userinfo"]["sub"], id["sub"]);
     assert_eq!(done["userinfo"]["email"], "owner@rp-app.example");
 

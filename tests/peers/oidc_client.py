@@ -1,7 +1,7 @@
 """A standard OIDC relying party (Authlib) for Gatehouse's provider tests, driven in two
 steps so the test can play the browser in between:
 
-  oidc_client.py start  DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI
+  oidc_client.py start  DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI [SCOPE]
       prints {"url", "state", "code_verifier", "nonce"}: the authorization request (PKCE S256)
   oidc_client.py finish DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI CALLBACK_URL STATE VERIFIER NONCE
       redeems the code, validates the ID token against the JWKS (issuer, audience, expiry,
@@ -19,11 +19,11 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 
 
-def session(client_id, secret, redirect_uri):
+def session(client_id, secret, redirect_uri, scope="openid email profile"):
     return OAuth2Session(
         client_id,
         secret or None,
-        scope="openid email profile",
+        scope=scope,
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_basic" if secret else "none",
@@ -33,7 +33,8 @@ def session(client_id, secret, redirect_uri):
 def main():
     step, discovery_url, client_id, secret, redirect_uri, *rest = sys.argv[1:]
     meta = requests.get(discovery_url, timeout=10).json()
-    client = session(client_id, secret, redirect_uri)
+    scope = rest.pop() if step == "start" and rest else "openid email profile"
+    client = session(client_id, secret, redirect_uri, scope)
     if step == "start":
         verifier = generate_token(48)
         nonce = generate_token(20)
