@@ -76,6 +76,16 @@ async fn an_invited_user_sets_a_password_from_the_emailed_link_and_signs_in() {
 
     let r = invite(&app, &token, "not an email").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app
+        .api(
+            &token,
+            Method::POST,
+            "/invitations",
+            Some(json!({"email": "ansi@invites.example", "display_name": "Evil\u{1b}[31m"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "display_name");
     let r = invite(&app, &token, email).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["emailed"], true);

@@ -138,17 +138,7 @@ async fn forced_enrol_submit(
         Err(response) => return *response,
     };
     match challenge::complete_enrolment(&state, &token, &form.code, &ctx).await {
-        Ok((set_cookie, codes)) => {
-            let mut response = codes_page(&codes, false);
-            let clear = browser::cookie(&state, COOKIE, "", 0);
-            let headers = response.headers_mut();
-            for value in [set_cookie, clear] {
-                if let Ok(v) = value.parse() {
-                    headers.append(header::SET_COOKIE, v);
-                }
-            }
-            response
-        }
+        Ok((set_cookie, codes)) => with_session(&state, codes_page(&codes, false), set_cookie),
         Err(crate::Error::Invalid { detail, .. }) => match challenge::current(&state, &token).await
         {
             Ok(Some(c)) => {
@@ -160,6 +150,18 @@ async fn forced_enrol_submit(
         },
         Err(e) => error_page(e),
     }
+}
+
+/// `response` with the new session's cookie, and the spent challenge's cookie cleared.
+fn with_session(state: &AppState, mut response: Response, set_cookie: String) -> Response {
+    let clear = browser::cookie(state, COOKIE, "", 0);
+    let headers = response.headers_mut();
+    for value in [set_cookie, clear] {
+        if let Ok(v) = value.parse() {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    response
 }
 
 /// The page for an error of a sign-in's second step: an expired challenge says so.
@@ -201,15 +203,10 @@ async fn code_submit(
     }
     match challenge::complete(&state, &token, &form.code, &ctx).await {
         Ok(set_cookie) => {
-            let clear = browser::cookie(&state, COOKIE, "", 0);
             let mut response = Redirect::to(DEFAULT_LANDING).into_response();
             *response.status_mut() = StatusCode::SEE_OTHER;
+            let mut response = with_session(&state, response, set_cookie);
             let headers = response.headers_mut();
-            for value in [set_cookie, clear] {
-                if let Ok(v) = value.parse() {
-                    headers.append(header::SET_COOKIE, v);
-                }
-            }
             headers.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
             response
         }

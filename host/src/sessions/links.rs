@@ -69,9 +69,20 @@ pub async fn invite(
         .parse()
         .map_err(|e: crate::types::ParseError| Error::invalid("email", e.0))?;
     let email = email.as_str().to_lowercase();
+    if body
+        .display_name
+        .as_deref()
+        .is_some_and(|n| n.chars().any(char::is_control))
+    {
+        return Err(Error::invalid(
+            "display_name",
+            "must not contain control characters",
+        ));
+    }
     let display_name = body
         .display_name
-        .map(|n| crate::types::truncate(n.trim(), 256));
+        .map(|n| crate::types::truncate(n.trim(), 256))
+        .filter(|n| !n.is_empty());
     let now = state.clock.now();
     let link = new_link(state, &tenant, "invite", INVITE_TTL_SECS);
     let mail = mail(state, &tenant, &email, &link, "invite").await?;
