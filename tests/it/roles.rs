@@ -645,6 +645,22 @@ async fn the_decision_api_answers_for_each_scope_kind_and_explains() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{content_type}");
         assert_eq!(r.headers()["x-request-id"], "pep-42");
     }
+    // At most 100 different subjects per request; the rest fail alone.
+    let many: Vec<Value> = (0..101)
+        .map(|i| json!({"subject": {"type": "user", "id": format!("0190c0de-0000-7000-8000-{i:012}")}}))
+        .collect();
+    let r = app
+        .call(Method::POST, "/access/v1/evaluations", Some(&pep), Some(json!({
+            "action": {"name": "view"}, "resource": {"type": "inspections", "id": "1"}, "evaluations": many
+        })))
+        .await;
+    let answers = r.body["evaluations"].as_array().unwrap();
+    assert_eq!(answers.len(), 101);
+    assert!(answers[99]["context"]["error"].is_null(), "{}", answers[99]);
+    assert!(answers[100]["context"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 100"));
     // No batch at all: a single evaluation's answer.
     let single = app
         .call(

@@ -25,6 +25,9 @@ use crate::types::{TenantId, UserId};
 
 /// Most evaluations in one batch: bounds a request's work.
 pub const MAX_EVALUATIONS: usize = 10_000;
+/// Most distinct subjects one request may ask about: each costs a compile (a few store
+/// reads), so a batch of 10,000 different users would be 10,000 compiles.
+pub const MAX_SUBJECTS: usize = 100;
 /// Most scope values one record may carry.
 pub const MAX_RECORD_SCOPES: usize = 256;
 
@@ -148,6 +151,11 @@ impl Subjects {
         };
         if let Some(found) = self.compiled.get(&(tenant, user)) {
             return Ok(Ok(found.clone()));
+        }
+        if self.compiled.len() >= MAX_SUBJECTS {
+            return Ok(Err(format!(
+                "a request may ask about at most {MAX_SUBJECTS} different subjects"
+            )));
         }
         let live = crate::store::tenants::get(&state.store, tenant)
             .await?
