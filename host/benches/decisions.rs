@@ -130,40 +130,10 @@ async fn over_http() {
         .build()
         .unwrap();
     let base = server.base.clone();
-    let op = |path: &str, body: Value| {
-        http.post(format!("{base}/operator/v1{path}"))
-            .bearer_auth(&server.operator_token)
-            .json(&body)
-            .send()
-    };
-    let tenant: Value = op(
-        "/tenants",
-        json!({"slug": "decide", "name": "Decide Co", "domains": ["decide.example"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let tenant = tenant["id"].as_str().unwrap().to_string();
-    let token = |scope: &'static str| {
-        let op = &op;
-        let tenant = tenant.clone();
-        async move {
-            let t: Value = op(
-                &format!("/tenants/{tenant}/tokens"),
-                json!({"name": scope, "scopes": [scope]}),
-            )
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-            t["token"].as_str().unwrap().to_string()
-        }
-    };
-    let admin = token("admin").await;
-    let pep = token("access:evaluate").await;
+    let tenant = server.tenant(&http, "decide").await;
+    let tenant = tenant["id"].as_str().unwrap();
+    let admin = server.token(&http, tenant, &["admin"]).await;
+    let pep = server.token(&http, tenant, &["access:evaluate"]).await;
     let put = http
         .put(format!("{base}/api/v1/catalogue"))
         .bearer_auth(&admin)

@@ -211,33 +211,10 @@ async fn run() {
             .unwrap(),
         base: server.base.clone(),
     });
-    let op = |path: &str, body: Value| {
-        b.http
-            .post(format!("{}/operator/v1{path}", b.base))
-            .bearer_auth(&server.operator_token)
-            .json(&body)
-            .send()
-    };
-    let tenant: Value = op(
-        "/tenants",
-        json!({"slug": "signin", "name": "Sign-in Co", "domains": ["signin.example"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let tenant = tenant["id"].as_str().unwrap().to_string();
-    let token: Value = op(
-        &format!("/tenants/{tenant}/tokens"),
-        json!({"name": "bench", "scopes": ["admin"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
+    let tenant = server.tenant(&b.http, "signin").await;
+    let token = server
+        .token(&b.http, tenant["id"].as_str().unwrap(), &["admin"])
+        .await;
     let r = b
         .http
         .put(format!("{}/api/v1/policy", b.base))

@@ -130,7 +130,6 @@ fn main() {
 async fn run() {
     let server = common::Server::start(None).await;
     let base = server.base.clone();
-    let operator = server.operator_token.clone();
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -143,30 +142,9 @@ async fn run() {
             .json(&body)
             .send()
     };
-    let tenant: Value = call(
-        reqwest::Method::POST,
-        "/operator/v1/tenants",
-        &operator,
-        json!({"slug": "bench", "name": "Bench", "domains": ["bench.example"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let tenant = server.tenant(&http, "bench").await;
     let tenant_id = tenant["id"].as_str().unwrap();
-    let token: Value = call(
-        reqwest::Method::POST,
-        &format!("/operator/v1/tenants/{tenant_id}/tokens"),
-        &operator,
-        json!({"name": "bench", "scopes": ["admin"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = token["token"].as_str().unwrap();
+    let token = &server.token(&http, tenant_id, &["admin"]).await;
     let (cert, key) = idp_key();
     let idp = "https://idp.bench.example/metadata";
     let connection: Value = call(

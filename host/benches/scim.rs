@@ -55,41 +55,15 @@ fn load() -> common::Load {
 async fn bench(backend: &'static str, database_url: Option<String>) {
     let server = common::Server::start(database_url).await;
     let base = server.base.clone();
-    let operator = server.operator_token.clone();
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap();
-    let post = |path: String, token: &str, body: Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-    };
-    let tenant: Value = post(
-        "/operator/v1/tenants".into(),
-        &operator,
-        json!({"slug": "bench", "name": "Bench", "domains": ["bench.example"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let tenant = server.tenant(&http, "bench").await;
     let tenant_id = tenant["id"].as_str().unwrap().to_string();
     let public = tenant["public_token"].as_str().unwrap().to_string();
-    let token: Value = post(
-        format!("/operator/v1/tenants/{tenant_id}/tokens"),
-        &operator,
-        json!({"name": "idp", "scopes": ["scim"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = Arc::new(token["token"].as_str().unwrap().to_string());
+    let token = Arc::new(server.token(&http, &tenant_id, &["scim"]).await);
     let users = Arc::new(format!("{base}/scim/v2/{public}/Users"));
     let ids: Arc<Vec<std::sync::OnceLock<String>>> = Arc::new(
         (0..WARMUP + RUNS)

@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::local_login::password_login;
 use crate::peers::{smtp_messages, smtp_sink};
 use crate::saml::{browser, cookie, last_event, submit_form};
 
@@ -28,26 +29,6 @@ pub(crate) async fn set_password(app: &TestApp, link: &str, password: &str) -> r
         "/account/password",
         None,
         &[("token", &token), ("password", password)],
-    )
-    .await
-}
-
-pub(crate) async fn sign_in(
-    app: &TestApp,
-    slug: &str,
-    email: &str,
-    password: &str,
-) -> reqwest::Response {
-    submit_form(
-        &app.url,
-        "/login/password",
-        "/login/password",
-        None,
-        &[
-            ("organisation", slug),
-            ("email", email),
-            ("password", password),
-        ],
     )
     .await
 }
@@ -153,7 +134,7 @@ async fn an_invited_user_sets_a_password_from_the_emailed_link_and_signs_in() {
         "invite"
     );
 
-    let r = sign_in(&app, "invites", email, PASSWORD).await;
+    let r = password_login(&app, "invites", email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let session = cookie(&r);
     let view = app
@@ -187,9 +168,9 @@ async fn an_invited_user_sets_a_password_from_the_emailed_link_and_signs_in() {
         .await
         .unwrap();
     assert_ne!(page.status(), StatusCode::OK, "the old session ended");
-    let old = sign_in(&app, "invites", email, PASSWORD).await;
+    let old = password_login(&app, "invites", email, PASSWORD).await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
-    let new = sign_in(&app, "invites", email, new_password).await;
+    let new = password_login(&app, "invites", email, new_password).await;
     assert_eq!(new.status(), StatusCode::SEE_OTHER);
     let session = cookie(&new);
 
@@ -209,14 +190,14 @@ async fn an_invited_user_sets_a_password_from_the_emailed_link_and_signs_in() {
         .await
         .unwrap();
     assert_ne!(page.status(), StatusCode::OK);
-    let refused = sign_in(&app, "invites", email, new_password).await;
+    let refused = password_login(&app, "invites", email, new_password).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let r = app.api(&token, Method::POST, &deactivate, None).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     let reactivate = format!("/users/{user}/reactivate");
     let r = app.api(&token, Method::POST, &reactivate, None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let back = sign_in(&app, "invites", email, new_password).await;
+    let back = password_login(&app, "invites", email, new_password).await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
 }
 
@@ -255,7 +236,9 @@ async fn links_expire_are_voided_by_newer_ones_and_sso_only_turns_passwords_off(
         StatusCode::OK
     );
     assert_eq!(
-        sign_in(&app, "expiry", email, PASSWORD).await.status(),
+        password_login(&app, "expiry", email, PASSWORD)
+            .await
+            .status(),
         StatusCode::SEE_OTHER
     );
 
@@ -268,7 +251,7 @@ async fn links_expire_are_voided_by_newer_ones_and_sso_only_turns_passwords_off(
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = sign_in(&app, "expiry", email, PASSWORD).await;
+    let r = password_login(&app, "expiry", email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("single sign-on only"));
     assert_eq!(

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, TestApp};
-use crate::saml::{browser, last_event, submit_form};
+use crate::saml::{browser, last_event};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -20,13 +20,25 @@ async fn set_owner(app: &TestApp, tenant: &str, email: &str) -> StatusCode {
     .status
 }
 
-async fn password_login(
+/// A password sign-in on the password page, as a browser makes it.
+pub(crate) async fn password_login(
     app: &TestApp,
     organisation: &str,
     email: &str,
     password: &str,
 ) -> reqwest::Response {
-    submit_form(
+    password_login_with(app, organisation, email, password, &[]).await
+}
+
+/// [`password_login`] with extra request `headers` (`X-Forwarded-For`, say).
+pub(crate) async fn password_login_with(
+    app: &TestApp,
+    organisation: &str,
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    crate::saml::submit_form_with(
         &app.url,
         "/login/password",
         "/login/password",
@@ -36,6 +48,7 @@ async fn password_login(
             ("email", email),
             ("password", password),
         ],
+        headers,
     )
     .await
 }

@@ -37,18 +37,7 @@ fn email(slug: &str) -> String {
 }
 
 async fn password(app: &TestApp, slug: &str) -> reqwest::Response {
-    submit_form(
-        &app.url,
-        "/login/password",
-        "/login/password",
-        None,
-        &[
-            ("organisation", slug),
-            ("email", &email(slug)),
-            ("password", PASSWORD),
-        ],
-    )
-    .await
+    crate::local_login::password_login(app, slug, &email(slug), PASSWORD).await
 }
 
 /// The text of the element with `id` in `html`.

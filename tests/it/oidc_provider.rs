@@ -24,18 +24,7 @@ async fn signed_in(app: &TestApp, slug: &str) -> (String, String) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let email = format!("owner@{slug}.example");
-    let r = crate::saml::submit_form(
-        &app.url,
-        "/login/password",
-        "/login/password",
-        None,
-        &[
-            ("organisation", slug),
-            ("email", &email),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
+    let r = crate::local_login::password_login(app, slug, &email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let cookie = r.headers()["set-cookie"]
         .to_str()

@@ -31,19 +31,7 @@ async fn tenant_with_owner(app: &TestApp, slug: &str) -> (String, String) {
 async fn owner_sign_in(app: &TestApp, slug: &str, ip: Option<&str>) -> reqwest::Response {
     let email = format!("root@{slug}.example");
     let headers: Vec<(&str, &str)> = ip.map(|ip| ("x-forwarded-for", ip)).into_iter().collect();
-    submit_form_with(
-        &app.url,
-        "/login/password",
-        "/login/password",
-        None,
-        &[
-            ("organisation", slug),
-            ("email", &email),
-            ("password", PASSWORD),
-        ],
-        &headers,
-    )
-    .await
+    crate::local_login::password_login_with(app, slug, &email, PASSWORD, &headers).await
 }
 
 /// Whether the session `cookie` still opens the account page.

@@ -8,7 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, Resp, TestApp};
-use crate::local_accounts::{invite, set_password, sign_in, PASSWORD};
+use crate::local_accounts::{invite, set_password, PASSWORD};
+use crate::local_login::password_login;
 use crate::saml::{at_idp, cookie, last_event, login_page, post_bound, setup, user};
 
 /// A double-submit CSRF value the test's "browser" chose: cookie and header carry the same.
@@ -32,9 +33,16 @@ async fn signed_in(
     );
     let r = assign(app, admin, &id, roles).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = sign_in(app, slug, email, PASSWORD).await;
+    let r = password_login(app, slug, email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     (id, format!("{}; gatehouse_csrf={CSRF}", cookie(&r)))
+}
+
+/// Invites `email` as a local user (pending); returns its id.
+async fn invited(app: &TestApp, admin: &str, email: &str) -> String {
+    let issued = invite(app, admin, email).await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
+    issued.body["user_id"].as_str().unwrap().to_string()
 }
 
 async fn assign(app: &TestApp, admin: &str, user: &str, assignments: Value) -> Resp {
@@ -434,8 +442,7 @@ fn question(user: &str, action: &str, module: &str, properties: Value) -> Value 
 async fn the_decision_api_answers_for_each_scope_kind_and_explains() {
     let app = spawn_app().await;
     let (tenant, admin, pep) = cmms(&app, "cmms").await;
-    let issued = invite(&app, &admin, "tech@cmms.example").await;
-    let tech = issued.body["user_id"].as_str().unwrap().to_string();
+    let tech = invited(&app, &admin, "tech@cmms.example").await;
     let r = assign(
         &app,
         &admin,
@@ -752,8 +759,7 @@ async fn the_decision_api_answers_for_each_scope_kind_and_explains() {
 async fn the_snapshot_revalidates_by_etag_and_changes_with_assignments() {
     let app = spawn_app().await;
     let (tenant, admin, pep) = cmms(&app, "snap").await;
-    let issued = invite(&app, &admin, "sam@snap.example").await;
-    let sam = issued.body["user_id"].as_str().unwrap().to_string();
+    let sam = invited(&app, &admin, "sam@snap.example").await;
     let path = format!("/access/v1/users/{sam}/permissions");
     let first = app.call(Method::GET, &path, Some(&pep), None).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
@@ -966,8 +972,7 @@ async fn admins_search_users_and_the_app_searches_subjects() {
     let (_, admin, pep) = cmms(&app, "search-co").await;
     let mut ids = Vec::new();
     for (i, name) in ["ana", "ben", "cho", "dee", "eli"].iter().enumerate() {
-        let issued = invite(&app, &admin, &format!("{name}@search-co.example")).await;
-        let id = issued.body["user_id"].as_str().unwrap().to_string();
+        let id = invited(&app, &admin, &format!("{name}@search-co.example")).await;
         if i % 2 == 0 {
             let plant = if i == 0 { "Plant 3" } else { "Plant 5" };
             assign(
@@ -1137,8 +1142,7 @@ async fn admin_made_groups_give_their_members_the_mapped_roles() {
         .await;
     assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let issued = invite(&app, &admin, "nia@groups-co.example").await;
-    let nia = issued.body["user_id"].as_str().unwrap().to_string();
+    let nia = invited(&app, &admin, "nia@groups-co.example").await;
     let ask = || question(&nia, "edit", "work_orders", json!({"location": "Line A"}));
     assert_eq!(evaluate(&app, &pep, ask()).await.body["decision"], false);
     let member = format!("/groups/{group}/members/{nia}");
@@ -1302,8 +1306,7 @@ async fn an_apps_registered_modules_are_every_tenants_to_grant_on() {
     );
 
     // The built-in member role reaches the app's modules too.
-    let issued = invite(&app, &admin, "max@app-modules.example").await;
-    let max = issued.body["user_id"].as_str().unwrap().to_string();
+    let max = invited(&app, &admin, "max@app-modules.example").await;
     assign(&app, &admin, &max, json!([{"role": "member"}])).await;
     let r = evaluate(&app, &pep, question(&max, "view", "rentals", json!({}))).await;
     assert_eq!(r.body["decision"], true, "{}", r.body);

@@ -130,6 +130,36 @@ impl Drop for Server {
 const BENCH_MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 impl Server {
+    /// Creates tenant `slug` (domain `slug.example`) through the operator API; returns the
+    /// operator's view of it (`id`, `public_token`…).
+    pub async fn tenant(&self, http: &reqwest::Client, slug: &str) -> serde_json::Value {
+        let body =
+            serde_json::json!({"slug": slug, "name": slug, "domains": [format!("{slug}.example")]});
+        let r = http
+            .post(format!("{}/operator/v1/tenants", self.base))
+            .bearer_auth(&self.operator_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// Issues a token of `tenant` with `scopes` through the operator API; returns it.
+    pub async fn token(&self, http: &reqwest::Client, tenant: &str, scopes: &[&str]) -> String {
+        let r = http
+            .post(format!("{}/operator/v1/tenants/{tenant}/tokens", self.base))
+            .bearer_auth(&self.operator_token)
+            .json(&serde_json::json!({"name": "bench", "scopes": scopes}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        let body: serde_json::Value = r.json().await.unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+
     /// Starts Gatehouse on a fresh data directory and `database_url` (SQLite when `None`),
     /// with the anonymous-path rate limits off (one load generator is one client IP), and
     /// waits until it serves.

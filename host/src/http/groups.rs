@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/groups/{group}", get(read).patch(change).delete(remove))
         .route(
             "/groups/{group}/members/{user}",
-            put(add_member).delete(remove_member),
+            put(member::<true>).delete(member::<false>),
         )
 }
 
@@ -86,24 +86,14 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn add_member(
+/// Adds (`JOIN`) or removes a member.
+async fn member<const JOIN: bool>(
     State(state): State<AppState>,
     Require(auth): Require<WriteRoles>,
     Ctx(ctx): Ctx,
     Path((group, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (group, user) = (path_param(&group)?, path_param(&user)?);
-    group_admin::set_member(&state, &auth, &ctx, group, user, true).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn remove_member(
-    State(state): State<AppState>,
-    Require(auth): Require<WriteRoles>,
-    Ctx(ctx): Ctx,
-    Path((group, user)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let (group, user) = (path_param(&group)?, path_param(&user)?);
-    group_admin::set_member(&state, &auth, &ctx, group, user, false).await?;
+    group_admin::set_member(&state, &auth, &ctx, group, user, JOIN).await?;
     Ok(StatusCode::NO_CONTENT)
 }
