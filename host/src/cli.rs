@@ -10,10 +10,11 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::app;
-use crate::audit::chain;
 use crate::config::{Config, LogFormat};
 use crate::store::Store;
 use crate::types::Clock;
+
+mod audit_cli;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,11 +70,20 @@ pub enum PluginCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute every hash chain; exit 1 if any event was changed or removed.
+    /// Recompute every hash chain and check its signed checkpoints; exit 1 if any event was
+    /// changed or removed. With `--export FILE`, check a JSON Lines export instead, without
+    /// the database.
     Verify {
         /// Only this chain: a tenant id, or `operator`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "export")]
         chain: Option<String>,
+        /// A JSON Lines export (`GET /api/v1/audit-events/export`) to check offline.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// With `--export`: the checkpoint keys to trust, a JWK set saved from
+        /// `/.well-known/gatehouse-audit-keys` (without it, the keys the file carries).
+        #[arg(long, requires = "export")]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -145,38 +155,16 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify { chain: only },
-        } => {
-            let store = Store::connect(&config.database_url(), 2).await?;
-            let reports = chain::verify(&store, only.as_deref()).await?;
-            store.close().await;
-            let mut intact = true;
-            for r in &reports {
-                if r.is_intact() {
-                    writeln!(out, "ok      {} ({} events)", r.chain, r.events)?;
-                } else {
-                    intact = false;
-                    writeln!(out, "FAILED  {} ({} events)", r.chain, r.events)?;
-                    for p in &r.problems {
-                        writeln!(out, "          - {p}")?;
-                    }
-                }
-            }
-            if reports.is_empty() {
-                writeln!(out, "no audit chains found")?;
-            }
-            if intact {
-                writeln!(
-                    out,
-                    "audit trail intact: {} chain(s) verified",
-                    reports.len()
-                )?;
-                Ok(ExitCode::SUCCESS)
-            } else {
-                writeln!(out, "audit trail TAMPERED: see the failures above")?;
-                Ok(ExitCode::FAILURE)
-            }
-        }
+            command:
+                AuditCommand::Verify {
+                    export: Some(file),
+                    keys,
+                    ..
+                },
+        } => audit_cli::verify_export(&file, keys.as_deref(), out),
+        Command::Audit {
+            command: AuditCommand::Verify { chain: only, .. },
+        } => audit_cli::verify_database(&config, only.as_deref(), out).await,
         Command::Operator {
             command: OperatorCommand::RotateToken,
         } => {

@@ -150,6 +150,11 @@ uuid_id!(
     EventId,
     "event id"
 );
+uuid_id!(
+    /// An audit stream's id (a tenant may have several).
+    StreamId,
+    "stream id"
+);
 
 /// Shortens client input quoted back in an error message.
 pub fn truncate(s: &str, max: usize) -> String {

@@ -3,6 +3,10 @@
 //! `GATEHOUSE_TEST_DATABASE_URL` is set) and talks HTTP to it.
 
 mod audit;
+mod audit_checkpoints;
+mod audit_ingest;
+mod audit_retention;
+mod audit_search;
 mod bad_input;
 mod browser;
 mod builtins;

@@ -1,9 +1,11 @@
-//! Housekeeping beside the server: collapsed sign-in failures written every minute; expired
+//! Housekeeping beside the server: collapsed sign-in failures and due audit checkpoints
+//! written every minute; events past their retention purged, day-old idempotency keys
+//! forgotten, expired
 //! login states, replay-cache entries, codes and sessions purged, and recovered rate-limit
 //! keys forgotten, every few minutes.
 
 use super::AppState;
-use crate::audit::failures;
+use crate::audit::{checkpoint, failures, ingest, retention};
 
 /// How often expired login states, replay-cache entries and codes are dropped, and
 /// recovered rate-limit keys forgotten.
@@ -17,10 +19,25 @@ pub(super) async fn run(state: AppState) {
         if let Err(e) = failures::flush(&state.store, &state.failures, state.clock.now()).await {
             tracing::warn!(error = ?e, "writing collapsed sign-in failures failed; will retry");
         }
+        let interval = i64::try_from(state.config.audit.checkpoint_interval_secs).unwrap_or(3600);
+        if let Err(e) =
+            checkpoint::write_due(&state.store, &state.secrets, &state.clock, interval).await
+        {
+            tracing::warn!(error = ?e, "signing audit checkpoints failed; will retry");
+        }
         if round % every != 0 {
             continue;
         }
         state.throttle.forget_recovered(&state.clock);
+        match retention::purge_due(&state.store, &state.clock, &state.config.audit).await {
+            Ok(n) if n > 0 => tracing::info!(events = n, "audit events past retention purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "the audit retention purge failed; will retry"),
+        }
+        let stale_keys = state.clock.now().plus_seconds(-ingest::KEY_TTL_SECS);
+        if let Err(e) = crate::store::audit_ingest::forget_before(&state.store, stale_keys).await {
+            tracing::warn!(error = ?e, "forgetting old idempotency keys failed; will retry");
+        }
         let purged = async {
             let mut tx = state.store.begin().await?;
             let n = crate::store::sso::purge_expired(&mut tx, state.clock.now()).await?;

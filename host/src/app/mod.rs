@@ -15,8 +15,8 @@ use tokio::net::TcpListener;
 pub use crate::http::state::AppState;
 pub use start::{start, Started};
 
-/// Serves HTTP on `listener` until `shutdown` resolves, with housekeeping and the outbox's
-/// delivery worker beside it.
+/// Serves HTTP on `listener` until `shutdown` resolves, with housekeeping, the outbox's
+/// delivery worker and the audit streams' beside it.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -24,8 +24,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
     let delivery = tokio::spawn(crate::outbox::worker::run(state.services.clone()));
+    let streams = tokio::spawn(crate::outbox::streams::run(state.services.clone()));
     let result = crate::http::serve(state, listener, shutdown).await;
     housekeeping.abort();
     delivery.abort();
+    streams.abort();
     result
 }

@@ -11,6 +11,12 @@ text_enum! {
         ApiTokenCreated = "api_token.created",
         ApiTokenRevoked = "api_token.revoked",
         ApiTokenRotated = "api_token.rotated",
+        AuditExported = "audit.exported",
+        AuditPurged = "audit.purged",
+        AuditRetentionChanged = "audit.retention_changed",
+        AuditStreamCreated = "audit_stream.created",
+        AuditStreamDeleted = "audit_stream.deleted",
+        AuditStreamUpdated = "audit_stream.updated",
         CatalogueUpdated = "catalogue.updated",
         RolesAssigned = "roles.assigned",
         DomainRequested = "domain.requested",
@@ -68,5 +74,46 @@ text_enum! {
         UserLinked = "user.linked",
         UserProvisioned = "user.provisioned",
         UserReactivated = "user.reactivated",
+    }
+}
+
+/// Whether an action records a failure: its last word is `failed`, `denied`, `locked` or
+/// `rejected`, or ends in `_failed` (`login.failed`, `access.denied`, an app's
+/// `export.upload_failed`). Gatehouse's own actions and the app's follow the same rule, so
+/// `outcome=failure` finds both.
+pub fn is_failure(action: &str) -> bool {
+    let last = action.rsplit('.').next().unwrap_or(action);
+    matches!(last, "failed" | "denied" | "locked" | "rejected") || last.ends_with("_failed")
+}
+
+/// The stored outcome of an action: `failure` or `success`.
+pub fn outcome(action: &str) -> &'static str {
+    if is_failure(action) {
+        "failure"
+    } else {
+        "success"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failures_are_named_by_their_last_word() {
+        for a in [
+            "login.failed",
+            "access.denied",
+            "mfa.locked",
+            "x.upload_failed",
+        ] {
+            assert_eq!(super::outcome(a), "failure", "{a}");
+        }
+        for a in [
+            "login.succeeded",
+            "logout",
+            "x.failed_over",
+            "tenant.created",
+        ] {
+            assert_eq!(super::outcome(a), "success", "{a}");
+        }
     }
 }

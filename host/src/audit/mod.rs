@@ -1,19 +1,28 @@
 //! The audit trail: append-only events written in the same transaction as the change they
 //! record, hash-chained per tenant (plus one `operator` chain for instance-wide events).
 //! This module defines what an event is and how it is hashed; `store::audit` only stores rows.
-//! Listing lives in [`query`], chain verification in [`chain`], the collapsing of repeated
-//! failed sign-ins in [`failures`].
+//! Search lives in [`query`], export in [`export`], chain verification in [`chain`], signed
+//! checkpoints in [`checkpoint`], retention in [`retention`], the app's events in [`ingest`], SIEM
+//! stream settings in [`stream`] (delivered by `outbox::streams`), the collapsing of repeated failed sign-ins in [`failures`].
 
 pub mod action;
 pub mod chain;
+pub mod checkpoint;
+pub mod export;
 pub mod failures;
+pub mod ingest;
+pub mod ip;
+pub mod ocsf;
 pub mod query;
+pub mod retention;
+pub mod stream;
+pub mod verify_export;
 
 /// Who did it (made by [`crate::rbac`], which knows the principals).
 pub use crate::rbac::Actor;
 pub use action::Action;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
@@ -77,8 +86,8 @@ pub struct NewEvent {
     pub after: Option<Value>,
 }
 
-/// A recorded event as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// A recorded event as the API shows it and exports carry it (parsed back to check one).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub id: String,
     /// The chain: a tenant id, or `operator`.
@@ -93,9 +102,14 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// `success` or `failure` (see [`action::is_failure`]).
+    pub outcome: String,
+    /// Hex SHA-256 links: with these and a checkpoint, an event is checked offline.
+    pub prev_hash: String,
+    pub hash: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActorView {
     #[serde(rename = "type")]
     pub kind: String,
@@ -103,7 +117,7 @@ pub struct ActorView {
     pub label: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetView {
     #[serde(rename = "type")]
     pub kind: String,
@@ -133,7 +147,38 @@ impl From<store::audit::AuditRow> for AuditEvent {
             ip: r.ip,
             user_agent: r.user_agent,
             request_id: r.request_id,
+            outcome: r.outcome,
+            prev_hash: hex::encode(&r.prev_hash),
+            hash: hex::encode(&r.hash),
         }
+    }
+}
+
+impl AuditEvent {
+    /// The stored row this event was read from, as far as its hash covers it; `None` when a
+    /// hash field is not hex.
+    pub fn to_row(&self) -> Option<store::audit::AuditRow> {
+        Some(store::audit::AuditRow {
+            chain: self.tenant_id.clone(),
+            seq: self.seq,
+            id: self.id.clone(),
+            occurred_at: self.occurred_at.as_micros(),
+            actor_type: self.actor.kind.clone(),
+            actor_id: self.actor.id.clone(),
+            actor_label: self.actor.label.clone(),
+            action: self.action.clone(),
+            target_type: self.target.kind.clone(),
+            target_id: self.target.id.clone(),
+            before_json: self.before.as_ref().map(Value::to_string),
+            after_json: self.after.as_ref().map(Value::to_string),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+            prev_hash: hex::decode(&self.prev_hash).ok()?,
+            hash: hex::decode(&self.hash).ok()?,
+            outcome: self.outcome.clone(),
+            ip_key: self.ip.as_deref().and_then(ip::key),
+        })
     }
 }
 
@@ -144,6 +189,41 @@ pub async fn record(
     ctx: &RequestContext,
     event: NewEvent,
 ) -> Result<EventId, Error> {
+    let draft = Draft {
+        chain: event.chain,
+        actor_type: event.actor.kind.to_string(),
+        actor_id: event.actor.id,
+        actor_label: event.actor.label,
+        action: event.action.as_str().to_string(),
+        target_type: event.target.kind.to_string(),
+        target_id: event.target.id,
+        before: event.before,
+        after: event.after,
+    };
+    Ok(append(tx, now, ctx, draft).await?.0)
+}
+
+/// An event in the words it is stored in: Gatehouse's own ([`NewEvent`]) or the app's
+/// (`ingest`, already checked).
+pub(crate) struct Draft {
+    pub chain: Chain,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub actor_label: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Appends a drafted event to its chain inside `tx`; returns its id and sequence.
+pub(crate) async fn append(
+    tx: &mut Tx,
+    now: Timestamp,
+    ctx: &RequestContext,
+    event: Draft,
+) -> Result<(EventId, i64), Error> {
     let chain = event.chain.key();
     let (seq, prev_hash) = store::audit::advance_head(tx, &chain, &chain::GENESIS).await?;
     let id = EventId::generate();
@@ -152,12 +232,13 @@ pub async fn record(
         seq,
         id: id.to_string(),
         occurred_at: now.as_micros(),
-        actor_type: event.actor.kind.to_string(),
-        actor_id: event.actor.id,
-        actor_label: event.actor.label,
-        action: event.action.as_str().to_string(),
-        target_type: event.target.kind.to_string(),
-        target_id: event.target.id,
+        actor_type: event.actor_type,
+        actor_id: event.actor_id,
+        actor_label: event.actor_label,
+        outcome: action::outcome(&event.action).to_string(),
+        action: event.action,
+        target_type: event.target_type,
+        target_id: event.target_id,
         before_json: event.before.map(|v| v.to_string()),
         after_json: event.after.map(|v| v.to_string()),
         ip: ctx.ip.clone(),
@@ -168,8 +249,9 @@ pub async fn record(
         request_id: ctx.request_id.clone(),
         prev_hash,
         hash: Vec::new(),
+        ip_key: ctx.ip.as_deref().and_then(ip::key),
     };
     row.hash = chain::hash_row(&row).to_vec();
     store::audit::append(tx, &row).await?;
-    Ok(id)
+    Ok((id, seq))
 }

@@ -116,6 +116,24 @@ impl Config {
                     .into(),
             });
         }
+        if !(60..=86_400).contains(&self.audit.checkpoint_interval_secs) {
+            return Err(ConfigError {
+                message: "audit.checkpoint_interval_secs is out of range".into(),
+                hint: "use 60 to 86400 seconds; 3600 (hourly) is the default".into(),
+            });
+        }
+        let a = &self.audit;
+        if !(1 <= a.min_retention_days
+            && a.min_retention_days <= a.default_retention_days
+            && a.default_retention_days <= a.max_retention_days)
+        {
+            return Err(ConfigError {
+                message: "audit retention days are inconsistent".into(),
+                hint: "set 1 <= audit.min_retention_days <= audit.default_retention_days \
+                       <= audit.max_retention_days"
+                    .into(),
+            });
+        }
         if let Some(url) = &self.smtp.url {
             use secrecy::ExposeSecret;
             let url = url.expose_secret();

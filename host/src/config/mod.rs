@@ -33,6 +33,7 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub smtp: SmtpConfig,
     pub rbac: RbacConfig,
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -50,6 +51,35 @@ impl Default for Config {
             throttle: ThrottleConfig::default(),
             smtp: SmtpConfig::default(),
             rbac: RbacConfig::default(),
+            audit: AuditConfig::default(),
+        }
+    }
+}
+
+/// The audit trail: signed checkpoints and retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// How often each chain gets a signed checkpoint, also when nothing happened. Verification
+    /// reports a chain whose newest checkpoint is older than twice this (plus 5 minutes).
+    pub checkpoint_interval_secs: u64,
+    /// Days a tenant's events are kept unless the tenant sets its own (also the operator
+    /// chain's).
+    pub default_retention_days: u32,
+    /// The shortest retention a tenant may set: also how long events wait for a stream whose
+    /// destination is down.
+    pub min_retention_days: u32,
+    /// The longest retention a tenant may set.
+    pub max_retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_secs: 3600,
+            default_retention_days: 365,
+            min_retention_days: 7,
+            max_retention_days: 3650,
         }
     }
 }

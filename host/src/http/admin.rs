@@ -13,19 +13,16 @@ use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx};
 use super::require::Require;
 use super::state::AppState;
-use crate::audit::query::{self, AuditQuery, Page};
 use crate::mfa::admin::{self as mfa, Enrolment};
 use crate::rbac::assign;
-use crate::rbac::{
-    ReadAudit, ReadTenant, ReadUsers, WriteDomains, WriteRoles, WriteTokens, WriteUsers,
-};
+use crate::rbac::{ReadTenant, ReadUsers, WriteDomains, WriteRoles, WriteTokens, WriteUsers};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
 use crate::sessions::manage::{self, SessionView};
 use crate::sessions::{links, local_users};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
 use crate::tenancy::{self, TenantView};
-use crate::types::{Timestamp, TokenId};
+use crate::types::TokenId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,7 +32,6 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{token}", delete(revoke_token))
         .route("/tokens/{token}/rotate", post(rotate_token))
-        .route("/audit-events", get(audit_events))
         .route("/users", get(list_users))
         .route("/users/{user}", get(get_user))
         .route("/users/{user}/roles", put(set_roles))
@@ -200,52 +196,6 @@ async fn rotate_token(
     Ok((
         StatusCode::CREATED,
         Json(api_tokens::rotate(&state, &auth, &ctx, token, req).await?),
-    ))
-}
-
-/// Audit listing parameters, shared with the operator API.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct AuditParams {
-    /// Operator-wide listing only: `operator`, or a tenant id or slug.
-    pub chain: Option<String>,
-    /// Events at or after this RFC 3339 instant.
-    pub from: Option<Timestamp>,
-    /// Events before this RFC 3339 instant.
-    pub to: Option<Timestamp>,
-    /// Actor id (a token id).
-    pub actor: Option<String>,
-    /// Exact action, or a prefix ending in `*`.
-    pub action: Option<String>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
-impl AuditParams {
-    pub fn into_query(self) -> Result<AuditQuery, ApiError> {
-        if self.chain.is_some() {
-            return Err(ApiError::InvalidQuery(
-                "`chain` is only accepted by GET /operator/v1/audit-events".into(),
-            ));
-        }
-        Ok(AuditQuery {
-            from: self.from,
-            to: self.to,
-            actor: self.actor,
-            action: self.action,
-            limit: self.limit,
-            cursor: self.cursor,
-        })
-    }
-}
-
-async fn audit_events(
-    State(state): State<AppState>,
-    Require(auth): Require<ReadAudit>,
-    ApiQuery(params): ApiQuery<AuditParams>,
-) -> Result<Json<Page>, ApiError> {
-    Ok(Json(
-        query::list_for_tenant(&state.store, &auth, params.into_query()?).await?,
     ))
 }
 

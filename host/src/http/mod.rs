@@ -1,4 +1,4 @@
-//! The HTTP edge: one router per area ([`operator`], [`admin`], [`plugins`], [`connections`],
+//! The HTTP edge: one router per area ([`operator`], [`admin`], [`audit`], [`audit_streams`], [`plugins`], [`connections`],
 //! [`sso`] (the login page and the IdP-facing SAML and OIDC endpoints), [`account`] (password
 //! sign-in, the account page, sign-out), [`mfa`] (the code page, enrolment), [`oauth`] (Gatehouse as OIDC provider), [`scim`]
 //! (SCIM 2.0 provisioning), [`health`]); the handlers' [`state::AppState`]; the permission
@@ -11,6 +11,8 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod audit;
+pub mod audit_streams;
 pub mod connections;
 pub mod csrf;
 pub mod error;
@@ -56,17 +58,21 @@ pub fn router(state: AppState) -> Router {
         .merge(password_links::router())
         .merge(oauth::router())
         .merge(access::router())
+        .merge(audit::public_router())
         .merge(scim::router())
         .nest(
             "/operator/v1",
             operator::router()
                 .merge(plugins::operator_router(max_component))
                 .merge(oauth::operator_router())
-                .merge(connections::operator_policy_router()),
+                .merge(connections::operator_policy_router())
+                .merge(audit::operator_router()),
         )
         .nest(
             "/api/v1",
             admin::router()
+                .merge(audit::router())
+                .merge(audit_streams::router())
                 .merge(groups::router())
                 .merge(plugins::tenant_router(max_component))
                 .merge(connections::router()),

@@ -9,8 +9,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::admin::{
-    create_token, list_domains, list_tokens, remove_domain, revoke_token, AuditParams, DomainBody,
+    create_token, list_domains, list_tokens, remove_domain, revoke_token, DomainBody,
 };
+use super::audit::AuditParams;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Ctx};
 use super::require::Require;

@@ -1,10 +1,16 @@
 //! What leaves Gatehouse, by one road (ARCHITECTURE, "Things that leave Gatehouse"): a
 //! change writes its message to the outbox in its own transaction ([`enqueue_email`]); the
 //! delivery worker ([`worker`]) sends it at least once, with backoff, and records each
-//! destination's health. Today the one destination is email by SMTP ([`smtp`]). A payload is
-//! sealed with the tenant's key while it waits, since an email may carry a one-time link.
+//! destination's health. Email by SMTP ([`smtp`]) queues rows here; a payload is sealed with
+//! the tenant's key while it waits, since an email may carry a one-time link. Audit streams
+//! ([`streams`]: [`webhook`], [`syslog`], [`s3`]) need no rows: the audit events are their
+//! outbox, read from a cursor per stream.
 
+pub mod s3;
 pub mod smtp;
+pub mod streams;
+pub mod syslog;
+pub mod webhook;
 pub mod worker;
 
 use serde::{Deserialize, Serialize};

@@ -266,7 +266,7 @@ pub fn scope_grants(scope: Scope) -> &'static [(&'static str, &'static [&'static
             ("gatehouse.users", EDIT),
             ("gatehouse.roles", EDIT),
             ("gatehouse.policy", EDIT),
-            ("gatehouse.audit", &["view", "export"]),
+            ("gatehouse.audit", &["view", "export", "ingest"]),
             ("gatehouse.plugins", EDIT),
         ],
         Scope::TenantRead => &[
@@ -280,6 +280,7 @@ pub fn scope_grants(scope: Scope) -> &'static [(&'static str, &'static [&'static
         Scope::DomainsWrite => &[("gatehouse.tenant", EDIT)],
         Scope::TokensWrite => &[("gatehouse.tokens", EDIT)],
         Scope::AuditRead => &[("gatehouse.audit", &["view", "export"])],
+        Scope::AuditWrite => &[("gatehouse.audit", &["ingest"])],
         // The role catalogue was always edited with the plugins scope: the role mapper reads it.
         Scope::PluginsWrite => &[("gatehouse.plugins", EDIT), ("gatehouse.roles", EDIT)],
         // Policy rides with SSO: both decide how people get in.

@@ -100,6 +100,8 @@ pub enum Scope {
     TokensWrite,
     /// Read the audit log.
     AuditRead,
+    /// Write the app's own events into the audit log (the ingest API).
+    AuditWrite,
     /// Upload, delete and dry-run plugins; assign the pipeline; edit the role catalogue.
     PluginsWrite,
     /// Create, change and delete SSO connections, and run test sign-ins.
@@ -113,12 +115,13 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::Admin,
         Scope::TenantRead,
         Scope::DomainsWrite,
         Scope::TokensWrite,
         Scope::AuditRead,
+        Scope::AuditWrite,
         Scope::PluginsWrite,
         Scope::SsoWrite,
         Scope::Scim,
@@ -133,6 +136,7 @@ impl Scope {
             Scope::DomainsWrite => "domains:write",
             Scope::TokensWrite => "tokens:write",
             Scope::AuditRead => "audit:read",
+            Scope::AuditWrite => "audit:write",
             Scope::PluginsWrite => "plugins:write",
             Scope::SsoWrite => "sso:write",
             Scope::Scim => "scim",
@@ -261,6 +265,10 @@ permission!(/// Manage a tenant's API tokens.
     WriteTokens => Scope::TokensWrite, "tokens"."edit");
 permission!(/// Read a tenant's audit log.
     ReadAudit => Scope::AuditRead, "audit"."view");
+permission!(/// Export a tenant's audit log (a download of every matching event).
+    ExportAudit => Scope::AuditRead, "audit"."export");
+permission!(/// Write the app's own events into a tenant's audit log.
+    IngestAudit => Scope::AuditWrite, "audit"."ingest");
 permission!(/// Read a tenant's plugins and pipeline.
     ReadPlugins => Scope::TenantRead, "plugins"."view");
 permission!(/// Manage a tenant's plugins and pipeline, and run dry-runs.

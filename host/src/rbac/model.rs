@@ -26,7 +26,7 @@ pub const GATEHOUSE_MODULES: [(&str, &[&str]); 9] = [
     ("gatehouse.users", &["view", "edit"]),
     ("gatehouse.roles", &["view", "edit"]),
     ("gatehouse.policy", &["view", "edit"]),
-    ("gatehouse.audit", &["view", "export"]),
+    ("gatehouse.audit", &["view", "export", "ingest"]),
     ("gatehouse.plugins", &["view", "edit"]),
 ];
 
@@ -157,6 +157,8 @@ pub const BUILT_IN_ROLES: [&str; 6] = [
 /// `None` when `role` is not built in. The owner role grants everything, like `admin`.
 pub fn built_in_grants(role: &str, modules: &[(String, Vec<String>)]) -> Option<Grants> {
     let gatehouse = |m: &str| m.starts_with(GATEHOUSE_PREFIX);
+    // Auditors read and export the log; writing the app's events into it is the app's.
+    let reads_audit = |m: &str, a: &str| m == "gatehouse.audit" && a != "ingest";
     let pick = |keep: &dyn Fn(&str, &str) -> Option<Reach>| -> Grants {
         let mut grants = Grants::new();
         for (module, actions) in modules {
@@ -176,8 +178,7 @@ pub fn built_in_grants(role: &str, modules: &[(String, Vec<String>)]) -> Option<
         OWNER_ROLE | "admin" => pick(&|_, _| Some(Reach::Tenant)),
         "security_admin" => pick(&|m, a| {
             let full = ["policy", "users", "tokens"].contains(&short(m).as_str());
-            (gatehouse(m) && (full || a == "view" || m == "gatehouse.audit"))
-                .then_some(Reach::Tenant)
+            (gatehouse(m) && (full || a == "view" || reads_audit(m, a))).then_some(Reach::Tenant)
         }),
         "sso_admin" => pick(&|m, a| {
             let full = ["sso", "scim", "plugins"].contains(&short(m).as_str());
@@ -185,7 +186,7 @@ pub fn built_in_grants(role: &str, modules: &[(String, Vec<String>)]) -> Option<
                 .then_some(Reach::Tenant)
         }),
         "auditor" => pick(&|m, a| {
-            (gatehouse(m) && (a == "view" || m == "gatehouse.audit")).then_some(Reach::Tenant)
+            (gatehouse(m) && (a == "view" || reads_audit(m, a))).then_some(Reach::Tenant)
         }),
         "member" => pick(&|m, a| match a {
             _ if gatehouse(m) => None,

@@ -1,5 +1,6 @@
-//! SQL for the audit trail: per-chain heads, appending events, filtered listing and the
-//! ordered scan that chain verification walks. Rows are never updated or deleted here.
+//! SQL for the audit trail: per-chain heads, appending events and the ordered scan that
+//! chain verification and export walk (search is in `audit_search`, checkpoints in
+//! `audit_checkpoints`). Rows are never updated or deleted here.
 
 use sqlx::Row;
 
@@ -26,6 +27,10 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+    /// `success` or `failure`, derived from the action (not hashed; verify re-derives it).
+    pub outcome: String,
+    /// The IP as a sortable key (not hashed; verify re-derives it).
+    pub ip_key: Option<String>,
 }
 
 /// The newest link of a chain.
@@ -57,8 +62,9 @@ pub async fn advance_head(tx: &mut Tx, chain: &str, genesis: &[u8]) -> StoreResu
 pub async fn append(tx: &mut Tx, r: &AuditRow) -> StoreResult<()> {
     const INSERT: &str =
         "INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, \
-         action, target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+         action, target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash, \
+         outcome, ip_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
     const MOVE_HEAD: &str = "UPDATE audit_heads SET last_hash = $17 WHERE tenant_id = $1";
     let sql = match tx.backend() {
         Backend::Sqlite => format!("{INSERT}; {MOVE_HEAD}"),
@@ -82,16 +88,19 @@ pub async fn append(tx: &mut Tx, r: &AuditRow) -> StoreResult<()> {
         .bind(&r.request_id)
         .bind(r.prev_hash.clone())
         .bind(r.hash.clone())
+        .bind(&r.outcome)
+        .bind(&r.ip_key)
         .execute(tx.conn())
         .await?;
     Ok(())
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, action, \
-    target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash";
+    target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash, \
+    outcome, ip_key";
 
-fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditRow> {
+pub(super) fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditRow> {
     Ok(AuditRow {
         chain: row.try_get("tenant_id")?,
         seq: row.try_get("seq")?,
@@ -110,53 +119,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditRow> {
         request_id: row.try_get("request_id")?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+        outcome: row.try_get("outcome")?,
+        ip_key: row.try_get("ip_key")?,
     })
-}
-
-/// Filters for a listing, newest first. `chain: None` spans every chain (operator use only).
-#[derive(Debug, Default, Clone)]
-pub struct AuditFilter {
-    pub chain: Option<String>,
-    pub from_micros: Option<i64>,
-    pub to_micros: Option<i64>,
-    pub actor_id: Option<String>,
-    pub action: Option<String>,
-    /// Matches actions starting with this text (for `action=tenant.*`).
-    pub action_prefix: Option<String>,
-    /// Keyset cursor: only events strictly older than (occurred_at, id).
-    pub before: Option<(i64, String)>,
-    pub limit: u32,
-}
-
-pub async fn list(store: &Store, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM audit_events WHERE \
-         ($1 IS NULL OR tenant_id = $1) \
-         AND ($2 IS NULL OR occurred_at >= $2) \
-         AND ($3 IS NULL OR occurred_at < $3) \
-         AND ($4 IS NULL OR actor_id = $4) \
-         AND ($5 IS NULL OR action = $5) \
-         AND ($6 IS NULL OR substr(action, 1, length($6)) = $6) \
-         AND ($7 IS NULL OR occurred_at < $7 OR (occurred_at = $7 AND id < $8)) \
-         ORDER BY occurred_at DESC, id DESC LIMIT $9"
-    );
-    let (before_t, before_id) = match &f.before {
-        Some((t, id)) => (Some(*t), Some(id.clone())),
-        None => (None, None),
-    };
-    let rows = sqlx::query(&sql)
-        .bind(&f.chain)
-        .bind(f.from_micros)
-        .bind(f.to_micros)
-        .bind(&f.actor_id)
-        .bind(&f.action)
-        .bind(&f.action_prefix)
-        .bind(before_t)
-        .bind(before_id)
-        .bind(i64::from(f.limit))
-        .fetch_all(store.reader())
-        .await?;
-    rows.iter().map(from_row).collect()
 }
 
 /// Up to `limit` events of `chain` with `seq > after_seq`, in sequence order.

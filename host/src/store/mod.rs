@@ -6,6 +6,11 @@
 //! Writes happen in a [`Tx`]; a change and the audit event that records it share one.
 
 pub mod audit;
+pub mod audit_checkpoints;
+pub mod audit_ingest;
+pub mod audit_retention;
+pub mod audit_search;
+pub mod audit_streams;
 pub mod groups;
 pub mod keys;
 pub mod listing;

@@ -1,0 +1,315 @@
+//! Exports: every event of a tenant's chain that matches the search filters, streamed in
+//! sequence order a page at a time (memory stays flat whatever the size), as JSON Lines,
+//! CSV or OCSF JSON Lines. Starting an export is itself an audit event.
+//!
+//! The JSON Lines form is the one to check offline (`gatehouse audit verify --export`): a
+//! header line with the filters, the instance's checkpoint keys and the chain's checkpoints
+//! from the last one before the first exported event; one line per event with its hash
+//! links; and a last line with the count, so a file cut short shows. The checkpoints come
+//! first so the checker needs no memory per event. CSV and OCSF carry each event's hash
+//! links too; their checkpoints are at `GET /api/v1/audit-checkpoints`.
+
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use serde_json::json;
+
+use super::checkpoint;
+use super::query::Filters;
+use super::{ocsf, Action, AuditEvent, Chain, NewEvent, RequestContext, Target};
+use crate::error::Error;
+use crate::rbac::{Authorized, ExportAudit};
+use crate::services::Services;
+use crate::store::audit_search::SearchFilter;
+use crate::store::{self, Store};
+use crate::types::text_enum;
+
+/// Rows read per round trip: large enough to amortise the query, small enough that a page
+/// is a few hundred kilobytes whatever the export's size.
+const PAGE: u32 = 1000;
+
+text_enum! {
+    /// What an export is written as.
+    pub enum Format {
+        Jsonl = "jsonl",
+        Csv = "csv",
+        Ocsf = "ocsf",
+    }
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Jsonl | Format::Ocsf => "application/x-ndjson",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Ocsf => "ocsf.jsonl",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// An export under way: its file name and its body, produced as the client reads it.
+pub struct Export {
+    pub format: Format,
+    pub filename: String,
+    pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+/// The CSV columns, in order.
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "chain",
+    "seq",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "outcome",
+    "target_type",
+    "target_id",
+    "ip",
+    "user_agent",
+    "request_id",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+];
+
+/// Starts an export of the caller's tenant: checks the filters, records the export, and
+/// returns the body to stream.
+pub async fn start(
+    state: &Services,
+    auth: &Authorized<ExportAudit>,
+    ctx: &RequestContext,
+    format: Format,
+    filters: Filters,
+) -> Result<Export, Error> {
+    let tenant = auth.tenant();
+    let mut filter = filters.to_store(Some(tenant.to_string()))?;
+    filter.seq_after = Some(0);
+    filter.limit = PAGE;
+    let now = state.clock.now();
+    let filters_json = serde_json::to_value(&filters).map_err(|e| Error::Internal(e.into()))?;
+    let mut tx = state.store.begin().await?;
+    super::record(
+        &mut tx,
+        now,
+        ctx,
+        NewEvent {
+            chain: Chain::Tenant(tenant),
+            actor: auth.actor(),
+            action: Action::AuditExported,
+            target: Target::new("audit_log", tenant),
+            before: None,
+            after: Some(json!({ "format": format, "filters": filters_json })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let header = match format {
+        Format::Jsonl => Header::Pending(json!({
+            "version": 1, "format": format, "chain": tenant.to_string(),
+            "exported_at": now, "filters": filters_json,
+            "keys": checkpoint::jwks(&state.store, &state.secrets).await?,
+        })),
+        Format::Csv => Header::Ready(Bytes::from(format!("{}\r\n", CSV_COLUMNS.join(",")))),
+        Format::Ocsf => Header::None,
+    };
+    let walk = Walk {
+        store: state.store.clone(),
+        filter,
+        format,
+        header,
+        done: false,
+        count: 0,
+        first_seq: None,
+    };
+    let events = stream::unfold(walk, |mut walk| async move {
+        if walk.done {
+            return None;
+        }
+        let chunk = walk.next_chunk().await;
+        Some((chunk, walk))
+    })
+    .filter_map(|chunk| async move {
+        match chunk {
+            Ok(bytes) if bytes.is_empty() => None,
+            other => Some(other),
+        }
+    });
+    let body = events.boxed();
+    Ok(Export {
+        format,
+        filename: format!(
+            "audit-{tenant}-{}.{}",
+            now.to_rfc3339().replace(':', ""),
+            format.extension()
+        ),
+        body,
+    })
+}
+
+/// An export's first line: none, a fixed one, or the JSON Lines header that still needs
+/// the checkpoints before the first event (known once the first page is read).
+enum Header {
+    None,
+    Ready(Bytes),
+    Pending(serde_json::Value),
+}
+
+/// The walk down a chain that produces an export's body.
+struct Walk {
+    store: Store,
+    filter: SearchFilter,
+    format: Format,
+    /// Not yet written.
+    header: Header,
+    done: bool,
+    count: u64,
+    first_seq: Option<i64>,
+}
+
+impl Walk {
+    /// The next page of lines (the first with the header; the last with the trailer). An
+    /// error ends the body early: the client sees a cut-short file, and the JSON Lines form
+    /// then has no last line.
+    async fn next_chunk(&mut self) -> Result<Bytes, std::io::Error> {
+        let rows = store::audit_search::search(&self.store, &self.filter)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut out = Vec::with_capacity(rows.len() * 512);
+        match std::mem::replace(&mut self.header, Header::None) {
+            Header::None => {}
+            Header::Ready(bytes) => out.extend_from_slice(&bytes),
+            Header::Pending(mut header) => {
+                let first = rows.first().map_or(i64::MAX, |r| r.seq);
+                header["checkpoints"] = self.checkpoints_from(first).await?;
+                out.extend_from_slice(&line(&json!({ "export": header })));
+            }
+        }
+        let full_page = rows.len() == self.filter.limit as usize;
+        for row in rows {
+            self.filter.seq_after = Some(row.seq);
+            self.first_seq.get_or_insert(row.seq);
+            self.count += 1;
+            let event = AuditEvent::from(row);
+            match self.format {
+                Format::Jsonl => out.extend_from_slice(&line(&event)),
+                Format::Ocsf => out.extend_from_slice(&line(&ocsf::event(&event))),
+                Format::Csv => csv_row(&mut out, &event),
+            }
+        }
+        if !full_page {
+            self.done = true;
+            if self.format == Format::Jsonl {
+                let end = json!({ "export_end": {
+                    "events": self.count, "first_seq": self.first_seq,
+                    "last_seq": self.filter.seq_after,
+                }});
+                out.extend_from_slice(&line(&end));
+            }
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// The chain's checkpoints from the last one before event `first` (so the run links up
+    /// with the first exported event).
+    async fn checkpoints_from(&mut self, first: i64) -> Result<serde_json::Value, std::io::Error> {
+        let chain = self.filter.chain.clone().unwrap_or_default();
+        let run = checkpoint::of_chain(&self.store, &chain)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let start = run.iter().rposition(|c| c.last_seq < first).unwrap_or(0);
+        serde_json::to_value(&run[start..]).map_err(|e| self.fail(e))
+    }
+
+    /// Ends the body after a failure, which goes to the log (never to the client).
+    fn fail(&mut self, e: impl std::fmt::Debug) -> std::io::Error {
+        self.done = true;
+        tracing::error!(error = ?e, "an audit export failed mid-way");
+        std::io::Error::other("the export could not be read")
+    }
+}
+
+/// A JSON value and a newline.
+fn line(value: &impl serde::Serialize) -> Bytes {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// One CSV record (RFC 4180). A cell a spreadsheet would run as a formula (`=`, `+`, `-`,
+/// `@`, tab or carriage return first) gets a leading `'`, as OWASP advises for CSV exports.
+fn csv_row(out: &mut Vec<u8>, e: &AuditEvent) {
+    let json =
+        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let cells = [
+        e.id.clone(),
+        e.tenant_id.clone(),
+        e.seq.to_string(),
+        e.occurred_at.to_rfc3339(),
+        e.actor.kind.clone(),
+        e.actor.id.clone(),
+        e.actor.label.clone(),
+        e.action.clone(),
+        e.outcome.clone(),
+        e.target.kind.clone(),
+        e.target.id.clone(),
+        e.ip.clone().unwrap_or_default(),
+        e.user_agent.clone().unwrap_or_default(),
+        e.request_id.clone().unwrap_or_default(),
+        json(&e.before),
+        json(&e.after),
+        e.prev_hash.clone(),
+        e.hash.clone(),
+    ];
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let guarded = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{cell}")
+        } else {
+            cell.clone()
+        };
+        if guarded.contains([',', '"', '\r', '\n']) {
+            out.push(b'"');
+            out.extend_from_slice(guarded.replace('"', "\"\"").as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(guarded.as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        let e: AuditEvent = serde_json::from_value(json!({
+            "id": "e1", "tenant_id": "t", "seq": 1, "occurred_at": "2026-01-01T00:00:00Z",
+            "actor": {"type": "user", "id": "u", "label": "=HYPERLINK(\"x\")"},
+            "action": "a.b", "target": {"type": "t", "id": "1,2"},
+            "before": null, "after": {"k": "v"}, "ip": null, "user_agent": null,
+            "request_id": null, "outcome": "success", "prev_hash": "00", "hash": "11",
+        }))
+        .unwrap();
+        let mut out = Vec::new();
+        csv_row(&mut out, &e);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
+        assert!(text.contains(",\"1,2\","), "{text}");
+        assert!(text.contains(",\"{\"\"k\"\":\"\"v\"\"}\","), "{text}");
+        assert!(text.ends_with("\r\n"));
+    }
+}
