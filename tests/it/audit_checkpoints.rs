@@ -179,8 +179,9 @@ async fn edited_checkpoints_keys_and_search_columns_are_caught() {
 
     // A key written into the database by hand is not trusted, nor published.
     app.raw_sql(
+        // The instance's own key material under another id: the id must belong to the key.
         "INSERT INTO audit_signing_keys (kid, public_key, private_sealed, created_at) \
-         VALUES ('forged', X'00', X'00', 0)",
+         SELECT 'forged', public_key, private_sealed, 0 FROM audit_signing_keys",
     )
     .await;
     app.raw_sql(&format!(

@@ -105,7 +105,7 @@ async fn app_events_are_written_once_searched_and_verified() {
         event(&app, "login.succeeded", "b"),
     ]});
     let r = post(&app, &writer, "/audit-events/batch", bad, None).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.to_string().contains("events[1]"), "{}", r.body);
     let after = app
         .scalar(&format!(
@@ -185,7 +185,12 @@ async fn app_events_outside_the_limits_are_refused() {
         let mut e = base.clone();
         change(&mut e);
         let r = post(&app, &writer, "/audit-events", e, None).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            r.body
+        );
         assert!(r.body.to_string().contains(what), "{what}: {}", r.body);
     }
     let r = app
@@ -197,5 +202,5 @@ async fn app_events_outside_the_limits_are_refused() {
             &[("idempotency-key", "")],
         )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }

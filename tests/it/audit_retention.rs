@@ -21,7 +21,7 @@ async fn retention_is_bounded_audited_and_purges_up_to_a_checkpoint() {
             Some(json!({ "days": 3 })),
         )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(
         r.body.to_string().contains("between 7 and 3650"),
         "{}",

@@ -7,6 +7,7 @@ mod audit_checkpoints;
 mod audit_ingest;
 mod audit_retention;
 mod audit_search;
+mod audit_streams;
 mod bad_input;
 mod browser;
 mod builtins;

@@ -331,3 +331,75 @@ pub fn oathtool_code(secret: &str, at: i64) -> String {
         .trim()
         .to_string()
 }
+
+/// A free loopback port (bound, then released for a peer to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A peer process started by a test, killed when dropped (a test stops and restarts it).
+pub struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `command` and waits (up to 30 s) until something listens on `port`.
+async fn listening(mut command: Command, port: u16, what: &str) -> Process {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let process = Process(child);
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not listen on port {port}");
+}
+
+/// moto's S3-compatible server (PyPI `moto[server]`) on `port`; its state is in memory.
+pub async fn moto_s3(port: u16) -> Process {
+    let mut command = Command::new(python().with_file_name("moto_server"));
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    listening(command, port, "moto_server").await
+}
+
+/// Debian's rsyslogd in the foreground with its own configuration in `dir`: TCP on
+/// loopback `port`, every message's raw text appended to `dir/received.log`.
+pub async fn rsyslog(dir: &Path, port: u16) -> Process {
+    let config = dir.join("rsyslog.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "global(workDirectory=\"{dir}\")\n\
+             module(load=\"imtcp\")\n\
+             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\")\n\
+             template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
+             *.* action(type=\"omfile\" file=\"{dir}/received.log\" template=\"raw\")\n",
+            dir = dir.display()
+        ),
+    )
+    .expect("rsyslog config");
+    let mut command = Command::new("/usr/sbin/rsyslogd");
+    command
+        .arg("-n")
+        .arg("-f")
+        .arg(&config)
+        .arg("-i")
+        .arg(dir.join("rsyslogd.pid"));
+    listening(command, port, "rsyslogd").await
+}

@@ -104,6 +104,13 @@ pub const NEEDS: &[Need] = &[
         purpose: Purpose::Test,
     },
     Need {
+        what: "rsyslogd",
+        probe: Probe::Exists("/usr/sbin/rsyslogd"),
+        packages: &["rsyslog"],
+        why: "the audit stream tests deliver to a real syslog receiver on loopback",
+        purpose: Purpose::Test,
+    },
+    Need {
         what: "python3 venv, ensurepip",
         probe: Probe::PythonImports("venv, ensurepip"),
         packages: &["python3-venv"],

@@ -61,8 +61,11 @@ pub(super) fn from_row(r: &sqlx::any::AnyRow) -> StoreResult<CheckpointRow> {
 /// Every chain with the time of its newest checkpoint.
 pub async fn chain_states(store: &Store) -> StoreResult<Vec<ChainState>> {
     let rows = sqlx::query(
-        "SELECT h.tenant_id, (SELECT MAX(c.signed_at) FROM audit_checkpoints c \
-         WHERE c.tenant_id = h.tenant_id) AS last_signed_at FROM audit_heads h ORDER BY h.tenant_id",
+        // The newest checkpoint by number: one index probe per chain.
+        "SELECT h.tenant_id, c.signed_at AS last_signed_at FROM audit_heads h \
+         LEFT JOIN audit_checkpoints c ON c.tenant_id = h.tenant_id AND c.number = \
+         (SELECT MAX(m.number) FROM audit_checkpoints m WHERE m.tenant_id = h.tenant_id) \
+         ORDER BY h.tenant_id",
     )
     .fetch_all(store.reader())
     .await?;
