@@ -379,14 +379,28 @@ pub async fn moto_s3(port: u16) -> Process {
 }
 
 /// Debian's rsyslogd in the foreground with its own configuration in `dir`: TCP on
-/// loopback `port`, every message's raw text appended to `dir/received.log`.
-pub async fn rsyslog(dir: &Path, port: u16) -> Process {
+/// loopback `port` (TLS with `dir/{ca,cert,key}.pem` when `tls`), every message's raw text
+/// appended to `dir/received.log`.
+pub async fn rsyslog(dir: &Path, port: u16, tls: bool) -> Process {
     let config = dir.join("rsyslog.conf");
+    let d = dir.display();
+    let (global, module) = if tls {
+        (
+            format!(
+                " defaultNetstreamDriver=\"ossl\" defaultNetstreamDriverCAFile=\"{d}/ca.pem\" \
+                 defaultNetstreamDriverCertFile=\"{d}/cert.pem\" \
+                 defaultNetstreamDriverKeyFile=\"{d}/key.pem\""
+            ),
+            " streamDriver.name=\"ossl\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\"",
+        )
+    } else {
+        (String::new(), "")
+    };
     std::fs::write(
         &config,
         format!(
-            "global(workDirectory=\"{dir}\")\n\
-             module(load=\"imtcp\")\n\
+            "global(workDirectory=\"{dir}\"{global})\n\
+             module(load=\"imtcp\"{module})\n\
              input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\")\n\
              template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
              *.* action(type=\"omfile\" file=\"{dir}/received.log\" template=\"raw\")\n",

@@ -111,6 +111,13 @@ pub const NEEDS: &[Need] = &[
         purpose: Purpose::Test,
     },
     Need {
+        what: "rsyslog's OpenSSL driver",
+        probe: Probe::Exists("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so"),
+        packages: &["rsyslog-openssl"],
+        why: "the audit stream tests deliver syslog over TLS to rsyslogd",
+        purpose: Purpose::Test,
+    },
+    Need {
         what: "python3 venv, ensurepip",
         probe: Probe::PythonImports("venv, ensurepip"),
         packages: &["python3-venv"],
