@@ -153,7 +153,8 @@ async fn app_events_outside_the_limits_are_refused() {
     let (_, writer) = app.tenant_token(&tenant, &["audit:write"]).await;
     let base = event(&app, "document.exported", "doc_7");
     let old = app.clock.now().plus_seconds(-40 * 86_400).to_rfc3339();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Change)> = vec![
         (
             "occurred_at",
             Box::new(move |e| e["occurred_at"] = json!(old)),
