@@ -15,6 +15,7 @@ use crate::store::Store;
 use crate::types::Clock;
 
 mod audit_cli;
+mod audit_generate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +85,22 @@ pub enum AuditCommand {
         /// `/.well-known/gatehouse-audit-keys` (without it, the keys the file carries).
         #[arg(long, requires = "export")]
         keys: Option<PathBuf>,
+    },
+    /// Fill a tenant's chain with synthetic events, for benchmarks and trials only.
+    Generate {
+        /// The tenant (id or slug).
+        #[arg(long)]
+        tenant: String,
+        /// How many events.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Spread over this many past days.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Sign a checkpoint, dated with the event's time, after every this many events
+        /// (0: none).
+        #[arg(long, default_value_t = 10_000)]
+        checkpoint_every: u64,
     },
 }
 
@@ -165,6 +182,18 @@ pub async fn run(
         Command::Audit {
             command: AuditCommand::Verify { chain: only, .. },
         } => audit_cli::verify_database(&config, only.as_deref(), out).await,
+        Command::Audit {
+            command:
+                AuditCommand::Generate {
+                    tenant,
+                    events,
+                    days,
+                    checkpoint_every,
+                },
+        } => {
+            audit_generate::generate(&config, &tenant, events, days, checkpoint_every, out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Operator {
             command: OperatorCommand::RotateToken,
         } => {

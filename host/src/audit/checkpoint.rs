@@ -212,46 +212,66 @@ pub async fn write_due(
     let (kid, key) = signing_key(store, secrets, now).await?;
     let mut written = 0;
     for chain in due {
-        // One short transaction per chain: read the head and the previous checkpoint, sign
-        // (microseconds), insert.
-        let mut tx = store.begin().await?;
-        let Some((last_seq, last_hash)) = sql::head(&mut tx, &chain).await? else {
-            continue;
-        };
-        let previous = sql::latest(&mut tx, &chain).await?;
-        let mut c = Checkpoint {
-            chain: chain.clone(),
-            number: previous.as_ref().map_or(1, |p| p.number + 1),
-            last_seq,
-            last_hash: hex::encode(&last_hash),
-            signed_at_us: clock.now().as_micros(),
-            kid: kid.clone(),
-            prev_signature: previous
-                .as_ref()
-                .map(|p| B64URL.encode(&p.signature))
-                .unwrap_or_default(),
-            signature: String::new(),
-        };
-        let signature = Signer::new_without_digest(&key)
-            .and_then(|mut s| s.sign_oneshot_to_vec(&signed_bytes(&c)))
-            .map_err(|e| Error::Internal(e.into()))?;
-        c.signature = B64URL.encode(&signature);
-        let row = CheckpointRow {
-            chain,
-            number: c.number,
-            last_seq,
-            last_hash,
-            signed_at: c.signed_at_us,
-            kid: kid.clone(),
-            prev_signature: previous.map(|p| p.signature).unwrap_or_default(),
-            signature,
-        };
-        if sql::insert(&mut tx, &row).await? {
+        if sign(store, (&kid, &key), &chain, clock.now()).await? {
             written += 1;
         }
-        tx.commit().await?;
     }
     Ok(written)
+}
+
+/// The instance's current signing key (made on first use), for [`sign`].
+pub async fn current_key(
+    store: &Store,
+    secrets: &Secrets,
+    now: Timestamp,
+) -> Result<(String, PKey<openssl::pkey::Private>), Error> {
+    signing_key(store, secrets, now).await
+}
+
+/// Signs one checkpoint of `chain` at `at`: one short transaction that reads the head and
+/// the previous checkpoint, signs (microseconds) and inserts. False when another node wrote
+/// that checkpoint first, or the chain has no head.
+pub async fn sign(
+    store: &Store,
+    (kid, key): (&str, &PKey<openssl::pkey::Private>),
+    chain: &str,
+    at: Timestamp,
+) -> Result<bool, Error> {
+    let mut tx = store.begin().await?;
+    let Some((last_seq, last_hash)) = sql::head(&mut tx, chain).await? else {
+        return Ok(false);
+    };
+    let previous = sql::latest(&mut tx, chain).await?;
+    let mut c = Checkpoint {
+        chain: chain.to_string(),
+        number: previous.as_ref().map_or(1, |p| p.number + 1),
+        last_seq,
+        last_hash: hex::encode(&last_hash),
+        signed_at_us: at.as_micros(),
+        kid: kid.to_string(),
+        prev_signature: previous
+            .as_ref()
+            .map(|p| B64URL.encode(&p.signature))
+            .unwrap_or_default(),
+        signature: String::new(),
+    };
+    let signature = Signer::new_without_digest(key)
+        .and_then(|mut s| s.sign_oneshot_to_vec(&signed_bytes(&c)))
+        .map_err(|e| Error::Internal(e.into()))?;
+    c.signature = B64URL.encode(&signature);
+    let row = CheckpointRow {
+        chain: chain.to_string(),
+        number: c.number,
+        last_seq,
+        last_hash,
+        signed_at: c.signed_at_us,
+        kid: kid.to_string(),
+        prev_signature: previous.map(|p| p.signature).unwrap_or_default(),
+        signature,
+    };
+    let inserted = sql::insert(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 /// Every checkpoint of `chain`, oldest first, as shown.
