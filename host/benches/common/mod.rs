@@ -114,6 +114,12 @@ pub struct Server {
     pub operator_token: String,
     /// The server process, killed on drop (`None` in process).
     child: Option<std::process::Child>,
+    /// The environment that points a `gatehouse` command at the same data and database.
+    #[allow(
+        dead_code,
+        reason = "every bench compiles this module; the audit bench uses it"
+    )]
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -130,6 +136,56 @@ impl Drop for Server {
 const BENCH_MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 impl Server {
+    /// Runs `gatehouse ARGS` against the server's data and database; panics unless it
+    /// succeeds; returns what it printed.
+    #[allow(
+        dead_code,
+        reason = "every bench compiles this module; the audit bench uses it"
+    )]
+    pub fn command(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("run gatehouse");
+        assert!(
+            out.status.success(),
+            "gatehouse {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The server process's resident memory now and at its peak (KiB), from /proc; `None`
+    /// in process.
+    #[allow(
+        dead_code,
+        reason = "every bench compiles this module; the audit bench uses it"
+    )]
+    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+        self.memory_sampler()()
+    }
+
+    /// [`Server::memory_kib`] as a function another task can call.
+    #[allow(
+        dead_code,
+        reason = "every bench compiles this module; the audit bench uses it"
+    )]
+    pub fn memory_sampler(&self) -> impl Fn() -> Option<(u64, u64)> + Send + 'static {
+        let pid = self.child.as_ref().map(|c| c.id());
+        move || {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(name))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            };
+            Some((field("VmRSS:")?, field("VmHWM:")?))
+        }
+    }
+
     /// Creates tenant `slug` (domain `slug.example`) through the operator API; returns the
     /// operator's view of it (`id`, `public_token`…).
     pub async fn tenant(&self, http: &reqwest::Client, slug: &str) -> serde_json::Value {
@@ -175,6 +231,17 @@ impl Server {
             .unwrap()
             .port();
         let base = format!("http://127.0.0.1:{port}");
+        let mut env = vec![(
+            "GATEHOUSE_DATA_DIR".to_string(),
+            dir.path().display().to_string(),
+        )];
+        if let Some(url) = &database_url {
+            env.push(("GATEHOUSE_DATABASE__URL".into(), url.clone()));
+            env.push((
+                "GATEHOUSE_SECRETS__MASTER_KEY".into(),
+                BENCH_MASTER_KEY.into(),
+            ));
+        }
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         command
             .arg("serve")
@@ -221,6 +288,7 @@ impl Server {
             base,
             operator_token: token,
             child: Some(child),
+            env,
             _dir: dir,
         }
     }
@@ -237,6 +305,17 @@ impl Server {
         if database_url.is_some() {
             config.secrets.master_key = Some(BENCH_MASTER_KEY.to_string().into());
         }
+        let mut env = vec![(
+            "GATEHOUSE_DATA_DIR".to_string(),
+            dir.path().display().to_string(),
+        )];
+        if let Some(url) = &database_url {
+            env.push(("GATEHOUSE_DATABASE__URL".into(), url.clone()));
+            env.push((
+                "GATEHOUSE_SECRETS__MASTER_KEY".into(),
+                BENCH_MASTER_KEY.into(),
+            ));
+        }
         config.database.url = database_url;
         config.server.public_url = Some(base.clone());
         config.log.level = "warn".into();
@@ -250,6 +329,7 @@ impl Server {
             base,
             operator_token,
             child: None,
+            env,
             _dir: dir,
         }
     }

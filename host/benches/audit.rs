@@ -1,0 +1,334 @@
+//! The audit trail at scale. `gatehouse audit generate` writes N events (env
+//! `GATEHOUSE_BENCH_AUDIT_EVENTS`, default 10,000,000) into one tenant's chain, spread over
+//! a year with a checkpoint every 100,000; then, from this process over HTTP as a client
+//! would: search latency (p50, p95) for each filter and for free text, a whole-chain export's
+//! rows per second and the server's memory while it streams, ingest of the app's events in
+//! batches, and the retention purge's rows per second. SQLite, then PostgreSQL
+//! (`GATEHOUSE_BENCH_POSTGRES_URL`, `none` to skip). Run with
+//! `cargo bench -p gatehouse --bench audit`.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::Connection;
+
+/// Queries per search case, one after another.
+const QUERIES: usize = 40;
+const ACTIONS: &[&str] = &[
+    "document.viewed",
+    "document.exported",
+    "document.deleted",
+    "document.shared",
+    "record.created",
+    "record.updated",
+    "record.deleted",
+    "report.downloaded",
+];
+const WORDS: &[&str] = &["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        bench("SQLite", None).await;
+        let pg = std::env::var("GATEHOUSE_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        if pg != "none" {
+            let name = format!("gh_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&pg).await.expect("PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let base = pg.rsplit_once('/').map(|(b, _)| b).unwrap_or(&pg);
+            bench("PostgreSQL", Some(format!("{base}/{name}"))).await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    });
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// A search case: its name and the query string of its i-th run.
+type Case = (&'static str, Box<dyn Fn(usize) -> String>);
+
+fn cases(days_ago: impl Fn(u64) -> String + 'static) -> Vec<Case> {
+    vec![
+        ("newest page, no filter", Box::new(|_| "limit=50".into())),
+        (
+            "time range (one day)",
+            Box::new(move |i| {
+                let d = 1 + (i as u64 * 7) % 360;
+                format!("from={}&to={}", days_ago(d + 1), days_ago(d))
+            }),
+        ),
+        (
+            "actor id",
+            Box::new(|i| format!("actor=user-{}", i * 37 % 1000)),
+        ),
+        (
+            "actor email",
+            Box::new(|i| format!("actor_email=user{}%40bench.example", i * 41 % 1000)),
+        ),
+        (
+            "action, exact",
+            Box::new(|i| format!("action={}", ACTIONS[i % ACTIONS.len()])),
+        ),
+        ("action, prefix", Box::new(|_| "action=document.*".into())),
+        (
+            "actions, several",
+            Box::new(|_| "action=record.created,record.deleted".into()),
+        ),
+        (
+            "target type and id",
+            Box::new(|i| format!("target_type=document&target_id=doc-{}", i * 101 % 100_000)),
+        ),
+        (
+            "ip, exact",
+            Box::new(|i| format!("ip=10.{}.0.{}", i % 200, i % 200)),
+        ),
+        (
+            "ip, CIDR /16",
+            Box::new(|i| format!("ip=10.{}.0.0/16", i % 200)),
+        ),
+        ("outcome=failure", Box::new(|_| "outcome=failure".into())),
+        (
+            "request id",
+            Box::new(|i| format!("request_id=req-{}", i * 7919)),
+        ),
+        (
+            "free text, two words",
+            Box::new(|i| format!("q={}%20{}", WORDS[i % WORDS.len()], i * 13 % 9973)),
+        ),
+        (
+            "free text, common word",
+            Box::new(|i| format!("q={}", WORDS[i % WORDS.len()])),
+        ),
+        ("free text, prefix", Box::new(|_| "q=fox*".into())),
+    ]
+}
+
+async fn bench(backend: &'static str, database_url: Option<String>) {
+    let events: u64 = std::env::var("GATEHOUSE_BENCH_AUDIT_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let server = common::Server::start(database_url).await;
+    let http = reqwest::Client::new();
+    let tenant = server.tenant(&http, "big").await;
+    let tenant_id = tenant["id"].as_str().unwrap().to_string();
+    let token = server.token(&http, &tenant_id, &["admin"]).await;
+    let began = Instant::now();
+    let said = server.command(&[
+        "audit",
+        "generate",
+        "--tenant",
+        &tenant_id,
+        "--events",
+        &events.to_string(),
+        "--days",
+        "365",
+        "--checkpoint-every",
+        "100000",
+    ]);
+    println!(
+        "{backend}: {} (the whole command: {:.0} s)",
+        said.trim(),
+        began.elapsed().as_secs_f64()
+    );
+
+    let base = server.base.clone();
+    let get = |query: String| {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/audit-events?{query}");
+        let token = token.clone();
+        async move {
+            let r = http.get(url).bearer_auth(token).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let days_ago = move |d: u64| {
+        (now - time::Duration::days(d as i64))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .replace('+', "%2B")
+    };
+    for (name, query) in cases(days_ago) {
+        let mut times = Vec::with_capacity(QUERIES);
+        let mut found = 0;
+        for i in 0..QUERIES {
+            let started = Instant::now();
+            let page = get(format!("{}&limit=50", query(i))).await;
+            times.push(started.elapsed());
+            found += page["events"].as_array().map_or(0, Vec::len);
+        }
+        times.sort();
+        println!(
+            "{backend}: search {name}: p50 {:.1} ms, p95 {:.1} ms ({QUERIES} queries, {:.0} events per page)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            found as f64 / QUERIES as f64
+        );
+    }
+    // The next page of a filtered search, from its cursor.
+    let mut times = Vec::new();
+    for i in 0..QUERIES {
+        let first = get(format!("action={}&limit=50", ACTIONS[i % ACTIONS.len()])).await;
+        let cursor = first["next_cursor"].as_str().unwrap().to_string();
+        let started = Instant::now();
+        get(format!(
+            "action={}&limit=50&cursor={cursor}",
+            ACTIONS[i % ACTIONS.len()]
+        ))
+        .await;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    println!(
+        "{backend}: search next page (cursor): p50 {:.1} ms, p95 {:.1} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95)
+    );
+
+    export(backend, &server, &http, &token).await;
+    ingest(backend, &server, &http, &token).await;
+
+    // Retention: keep 180 days, so the purge removes about half the chain.
+    let r = http
+        .put(format!("{}/api/v1/audit-retention", server.base))
+        .bearer_auth(&token)
+        .json(&json!({ "days": 180 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let started = Instant::now();
+    let r: serde_json::Value = http
+        .post(format!("{}/operator/v1/audit/purge", server.base))
+        .bearer_auth(&server.operator_token)
+        .timeout(Duration::from_secs(3600))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let purged = r["purged"].as_u64().unwrap_or(0);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{backend}: retention purge: {purged} events in {secs:.1} s ({:.0} rows/s)",
+        purged as f64 / secs
+    );
+}
+
+/// The whole chain as JSON Lines, counted as it arrives, with the server's memory sampled.
+async fn export(backend: &str, server: &common::Server, http: &reqwest::Client, token: &str) {
+    let before = server.memory_kib();
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let pid_memory = {
+        let peak = peak.clone();
+        let sampling = sampling.clone();
+        let sample = server.memory_sampler();
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                if let Some((rss, _)) = sample() {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let response = http
+        .get(format!(
+            "{}/api/v1/audit-events/export?format=jsonl",
+            server.base
+        ))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(3600))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let mut lines = 0u64;
+    let mut bytes = 0u64;
+    let mut response = response;
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        bytes += chunk.len() as u64;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    sampling.store(false, Ordering::Relaxed);
+    pid_memory.await.unwrap();
+    // The header and end lines are not events.
+    let rows = lines.saturating_sub(2);
+    println!(
+        "{backend}: export (JSON Lines, whole chain): {rows} rows, {:.0} MB in {secs:.1} s = {:.0} rows/s; \
+         server RSS before {} MiB, peak while streaming {} MiB",
+        bytes as f64 / 1e6,
+        rows as f64 / secs,
+        before.map_or(0, |(rss, _)| rss / 1024),
+        peak.load(Ordering::Relaxed) / 1024
+    );
+}
+
+/// The app's events in batches of 100 from 4 workers.
+async fn ingest(backend: &str, server: &common::Server, http: &reqwest::Client, token: &str) {
+    const BATCH: usize = 100;
+    let url = Arc::new(format!("{}/api/v1/audit-events/batch", server.base));
+    let http = http.clone();
+    let token = Arc::new(token.to_string());
+    let rate = common::measure(
+        &format!("{backend}: ingest, batches of {BATCH}"),
+        common::Load {
+            warmup: 10,
+            runs: 200,
+            concurrency: 4,
+        },
+        move |i| {
+            let (http, url, token) = (http.clone(), url.clone(), token.clone());
+            async move {
+                let now = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap();
+                let events: Vec<serde_json::Value> = (0..BATCH)
+                    .map(|j| {
+                        json!({
+                            "action": "document.exported",
+                            "occurred_at": now,
+                            "actor": { "type": "user", "id": format!("app-user-{}", j % 50) },
+                            "targets": [{ "type": "document", "id": format!("doc-{i}-{j}") }],
+                            "context": { "location": "198.51.100.7" },
+                            "metadata": { "rows": j },
+                        })
+                    })
+                    .collect();
+                let r = http
+                    .post(url.as_str())
+                    .bearer_auth(token.as_str())
+                    .json(&json!({ "events": events }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+            }
+        },
+    )
+    .await;
+    println!("{backend}: ingest: {:.0} events/s", rate * BATCH as f64);
+}
