@@ -16,6 +16,7 @@ pub mod ocsf;
 pub mod query;
 pub mod retention;
 pub mod stream;
+mod stream_checks;
 pub mod verify_export;
 
 /// Who did it (made by [`crate::rbac`], which knows the principals).

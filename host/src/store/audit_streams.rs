@@ -143,6 +143,15 @@ pub async fn delete(tx: &mut Tx, tenant: TenantId, id: StreamId) -> StoreResult<
     Ok(())
 }
 
+/// Deletes every stream of a tenant (the tenant is deleted); returns how many.
+pub async fn delete_all(tx: &mut Tx, tenant: TenantId) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM audit_streams WHERE tenant_id = $1")
+        .bind(tenant.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Streams due for an attempt at `now` (not paused, not leased), every tenant's.
 pub async fn due(store: &Store, now: Timestamp, limit: i64) -> StoreResult<Vec<StreamRow>> {
     let rows = sqlx::query(&format!(

@@ -231,9 +231,12 @@ pub async fn transition(
         store::tenants::delete_all_domains(&mut tx, id).await?;
         let revoked = store::tokens::revoke_all_api_tokens(&mut tx, id, now).await?;
         store::keys::delete_tenant_key(&mut tx, id).await?;
+        // Their secrets are unreadable without the data key; nothing more leaves.
+        let streams = store::audit_streams::delete_all(&mut tx, id).await?;
         if let Some(obj) = extra.as_object_mut() {
             obj.extend([
                 ("tokens_revoked".to_string(), json!(revoked)),
+                ("audit_streams_removed".to_string(), json!(streams)),
                 ("domains_removed".to_string(), json!(true)),
                 ("data_key_destroyed".to_string(), json!(true)),
             ]);
