@@ -124,3 +124,31 @@ CREATE TABLE audit_streams (
     updated_at        BIGINT NOT NULL
 );
 CREATE INDEX audit_streams_tenant ON audit_streams (tenant_id, created_at);
+
+-- Export jobs: a large export written in the background as gzip pieces (in the database,
+-- so any node serves the download), fetched by a short-lived link whose token is stored
+-- hashed, and dropped a day after it was made.
+CREATE TABLE audit_exports (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL,
+    format          TEXT NOT NULL,
+    filters_json    TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    events          BIGINT NOT NULL,
+    total           BIGINT,
+    bytes           BIGINT NOT NULL,
+    error           TEXT,
+    lease_until     BIGINT NOT NULL,
+    link_hash       BYTEA,
+    link_expires_at BIGINT,
+    created_at      BIGINT NOT NULL,
+    finished_at     BIGINT,
+    expires_at      BIGINT NOT NULL
+);
+CREATE INDEX audit_exports_tenant ON audit_exports (tenant_id, created_at);
+CREATE TABLE audit_export_parts (
+    export_id TEXT NOT NULL,
+    n         BIGINT NOT NULL,
+    data      BYTEA NOT NULL,
+    PRIMARY KEY (export_id, n)
+);

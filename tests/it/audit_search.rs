@@ -379,3 +379,67 @@ async fn an_export_needs_the_export_permission_and_stays_in_its_tenant() {
     assert!(!events.is_empty());
     assert!(events.iter().all(|e| e["tenant_id"] == other.as_str()));
 }
+
+#[tokio::test]
+async fn a_large_export_runs_as_a_job_with_a_short_lived_link() {
+    let (app, tenant, token) = tenant_with_events().await;
+    let r = app
+        .api(
+            &token,
+            Method::POST,
+            "/audit-exports",
+            Some(json!({ "format": "jsonl" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let mut job = Value::Null;
+    for _ in 0..100 {
+        job = app
+            .api(&token, Method::GET, &format!("/audit-exports/{id}"), None)
+            .await
+            .body;
+        if job["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["events"], job["total"], "{job}");
+    let url = job["download_url"].as_str().unwrap().to_string();
+
+    // The link is the credential: no bearer token.
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/gzip");
+    let gz = res.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    let events = text.lines().filter(|l| l.starts_with("{\"id\"")).count();
+    assert_eq!(Some(events as u64), job["events"].as_u64());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("job.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let (ok, report) = verify_export(&app, &file, None).await;
+    assert!(ok, "{report}");
+
+    // Only the newest link works, only for a while, and only as given.
+    let newer = app
+        .api(&token, Method::GET, &format!("/audit-exports/{id}"), None)
+        .await;
+    let newer = newer.body["download_url"].as_str().unwrap().to_string();
+    let status = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(status(url).await, StatusCode::NOT_FOUND);
+    let wrong = format!("{}x", newer);
+    assert_eq!(status(wrong).await, StatusCode::NOT_FOUND);
+    let other = app.create_tenant("other").await;
+    assert_eq!(
+        status(newer.replace(&tenant, &other)).await,
+        StatusCode::NOT_FOUND
+    );
+    app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    assert_eq!(status(newer).await, StatusCode::NOT_FOUND);
+}

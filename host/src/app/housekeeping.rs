@@ -1,6 +1,6 @@
 //! Housekeeping beside the server: collapsed sign-in failures and due audit checkpoints
 //! written every minute; events past their retention purged, day-old idempotency keys
-//! forgotten, expired
+//! and export files forgotten, expired
 //! login states, replay-cache entries, codes and sessions purged, and recovered rate-limit
 //! keys forgotten, every few minutes.
 
@@ -33,6 +33,10 @@ pub(super) async fn run(state: AppState) {
             Ok(n) if n > 0 => tracing::info!(events = n, "audit events past retention purged"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "the audit retention purge failed; will retry"),
+        }
+        if let Err(e) = crate::store::audit_exports::clean_up(&state.store, state.clock.now()).await
+        {
+            tracing::warn!(error = ?e, "dropping expired audit exports failed; will retry");
         }
         let stale_keys = state.clock.now().plus_seconds(-ingest::KEY_TTL_SECS);
         if let Err(e) = crate::store::audit_ingest::forget_before(&state.store, stale_keys).await {

@@ -44,7 +44,8 @@ impl Format {
         }
     }
 
-    fn extension(self) -> &'static str {
+    /// The file name's extension.
+    pub fn extension(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::Ocsf => "ocsf.jsonl",

@@ -1,7 +1,8 @@
 //! The audit trail: append-only events written in the same transaction as the change they
 //! record, hash-chained per tenant (plus one `operator` chain for instance-wide events).
 //! This module defines what an event is and how it is hashed; `store::audit` only stores rows.
-//! Search lives in [`query`], export in [`export`], chain verification in [`chain`], signed
+//! Search lives in [`query`], export in [`export`] (and as a background job in
+//! [`export_job`]), chain verification in [`chain`], signed
 //! checkpoints in [`checkpoint`], retention in [`retention`], the app's events in [`ingest`], SIEM
 //! stream settings in [`stream`] (delivered by `outbox::streams`), the collapsing of repeated failed sign-ins in [`failures`].
 
@@ -9,6 +10,7 @@ pub mod action;
 pub mod chain;
 pub mod checkpoint;
 pub mod export;
+pub mod export_job;
 pub mod failures;
 pub mod ingest;
 pub mod ip;

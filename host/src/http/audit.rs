@@ -83,7 +83,8 @@ pub(super) struct AuditParams {
 }
 
 impl AuditParams {
-    fn filters(self) -> Filters {
+    /// The search filters (everything but the page, chain and format).
+    pub(super) fn filters(self) -> Filters {
         Filters {
             from: self.from,
             to: self.to,

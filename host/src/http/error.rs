@@ -42,6 +42,8 @@ pub enum ApiError {
     Timeout,
     /// A handler panicked; the panic was contained.
     Panic,
+    /// An anonymous caller is over its rate; try again after this many seconds.
+    RateLimited { retry_after_secs: u64 },
 }
 
 impl From<Error> for ApiError {
@@ -68,6 +70,7 @@ const INTERNAL_DETAIL: &str = "an internal error occurred; quote the request id 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut field = None;
+        let mut retry_after = None;
         let (status, slug, title, detail) = match self {
             ApiError::Domain(e) => match e {
                 Error::Invalid { field: f, detail } => {
@@ -183,6 +186,17 @@ impl IntoResponse for ApiError {
                 "Internal error",
                 INTERNAL_DETAIL.to_string(),
             ),
+            ApiError::RateLimited { retry_after_secs } => {
+                retry_after = Some(retry_after_secs);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    format!(
+                        "too many requests from this address; try again in {retry_after_secs} s"
+                    ),
+                )
+            }
         };
         let problem = Problem {
             kind: format!("urn:gatehouse:problem:{slug}"),
@@ -199,6 +213,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

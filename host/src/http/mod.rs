@@ -1,4 +1,4 @@
-//! The HTTP edge: one router per area ([`operator`], [`admin`], [`audit`], [`audit_streams`], [`plugins`], [`connections`],
+//! The HTTP edge: one router per area ([`operator`], [`admin`], [`audit`], [`audit_exports`], [`audit_streams`], [`plugins`], [`connections`],
 //! [`sso`] (the login page and the IdP-facing SAML and OIDC endpoints), [`account`] (password
 //! sign-in, the account page, sign-out), [`mfa`] (the code page, enrolment), [`oauth`] (Gatehouse as OIDC provider), [`scim`]
 //! (SCIM 2.0 provisioning), [`health`]); the handlers' [`state::AppState`]; the permission
@@ -12,6 +12,7 @@ pub mod access;
 pub mod account;
 pub mod admin;
 pub mod audit;
+pub mod audit_exports;
 pub mod audit_streams;
 pub mod connections;
 pub mod csrf;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(access::router())
         .merge(audit::public_router())
+        .merge(audit_exports::public_router())
         .merge(scim::router())
         .nest(
             "/operator/v1",
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             admin::router()
                 .merge(audit::router())
                 .merge(audit_streams::router())
+                .merge(audit_exports::router())
                 .merge(groups::router())
                 .merge(plugins::tenant_router(max_component))
                 .merge(connections::router()),

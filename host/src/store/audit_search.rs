@@ -52,6 +52,16 @@ pub struct SearchFilter {
     pub limit: u32,
 }
 
+/// How many events match `f` (its cursor and limit ignored).
+pub async fn count(store: &Store, f: &SearchFilter) -> StoreResult<i64> {
+    let w = conditions(f, store.backend());
+    let sql = format!("SELECT COUNT(*) AS n FROM audit_events {}", w.filter());
+    let row = bind_params(sqlx::query(&sql), w.params)
+        .fetch_one(store.reader())
+        .await?;
+    Ok(sqlx::Row::try_get(&row, "n")?)
+}
+
 /// Events matching `f`, newest first.
 pub async fn search(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>> {
     let (sql, params) = render(f, store.backend());
@@ -75,6 +85,15 @@ impl Clause {
         format!("${}", self.params.len())
     }
 
+    /// `WHERE …`, or nothing without conditions.
+    fn filter(&self) -> String {
+        if self.conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conds.join(" AND "))
+        }
+    }
+
     fn text_eq(&mut self, col: &str, value: &Option<String>) {
         if let Some(v) = value {
             let placeholder = self.bind(Param::Text(v.clone()));
@@ -85,6 +104,37 @@ impl Clause {
 
 /// The statement and its parameters for `f`.
 fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>) {
+    let mut w = conditions(f, backend);
+    if let Some(p) = &f.after {
+        let t = w.bind(Param::Int(p.occurred_at));
+        let c = w.bind(Param::Text(p.chain.clone()));
+        let s = w.bind(Param::Int(p.seq));
+        // The first term is a plain range, so the index walk starts at the cursor.
+        w.conds.push(format!(
+            "occurred_at <= {t} AND (occurred_at < {t} OR tenant_id < {c} \
+             OR (tenant_id = {c} AND seq < {s}))"
+        ));
+    }
+    let order = match f.seq_after {
+        Some(after) => {
+            let after = w.bind(Param::Int(after));
+            w.conds.push(format!("seq > {after}"));
+            "seq"
+        }
+        None => "occurred_at DESC, tenant_id DESC, seq DESC",
+    };
+    let limit = w.bind(Param::Int(i64::from(f.limit)));
+    (
+        format!(
+            "SELECT {COLUMNS} FROM audit_events {} ORDER BY {order} LIMIT {limit}",
+            w.filter()
+        ),
+        w.params,
+    )
+}
+
+/// The conditions of `f`'s filters (not its page position or size).
+fn conditions(f: &SearchFilter, backend: Backend) -> Clause {
     let mut w = Clause::default();
     w.text_eq("tenant_id", &f.chain);
     w.text_eq("actor_id", &f.actor_id);
@@ -126,16 +176,6 @@ fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>) {
         let to = w.bind(Param::Int(to));
         w.conds.push(format!("occurred_at < {to}"));
     }
-    if let Some(p) = &f.after {
-        let t = w.bind(Param::Int(p.occurred_at));
-        let c = w.bind(Param::Text(p.chain.clone()));
-        let s = w.bind(Param::Int(p.seq));
-        // The first term is a plain range, so the index walk starts at the cursor.
-        w.conds.push(format!(
-            "occurred_at <= {t} AND (occurred_at < {t} OR tenant_id < {c} \
-             OR (tenant_id = {c} AND seq < {s}))"
-        ));
-    }
     if !f.words.is_empty() {
         match backend {
             Backend::Sqlite => {
@@ -165,27 +205,7 @@ fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>) {
             }
         }
     }
-    let order = match f.seq_after {
-        Some(after) => {
-            let after = w.bind(Param::Int(after));
-            w.conds.push(format!("seq > {after}"));
-            "seq"
-        }
-        None => "occurred_at DESC, tenant_id DESC, seq DESC",
-    };
-    let limit = w.bind(Param::Int(i64::from(f.limit)));
-    let filter = if w.conds.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", w.conds.join(" AND "))
-    };
-    (
-        format!(
-            "SELECT {COLUMNS} FROM audit_events {filter} \
-             ORDER BY {order} LIMIT {limit}"
-        ),
-        w.params,
-    )
+    w
 }
 
 #[cfg(test)]

@@ -1,0 +1,103 @@
+//! Export jobs over HTTP: `POST /api/v1/audit-exports` starts one (the search filters and
+//! `format` as JSON), `GET /api/v1/audit-exports[/{id}]` shows progress and, when done, a
+//! fresh short-lived download link, and `GET /audit-downloads/{tenant}/{id}?token=` serves
+//! the file to whoever holds the link (counted against the caller's address, as every
+//! anonymous path is).
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::audit::AuditParams;
+use super::error::ApiError;
+use super::extract::{path_param, ApiJson, Ctx};
+use super::require::Require;
+use super::state::AppState;
+use crate::audit::export::Format;
+use crate::audit::export_job::{self, ExportJob};
+use crate::rbac::ExportAudit;
+use crate::throttle::Rate;
+
+/// `/api/v1` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/audit-exports", get(list).post(start))
+        .route("/audit-exports/{export}", get(read))
+}
+
+/// Routes at the root.
+pub fn public_router() -> Router<AppState> {
+    Router::new().route("/audit-downloads/{tenant}/{export}", get(download))
+}
+
+async fn start(
+    State(state): State<AppState>,
+    Require(auth): Require<ExportAudit>,
+    Ctx(ctx): Ctx,
+    ApiJson(params): ApiJson<AuditParams>,
+) -> Result<(StatusCode, Json<ExportJob>), ApiError> {
+    if params.chain.is_some() || params.limit.is_some() || params.cursor.is_some() {
+        return Err(ApiError::InvalidBody(
+            "an export takes the search filters and `format`, not `chain`, `limit` or `cursor`"
+                .into(),
+        ));
+    }
+    let format = params.format.unwrap_or(Format::Jsonl);
+    let job = export_job::start(&state, &auth, &ctx, format, params.filters()).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Require(auth): Require<ExportAudit>,
+) -> Result<Json<Vec<ExportJob>>, ApiError> {
+    Ok(Json(export_job::list(&state, &auth).await?))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Require(auth): Require<ExportAudit>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = export_job::get(&state, &auth, path_param(&id)?).await?;
+    // The answer may carry a working link: no cache may keep it.
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(job)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Token {
+    token: String,
+}
+
+async fn download(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(Token { token }): Query<Token>,
+) -> Result<Response, ApiError> {
+    let key = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
+    let rate = Rate::per_minute(state.config.throttle.per_ip_per_minute);
+    if let Err(limited) = state.throttle.check(&state.clock, &key, rate) {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: limited.retry_after_secs(),
+        });
+    }
+    let file = export_job::download(&state, path_param(&tenant)?, path_param(&id)?, &token).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", file.filename),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        Body::from_stream(file.body),
+    )
+        .into_response())
+}
