@@ -2,9 +2,10 @@
 //! record, hash-chained per tenant (plus one `operator` chain for instance-wide events).
 //! This module defines what an event is and how it is hashed; `store::audit` only stores rows.
 //! Search lives in [`query`], export in [`export`] (and as a background job in
-//! [`export_job`]), chain verification in [`chain`], signed
-//! checkpoints in [`checkpoint`], retention in [`retention`], the app's events in [`ingest`], SIEM
-//! stream settings in [`stream`] (delivered by `outbox::streams`), the collapsing of repeated failed sign-ins in [`failures`].
+//! [`export_job`]), chain verification in [`chain`], signed checkpoints in [`checkpoint`],
+//! retention in [`retention`], the app's events in [`ingest`], SIEM stream settings in
+//! [`stream`] (delivered by `outbox::streams`), the collapsing of repeated failed sign-ins
+//! in [`failures`].
 
 pub mod action;
 pub mod chain;
