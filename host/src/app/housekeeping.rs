@@ -1,6 +1,6 @@
 //! Housekeeping beside the server: collapsed sign-in failures and due audit checkpoints
 //! written every minute; events past their retention purged, day-old idempotency keys
-//! and export files forgotten, expired
+//! and export files forgotten, the query planner's statistics refreshed, expired
 //! login states, replay-cache entries, codes and sessions purged, and recovered rate-limit
 //! keys forgotten, every few minutes.
 

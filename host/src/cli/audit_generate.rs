@@ -110,6 +110,8 @@ pub(super) async fn generate(
         tx.commit().await?;
         done = end;
     }
+    // A bulk load: give the query planner statistics for the new rows at once.
+    store.optimize().await?;
     let secs = began.elapsed().as_secs_f64();
     writeln!(
         out,

@@ -306,6 +306,19 @@ impl Store {
         self.backend
     }
 
+    /// Refreshes the query planner's statistics where they went stale (SQLite's
+    /// `PRAGMA optimize` over every table, sampling at most 1000 rows per index;
+    /// PostgreSQL's autovacuum does this by itself). Without them SQLite cannot tell a
+    /// selective index from a poor one.
+    pub async fn optimize(&self) -> StoreResult<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize(0x10002);")
+                .execute(&self.writer)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Applies pending migrations; returns how many were applied.
     pub async fn migrate(&self) -> anyhow::Result<usize> {
         let migrator = match self.backend {
