@@ -132,6 +132,18 @@ impl Drop for Server {
     }
 }
 
+/// The `gatehouse` binary, without the benches' own `GATEHOUSE_BENCH_*` settings in its
+/// environment (its configuration refuses keys it does not know).
+fn gatehouse_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GATEHOUSE_BENCH_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// The fixed master key every PostgreSQL node shares (benches only).
 const BENCH_MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -143,7 +155,7 @@ impl Server {
         reason = "every bench compiles this module; the audit bench uses it"
     )]
     pub fn command(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        let out = gatehouse_command()
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
@@ -242,7 +254,7 @@ impl Server {
                 BENCH_MASTER_KEY.into(),
             ));
         }
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        let mut command = gatehouse_command();
         command
             .arg("serve")
             .env("GATEHOUSE_DATA_DIR", dir.path())
