@@ -157,13 +157,20 @@ pub async fn write(
         events: Vec::with_capacity(drafts.len()),
         replayed: false,
     };
-    for (draft, ctx, at) in drafts {
-        let (id, seq) = super::append(&mut tx, at, &ctx, draft).await?;
-        written.events.push(WrittenEvent {
+    let appended = super::append_all(
+        &mut tx,
+        drafts
+            .into_iter()
+            .map(|(draft, ctx, at)| (at, ctx, draft))
+            .collect(),
+    )
+    .await?;
+    written
+        .events
+        .extend(appended.into_iter().map(|(id, seq)| WrittenEvent {
             id: id.to_string(),
             seq,
-        });
-    }
+        }));
     if let Some(key) = idempotency_key {
         let response = serde_json::to_string(&written).map_err(|e| Error::Internal(e.into()))?;
         if !sql::remember(&mut tx, tenant, key, &body_hash, &response, now).await? {

@@ -228,34 +228,61 @@ pub(crate) async fn append(
     ctx: &RequestContext,
     event: Draft,
 ) -> Result<(EventId, i64), Error> {
-    let chain = event.chain.key();
-    let (seq, prev_hash) = store::audit::advance_head(tx, &chain, &chain::GENESIS).await?;
-    let id = EventId::generate();
-    let mut row = store::audit::AuditRow {
-        chain,
-        seq,
-        id: id.to_string(),
-        occurred_at: now.as_micros(),
-        actor_type: event.actor_type,
-        actor_id: event.actor_id,
-        actor_label: event.actor_label,
-        outcome: action::outcome(&event.action).to_string(),
-        action: event.action,
-        target_type: event.target_type,
-        target_id: event.target_id,
-        before_json: event.before.map(|v| v.to_string()),
-        after_json: event.after.map(|v| v.to_string()),
-        ip: ctx.ip.clone(),
-        user_agent: ctx
-            .user_agent
-            .as_deref()
-            .map(|ua| truncate(ua, MAX_USER_AGENT_CHARS)),
-        request_id: ctx.request_id.clone(),
-        prev_hash,
-        hash: Vec::new(),
-        ip_key: ctx.ip.as_deref().and_then(ip::key),
+    let mut written = append_all(tx, vec![(now, ctx.clone(), event)]).await?;
+    written
+        .pop()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("nothing was appended")))
+}
+
+/// Appends drafted events of one chain, in order, inside `tx`: one head update and one
+/// insert per few hundred events. Returns each event's id and sequence.
+pub(crate) async fn append_all(
+    tx: &mut Tx,
+    events: Vec<(Timestamp, RequestContext, Draft)>,
+) -> Result<Vec<(EventId, i64)>, Error> {
+    let Some(chain) = events.first().map(|(_, _, d)| d.chain.key()) else {
+        return Ok(Vec::new());
     };
-    row.hash = chain::hash_row(&row).to_vec();
-    store::audit::append(tx, &row).await?;
-    Ok((id, seq))
+    if events.iter().any(|(_, _, d)| d.chain.key() != chain) {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "events of several chains appended at once"
+        )));
+    }
+    let n = i64::try_from(events.len()).map_err(|e| Error::Internal(e.into()))?;
+    let (first, mut prev_hash) = store::audit::advance_head(tx, &chain, n, &chain::GENESIS).await?;
+    let mut rows = Vec::with_capacity(events.len());
+    let mut written = Vec::with_capacity(events.len());
+    for (seq, (at, ctx, event)) in (first..).zip(events) {
+        let id = EventId::generate();
+        let mut row = store::audit::AuditRow {
+            chain: chain.clone(),
+            seq,
+            id: id.to_string(),
+            occurred_at: at.as_micros(),
+            actor_type: event.actor_type,
+            actor_id: event.actor_id,
+            actor_label: event.actor_label,
+            outcome: action::outcome(&event.action).to_string(),
+            action: event.action,
+            target_type: event.target_type,
+            target_id: event.target_id,
+            before_json: event.before.map(|v| v.to_string()),
+            after_json: event.after.map(|v| v.to_string()),
+            ip_key: ctx.ip.as_deref().and_then(ip::key),
+            ip: ctx.ip,
+            user_agent: ctx
+                .user_agent
+                .as_deref()
+                .map(|ua| truncate(ua, MAX_USER_AGENT_CHARS)),
+            request_id: ctx.request_id,
+            prev_hash,
+            hash: Vec::new(),
+        };
+        row.hash = chain::hash_row(&row).to_vec();
+        prev_hash = row.hash.clone();
+        written.push((id, seq));
+        rows.push(row);
+    }
+    store::audit::append(tx, &rows).await?;
+    Ok(written)
 }

@@ -66,48 +66,27 @@ pub(super) async fn generate(
     let began = Instant::now();
     let mut done = 0u64;
     while done < events {
-        let mut tx = store.begin().await?;
+        // Up to the next checkpoint, at most one batch.
         let end = (done + BATCH).min(events);
+        let end = match done.checked_div(checkpoint_every) {
+            Some(signed) => end.min((signed + 1) * checkpoint_every),
+            None => end,
+        };
+        let mut batch = Vec::new();
         for i in done..end {
-            let n = usize::try_from(i)?;
-            let at = Timestamp::from_micros(start + i64::try_from(i)? * step);
-            let ip = if n % 5 == 0 {
-                format!("2001:db8::{:x}", n % 65_000)
-            } else {
-                format!("10.{}.{}.{}", n % 200, (n / 200) % 250, n % 250)
-            };
-            let ctx = RequestContext {
-                request_id: Some(format!("req-{i}")),
-                ip: Some(ip),
-                user_agent: Some("bench/1.0".into()),
-            };
-            let user = n % 1000;
-            let draft = Draft {
-                chain: Chain::Tenant(tenant),
-                actor_type: "user".into(),
-                actor_id: format!("user-{user}"),
-                actor_label: format!("user{user}@bench.example"),
-                action: ACTIONS[n % ACTIONS.len()].into(),
-                target_type: "document".into(),
-                target_id: format!("doc-{}", n % 100_000),
-                before: None,
-                after: Some(json!({
-                    "note": format!("{} {} {}", WORDS[n % WORDS.len()], WORDS[(n / 7) % WORDS.len()], n % 9973),
-                    "size": n % 4096,
-                })),
-            };
-            audit::append(&mut tx, at, &ctx, draft)
+            batch.push(synthetic(tenant, start, step, i)?);
+        }
+        let last_at = batch.last().map(|(at, _, _)| *at);
+        let mut tx = store.begin().await?;
+        audit::append_all(&mut tx, batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        tx.commit().await?;
+        if let (true, Some(at)) = (checkpoint_every > 0 && end % checkpoint_every == 0, last_at) {
+            checkpoint::sign(&store, (&key.0, &key.1), &tenant.to_string(), at)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            if checkpoint_every > 0 && (i + 1) % checkpoint_every == 0 {
-                tx.commit().await?;
-                checkpoint::sign(&store, (&key.0, &key.1), &tenant.to_string(), at)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                tx = store.begin().await?;
-            }
         }
-        tx.commit().await?;
         done = end;
     }
     // A bulk load: give the query planner statistics for the new rows at once.
@@ -120,4 +99,41 @@ pub(super) async fn generate(
     )?;
     store.close().await;
     Ok(())
+}
+
+/// The `i`-th synthetic event.
+fn synthetic(
+    tenant: crate::types::TenantId,
+    start: i64,
+    step: i64,
+    i: u64,
+) -> anyhow::Result<(Timestamp, RequestContext, Draft)> {
+    let n = usize::try_from(i)?;
+    let at = Timestamp::from_micros(start + i64::try_from(i)? * step);
+    let ip = if n % 5 == 0 {
+        format!("2001:db8::{:x}", n % 65_000)
+    } else {
+        format!("10.{}.{}.{}", n % 200, (n / 200) % 250, n % 250)
+    };
+    let ctx = RequestContext {
+        request_id: Some(format!("req-{i}")),
+        ip: Some(ip),
+        user_agent: Some("bench/1.0".into()),
+    };
+    let user = n % 1000;
+    let draft = Draft {
+        chain: Chain::Tenant(tenant),
+        actor_type: "user".into(),
+        actor_id: format!("user-{user}"),
+        actor_label: format!("user{user}@bench.example"),
+        action: ACTIONS[n % ACTIONS.len()].into(),
+        target_type: "document".into(),
+        target_id: format!("doc-{}", n % 100_000),
+        before: None,
+        after: Some(json!({
+            "note": format!("{} {} {}", WORDS[n % WORDS.len()], WORDS[(n / 7) % WORDS.len()], n % 9973),
+            "size": n % 4096,
+        })),
+    };
+    Ok((at, ctx, draft))
 }

@@ -41,57 +41,87 @@ pub struct ChainHead {
     pub last_hash: Vec<u8>,
 }
 
-/// Reserves the next sequence number of `chain` and returns it with the previous hash (the
-/// genesis hash for a new chain), in one upsert. On PostgreSQL the upsert locks the head row
-/// until commit, so concurrent writers of one chain queue and the chain never forks; SQLite
-/// has a single writer anyway.
-pub async fn advance_head(tx: &mut Tx, chain: &str, genesis: &[u8]) -> StoreResult<(i64, Vec<u8>)> {
+/// Reserves the next `n` sequence numbers of `chain` and returns the first with the previous
+/// hash (the genesis hash for a new chain), in one upsert. On PostgreSQL the upsert locks the
+/// head row until commit, so concurrent writers of one chain queue and the chain never forks;
+/// SQLite has a single writer anyway.
+pub async fn advance_head(
+    tx: &mut Tx,
+    chain: &str,
+    n: i64,
+    genesis: &[u8],
+) -> StoreResult<(i64, Vec<u8>)> {
     let row = sqlx::query(
-        "INSERT INTO audit_heads (tenant_id, last_seq, last_hash) VALUES ($1, 1, $2) \
-         ON CONFLICT (tenant_id) DO UPDATE SET last_seq = audit_heads.last_seq + 1 \
+        "INSERT INTO audit_heads (tenant_id, last_seq, last_hash) VALUES ($1, $3, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_seq = audit_heads.last_seq + $3 \
          RETURNING last_seq, last_hash",
     )
     .bind(chain)
     .bind(genesis.to_vec())
+    .bind(n)
     .fetch_one(tx.conn())
     .await?;
-    Ok((row.try_get("last_seq")?, row.try_get("last_hash")?))
+    let last: i64 = row.try_get("last_seq")?;
+    Ok((last - n + 1, row.try_get("last_hash")?))
 }
 
-/// Appends the event and moves the chain head's hash to it, in one round trip.
-pub async fn append(tx: &mut Tx, r: &AuditRow) -> StoreResult<()> {
-    const INSERT: &str =
-        "INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, \
-         action, target_type, target_id, before_json, after_json, ip, user_agent, request_id, prev_hash, hash, \
-         outcome, ip_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
-    const MOVE_HEAD: &str = "UPDATE audit_heads SET last_hash = $17 WHERE tenant_id = $1";
-    let sql = match tx.backend() {
-        Backend::Sqlite => format!("{INSERT}; {MOVE_HEAD}"),
-        Backend::Postgres => format!("WITH appended AS ({INSERT}) {MOVE_HEAD}"),
-    };
-    sqlx::query(&sql)
-        .bind(&r.chain)
-        .bind(r.seq)
-        .bind(&r.id)
-        .bind(r.occurred_at)
-        .bind(&r.actor_type)
-        .bind(&r.actor_id)
-        .bind(&r.actor_label)
-        .bind(&r.action)
-        .bind(&r.target_type)
-        .bind(&r.target_id)
-        .bind(&r.before_json)
-        .bind(&r.after_json)
-        .bind(&r.ip)
-        .bind(&r.user_agent)
-        .bind(&r.request_id)
-        .bind(r.prev_hash.clone())
-        .bind(r.hash.clone())
-        .bind(&r.outcome)
-        .bind(&r.ip_key)
-        .execute(tx.conn())
-        .await?;
+/// Rows per INSERT statement: 19 parameters each stays far below either database's limit.
+const ROWS_PER_INSERT: usize = 400;
+
+/// Appends events of one chain, in sequence order, and moves the chain head's hash to the
+/// last: one round trip per [`ROWS_PER_INSERT`] rows.
+pub async fn append(tx: &mut Tx, rows: &[AuditRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let Some(last) = chunk.last() else { continue };
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=19).map(|c| format!("${}", i * 19 + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let insert = format!(
+            "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
+            values.join(", ")
+        );
+        let head = chunk.len() * 19 + 1;
+        let move_head = format!(
+            "UPDATE audit_heads SET last_hash = ${} WHERE tenant_id = ${}",
+            head,
+            head + 1
+        );
+        let sql = match tx.backend() {
+            Backend::Sqlite => format!("{insert}; {move_head}"),
+            Backend::Postgres => format!("WITH appended AS ({insert}) {move_head}"),
+        };
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = query
+                .bind(&r.chain)
+                .bind(r.seq)
+                .bind(&r.id)
+                .bind(r.occurred_at)
+                .bind(&r.actor_type)
+                .bind(&r.actor_id)
+                .bind(&r.actor_label)
+                .bind(&r.action)
+                .bind(&r.target_type)
+                .bind(&r.target_id)
+                .bind(&r.before_json)
+                .bind(&r.after_json)
+                .bind(&r.ip)
+                .bind(&r.user_agent)
+                .bind(&r.request_id)
+                .bind(r.prev_hash.clone())
+                .bind(r.hash.clone())
+                .bind(&r.outcome)
+                .bind(&r.ip_key);
+        }
+        query
+            .bind(last.hash.clone())
+            .bind(&last.chain)
+            .execute(tx.conn())
+            .await?;
+    }
     Ok(())
 }
 
