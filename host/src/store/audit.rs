@@ -73,9 +73,16 @@ const ROWS_PER_INSERT: usize = 400;
 pub async fn append(tx: &mut Tx, rows: &[AuditRow]) -> StoreResult<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let Some(last) = chunk.last() else { continue };
+        // Positional `?` on SQLite: finding a numbered parameter by its name is a linear
+        // search in SQLite, which made binding thousands of them quadratic.
+        let backend = tx.backend();
+        let placeholder = |n: usize| match backend {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${n}"),
+        };
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let p: Vec<String> = (1..=19).map(|c| format!("${}", i * 19 + c)).collect();
+                let p: Vec<String> = (1..=19).map(|c| placeholder(i * 19 + c)).collect();
                 format!("({})", p.join(", "))
             })
             .collect();
@@ -85,9 +92,9 @@ pub async fn append(tx: &mut Tx, rows: &[AuditRow]) -> StoreResult<()> {
         );
         let head = chunk.len() * 19 + 1;
         let move_head = format!(
-            "UPDATE audit_heads SET last_hash = ${} WHERE tenant_id = ${}",
-            head,
-            head + 1
+            "UPDATE audit_heads SET last_hash = {} WHERE tenant_id = {}",
+            placeholder(head),
+            placeholder(head + 1)
         );
         let sql = match tx.backend() {
             Backend::Sqlite => format!("{insert}; {move_head}"),
