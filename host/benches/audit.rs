@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::Connection;
 
 /// Queries per search case, one after another.
 const QUERIES: usize = 40;
@@ -31,29 +30,7 @@ const ACTIONS: &[&str] = &[
 const WORDS: &[&str] = &["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        bench("SQLite", None).await;
-        let pg = std::env::var("GATEHOUSE_BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        if pg != "none" {
-            let name = format!("gh_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&pg).await.expect("PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            let base = pg.rsplit_once('/').map(|(b, _)| b).unwrap_or(&pg);
-            bench("PostgreSQL", Some(format!("{base}/{name}"))).await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        }
-    });
+    common::on_each_database(bench);
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

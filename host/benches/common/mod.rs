@@ -144,6 +144,56 @@ fn gatehouse_command() -> std::process::Command {
     command
 }
 
+/// The environment that points `gatehouse` at a data directory and database.
+fn environment(dir: &std::path::Path, database_url: Option<&str>) -> Vec<(String, String)> {
+    let mut env = vec![("GATEHOUSE_DATA_DIR".to_string(), dir.display().to_string())];
+    if let Some(url) = database_url {
+        env.push(("GATEHOUSE_DATABASE__URL".into(), url.to_string()));
+        env.push((
+            "GATEHOUSE_SECRETS__MASTER_KEY".into(),
+            BENCH_MASTER_KEY.into(),
+        ));
+    }
+    env
+}
+
+/// Runs `bench` on SQLite, then on a fresh PostgreSQL database that is dropped afterwards
+/// (`GATEHOUSE_BENCH_POSTGRES_URL`, default the local server; `none` skips it).
+#[allow(
+    dead_code,
+    reason = "every bench compiles this module; not every bench uses it"
+)]
+pub fn on_each_database<F, Fut>(bench: F)
+where
+    F: Fn(&'static str, Option<String>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    use sqlx::Connection;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        bench("SQLite", None).await;
+        let pg = std::env::var("GATEHOUSE_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        if pg != "none" {
+            let name = format!("gh_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&pg).await.expect("PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let base = pg.rsplit_once('/').map(|(b, _)| b).unwrap_or(&pg);
+            bench("PostgreSQL", Some(format!("{base}/{name}"))).await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    });
+}
+
 /// The fixed master key every PostgreSQL node shares (benches only).
 const BENCH_MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -243,21 +293,11 @@ impl Server {
             .unwrap()
             .port();
         let base = format!("http://127.0.0.1:{port}");
-        let mut env = vec![(
-            "GATEHOUSE_DATA_DIR".to_string(),
-            dir.path().display().to_string(),
-        )];
-        if let Some(url) = &database_url {
-            env.push(("GATEHOUSE_DATABASE__URL".into(), url.clone()));
-            env.push((
-                "GATEHOUSE_SECRETS__MASTER_KEY".into(),
-                BENCH_MASTER_KEY.into(),
-            ));
-        }
+        let env = environment(dir.path(), database_url.as_deref());
         let mut command = gatehouse_command();
         command
             .arg("serve")
-            .env("GATEHOUSE_DATA_DIR", dir.path())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("GATEHOUSE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env("GATEHOUSE_SERVER__PUBLIC_URL", &base)
             .env("GATEHOUSE_LOG__LEVEL", "warn")
@@ -265,11 +305,6 @@ impl Server {
             .env("GATEHOUSE_THROTTLE__PER_CONNECTION_PER_MINUTE", "0")
             .env("GATEHOUSE_THROTTLE__PER_TENANT_PER_MINUTE", "0")
             .stdout(std::process::Stdio::piped());
-        if let Some(url) = &database_url {
-            command
-                .env("GATEHOUSE_DATABASE__URL", url)
-                .env("GATEHOUSE_SECRETS__MASTER_KEY", BENCH_MASTER_KEY);
-        }
         let spawned = Instant::now();
         let mut child = command.spawn().expect("start gatehouse serve");
         let stdout = child.stdout.take().unwrap();
@@ -317,17 +352,7 @@ impl Server {
         if database_url.is_some() {
             config.secrets.master_key = Some(BENCH_MASTER_KEY.to_string().into());
         }
-        let mut env = vec![(
-            "GATEHOUSE_DATA_DIR".to_string(),
-            dir.path().display().to_string(),
-        )];
-        if let Some(url) = &database_url {
-            env.push(("GATEHOUSE_DATABASE__URL".into(), url.clone()));
-            env.push((
-                "GATEHOUSE_SECRETS__MASTER_KEY".into(),
-                BENCH_MASTER_KEY.into(),
-            ));
-        }
+        let env = environment(dir.path(), database_url.as_deref());
         config.database.url = database_url;
         config.server.public_url = Some(base.clone());
         config.log.level = "warn".into();
