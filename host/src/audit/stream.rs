@@ -13,8 +13,8 @@ use super::{Action, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadAudit, WritePolicy};
 use crate::services::Services;
+use crate::store;
 use crate::store::audit_streams::{self as sql, StreamRow};
-use crate::store::{self};
 use crate::types::{StreamId, TenantId, Timestamp};
 
 /// Most streams per tenant: each is polled and delivered separately.

@@ -14,7 +14,6 @@ use openidconnect::http;
 
 use super::streams::Batch;
 use crate::sso::outbound::Outbound;
-use crate::types::Timestamp;
 
 /// How long a signed request stays valid (it is sent at once).
 const SIGNATURE_TTL: Duration = Duration::from_secs(300);
@@ -49,7 +48,6 @@ pub async fn send(
     t: &Target<'_>,
     secret: Option<&[u8]>,
     batch: &Batch,
-    _now: Timestamp,
 ) -> Result<(), String> {
     let secret = secret.ok_or("the bucket's secret key is missing")?;
     let secret = std::str::from_utf8(secret).map_err(|_| "the bucket's secret key is not text")?;

@@ -16,7 +16,6 @@ use crate::audit::AuditEvent;
 use crate::services::Services;
 use crate::sso::outbound::Outbound;
 use crate::store::{self, audit_streams::StreamRow};
-use crate::types::Timestamp;
 
 /// How often due streams are looked for: an event leaves within about this long.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -155,7 +154,7 @@ async fn deliver(
                 prefix,
                 access_key_id,
             };
-            s3::send(http, &target, secret, &batch, state.clock.now()).await
+            s3::send(http, &target, secret, &batch).await
         }
     };
     sent.map(|()| Some(last)).map_err(fail)
@@ -177,16 +176,6 @@ pub fn batch_json(batch: &Batch) -> serde_json::Value {
         "events": batch.events,
         "checkpoints": batch.checkpoints,
     })
-}
-
-/// When the batch's newest event happened (names S3 objects).
-pub fn newest_at(batch: &Batch) -> Timestamp {
-    batch
-        .events
-        .iter()
-        .map(|e| e.occurred_at)
-        .max()
-        .unwrap_or(Timestamp::from_micros(0))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::audit::stream::SyslogFormat;
 use crate::audit::AuditEvent;
 use crate::sso::outbound::is_public;
 
+/// Time for the name lookup, the connection and the TLS handshake, each.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time for writing a batch and for the receiver to close after it.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -61,6 +62,7 @@ pub async fn send(t: &Target<'_>, batch: &Batch) -> Result<(), String> {
         let mut stream = tokio_openssl::SslStream::new(ssl, tcp).map_err(|e| e.to_string())?;
         timed(
             std::pin::Pin::new(&mut stream).connect(),
+            CONNECT_TIMEOUT,
             &at,
             "TLS handshake",
         )
@@ -76,6 +78,7 @@ async fn connect(t: &Target<'_>) -> Result<TcpStream, String> {
     let at = format!("{}:{}", t.host, t.port);
     let addrs: Vec<SocketAddr> = timed(
         tokio::net::lookup_host((t.host, t.port)),
+        CONNECT_TIMEOUT,
         &at,
         "name lookup",
     )
@@ -88,22 +91,25 @@ async fn connect(t: &Target<'_>) -> Result<TcpStream, String> {
         ));
     }
     let first = addrs.first().ok_or(format!("{at} has no address"))?;
-    timed(TcpStream::connect(first), &at, "connection")
-        .await?
-        .map_err(|e| format!("{at} refused the connection: {e}"))
+    timed(
+        TcpStream::connect(first),
+        CONNECT_TIMEOUT,
+        &at,
+        "connection",
+    )
+    .await?
+    .map_err(|e| format!("{at} refused the connection: {e}"))
 }
 
-async fn timed<F: std::future::Future>(f: F, at: &str, what: &str) -> Result<F::Output, String> {
-    tokio::time::timeout(
-        if what == "connection" {
-            CONNECT_TIMEOUT
-        } else {
-            IO_TIMEOUT
-        },
-        f,
-    )
-    .await
-    .map_err(|_| format!("{at}: the {what} timed out"))
+async fn timed<F: std::future::Future>(
+    f: F,
+    limit: Duration,
+    at: &str,
+    what: &str,
+) -> Result<F::Output, String> {
+    tokio::time::timeout(limit, f)
+        .await
+        .map_err(|_| format!("{at}: the {what} timed out"))
 }
 
 /// Writes the frames, ends our side, and waits for the receiver to close its own.
@@ -120,7 +126,7 @@ async fn write_and_close<S: AsyncRead + AsyncWrite + Unpin>(
         while s.read(&mut sink).await? > 0 {}
         Ok::<(), std::io::Error>(())
     };
-    timed(io, at, "delivery")
+    timed(io, IO_TIMEOUT, at, "delivery")
         .await?
         .map_err(|e| format!("{at} broke off the delivery: {e}"))
 }
