@@ -86,6 +86,10 @@ pub enum AuditCommand {
         #[arg(long, requires = "export")]
         keys: Option<PathBuf>,
     },
+    /// Purge every chain's events past its retention now, as housekeeping does every few
+    /// minutes, and print how many went and how fast (for a first purge of a large trail,
+    /// or from cron with housekeeping's purge left to catch up).
+    Purge,
     /// Fill a tenant's chain with synthetic events, for benchmarks and trials only.
     Generate {
         /// The tenant (id or slug).
@@ -182,6 +186,12 @@ pub async fn run(
         Command::Audit {
             command: AuditCommand::Verify { chain: only, .. },
         } => audit_cli::verify_database(&config, only.as_deref(), out).await,
+        Command::Audit {
+            command: AuditCommand::Purge,
+        } => {
+            audit_cli::purge(&config, out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
             command:
                 AuditCommand::Generate {

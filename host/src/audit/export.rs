@@ -131,6 +131,7 @@ pub async fn start(
         done: false,
         count: 0,
         first_seq: None,
+        next: None,
     };
     let events = stream::unfold(walk, |mut walk| async move {
         if walk.done {
@@ -175,6 +176,8 @@ struct Walk {
     done: bool,
     count: u64,
     first_seq: Option<i64>,
+    /// The next page, being read while this one is written out.
+    next: Option<tokio::task::JoinHandle<store::StoreResult<Vec<store::audit::AuditRow>>>>,
 }
 
 impl Walk {
@@ -182,9 +185,22 @@ impl Walk {
     /// error ends the body early: the client sees a cut-short file, and the JSON Lines form
     /// then has no last line.
     async fn next_chunk(&mut self) -> Result<Bytes, std::io::Error> {
-        let rows = store::audit_search::search(&self.store, &self.filter)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let rows = match self.next.take() {
+            Some(reading) => reading.await.map_err(|e| self.fail(e))?,
+            None => store::audit_search::search(&self.store, &self.filter).await,
+        }
+        .map_err(|e| self.fail(e))?;
+        let full_page = rows.len() == self.filter.limit as usize;
+        if let (true, Some(last)) = (full_page, rows.last()) {
+            // Read the next page while this one is formatted: the database and the encoding
+            // then run side by side.
+            let mut filter = self.filter.clone();
+            filter.seq_after = Some(last.seq);
+            let store = self.store.clone();
+            self.next = Some(tokio::spawn(async move {
+                store::audit_search::search(&store, &filter).await
+            }));
+        }
         let mut out = Vec::with_capacity(rows.len() * 512);
         match std::mem::replace(&mut self.header, Header::None) {
             Header::None => {}
@@ -192,18 +208,17 @@ impl Walk {
             Header::Pending(mut header) => {
                 let first = rows.first().map_or(i64::MAX, |r| r.seq);
                 header["checkpoints"] = self.checkpoints_from(first).await?;
-                out.extend_from_slice(&line(&json!({ "export": header })));
+                write_line(&mut out, &json!({ "export": header }));
             }
         }
-        let full_page = rows.len() == self.filter.limit as usize;
         for row in rows {
             self.filter.seq_after = Some(row.seq);
             self.first_seq.get_or_insert(row.seq);
             self.count += 1;
             let event = AuditEvent::from(row);
             match self.format {
-                Format::Jsonl => out.extend_from_slice(&line(&event)),
-                Format::Ocsf => out.extend_from_slice(&line(&ocsf::event(&event))),
+                Format::Jsonl => write_line(&mut out, &event),
+                Format::Ocsf => write_line(&mut out, &ocsf::event(&event)),
                 Format::Csv => csv_row(&mut out, &event),
             }
         }
@@ -214,7 +229,7 @@ impl Walk {
                     "events": self.count, "first_seq": self.first_seq,
                     "last_seq": self.filter.seq_after,
                 }});
-                out.extend_from_slice(&line(&end));
+                write_line(&mut out, &end);
             }
         }
         Ok(Bytes::from(out))
@@ -239,11 +254,11 @@ impl Walk {
     }
 }
 
-/// A JSON value and a newline.
-fn line(value: &impl serde::Serialize) -> Bytes {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
+/// Appends a JSON value and a newline to `out` (the types written here always serialise).
+fn write_line(out: &mut Vec<u8>, value: &impl serde::Serialize) {
+    if serde_json::to_writer(&mut *out, value).is_ok() {
+        out.push(b'\n');
+    }
 }
 
 /// One CSV record (RFC 4180). A cell a spreadsheet would run as a formula (`=`, `+`, `-`,

@@ -1,6 +1,7 @@
 //! Searching the audit log: filters by time, actor, action, target, IP or CIDR block,
-//! outcome, request id and free text, newest first, with an opaque keyset cursor so pages
-//! stay stable while new events arrive. [`Filters`] is also what an export selects by.
+//! outcome, request id and free text, newest first (with free text, newest recorded first),
+//! with an opaque keyset cursor so pages stay stable while new events arrive. [`Filters`]
+//! is also what an export selects by.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;

@@ -2,8 +2,10 @@
 //! (`audit.min_retention_days`..`audit.max_retention_days`); changing it is audited.
 //! Housekeeping purges older events in short batches, never past a signed checkpoint: the
 //! chain's floor is raised to the newest checkpoint signed before the cut-off, then the
-//! events up to it are deleted [`BATCH`] at a time, each batch its own transaction so
-//! writers are never held up. Verification then starts from that checkpoint.
+//! events up to it are deleted in batches, each its own short transaction so writers are
+//! never held up for long: the batch size adapts to keep each near [`BATCH_TARGET`] (an
+//! event's delete touches a dozen indexes and, on SQLite, the text index, so its cost
+//! depends on the database and its cache). Verification then starts from that checkpoint.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,8 +19,12 @@ use crate::store::audit_retention::{self as sql, Floor};
 use crate::store::Store;
 use crate::types::{Clock, TenantId};
 
-/// Events deleted per transaction: a batch takes milliseconds, so writers barely wait.
-const BATCH: i64 = 5000;
+/// How long one purge transaction should hold the write lock.
+const BATCH_TARGET: std::time::Duration = std::time::Duration::from_millis(50);
+/// Bounds of the events deleted per transaction, and the first batch's size.
+const MIN_BATCH: i64 = 50;
+const MAX_BATCH: i64 = 20_000;
+const FIRST_BATCH: i64 = 500;
 
 /// A tenant's retention as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -157,12 +163,39 @@ pub async fn purge_chain(
         None => return Ok(0),
     };
     let mut purged = 0;
+    let mut batch = FIRST_BATCH;
     while low < floor_seq {
-        let high = (low + BATCH).min(floor_seq);
+        let high = (low + batch).min(floor_seq);
+        let started = std::time::Instant::now();
         let mut tx = store.begin().await?;
         purged += sql::delete_range(&mut tx, chain, low, high).await?;
         tx.commit().await?;
+        batch = next_batch(batch, started.elapsed());
         low = high;
     }
     Ok(purged)
+}
+
+/// The next batch's size: scaled towards [`BATCH_TARGET`] by how long this one took, by at
+/// most a factor of 2 either way, within the bounds.
+fn next_batch(batch: i64, took: std::time::Duration) -> i64 {
+    let took = took.as_secs_f64().max(1e-4);
+    let factor = (BATCH_TARGET.as_secs_f64() / took).clamp(0.5, 2.0);
+    ((batch as f64 * factor) as i64).clamp(MIN_BATCH, MAX_BATCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn batches_adapt_towards_the_target_within_bounds() {
+        assert_eq!(next_batch(500, Duration::from_millis(25)), 1000);
+        assert_eq!(next_batch(500, Duration::from_millis(1)), 1000);
+        assert_eq!(next_batch(500, Duration::from_millis(100)), 250);
+        assert_eq!(next_batch(500, Duration::from_secs(5)), 250);
+        assert_eq!(next_batch(60, Duration::from_secs(5)), MIN_BATCH);
+        assert_eq!(next_batch(MAX_BATCH, Duration::ZERO), MAX_BATCH);
+    }
 }

@@ -62,14 +62,94 @@ pub async fn count(store: &Store, f: &SearchFilter) -> StoreResult<i64> {
     Ok(sqlx::Row::try_get(&row, "n")?)
 }
 
-/// Events matching `f`, newest first.
+/// Most branches a list of actions is split into (one index walk each); a prefix that names
+/// more actions than this is read as one key range instead.
+const MAX_ACTION_BRANCHES: usize = 32;
+
+/// Events matching `f`, newest first; with free text in one chain, newest recorded first
+/// (see [`Order`]).
 pub async fn search(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>> {
-    let (sql, params) = render(f, store.backend());
+    let mut f = std::borrow::Cow::Borrowed(f);
+    if let (Some(chain), Some((start, end))) = (&f.chain, &f.action_range) {
+        if f.seq_after.is_none() && f.words.is_empty() {
+            let seen = actions_in_range(store, chain, start, end).await?;
+            if seen.is_empty() {
+                return Ok(Vec::new());
+            }
+            if seen.len() <= MAX_ACTION_BRANCHES {
+                let f = f.to_mut();
+                f.actions = seen;
+                f.action_range = None;
+            }
+        }
+    }
+    let (sql, params) = render(&f, store.backend());
     let rows = bind_params(sqlx::query(&sql), params)
         .fetch_all(store.reader())
         .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// The distinct actions of `chain` in `[start, end)`, at most one more than
+/// [`MAX_ACTION_BRANCHES`]: a skip scan, one index seek per action, whatever the events'
+/// number.
+async fn actions_in_range(
+    store: &Store,
+    chain: &str,
+    start: &str,
+    end: &str,
+) -> StoreResult<Vec<String>> {
+    let sql = "WITH RECURSIVE seen (action, n) AS ( \
+        SELECT (SELECT MIN(action) FROM audit_events \
+                WHERE tenant_id = $1 AND action >= $2 AND action < $3), 1 \
+        UNION ALL \
+        SELECT (SELECT MIN(action) FROM audit_events \
+                WHERE tenant_id = $1 AND action > seen.action AND action < $3), n + 1 \
+        FROM seen WHERE seen.action IS NOT NULL AND n <= $4) \
+        SELECT action FROM seen WHERE action IS NOT NULL";
+    let rows = sqlx::query(sql)
+        .bind(chain)
+        .bind(start)
+        .bind(end)
+        .bind(MAX_ACTION_BRANCHES as i64)
+        .fetch_all(store.reader())
+        .await?;
+    rows.iter()
+        .map(|r| Ok(sqlx::Row::try_get(r, "action")?))
+        .collect()
+}
+
+/// The order a search lists in, and so the index its page walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Newest first by `occurred_at`: every filter's index ends in it.
+    Time,
+    /// One action index walk per action, newest first, merged: an `IN` list or a range would
+    /// read every match and sort it.
+    TimeByAction,
+    /// Free text in one chain, newest recorded first (sequence descending): the text index
+    /// drives the walk and stops at the page, where a time order would have to read every
+    /// match first. Only back-dated app events sort differently from time order.
+    Recorded,
+    /// Sequence ascending from `seq_after` (an export).
+    Sequence,
+}
+
+fn order_of(f: &SearchFilter) -> Order {
+    if f.seq_after.is_some() {
+        Order::Sequence
+    } else if f.chain.is_none() {
+        Order::Time
+    } else if !f.words.is_empty() {
+        Order::Recorded
+    } else if f.actions.len() > 1 {
+        Order::TimeByAction
+    } else {
+        Order::Time
+    }
+}
+
+const TIME_ORDER: &str = "occurred_at DESC, tenant_id DESC, seq DESC";
 
 /// A WHERE clause being built: its conditions and their bound values.
 #[derive(Default)]
@@ -104,38 +184,127 @@ impl Clause {
 
 /// The statement and its parameters for `f`.
 fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>) {
-    let mut w = conditions(f, backend);
+    let order = order_of(f);
+    let mut w = Clause::default();
+    common_conditions(&mut w, f);
+    if order != Order::TimeByAction {
+        action_conditions(&mut w, f);
+    }
+    if !(order == Order::Recorded && backend == Backend::Sqlite) {
+        text_condition(&mut w, f, backend);
+    }
+    let limit = w.bind(Param::Int(i64::from(f.limit)));
+    let sql = match order {
+        Order::Sequence => {
+            let after = w.bind(Param::Int(f.seq_after.unwrap_or(0)));
+            w.conds.push(format!("seq > {after}"));
+            format!(
+                "SELECT {COLUMNS} FROM audit_events {} ORDER BY seq LIMIT {limit}",
+                w.filter()
+            )
+        }
+        Order::Time => {
+            time_cursor(&mut w, f);
+            format!(
+                "SELECT {COLUMNS} FROM audit_events {} ORDER BY {TIME_ORDER} LIMIT {limit}",
+                w.filter()
+            )
+        }
+        Order::TimeByAction => {
+            time_cursor(&mut w, f);
+            let branches: Vec<String> = f
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(i, action)| {
+                    let action = w.bind(Param::Text(action.clone()));
+                    let mut conds = w.conds.clone();
+                    conds.push(format!("action = {action}"));
+                    format!(
+                        "SELECT * FROM (SELECT {COLUMNS} FROM audit_events WHERE {} \
+                         ORDER BY {TIME_ORDER} LIMIT {limit}) AS b{i}",
+                        conds.join(" AND ")
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT {COLUMNS} FROM ({}) AS merged ORDER BY {TIME_ORDER} LIMIT {limit}",
+                branches.join(" UNION ALL ")
+            )
+        }
+        Order::Recorded => recorded(&mut w, f, backend, &limit),
+    };
+    (sql, w.params)
+}
+
+/// Strictly older than the cursor, in time order. The first term is a plain range, so the
+/// index walk starts at the cursor.
+fn time_cursor(w: &mut Clause, f: &SearchFilter) {
     if let Some(p) = &f.after {
         let t = w.bind(Param::Int(p.occurred_at));
         let c = w.bind(Param::Text(p.chain.clone()));
         let s = w.bind(Param::Int(p.seq));
-        // The first term is a plain range, so the index walk starts at the cursor.
         w.conds.push(format!(
             "occurred_at <= {t} AND (occurred_at < {t} OR tenant_id < {c} \
              OR (tenant_id = {c} AND seq < {s}))"
         ));
     }
-    let order = match f.seq_after {
-        Some(after) => {
-            let after = w.bind(Param::Int(after));
-            w.conds.push(format!("seq > {after}"));
-            "seq"
+}
+
+/// A free-text search in one chain, newest recorded first. On SQLite the FTS5 index is the
+/// outer loop, walked by rowid downwards (rowid order is sequence order within a chain);
+/// PostgreSQL walks the primary key backwards with the text as a filter, or reads the GIN
+/// index when the words are rare, as its statistics say.
+fn recorded(w: &mut Clause, f: &SearchFilter, backend: Backend, limit: &str) -> String {
+    let cursor = f.after.as_ref().map(|p| w.bind(Param::Int(p.seq)));
+    match backend {
+        Backend::Sqlite => {
+            let query = w.bind(Param::Text(fts_query(f)));
+            let mut conds = vec![format!("audit_text MATCH {query}")];
+            if let Some(seq) = &cursor {
+                let chain = w.bind(Param::Text(f.chain.clone().unwrap_or_default()));
+                conds.push(format!(
+                    "audit_text.rowid < coalesce((SELECT rowid FROM audit_events \
+                     WHERE tenant_id = {chain} AND seq = {seq}), 0) AND seq < {seq}"
+                ));
+            }
+            conds.extend(w.conds.iter().cloned());
+            let columns: Vec<String> = COLUMNS
+                .split(", ")
+                .map(|c| format!("e.{}", c.trim()))
+                .collect();
+            format!(
+                "SELECT {} FROM audit_text CROSS JOIN audit_events AS e \
+                 ON e.rowid = audit_text.rowid WHERE {} \
+                 ORDER BY audit_text.rowid DESC LIMIT {limit}",
+                columns.join(", "),
+                conds.join(" AND ")
+            )
         }
-        None => "occurred_at DESC, tenant_id DESC, seq DESC",
-    };
-    let limit = w.bind(Param::Int(i64::from(f.limit)));
-    (
-        format!(
-            "SELECT {COLUMNS} FROM audit_events {} ORDER BY {order} LIMIT {limit}",
-            w.filter()
-        ),
-        w.params,
-    )
+        Backend::Postgres => {
+            if let Some(seq) = &cursor {
+                w.conds.push(format!("seq < {seq}"));
+            }
+            format!(
+                "SELECT {COLUMNS} FROM audit_events {} ORDER BY tenant_id DESC, seq DESC \
+                 LIMIT {limit}",
+                w.filter()
+            )
+        }
+    }
 }
 
 /// The conditions of `f`'s filters (not its page position or size).
 fn conditions(f: &SearchFilter, backend: Backend) -> Clause {
     let mut w = Clause::default();
+    common_conditions(&mut w, f);
+    action_conditions(&mut w, f);
+    text_condition(&mut w, f, backend);
+    w
+}
+
+/// Every filter but the actions and the words.
+fn common_conditions(w: &mut Clause, f: &SearchFilter) {
     w.text_eq("tenant_id", &f.chain);
     w.text_eq("actor_id", &f.actor_id);
     w.text_eq("actor_label", &f.actor_label);
@@ -144,22 +313,6 @@ fn conditions(f: &SearchFilter, backend: Backend) -> Clause {
     w.text_eq("target_id", &f.target_id);
     w.text_eq("outcome", &f.outcome);
     w.text_eq("request_id", &f.request_id);
-    if !f.actions.is_empty() {
-        let list: Vec<String> = f
-            .actions
-            .iter()
-            .map(|a| w.bind(Param::Text(a.clone())))
-            .collect();
-        w.conds.push(format!("action IN ({})", list.join(", ")));
-    }
-    if let Some((start, end)) = &f.action_range {
-        let (start, end) = (
-            w.bind(Param::Text(start.clone())),
-            w.bind(Param::Text(end.clone())),
-        );
-        w.conds
-            .push(format!("action >= {start} AND action < {end}"));
-    }
     if let Some((low, high)) = &f.ip_range {
         let (low, high) = (
             w.bind(Param::Text(low.clone())),
@@ -176,36 +329,65 @@ fn conditions(f: &SearchFilter, backend: Backend) -> Clause {
         let to = w.bind(Param::Int(to));
         w.conds.push(format!("occurred_at < {to}"));
     }
-    if !f.words.is_empty() {
-        match backend {
-            Backend::Sqlite => {
-                let mut query: Vec<String> = f
-                    .words
-                    .iter()
-                    .map(|w| format!("body : \"{}\"{}", w.text, if w.prefix { "*" } else { "" }))
-                    .collect();
-                if let Some(chain) = &f.chain {
-                    // Chain ids are UUIDs or `operator`: no quote can occur in them.
-                    query.insert(0, format!("chain : \"{}\"", chain.replace('"', "")));
-                }
-                let query = w.bind(Param::Text(query.join(" AND ")));
-                w.conds.push(format!(
-                    "rowid IN (SELECT rowid FROM audit_text WHERE audit_text MATCH {query})"
-                ));
-            }
-            Backend::Postgres => {
-                let query: Vec<String> = f
-                    .words
-                    .iter()
-                    .map(|w| format!("{}{}", w.text, if w.prefix { ":*" } else { "" }))
-                    .collect();
-                let query = w.bind(Param::Text(query.join(" & ")));
-                w.conds
-                    .push(format!("search @@ to_tsquery('simple', {query})"));
-            }
+}
+
+/// The action list (any of them) or range.
+fn action_conditions(w: &mut Clause, f: &SearchFilter) {
+    if !f.actions.is_empty() {
+        let list: Vec<String> = f
+            .actions
+            .iter()
+            .map(|a| w.bind(Param::Text(a.clone())))
+            .collect();
+        w.conds.push(format!("action IN ({})", list.join(", ")));
+    }
+    if let Some((start, end)) = &f.action_range {
+        let (start, end) = (
+            w.bind(Param::Text(start.clone())),
+            w.bind(Param::Text(end.clone())),
+        );
+        w.conds
+            .push(format!("action >= {start} AND action < {end}"));
+    }
+}
+
+/// The words as a condition on the event (SQLite: its rowid among the FTS5 matches).
+fn text_condition(w: &mut Clause, f: &SearchFilter, backend: Backend) {
+    if f.words.is_empty() {
+        return;
+    }
+    match backend {
+        Backend::Sqlite => {
+            let query = w.bind(Param::Text(fts_query(f)));
+            w.conds.push(format!(
+                "rowid IN (SELECT rowid FROM audit_text WHERE audit_text MATCH {query})"
+            ));
+        }
+        Backend::Postgres => {
+            let query: Vec<String> = f
+                .words
+                .iter()
+                .map(|w| format!("{}{}", w.text, if w.prefix { ":*" } else { "" }))
+                .collect();
+            let query = w.bind(Param::Text(query.join(" & ")));
+            w.conds
+                .push(format!("search @@ to_tsquery('simple', {query})"));
         }
     }
-    w
+}
+
+/// The FTS5 query for `f`'s words, inside its chain when it has one.
+fn fts_query(f: &SearchFilter) -> String {
+    let mut query: Vec<String> = f
+        .words
+        .iter()
+        .map(|w| format!("body : \"{}\"{}", w.text, if w.prefix { "*" } else { "" }))
+        .collect();
+    if let Some(chain) = &f.chain {
+        // Chain ids are UUIDs or `operator`: no quote can occur in them.
+        query.insert(0, format!("chain : \"{}\"", chain.replace('"', "")));
+    }
+    query.join(" AND ")
 }
 
 #[cfg(test)]
@@ -215,14 +397,14 @@ mod tests {
     #[test]
     fn only_present_filters_reach_the_sql() {
         let f = SearchFilter {
-            chain: Some("t1".into()),
+            actor_id: Some("u1".into()),
             actions: vec!["a.b".into(), "a.c".into()],
             limit: 10,
             ..Default::default()
         };
         let (sql, params) = render(&f, Backend::Sqlite);
         assert!(
-            sql.contains("tenant_id = $1 AND action IN ($2, $3)"),
+            sql.contains("actor_id = $1 AND action IN ($2, $3)"),
             "{sql}"
         );
         assert!(sql.ends_with("LIMIT $4"), "{sql}");
@@ -230,10 +412,8 @@ mod tests {
         assert_eq!(params.len(), 4);
     }
 
-    #[test]
-    fn words_become_a_match_per_backend() {
-        let f = SearchFilter {
-            chain: Some("t1".into()),
+    fn words(f: SearchFilter) -> SearchFilter {
+        SearchFilter {
             words: vec![
                 Word {
                     text: "alice".into(),
@@ -245,21 +425,77 @@ mod tests {
                 },
             ],
             limit: 10,
+            ..f
+        }
+    }
+
+    fn texts(params: &[Param]) -> Vec<&str> {
+        params
+            .iter()
+            .filter_map(|p| match p {
+                Param::Text(t) => Some(t.as_str()),
+                Param::Int(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn words_become_a_match_per_backend() {
+        let f = words(SearchFilter::default());
+        let (sqlite, params) = render(&f, Backend::Sqlite);
+        assert!(
+            sqlite.contains("rowid IN (SELECT rowid FROM audit_text WHERE audit_text MATCH $1)"),
+            "{sqlite}"
+        );
+        assert_eq!(texts(&params), vec!["body : \"alice\" AND body : \"exa\"*"]);
+        let (pg, params) = render(&f, Backend::Postgres);
+        assert!(pg.contains("search @@ to_tsquery('simple', $1)"), "{pg}");
+        assert_eq!(texts(&params), vec!["alice & exa:*"]);
+    }
+
+    #[test]
+    fn words_in_one_chain_list_in_recording_order_driven_by_the_text_index() {
+        let f = words(SearchFilter {
+            chain: Some("t1".into()),
+            after: Some(Position {
+                occurred_at: 5,
+                chain: "t1".into(),
+                seq: 9,
+            }),
+            ..Default::default()
+        });
+        let (sqlite, params) = render(&f, Backend::Sqlite);
+        assert!(
+            sqlite.contains("FROM audit_text CROSS JOIN audit_events AS e"),
+            "{sqlite}"
+        );
+        assert!(
+            sqlite.ends_with("ORDER BY audit_text.rowid DESC LIMIT $2"),
+            "{sqlite}"
+        );
+        assert!(
+            sqlite.contains("AND seq < $3 AND tenant_id = $1"),
+            "{sqlite}"
+        );
+        assert!(texts(&params).contains(&"chain : \"t1\" AND body : \"alice\" AND body : \"exa\"*"));
+        let (pg, _) = render(&f, Backend::Postgres);
+        assert!(pg.contains("AND seq < $4 ORDER BY"), "{pg}");
+        assert!(pg.contains("ORDER BY tenant_id DESC, seq DESC"), "{pg}");
+    }
+
+    #[test]
+    fn several_actions_in_one_chain_merge_one_index_walk_each() {
+        let f = SearchFilter {
+            chain: Some("t1".into()),
+            actions: vec!["a.b".into(), "a.c".into()],
+            limit: 10,
             ..Default::default()
         };
-        let (sqlite, params) = render(&f, Backend::Sqlite);
-        assert!(sqlite.contains("audit_text MATCH $2"), "{sqlite}");
-        match &params[1] {
-            Param::Text(q) => {
-                assert_eq!(q, "chain : \"t1\" AND body : \"alice\" AND body : \"exa\"*")
-            }
-            Param::Int(_) => panic!("a match is text"),
-        }
-        let (pg, params) = render(&f, Backend::Postgres);
-        assert!(pg.contains("search @@ to_tsquery('simple', $2)"), "{pg}");
-        match &params[1] {
-            Param::Text(q) => assert_eq!(q, "alice & exa:*"),
-            Param::Int(_) => panic!("a query is text"),
-        }
+        let (sql, params) = render(&f, Backend::Postgres);
+        assert_eq!(sql.matches("UNION ALL").count(), 1, "{sql}");
+        assert!(sql.contains("tenant_id = $1 AND action = $3"), "{sql}");
+        assert!(sql.contains("tenant_id = $1 AND action = $4"), "{sql}");
+        assert!(!sql.contains(" IN ("), "{sql}");
+        assert_eq!(texts(&params), vec!["t1", "a.b", "a.c"]);
     }
 }
