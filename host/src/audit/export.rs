@@ -264,8 +264,9 @@ fn write_line(out: &mut Vec<u8>, value: &impl serde::Serialize) {
 /// One CSV record (RFC 4180). A cell a spreadsheet would run as a formula (`=`, `+`, `-`,
 /// `@`, tab or carriage return first) gets a leading `'`, as OWASP advises for CSV exports.
 fn csv_row(out: &mut Vec<u8>, e: &AuditEvent) {
-    let json =
-        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let json = |v: &Option<Box<serde_json::value::RawValue>>| {
+        v.as_ref().map(|v| v.get().to_string()).unwrap_or_default()
+    };
     let cells = [
         e.id.clone(),
         e.tenant_id.clone(),
@@ -312,13 +313,16 @@ mod tests {
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {
-        let e: AuditEvent = serde_json::from_value(json!({
-            "id": "e1", "tenant_id": "t", "seq": 1, "occurred_at": "2026-01-01T00:00:00Z",
-            "actor": {"type": "user", "id": "u", "label": "=HYPERLINK(\"x\")"},
-            "action": "a.b", "target": {"type": "t", "id": "1,2"},
-            "before": null, "after": {"k": "v"}, "ip": null, "user_agent": null,
-            "request_id": null, "outcome": "success", "prev_hash": "00", "hash": "11",
-        }))
+        let e: AuditEvent = serde_json::from_str(
+            &json!({
+                "id": "e1", "tenant_id": "t", "seq": 1, "occurred_at": "2026-01-01T00:00:00Z",
+                "actor": {"type": "user", "id": "u", "label": "=HYPERLINK(\"x\")"},
+                "action": "a.b", "target": {"type": "t", "id": "1,2"},
+                "before": null, "after": {"k": "v"}, "ip": null, "user_agent": null,
+                "request_id": null, "outcome": "success", "prev_hash": "00", "hash": "11",
+            })
+            .to_string(),
+        )
         .unwrap();
         let mut out = Vec::new();
         csv_row(&mut out, &e);

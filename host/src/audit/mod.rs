@@ -27,6 +27,7 @@ pub use crate::rbac::Actor;
 pub use action::Action;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::Error;
@@ -101,8 +102,10 @@ pub struct AuditEvent {
     pub actor: ActorView,
     pub action: String,
     pub target: TargetView,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    /// The stored JSON as it is: never parsed and re-written on the way out, and hashed
+    /// byte for byte when an export is checked.
+    pub before: Option<Box<RawValue>>,
+    pub after: Option<Box<RawValue>>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
@@ -130,7 +133,7 @@ pub struct TargetView {
 
 impl From<store::audit::AuditRow> for AuditEvent {
     fn from(r: store::audit::AuditRow) -> Self {
-        let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+        let json = |s: Option<String>| s.and_then(|s| RawValue::from_string(s).ok());
         Self {
             id: r.id,
             tenant_id: r.chain,
@@ -173,8 +176,8 @@ impl AuditEvent {
             action: self.action.clone(),
             target_type: self.target.kind.clone(),
             target_id: self.target.id.clone(),
-            before_json: self.before.as_ref().map(Value::to_string),
-            after_json: self.after.as_ref().map(Value::to_string),
+            before_json: self.before.as_ref().map(|v| v.get().to_string()),
+            after_json: self.after.as_ref().map(|v| v.get().to_string()),
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),

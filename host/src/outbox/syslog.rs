@@ -193,13 +193,16 @@ mod tests {
 
     #[test]
     fn cef_escapes_its_separators() {
-        let e: AuditEvent = serde_json::from_value(serde_json::json!({
-            "id": "e1", "tenant_id": "t", "seq": 3, "occurred_at": "2026-01-01T00:00:00Z",
-            "actor": {"type": "user", "id": "u", "label": "a=b\\c"},
-            "action": "x|y", "target": {"type": "doc", "id": "1"},
-            "before": null, "after": null, "ip": "192.0.2.1", "user_agent": null,
-            "request_id": null, "outcome": "failure", "prev_hash": "00", "hash": "11",
-        }))
+        let e: AuditEvent = serde_json::from_str(
+            &serde_json::json!({
+                "id": "e1", "tenant_id": "t", "seq": 3, "occurred_at": "2026-01-01T00:00:00Z",
+                "actor": {"type": "user", "id": "u", "label": "a=b\\c"},
+                "action": "x|y", "target": {"type": "doc", "id": "1"},
+                "before": null, "after": null, "ip": "192.0.2.1", "user_agent": null,
+                "request_id": null, "outcome": "failure", "prev_hash": "00", "hash": "11",
+            })
+            .to_string(),
+        )
         .unwrap();
         let m = message(&e, SyslogFormat::Cef);
         assert!(
