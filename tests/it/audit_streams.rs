@@ -108,6 +108,22 @@ where
         s["status"] == "error" && s["last_error"].is_string()
     })
     .await;
+    // The backlog shows what the destination is owed, to the tenant and to the operator.
+    let down = stream(app, admin, id).await;
+    assert!(down["backlog"].as_i64().unwrap() >= 3, "{down}");
+    let all = app.op(Method::GET, "/audit-streams", None).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    let listed = all
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+        .expect("the operator sees the stream");
+    assert_eq!(listed["status"], "error", "{listed}");
+    assert_eq!(listed["tenant_id"], down["tenant_id"], "{listed}");
+    assert!(listed["backlog"].as_i64().unwrap() >= 3, "{listed}");
     let receiver = restart().await;
     let r = app
         .api(
@@ -211,6 +227,10 @@ async fn a_webhook_gets_every_event_signed_across_an_outage() {
     until("the first delivery", all_delivered).await;
     let _receiver = outage(&app, &admin, &id, receiver, || hook(port, received.clone())).await;
     until("delivery after the outage", all_delivered).await;
+    until("the backlog to clear", || async {
+        stream(&app, &admin, &id).await["backlog"] == 0
+    })
+    .await;
 
     assert_eq!(*received.bad_signatures.lock().unwrap(), 0);
     let s = stream(&app, &admin, &id).await;

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::stream_checks::{check_destination, check_name, check_secret};
 use super::{Action, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, ReadAudit, WritePolicy};
+use crate::rbac::{Authorized, OperateInstance, ReadAudit, WritePolicy};
 use crate::services::Services;
 use crate::store;
 use crate::store::audit_streams::{self as sql, StreamRow};
@@ -109,6 +109,17 @@ pub struct StreamView {
     pub updated_at: Timestamp,
 }
 
+/// A stream's health as lists show it: its view, its tenant, and how far behind it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamStatus {
+    #[serde(flatten)]
+    pub stream: StreamView,
+    pub tenant_id: TenantId,
+    /// Events recorded after the last one delivered: what a destination that is down is
+    /// owed (kept for at least `audit.min_retention_days`).
+    pub backlog: i64,
+}
+
 impl StreamView {
     fn of(row: &StreamRow) -> Result<Self, Error> {
         Ok(Self {
@@ -144,14 +155,33 @@ pub fn secret_purpose(id: StreamId) -> String {
     format!("audit-stream:{id}")
 }
 
+/// A tenant's streams with their health.
 pub async fn list(
     state: &Services,
     auth: &Authorized<ReadAudit>,
-) -> Result<Vec<StreamView>, Error> {
-    sql::list(&state.store, auth.tenant())
+) -> Result<Vec<StreamStatus>, Error> {
+    statuses(state, Some(auth.tenant())).await
+}
+
+/// Every tenant's streams with their health, for the operator.
+pub async fn list_all(
+    state: &Services,
+    _auth: &Authorized<OperateInstance>,
+) -> Result<Vec<StreamStatus>, Error> {
+    statuses(state, None).await
+}
+
+async fn statuses(state: &Services, tenant: Option<TenantId>) -> Result<Vec<StreamStatus>, Error> {
+    sql::with_backlog(&state.store, tenant)
         .await?
         .iter()
-        .map(StreamView::of)
+        .map(|(row, backlog)| {
+            Ok(StreamStatus {
+                stream: StreamView::of(row)?,
+                tenant_id: row.tenant_id,
+                backlog: *backlog,
+            })
+        })
         .collect()
 }
 

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::extract::{path_param, ApiJson, Ctx};
 use super::require::Require;
 use super::state::AppState;
-use crate::audit::stream::{self, NewStream, StreamChange, StreamView};
+use crate::audit::stream::{self, NewStream, StreamChange, StreamStatus, StreamView};
 use crate::rbac::{ReadAudit, WritePolicy};
 
 pub fn router() -> Router<AppState> {
@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
 async fn list(
     State(state): State<AppState>,
     Require(auth): Require<ReadAudit>,
-) -> Result<Json<Vec<StreamView>>, ApiError> {
+) -> Result<Json<Vec<StreamStatus>>, ApiError> {
     Ok(Json(stream::list(&state, &auth).await?))
 }
 

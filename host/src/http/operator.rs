@@ -50,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/owner", axum::routing::put(set_owner))
         .route("/audit-events", get(all_audit))
         .route("/deliveries", get(deliveries))
+        .route("/audit-streams", get(audit_streams))
 }
 
 async fn create_tenant(
@@ -224,6 +225,14 @@ async fn deliveries(
     Require(auth): Require<OperateInstance>,
 ) -> Result<Json<Vec<crate::store::outbox::Health>>, ApiError> {
     Ok(Json(crate::outbox::health(&state, &auth).await?))
+}
+
+/// Every tenant's SIEM streams with their health and backlog.
+async fn audit_streams(
+    State(state): State<AppState>,
+    Require(auth): Require<OperateInstance>,
+) -> Result<Json<Vec<crate::audit::stream::StreamStatus>>, ApiError> {
+    Ok(Json(crate::audit::stream::list_all(&state, &auth).await?))
 }
 
 async fn all_audit(

@@ -97,6 +97,32 @@ pub async fn list(store: &Store, tenant: TenantId) -> StoreResult<Vec<StreamRow>
     rows.iter().map(from_row).collect()
 }
 
+/// A tenant's streams (or every tenant's, oldest first), each with its backlog: the events
+/// its chain recorded after the last one delivered.
+pub async fn with_backlog(
+    store: &Store,
+    tenant: Option<TenantId>,
+) -> StoreResult<Vec<(StreamRow, i64)>> {
+    let only = if tenant.is_some() {
+        "WHERE tenant_id = $1"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {COLUMNS}, COALESCE((SELECT h.last_seq FROM audit_heads h \
+         WHERE h.tenant_id = audit_streams.tenant_id), 0) - cursor_seq AS backlog \
+         FROM audit_streams {only} ORDER BY created_at, id"
+    );
+    let mut query = sqlx::query(&sql);
+    if let Some(t) = tenant {
+        query = query.bind(t.to_string());
+    }
+    let rows = query.fetch_all(store.reader()).await?;
+    rows.iter()
+        .map(|r| Ok((from_row(r)?, r.try_get::<i64, _>("backlog")?.max(0))))
+        .collect()
+}
+
 /// One of a tenant's streams, locked for a change on PostgreSQL.
 pub async fn get_for_update(
     tx: &mut Tx,
