@@ -187,7 +187,7 @@ impl Walk {
     async fn next_chunk(&mut self) -> Result<Bytes, std::io::Error> {
         let rows = match self.next.take() {
             Some(reading) => reading.await.map_err(|e| self.fail(e))?,
-            None => store::audit_search::search(&self.store, &self.filter).await,
+            None => store::audit_packed::page(&self.store, &self.filter).await,
         }
         .map_err(|e| self.fail(e))?;
         let full_page = rows.len() == self.filter.limit as usize;
@@ -198,7 +198,7 @@ impl Walk {
             filter.seq_after = Some(last.seq);
             let store = self.store.clone();
             self.next = Some(tokio::spawn(async move {
-                store::audit_search::search(&store, &filter).await
+                store::audit_packed::page(&store, &filter).await
             }));
         }
         let mut out = Vec::with_capacity(rows.len() * 512);

@@ -84,7 +84,10 @@ pub async fn search(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow
         }
     }
     let (sql, params) = render(&f, store.backend());
+    // On PostgreSQL, planned with this search's values every time: a cached generic plan
+    // cannot tell a common word from a rare one, and evaluates `to_tsquery($n)` per row.
     let rows = bind_params(sqlx::query(&sql), params)
+        .persistent(store.backend() == Backend::Sqlite)
         .fetch_all(store.reader())
         .await?;
     rows.iter().map(from_row).collect()
@@ -183,7 +186,7 @@ impl Clause {
 }
 
 /// The statement and its parameters for `f`.
-fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>) {
+pub(super) fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>) {
     let order = order_of(f);
     let mut w = Clause::default();
     common_conditions(&mut w, f);

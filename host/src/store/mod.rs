@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_checkpoints;
 pub mod audit_exports;
 pub mod audit_ingest;
+pub mod audit_packed;
 pub mod audit_retention;
 pub mod audit_search;
 pub mod audit_streams;
