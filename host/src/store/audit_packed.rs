@@ -1,16 +1,18 @@
-//! An export's pages, read packed: the database builds one JSON array of the page's events
-//! (`json_group_array` on SQLite, `json_agg` on PostgreSQL) and the page crosses the driver
-//! as a single value. Read row by row, each event cost more in the driver (a row handed
-//! between threads, every column converted twice) than everything else an export does.
+//! An export's pages. On SQLite a page is read packed: SQLite builds one JSON array of the
+//! page's events (`json_group_array`) and the page crosses the driver as a single value.
+//! Read row by row, each event cost more in the driver (a row handed between threads, every
+//! column converted twice) than everything else an export does: 59,480 rows/s against
+//! 173,424 packed, at 1M events. PostgreSQL's rows are cheaper to read than its JSON is to
+//! build (128,240 rows/s by rows, 104,885 packed), so there a page is read as rows.
 
 use serde::Deserialize;
 
 use super::audit::AuditRow;
-use super::audit_search::{render, SearchFilter};
+use super::audit_search::{render, search, SearchFilter};
 use super::listing::bind_params;
 use super::{Backend, Store, StoreError, StoreResult};
 
-/// One event in the packed array, in the order [`ELEMENTS`] lists (hashes as hex).
+/// One event in the packed array, in the order [`ELEMENTS`] lists.
 #[derive(Deserialize)]
 struct Packed(
     String,
@@ -34,36 +36,24 @@ struct Packed(
     Option<String>,
 );
 
-/// The array elements, per backend: the columns of `AuditRow`, hashes as hex.
-fn elements(backend: Backend) -> String {
-    let hex = |col: &str| match backend {
-        Backend::Sqlite => format!("hex({col})"),
-        Backend::Postgres => format!("encode({col}, 'hex')"),
-    };
-    format!(
-        "tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, action, \
-         target_type, target_id, before_json, after_json, ip, user_agent, request_id, {}, {}, \
-         outcome, ip_key",
-        hex("prev_hash"),
-        hex("hash")
-    )
-}
+/// The array elements: the columns of `AuditRow`, hashes as hex.
+const ELEMENTS: &str = "tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, \
+    action, target_type, target_id, before_json, after_json, ip, user_agent, request_id, \
+    hex(prev_hash), hex(hash), outcome, ip_key";
 
-/// The events matching `f` (which must ask for sequence order), as one packed page.
+/// The events matching `f` (which must ask for sequence order): an export's page.
 pub async fn page(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>> {
-    debug_assert!(f.seq_after.is_some(), "a packed page is in sequence order");
+    debug_assert!(
+        f.seq_after.is_some(),
+        "an export's page is in sequence order"
+    );
     let backend = store.backend();
+    if backend == Backend::Postgres {
+        return search(store, f).await;
+    }
     let (inner, params) = render(f, backend);
-    let elements = elements(backend);
-    let sql = match backend {
-        Backend::Sqlite => {
-            format!("SELECT json_group_array(json_array({elements})) AS page FROM ({inner}) AS p")
-        }
-        Backend::Postgres => format!(
-            "SELECT json_agg(json_build_array({elements}) ORDER BY seq)::text AS page \
-             FROM ({inner}) AS p"
-        ),
-    };
+    let sql =
+        format!("SELECT json_group_array(json_array({ELEMENTS})) AS page FROM ({inner}) AS p");
     let row = bind_params(sqlx::query(&sql), params)
         .fetch_one(store.reader())
         .await?;

@@ -307,16 +307,16 @@ impl Store {
         self.backend
     }
 
-    /// Refreshes the query planner's statistics where they went stale (SQLite's
-    /// `PRAGMA optimize` over every table, sampling at most 1000 rows per index;
-    /// PostgreSQL's autovacuum does this by itself). Without them SQLite cannot tell a
-    /// selective index from a poor one.
+    /// Refreshes the query planner's statistics after a bulk load (SQLite's `PRAGMA
+    /// optimize` over every table, sampling at most 1000 rows per index; PostgreSQL's
+    /// `ANALYZE`, which autovacuum would run only later). Without them neither database can
+    /// tell a selective index or a rare word from a poor one.
     pub async fn optimize(&self) -> StoreResult<()> {
-        if self.backend == Backend::Sqlite {
-            sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize(0x10002);")
-                .execute(&self.writer)
-                .await?;
-        }
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA analysis_limit = 1000; PRAGMA optimize(0x10002);",
+            Backend::Postgres => "ANALYZE",
+        };
+        sqlx::raw_sql(sql).execute(&self.writer).await?;
         Ok(())
     }
 
