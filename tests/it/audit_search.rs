@@ -44,15 +44,19 @@ async fn tenant_with_events() -> (TestApp, String, String) {
     (app, tenant, token)
 }
 
-/// The actions of a search, newest first.
-async fn actions(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+/// The events of one page of a search.
+async fn events_of(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
     let r = app
         .api(token, Method::GET, &format!("/audit-events?{query}"), None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
-    r.body["events"]
-        .as_array()
-        .unwrap()
+    r.body["events"].as_array().unwrap().clone()
+}
+
+/// The actions of a search, newest first.
+async fn actions(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let events = events_of(app, token, query).await;
+    events
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect()
@@ -198,16 +202,8 @@ async fn every_filter_finds_its_events_and_only_them() {
 
 /// The sequence numbers of one page of a search.
 async fn seqs_of(app: &TestApp, token: &str, query: &str) -> Vec<i64> {
-    let r = app
-        .api(token, Method::GET, &format!("/audit-events?{query}"), None)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
-    r.body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect()
+    let events = events_of(app, token, query).await;
+    events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
 }
 
 #[tokio::test]
