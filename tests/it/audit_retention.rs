@@ -44,6 +44,18 @@ async fn retention_is_bounded_audited_and_purges_up_to_a_checkpoint() {
         .audit_actions(&tenant)
         .await
         .contains(&"audit.retention_changed".to_string()));
+    // An app's event with a further target, then a checkpoint naming it.
+    let (_, writer) = app.tenant_token(&tenant, &["audit:write"]).await;
+    let event = json!({
+        "action": "document.shared", "occurred_at": app.clock.now().to_rfc3339(),
+        "actor": { "type": "user", "id": "u1" },
+        "targets": [{ "type": "document", "id": "d1" }, { "type": "folder", "id": "f1" }],
+    });
+    let r = app
+        .api(&writer, Method::POST, "/audit-events", Some(event))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    app.op(Method::POST, "/audit/checkpoints", None).await;
     let floor_seq = app
         .scalar(&format!(
             "SELECT MAX(last_seq) FROM audit_checkpoints WHERE tenant_id = '{tenant}'"
@@ -80,6 +92,8 @@ async fn retention_is_bounded_audited_and_purges_up_to_a_checkpoint() {
         ))
         .await;
     assert_eq!(oldest, floor_seq + 1);
+    let further = format!("SELECT COUNT(*) FROM audit_targets WHERE chain = '{tenant}'");
+    assert_eq!(app.scalar(&further).await, 0, "purged events' targets stay");
     assert!(app
         .audit_actions(&tenant)
         .await

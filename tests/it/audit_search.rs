@@ -165,39 +165,28 @@ async fn every_filter_finds_its_events_and_only_them() {
         let whole = seqs_of(&app, &token, query).await;
         assert!(whole.len() >= 2, "{query}: {whole:?}");
         assert!(whole.windows(2).all(|w| w[0] > w[1]), "{query}: {whole:?}");
-        let mut paged = Vec::new();
-        let mut cursor = None;
-        loop {
-            let r = app
-                .api(
-                    &token,
-                    Method::GET,
-                    &format!(
-                        "/audit-events?{query}&limit=1{}",
-                        cursor
-                            .as_ref()
-                            .map(|c| format!("&cursor={c}"))
-                            .unwrap_or_default()
-                    ),
-                    None,
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
-            paged.extend(
-                r.body["events"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e["seq"].as_i64().unwrap()),
-            );
-            match r.body["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => break,
-            }
-        }
+        let paged = all_pages(&app, &token, query, 1).await;
         assert_eq!(paged, whole, "{query}");
     }
     assert!(seqs_of(&app, &token, "action=nothing.*").await.is_empty());
+}
+
+/// The sequence numbers a search lists, following its pages of `limit`.
+pub(crate) async fn all_pages(app: &TestApp, token: &str, query: &str, limit: u32) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/audit-events?{query}&limit={limit}{cursor}");
+        let r = app.api(token, Method::GET, &path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
+        let page = r.body["events"].as_array().unwrap();
+        seqs.extend(page.iter().map(|e| e["seq"].as_i64().unwrap()));
+        match r.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return seqs,
+        }
+        assert!(seqs.len() < 10_000, "{query}: the pages do not end");
+    }
 }
 
 /// The sequence numbers of one page of a search.
@@ -243,7 +232,7 @@ async fn bad_filters_are_refused_with_the_field_named() {
 }
 
 /// Downloads an export; returns its content type, disposition and body.
-async fn download(app: &TestApp, token: &str, query: &str) -> (String, String, String) {
+pub(crate) async fn download(app: &TestApp, token: &str, query: &str) -> (String, String, String) {
     let res = app
         .client
         .get(format!("{}/api/v1/audit-events/export?{query}", app.url))

@@ -226,6 +226,8 @@ async fn verify_chain(
     loop {
         let page = store::audit::chain_page(store, &head.chain, after, VERIFY_PAGE).await?;
         let Some(last) = page.last() else { break };
+        let targets = store::audit::targets_between(store, &head.chain, after, last.seq).await?;
+        problems.extend(super::targets::problems(&page, &targets));
         after = last.seq;
         for row in &page {
             events += 1;
@@ -259,6 +261,11 @@ async fn verify_chain(
         }
     }
     let last_seq = expected_seq - 1;
+    // Rows for no event: purged ones, or beyond the newest.
+    let floor_seq = floor.map_or(0, |f| f.seq);
+    let mut strays = store::audit::targets_between(store, &head.chain, i64::MIN, floor_seq).await?;
+    strays.extend(store::audit::targets_between(store, &head.chain, after, i64::MAX).await?);
+    problems.extend(super::targets::problems(&[], &strays));
     if last_seq < head.last_seq {
         problems.push(format!(
             "events {}..{} are missing from the end",
@@ -280,7 +287,6 @@ async fn verify_chain(
         problems,
         warnings,
     };
-    let floor_seq = floor.map_or(0, |f| f.seq);
     checkpoint_problems(
         &run,
         &hashes,

@@ -177,7 +177,40 @@ struct Walk {
     count: u64,
     first_seq: Option<i64>,
     /// The next page, being read while this one is written out.
-    next: Option<tokio::task::JoinHandle<store::StoreResult<Vec<store::audit::AuditRow>>>>,
+    next: Option<tokio::task::JoinHandle<store::StoreResult<Page>>>,
+}
+
+/// A page as read: JSON Lines come written by the database; the other forms as rows.
+enum Page {
+    Lines(store::audit_packed::Lines),
+    Rows(Vec<store::audit::AuditRow>),
+}
+
+impl Page {
+    async fn read(
+        store: &Store,
+        filter: &SearchFilter,
+        format: Format,
+    ) -> store::StoreResult<Self> {
+        Ok(match format {
+            Format::Jsonl => Page::Lines(store::audit_packed::lines(store, filter).await?),
+            Format::Csv | Format::Ocsf => {
+                Page::Rows(store::audit_packed::page(store, filter).await?)
+            }
+        })
+    }
+
+    /// How many events, and the first and last sequence.
+    fn span(&self) -> (usize, Option<i64>, Option<i64>) {
+        match self {
+            Page::Lines(l) => (l.count as usize, l.first_seq, l.last_seq),
+            Page::Rows(rows) => (
+                rows.len(),
+                rows.first().map(|r| r.seq),
+                rows.last().map(|r| r.seq),
+            ),
+        }
+    }
 }
 
 impl Walk {
@@ -185,41 +218,50 @@ impl Walk {
     /// error ends the body early: the client sees a cut-short file, and the JSON Lines form
     /// then has no last line.
     async fn next_chunk(&mut self) -> Result<Bytes, std::io::Error> {
-        let rows = match self.next.take() {
+        let page = match self.next.take() {
             Some(reading) => reading.await.map_err(|e| self.fail(e))?,
-            None => store::audit_packed::page(&self.store, &self.filter).await,
+            None => Page::read(&self.store, &self.filter, self.format).await,
         }
         .map_err(|e| self.fail(e))?;
-        let full_page = rows.len() == self.filter.limit as usize;
-        if let (true, Some(last)) = (full_page, rows.last()) {
-            // Read the next page while this one is formatted: the database and the encoding
-            // then run side by side.
+        let (count, first, last) = page.span();
+        let full_page = count == self.filter.limit as usize;
+        if let (true, Some(last)) = (full_page, last) {
+            // Read the next page while this one is written out: the database and the
+            // encoding then run side by side.
             let mut filter = self.filter.clone();
-            filter.seq_after = Some(last.seq);
-            let store = self.store.clone();
+            filter.seq_after = Some(last);
+            let (store, format) = (self.store.clone(), self.format);
             self.next = Some(tokio::spawn(async move {
-                store::audit_packed::page(&store, &filter).await
+                Page::read(&store, &filter, format).await
             }));
         }
-        let mut out = Vec::with_capacity(rows.len() * 512);
+        let mut out = Vec::new();
         match std::mem::replace(&mut self.header, Header::None) {
             Header::None => {}
             Header::Ready(bytes) => out.extend_from_slice(&bytes),
             Header::Pending(mut header) => {
-                let first = rows.first().map_or(i64::MAX, |r| r.seq);
-                header["checkpoints"] = self.checkpoints_from(first).await?;
+                header["checkpoints"] = self.checkpoints_from(first.unwrap_or(i64::MAX)).await?;
                 write_line(&mut out, &json!({ "export": header }));
             }
         }
-        for row in rows {
-            self.filter.seq_after = Some(row.seq);
-            self.first_seq.get_or_insert(row.seq);
-            self.count += 1;
-            let event = AuditEvent::from(row);
-            match self.format {
-                Format::Jsonl => write_line(&mut out, &event),
-                Format::Ocsf => write_line(&mut out, &ocsf::event(&event)),
-                Format::Csv => csv_row(&mut out, &event),
+        if let Some(first) = first {
+            self.first_seq.get_or_insert(first);
+        }
+        self.count += count as u64;
+        self.filter.seq_after = last.or(self.filter.seq_after);
+        match page {
+            Page::Lines(lines) if out.is_empty() => out = lines.text.into_bytes(),
+            Page::Lines(lines) => out.extend_from_slice(lines.text.as_bytes()),
+            Page::Rows(rows) => {
+                out.reserve(rows.len() * 512);
+                for row in rows {
+                    let event = AuditEvent::from(row);
+                    match self.format {
+                        Format::Jsonl => write_line(&mut out, &event),
+                        Format::Ocsf => write_line(&mut out, &ocsf::event(&event)),
+                        Format::Csv => csv_row(&mut out, &event),
+                    }
+                }
             }
         }
         if !full_page {

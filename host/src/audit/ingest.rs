@@ -6,7 +6,8 @@
 //! makes a retry return the first answer instead of writing twice.
 //!
 //! The stored event keeps the app's words: actor type, id and name; the first target as the
-//! event's target (all of them, with the metadata, in the event's `after`); the context's
+//! event's target (all of them, with the metadata, in the event's `after`, and the others in
+//! the search table of further targets, so each finds the event); the context's
 //! address and user agent. It also records which token wrote it (`after.source`), and an
 //! app may not use an action Gatehouse itself records (`login.succeeded`…).
 
@@ -221,6 +222,9 @@ fn draft(auth: &Authorized<IngestAudit>, token: &str, e: &AppEvent) -> Draft {
             "metadata": e.metadata,
             "version": e.version,
         })),
+        more_targets: super::targets::further(
+            e.targets.iter().map(|t| (t.kind.as_str(), t.id.as_str())),
+        ),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod query;
 pub mod retention;
 pub mod stream;
 mod stream_checks;
+pub mod targets;
 pub mod verify_export;
 
 /// Who did it (made by [`crate::rbac`], which knows the principals).
@@ -206,6 +207,7 @@ pub async fn record(
         target_id: event.target.id,
         before: event.before,
         after: event.after,
+        more_targets: Vec::new(),
     };
     Ok(append(tx, now, ctx, draft).await?.0)
 }
@@ -222,6 +224,9 @@ pub(crate) struct Draft {
     pub target_id: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
+    /// Targets beyond the first, as (type, id): an app's event may name several, and each is
+    /// searchable. They must also be listed in `after.targets`, which is hashed.
+    pub more_targets: Vec<(String, String)>,
 }
 
 /// Appends a drafted event to its chain inside `tx`; returns its id and sequence.
@@ -254,9 +259,22 @@ pub(crate) async fn append_all(
     let n = i64::try_from(events.len()).map_err(|e| Error::Internal(e.into()))?;
     let (first, mut prev_hash) = store::audit::advance_head(tx, &chain, n, &chain::GENESIS).await?;
     let mut rows = Vec::with_capacity(events.len());
+    let mut targets = Vec::new();
     let mut written = Vec::with_capacity(events.len());
     for (seq, (at, ctx, event)) in (first..).zip(events) {
         let id = EventId::generate();
+        targets.extend(
+            event
+                .more_targets
+                .into_iter()
+                .map(|(kind, id)| store::audit::MoreTarget {
+                    chain: chain.clone(),
+                    seq,
+                    kind,
+                    id,
+                    occurred_at: at.as_micros(),
+                }),
+        );
         let mut row = store::audit::AuditRow {
             chain: chain.clone(),
             seq,
@@ -287,5 +305,6 @@ pub(crate) async fn append_all(
         rows.push(row);
     }
     store::audit::append(tx, &rows).await?;
+    store::audit::append_targets(tx, &targets).await?;
     Ok(written)
 }

@@ -121,6 +121,13 @@ fn synthetic(
         user_agent: Some("bench/1.0".into()),
     };
     let user = n % 1000;
+    // One event in ten also names the document's folder: a further target.
+    let doc = format!("doc-{}", n % 100_000);
+    let folder = (n % 10 == 0).then(|| ("folder".to_string(), format!("folder-{}", n % 1000)));
+    let mut targets = vec![json!({ "type": "document", "id": doc })];
+    if let Some((kind, id)) = &folder {
+        targets.push(json!({ "type": kind, "id": id }));
+    }
     let draft = Draft {
         chain: Chain::Tenant(tenant),
         actor_type: "user".into(),
@@ -128,12 +135,15 @@ fn synthetic(
         actor_label: format!("user{user}@bench.example"),
         action: ACTIONS[n % ACTIONS.len()].into(),
         target_type: "document".into(),
-        target_id: format!("doc-{}", n % 100_000),
+        target_id: doc.clone(),
         before: None,
         after: Some(json!({
+            "source": { "kind": "app", "token": "generated" },
+            "targets": targets,
             "note": format!("{} {} {}", WORDS[n % WORDS.len()], WORDS[(n / 7) % WORDS.len()], n % 9973),
             "size": n % 4096,
         })),
+        more_targets: folder.into_iter().collect(),
     };
     Ok((at, ctx, draft))
 }

@@ -33,6 +33,16 @@ pub struct AuditRow {
     pub ip_key: Option<String>,
 }
 
+/// A target of an event beyond its first, as `audit_targets` keeps it for search.
+#[derive(Debug, Clone)]
+pub struct MoreTarget {
+    pub chain: String,
+    pub seq: i64,
+    pub kind: String,
+    pub id: String,
+    pub occurred_at: i64,
+}
+
 /// The newest link of a chain.
 #[derive(Debug, Clone)]
 pub struct ChainHead {
@@ -73,30 +83,18 @@ const ROWS_PER_INSERT: usize = 400;
 pub async fn append(tx: &mut Tx, rows: &[AuditRow]) -> StoreResult<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let Some(last) = chunk.last() else { continue };
-        // Positional `?` on SQLite: finding a numbered parameter by its name is a linear
-        // search in SQLite, which made binding thousands of them quadratic.
         let backend = tx.backend();
-        let placeholder = |n: usize| match backend {
-            Backend::Sqlite => "?".to_string(),
-            Backend::Postgres => format!("${n}"),
-        };
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p: Vec<String> = (1..=19).map(|c| placeholder(i * 19 + c)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
         let insert = format!(
             "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
-            values.join(", ")
+            values(backend, chunk.len(), 19)
         );
         let head = chunk.len() * 19 + 1;
         let move_head = format!(
             "UPDATE audit_heads SET last_hash = {} WHERE tenant_id = {}",
-            placeholder(head),
-            placeholder(head + 1)
+            placeholder(backend, head),
+            placeholder(backend, head + 1)
         );
-        let sql = match tx.backend() {
+        let sql = match backend {
             Backend::Sqlite => format!("{insert}; {move_head}"),
             Backend::Postgres => format!("WITH appended AS ({insert}) {move_head}"),
         };
@@ -128,6 +126,51 @@ pub async fn append(tx: &mut Tx, rows: &[AuditRow]) -> StoreResult<()> {
             .bind(&last.chain)
             .execute(tx.conn())
             .await?;
+    }
+    Ok(())
+}
+
+/// `(…), (…)`: placeholders for `rows` rows of `columns` values. Positional `?` on SQLite:
+/// finding a numbered parameter by its name is a linear search in SQLite, which made binding
+/// thousands of them quadratic.
+fn values(backend: Backend, rows: usize, columns: usize) -> String {
+    let rows: Vec<String> = (0..rows)
+        .map(|i| {
+            let p: Vec<String> = (1..=columns)
+                .map(|c| placeholder(backend, i * columns + c))
+                .collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    rows.join(", ")
+}
+
+/// The `n`th bound parameter.
+fn placeholder(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => "?".to_string(),
+        Backend::Postgres => format!("${n}"),
+    }
+}
+
+/// Records the further targets of events just appended (a target named twice is kept once).
+pub async fn append_targets(tx: &mut Tx, targets: &[MoreTarget]) -> StoreResult<()> {
+    for chunk in targets.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO audit_targets (chain, event_seq, item_type, item_id, at) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            values(tx.backend(), chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for t in chunk {
+            query = query
+                .bind(&t.chain)
+                .bind(t.seq)
+                .bind(&t.kind)
+                .bind(&t.id)
+                .bind(t.occurred_at);
+        }
+        query.execute(tx.conn()).await?;
     }
     Ok(())
 }
@@ -178,6 +221,35 @@ pub async fn chain_page(
         .fetch_all(store.reader())
         .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The further targets of the chain's events with `low < seq <= high`, by sequence.
+pub async fn targets_between(
+    store: &Store,
+    chain: &str,
+    low: i64,
+    high: i64,
+) -> StoreResult<Vec<MoreTarget>> {
+    let rows = sqlx::query(
+        "SELECT chain, event_seq, item_type, item_id, at FROM audit_targets \
+         WHERE chain = $1 AND event_seq > $2 AND event_seq <= $3 ORDER BY event_seq",
+    )
+    .bind(chain)
+    .bind(low)
+    .bind(high)
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MoreTarget {
+                chain: r.try_get("chain")?,
+                seq: r.try_get("event_seq")?,
+                kind: r.try_get("item_type")?,
+                id: r.try_get("item_id")?,
+                occurred_at: r.try_get("at")?,
+            })
+        })
+        .collect()
 }
 
 pub async fn heads(store: &Store) -> StoreResult<Vec<ChainHead>> {

@@ -129,8 +129,17 @@ pub async fn oldest_seq(store: &Store, chain: &str) -> StoreResult<Option<i64>> 
     .await?)
 }
 
-/// Deletes the chain's events with `low < seq <= high`; returns how many.
+/// Deletes the chain's events with `low < seq <= high`, and their further targets; returns
+/// how many events.
 pub async fn delete_range(tx: &mut Tx, chain: &str, low: i64, high: i64) -> StoreResult<u64> {
+    sqlx::query(
+        "DELETE FROM audit_targets WHERE chain = $1 AND event_seq > $2 AND event_seq <= $3",
+    )
+    .bind(chain)
+    .bind(low)
+    .bind(high)
+    .execute(tx.conn())
+    .await?;
     let done =
         sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1 AND seq > $2 AND seq <= $3")
             .bind(chain)

@@ -134,6 +134,9 @@ enum Order {
     /// drives the walk and stops at the page, where a time order would have to read every
     /// match first. Only back-dated app events sort differently from time order.
     Recorded,
+    /// Newest first, for a target: the walk down the events' target index merged with the
+    /// walk down the further targets' (an app's event may name several).
+    TimeByTarget,
     /// Sequence ascending from `seq_after` (an export).
     Sequence,
 }
@@ -147,6 +150,8 @@ fn order_of(f: &SearchFilter) -> Order {
         Order::Recorded
     } else if f.actions.len() > 1 {
         Order::TimeByAction
+    } else if f.target_type.is_some() || f.target_id.is_some() {
+        Order::TimeByTarget
     } else {
         Order::Time
     }
@@ -178,10 +183,15 @@ impl Clause {
     }
 
     fn text_eq(&mut self, col: &str, value: &Option<String>) {
-        if let Some(v) = value {
-            let placeholder = self.bind(Param::Text(v.clone()));
-            self.conds.push(format!("{col} = {placeholder}"));
+        if let Some(cond) = self.eq(col, value) {
+            self.conds.push(cond);
         }
+    }
+
+    /// `col = value` with the value bound, if there is a value (not added to the clause).
+    fn eq(&mut self, col: &str, value: &Option<String>) -> Option<String> {
+        let placeholder = self.bind(Param::Text(value.clone()?));
+        Some(format!("{col} = {placeholder}"))
     }
 }
 
@@ -192,6 +202,9 @@ pub(super) fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>)
     common_conditions(&mut w, f);
     if order != Order::TimeByAction {
         action_conditions(&mut w, f);
+    }
+    if order != Order::TimeByTarget {
+        any_target_condition(&mut w, f);
     }
     if !(order == Order::Recorded && backend == Backend::Sqlite) {
         text_condition(&mut w, f, backend);
@@ -235,6 +248,7 @@ pub(super) fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>)
                 branches.join(" UNION ALL ")
             )
         }
+        Order::TimeByTarget => by_target(&mut w, f, backend, &limit),
         Order::Recorded => recorded(&mut w, f, backend, &limit),
     };
     (sql, w.params)
@@ -243,15 +257,67 @@ pub(super) fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>)
 /// Strictly older than the cursor, in time order. The first term is a plain range, so the
 /// index walk starts at the cursor.
 fn time_cursor(w: &mut Clause, f: &SearchFilter) {
+    time_cursor_on(w, f, ["occurred_at", "tenant_id", "seq"]);
+}
+
+/// [`time_cursor`] on the given time, chain and sequence columns.
+fn time_cursor_on(w: &mut Clause, f: &SearchFilter, [at, chain, seq]: [&str; 3]) {
     if let Some(p) = &f.after {
         let t = w.bind(Param::Int(p.occurred_at));
         let c = w.bind(Param::Text(p.chain.clone()));
         let s = w.bind(Param::Int(p.seq));
         w.conds.push(format!(
-            "occurred_at <= {t} AND (occurred_at < {t} OR tenant_id < {c} \
-             OR (tenant_id = {c} AND seq < {s}))"
+            "{at} <= {t} AND ({at} < {t} OR {chain} < {c} OR ({chain} = {c} AND {seq} < {s}))"
         ));
     }
+}
+
+/// A search for a target, newest first: the events whose own target it is (their index
+/// walk) merged with those naming it further down their list (a walk of `audit_targets`,
+/// joined to the event), each walk stopping at the page. An event found by the first walk
+/// is left out of the second.
+fn by_target(w: &mut Clause, f: &SearchFilter, backend: Backend, limit: &str) -> String {
+    let others = w.conds.clone();
+    let own = [
+        w.eq("target_type", &f.target_type),
+        w.eq("target_id", &f.target_id),
+    ];
+    let own = own.into_iter().flatten().collect::<Vec<_>>().join(" AND ");
+    time_cursor(w, f);
+    let first = format!(
+        "SELECT * FROM (SELECT {COLUMNS} FROM audit_events WHERE {} AND {own} \
+         ORDER BY {TIME_ORDER} LIMIT {limit}) AS own",
+        w.conds.join(" AND ")
+    );
+
+    w.conds = others;
+    for col in [
+        w.eq("chain", &f.chain),
+        w.eq("item_type", &f.target_type),
+        w.eq("item_id", &f.target_id),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        w.conds.push(col);
+    }
+    w.conds.push(format!("NOT ({own})"));
+    time_cursor_on(w, f, ["at", "chain", "event_seq"]);
+    let join = match backend {
+        // The further targets' index drives the walk.
+        Backend::Sqlite => "CROSS JOIN",
+        Backend::Postgres => "JOIN",
+    };
+    let second = format!(
+        "SELECT * FROM (SELECT {COLUMNS} FROM audit_targets {join} audit_events \
+         ON tenant_id = chain AND seq = event_seq {} \
+         ORDER BY at DESC, chain DESC, event_seq DESC LIMIT {limit}) AS more",
+        w.filter()
+    );
+    format!(
+        "SELECT {COLUMNS} FROM ({first} UNION ALL {second}) AS merged \
+         ORDER BY {TIME_ORDER} LIMIT {limit}"
+    )
 }
 
 /// A free-text search in one chain, newest recorded first. On SQLite the FTS5 index is the
@@ -302,18 +368,17 @@ fn conditions(f: &SearchFilter, backend: Backend) -> Clause {
     let mut w = Clause::default();
     common_conditions(&mut w, f);
     action_conditions(&mut w, f);
+    any_target_condition(&mut w, f);
     text_condition(&mut w, f, backend);
     w
 }
 
-/// Every filter but the actions and the words.
+/// Every filter but the target, the actions and the words.
 fn common_conditions(w: &mut Clause, f: &SearchFilter) {
     w.text_eq("tenant_id", &f.chain);
     w.text_eq("actor_id", &f.actor_id);
     w.text_eq("actor_label", &f.actor_label);
     w.text_eq("actor_type", &f.actor_type);
-    w.text_eq("target_type", &f.target_type);
-    w.text_eq("target_id", &f.target_id);
     w.text_eq("outcome", &f.outcome);
     w.text_eq("request_id", &f.request_id);
     if let Some((low, high)) = &f.ip_range {
@@ -332,6 +397,29 @@ fn common_conditions(w: &mut Clause, f: &SearchFilter) {
         let to = w.bind(Param::Int(to));
         w.conds.push(format!("occurred_at < {to}"));
     }
+}
+
+/// The target: the event's own (first) or one of its further targets.
+fn any_target_condition(w: &mut Clause, f: &SearchFilter) {
+    let own = [
+        w.eq("target_type", &f.target_type),
+        w.eq("target_id", &f.target_id),
+    ];
+    let own = own.into_iter().flatten().collect::<Vec<_>>();
+    if own.is_empty() {
+        return;
+    }
+    let more = [
+        w.eq("item_type", &f.target_type),
+        w.eq("item_id", &f.target_id),
+    ];
+    let more = more.into_iter().flatten().collect::<Vec<_>>();
+    w.conds.push(format!(
+        "({} OR EXISTS (SELECT 1 FROM audit_targets WHERE chain = tenant_id \
+         AND event_seq = seq AND {}))",
+        own.join(" AND "),
+        more.join(" AND ")
+    ));
 }
 
 /// The action list (any of them) or range.
