@@ -73,6 +73,10 @@ fn cases(days_ago: impl Fn(u64) -> String + 'static) -> Vec<Case> {
             Box::new(|i| format!("target_type=document&target_id=doc-{}", i * 101 % 100_000)),
         ),
         (
+            "target, a further one of an event's",
+            Box::new(|i| format!("target_type=folder&target_id=folder-{}", i * 7 % 1000)),
+        ),
+        (
             "ip, exact",
             Box::new(|i| format!("ip=10.{}.0.{}", i % 200, i % 200)),
         ),
