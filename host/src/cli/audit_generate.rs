@@ -1,7 +1,8 @@
 //! `gatehouse audit generate`: fills a tenant's chain with synthetic events for benchmarks
 //! and trials (never on a tenant whose trail matters: the events are made up, though hashed
 //! and chained like real ones). Events are spread evenly over the past `days` days, oldest
-//! first, with varied actors, actions, targets, addresses, request ids and outcomes, in
+//! first, with varied actors, actions, targets (one event in ten names a second, a folder,
+//! as an app's event may), addresses, request ids and outcomes, in
 //! transactions of [`BATCH`]; a checkpoint is signed, dated with the event time, every
 //! `checkpoint_every` events, as hourly housekeeping would have.
 

@@ -94,65 +94,64 @@ pub async fn page(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>>
 pub async fn lines(store: &Store, f: &SearchFilter) -> StoreResult<Lines> {
     let backend = store.backend();
     let (inner, params) = render(f, backend);
-    let (line, concat) = match backend {
-        Backend::Sqlite => (
-            SQLITE_LINE,
-            "group_concat(line || char(10), '' ORDER BY seq)",
-        ),
-        Backend::Postgres => (POSTGRES_LINE, "string_agg(line || E'\\n', '' ORDER BY seq)"),
+    let (pieces, concat) = match backend {
+        Backend::Sqlite => (SQLITE_PIECES, "group_concat(line, char(10) ORDER BY seq)"),
+        Backend::Postgres => (POSTGRES_PIECES, "string_agg(line, E'\\n' ORDER BY seq)"),
     };
     let sql = format!(
         "SELECT {concat} AS text, COUNT(*) AS n, MIN(seq) AS first_seq, MAX(seq) AS last_seq \
-         FROM (SELECT seq, {line} AS line FROM ({inner}) AS p) AS l"
+         FROM (SELECT seq, format({LINE}, {pieces}) AS line FROM ({inner}) AS p) AS l"
     );
     let row = bind_params(sqlx::query(&sql), params)
         .persistent(backend == Backend::Sqlite)
         .fetch_one(store.reader())
         .await?;
     let count: i64 = sqlx::Row::try_get(&row, "n")?;
+    let mut text = sqlx::Row::try_get::<Option<String>, _>(&row, "text")?.unwrap_or_default();
+    if !text.is_empty() {
+        text.push('\n');
+    }
     Ok(Lines {
-        text: sqlx::Row::try_get::<Option<String>, _>(&row, "text")?.unwrap_or_default(),
+        text,
         count: u32::try_from(count).map_err(|_| StoreError::Corrupt("a page's size".into()))?,
         first_seq: sqlx::Row::try_get(&row, "first_seq")?,
         last_seq: sqlx::Row::try_get(&row, "last_seq")?,
     })
 }
 
-/// An event's JSON line on SQLite: `json_quote` escapes as `serde_json` does, and the time
-/// is RFC 3339 with the microseconds' trailing zeros cut, as the `time` crate writes it.
-const SQLITE_LINE: &str = "'{\"id\":' || json_quote(id) \
-    || ',\"tenant_id\":' || json_quote(tenant_id) || ',\"seq\":' || seq \
-    || ',\"occurred_at\":\"' || strftime('%Y-%m-%dT%H:%M:%S', occurred_at / 1000000, 'unixepoch') \
-    || CASE WHEN occurred_at % 1000000 = 0 THEN '' \
-       ELSE '.' || rtrim(printf('%06d', occurred_at % 1000000), '0') END || 'Z\"' \
-    || ',\"actor\":{\"type\":' || json_quote(actor_type) || ',\"id\":' || json_quote(actor_id) \
-    || ',\"label\":' || json_quote(actor_label) || '},\"action\":' || json_quote(action) \
-    || ',\"target\":{\"type\":' || json_quote(target_type) || ',\"id\":' || json_quote(target_id) \
-    || '},\"before\":' || coalesce(before_json, 'null') \
-    || ',\"after\":' || coalesce(after_json, 'null') \
-    || ',\"ip\":' || json_quote(ip) || ',\"user_agent\":' || json_quote(user_agent) \
-    || ',\"request_id\":' || json_quote(request_id) || ',\"outcome\":' || json_quote(outcome) \
-    || ',\"prev_hash\":\"' || lower(hex(prev_hash)) || '\",\"hash\":\"' || lower(hex(hash)) || '\"}'";
+/// The line's shape: one `format` call fills it (a chain of `||` would copy the growing
+/// line once per piece). The pieces are, in order: id, chain, seq, time to the second, the
+/// fraction of a second, actor type, id and label, action, target type and id, before,
+/// after, IP, user agent, request id, outcome, previous hash and hash.
+const LINE: &str = "'{\"id\":%s,\"tenant_id\":%s,\"seq\":%s,\"occurred_at\":\"%s%sZ\",\
+    \"actor\":{\"type\":%s,\"id\":%s,\"label\":%s},\"action\":%s,\
+    \"target\":{\"type\":%s,\"id\":%s},\"before\":%s,\"after\":%s,\
+    \"ip\":%s,\"user_agent\":%s,\"request_id\":%s,\"outcome\":%s,\
+    \"prev_hash\":\"%s\",\"hash\":\"%s\"}'";
 
-/// The same line on PostgreSQL (`to_json` escapes as `serde_json` does).
-const POSTGRES_LINE: &str = "'{\"id\":' || to_json(id)::text \
-    || ',\"tenant_id\":' || to_json(tenant_id)::text || ',\"seq\":' || seq \
-    || ',\"occurred_at\":\"' \
-    || to_char(to_timestamp(occurred_at / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') \
-    || CASE WHEN occurred_at % 1000000 = 0 THEN '' \
-       ELSE '.' || rtrim(lpad((occurred_at % 1000000)::text, 6, '0'), '0') END || 'Z\"' \
-    || ',\"actor\":{\"type\":' || to_json(actor_type)::text \
-    || ',\"id\":' || to_json(actor_id)::text || ',\"label\":' || to_json(actor_label)::text \
-    || '},\"action\":' || to_json(action)::text \
-    || ',\"target\":{\"type\":' || to_json(target_type)::text \
-    || ',\"id\":' || to_json(target_id)::text \
-    || '},\"before\":' || coalesce(before_json, 'null') \
-    || ',\"after\":' || coalesce(after_json, 'null') \
-    || ',\"ip\":' || coalesce(to_json(ip)::text, 'null') \
-    || ',\"user_agent\":' || coalesce(to_json(user_agent)::text, 'null') \
-    || ',\"request_id\":' || coalesce(to_json(request_id)::text, 'null') \
-    || ',\"outcome\":' || to_json(outcome)::text \
-    || ',\"prev_hash\":\"' || encode(prev_hash, 'hex') || '\",\"hash\":\"' || encode(hash, 'hex') || '\"}'";
+/// The pieces on SQLite: `json_quote` escapes as `serde_json` does, and the time is
+/// RFC 3339 with the microseconds' trailing zeros cut, as the `time` crate writes it.
+const SQLITE_PIECES: &str = "json_quote(id), json_quote(tenant_id), seq, \
+    strftime('%Y-%m-%dT%H:%M:%S', occurred_at / 1000000, 'unixepoch'), \
+    CASE WHEN occurred_at % 1000000 = 0 THEN '' \
+         ELSE '.' || rtrim(printf('%06d', occurred_at % 1000000), '0') END, \
+    json_quote(actor_type), json_quote(actor_id), json_quote(actor_label), json_quote(action), \
+    json_quote(target_type), json_quote(target_id), \
+    coalesce(before_json, 'null'), coalesce(after_json, 'null'), \
+    json_quote(ip), json_quote(user_agent), json_quote(request_id), json_quote(outcome), \
+    lower(hex(prev_hash)), lower(hex(hash))";
+
+/// The same on PostgreSQL (`to_json` escapes as `serde_json` does).
+const POSTGRES_PIECES: &str = "to_json(id), to_json(tenant_id), seq, \
+    to_char(to_timestamp(occurred_at / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'), \
+    CASE WHEN occurred_at % 1000000 = 0 THEN '' \
+         ELSE '.' || rtrim(lpad((occurred_at % 1000000)::text, 6, '0'), '0') END, \
+    to_json(actor_type), to_json(actor_id), to_json(actor_label), to_json(action), \
+    to_json(target_type), to_json(target_id), \
+    coalesce(before_json, 'null'), coalesce(after_json, 'null'), \
+    coalesce(to_json(ip)::text, 'null'), coalesce(to_json(user_agent)::text, 'null'), \
+    coalesce(to_json(request_id)::text, 'null'), to_json(outcome), \
+    encode(prev_hash, 'hex'), encode(hash, 'hex')";
 
 fn unpack(p: Packed) -> StoreResult<AuditRow> {
     let bytes = |hex_text: &str| {
