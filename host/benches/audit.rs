@@ -187,7 +187,8 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
         percentile(&times, 0.95)
     );
 
-    export(backend, &server, &http, &token).await;
+    export(backend, &server, &http, &token, "jsonl").await;
+    export(backend, &server, &http, &token, "csv").await;
     ingest(backend, &server, &http, &token).await;
 
     // Retention: keep 355 days, so the purge removes the oldest 10 days up to the checkpoint
@@ -205,8 +206,15 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
     println!("{backend}: retention purge: {}", said.trim());
 }
 
-/// The whole chain as JSON Lines, counted as it arrives, with the server's memory sampled.
-async fn export(backend: &str, server: &common::Server, http: &reqwest::Client, token: &str) {
+/// The whole chain as JSON Lines (written by the database) or CSV (formatted by Gatehouse),
+/// counted as it arrives, with the server's memory sampled.
+async fn export(
+    backend: &str,
+    server: &common::Server,
+    http: &reqwest::Client,
+    token: &str,
+    format: &str,
+) {
     let before = server.memory_kib();
     let peak = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -226,7 +234,7 @@ async fn export(backend: &str, server: &common::Server, http: &reqwest::Client, 
     let started = Instant::now();
     let response = http
         .get(format!(
-            "{}/api/v1/audit-events/export?format=jsonl",
+            "{}/api/v1/audit-events/export?format={format}",
             server.base
         ))
         .bearer_auth(token)
@@ -245,10 +253,10 @@ async fn export(backend: &str, server: &common::Server, http: &reqwest::Client, 
     let secs = started.elapsed().as_secs_f64();
     sampling.store(false, Ordering::Relaxed);
     pid_memory.await.unwrap();
-    // The header and end lines are not events.
-    let rows = lines.saturating_sub(2);
+    // The header and end lines (CSV: the header) are not events.
+    let rows = lines.saturating_sub(if format == "jsonl" { 2 } else { 1 });
     println!(
-        "{backend}: export (JSON Lines, whole chain): {rows} rows, {:.0} MB in {secs:.1} s = {:.0} rows/s; \
+        "{backend}: export ({format}, whole chain): {rows} rows, {:.0} MB in {secs:.1} s = {:.0} rows/s; \
          server RSS before {} MiB, peak while streaming {} MiB",
         bytes as f64 / 1e6,
         rows as f64 / secs,

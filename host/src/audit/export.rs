@@ -9,6 +9,8 @@
 //! first so the checker needs no memory per event. CSV and OCSF carry each event's hash
 //! links too; their checkpoints are at `GET /api/v1/audit-checkpoints`.
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::json;
@@ -23,9 +25,12 @@ use crate::store::audit_search::SearchFilter;
 use crate::store::{self, Store};
 use crate::types::text_enum;
 
-/// Rows read per round trip: large enough to amortise the query, small enough that a page
-/// is a few hundred kilobytes whatever the export's size.
-const PAGE: u32 = 1000;
+/// Sequences a page spans (so at most as many events): large enough to amortise the query,
+/// small enough that a page is a few hundred kilobytes whatever the export's size.
+const PAGE: i64 = 1000;
+/// Pages read at once, each on its own connection, while the oldest is written out: the
+/// database's work on a page (on SQLite, the JSON lines) then runs on several cores.
+const READ_AHEAD: usize = 2;
 
 text_enum! {
     /// What an export is written as.
@@ -95,7 +100,7 @@ pub async fn start(
     let tenant = auth.tenant();
     let mut filter = filters.to_store(Some(tenant.to_string()))?;
     filter.seq_after = Some(0);
-    filter.limit = PAGE;
+    filter.limit = PAGE as u32;
     let now = state.clock.now();
     let filters_json = serde_json::to_value(&filters).map_err(|e| Error::Internal(e.into()))?;
     let mut tx = state.store.begin().await?;
@@ -123,15 +128,20 @@ pub async fn start(
         Format::Csv => Header::Ready(Bytes::from(format!("{}\r\n", CSV_COLUMNS.join(",")))),
         Format::Ocsf => Header::None,
     };
+    // The export runs up to the newest event when it starts (this export's own event), in
+    // pages by sequence range: a page's bounds are known before the one before it is read.
+    let end = store::audit::last_seq(&state.store, &tenant.to_string()).await?;
     let walk = Walk {
         store: state.store.clone(),
         filter,
         format,
         header,
+        end,
+        next_low: 0,
+        reading: VecDeque::new(),
         done: false,
         count: 0,
         first_seq: None,
-        next: None,
     };
     let events = stream::unfold(walk, |mut walk| async move {
         if walk.done {
@@ -169,15 +179,20 @@ enum Header {
 /// The walk down a chain that produces an export's body.
 struct Walk {
     store: Store,
+    /// The filters; `seq_after` is where the events written so far end.
     filter: SearchFilter,
     format: Format,
     /// Not yet written.
     header: Header,
+    /// The last sequence the export covers.
+    end: i64,
+    /// Where the next page to be read starts (after this sequence).
+    next_low: i64,
+    /// The pages being read, oldest first.
+    reading: VecDeque<tokio::task::JoinHandle<store::StoreResult<Page>>>,
     done: bool,
     count: u64,
     first_seq: Option<i64>,
-    /// The next page, being read while this one is written out.
-    next: Option<tokio::task::JoinHandle<store::StoreResult<Page>>>,
 }
 
 /// A page as read: JSON Lines come written by the database; the other forms as rows.
@@ -214,57 +229,69 @@ impl Page {
 }
 
 impl Walk {
+    /// Starts reading pages until [`READ_AHEAD`] are under way or the range is covered.
+    fn read_ahead(&mut self) {
+        while self.reading.len() < READ_AHEAD && self.next_low < self.end {
+            let mut filter = self.filter.clone();
+            filter.seq_after = Some(self.next_low);
+            filter.seq_until = Some(self.next_low.saturating_add(PAGE).min(self.end));
+            self.next_low = filter.seq_until.unwrap_or(self.end);
+            let (store, format) = (self.store.clone(), self.format);
+            self.reading.push_back(tokio::spawn(async move {
+                Page::read(&store, &filter, format).await
+            }));
+        }
+    }
+
     /// The next page of lines (the first with the header; the last with the trailer). An
     /// error ends the body early: the client sees a cut-short file, and the JSON Lines form
     /// then has no last line.
     async fn next_chunk(&mut self) -> Result<Bytes, std::io::Error> {
-        let page = match self.next.take() {
-            Some(reading) => reading.await.map_err(|e| self.fail(e))?,
-            None => Page::read(&self.store, &self.filter, self.format).await,
-        }
-        .map_err(|e| self.fail(e))?;
-        let (count, first, last) = page.span();
-        let full_page = count == self.filter.limit as usize;
-        if let (true, Some(last)) = (full_page, last) {
-            // Read the next page while this one is written out: the database and the
-            // encoding then run side by side.
-            let mut filter = self.filter.clone();
-            filter.seq_after = Some(last);
-            let (store, format) = (self.store.clone(), self.format);
-            self.next = Some(tokio::spawn(async move {
-                Page::read(&store, &filter, format).await
-            }));
-        }
+        self.read_ahead();
+        let page = match self.reading.pop_front() {
+            Some(reading) => Some(
+                reading
+                    .await
+                    .map_err(|e| self.fail(e))?
+                    .map_err(|e| self.fail(e))?,
+            ),
+            None => None,
+        };
+        self.read_ahead();
         let mut out = Vec::new();
         match std::mem::replace(&mut self.header, Header::None) {
             Header::None => {}
             Header::Ready(bytes) => out.extend_from_slice(&bytes),
             Header::Pending(mut header) => {
-                header["checkpoints"] = self.checkpoints_from(first.unwrap_or(i64::MAX)).await?;
+                let first = self.first_match().await?;
+                header["checkpoints"] = self.checkpoints_from(first).await?;
                 write_line(&mut out, &json!({ "export": header }));
             }
         }
-        if let Some(first) = first {
-            self.first_seq.get_or_insert(first);
-        }
-        self.count += count as u64;
-        self.filter.seq_after = last.or(self.filter.seq_after);
-        match page {
-            Page::Lines(lines) if out.is_empty() => out = lines.text.into_bytes(),
-            Page::Lines(lines) => out.extend_from_slice(lines.text.as_bytes()),
-            Page::Rows(rows) => {
-                out.reserve(rows.len() * 512);
-                for row in rows {
-                    let event = AuditEvent::from(row);
-                    match self.format {
-                        Format::Jsonl => write_line(&mut out, &event),
-                        Format::Ocsf => write_line(&mut out, &ocsf::event(&event)),
-                        Format::Csv => csv_row(&mut out, &event),
+        if let Some(page) = page {
+            let (count, first, last) = page.span();
+            if let Some(first) = first {
+                self.first_seq.get_or_insert(first);
+            }
+            self.count += count as u64;
+            self.filter.seq_after = last.or(self.filter.seq_after);
+            match page {
+                Page::Lines(lines) if out.is_empty() => out = lines.text.into_bytes(),
+                Page::Lines(lines) => out.extend_from_slice(lines.text.as_bytes()),
+                Page::Rows(rows) => {
+                    out.reserve(rows.len() * 512);
+                    for row in rows {
+                        let event = AuditEvent::from(row);
+                        match self.format {
+                            Format::Jsonl => write_line(&mut out, &event),
+                            Format::Ocsf => write_line(&mut out, &ocsf::event(&event)),
+                            Format::Csv => csv_row(&mut out, &event),
+                        }
                     }
                 }
             }
         }
-        if !full_page {
+        if self.reading.is_empty() {
             self.done = true;
             if self.format == Format::Jsonl {
                 let end = json!({ "export_end": {
@@ -275,6 +302,17 @@ impl Walk {
             }
         }
         Ok(Bytes::from(out))
+    }
+
+    /// The sequence of the first event the export will hold (`i64::MAX` for none).
+    async fn first_match(&mut self) -> Result<i64, std::io::Error> {
+        let mut filter = self.filter.clone();
+        filter.seq_until = Some(self.end);
+        filter.limit = 1;
+        let first = store::audit_search::search(&self.store, &filter)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(first.first().map_or(i64::MAX, |r| r.seq))
     }
 
     /// The chain's checkpoints from the last one before event `first` (so the run links up

@@ -184,6 +184,7 @@ impl Filters {
             words: parse_words(text("q", &self.q)?.as_deref().unwrap_or(""))?,
             after: None,
             seq_after: None,
+            seq_until: None,
             limit: 0,
         })
     }

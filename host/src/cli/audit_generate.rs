@@ -124,7 +124,8 @@ fn synthetic(
     let user = n % 1000;
     // One event in ten also names the document's folder: a further target.
     let doc = format!("doc-{}", n % 100_000);
-    let folder = (n % 10 == 0).then(|| ("folder".to_string(), format!("folder-{}", n % 1000)));
+    let folder =
+        (n % 10 == 0).then(|| ("folder".to_string(), format!("folder-{}", (n / 10) % 1000)));
     let mut targets = vec![json!({ "type": "document", "id": doc })];
     if let Some((kind, id)) = &folder {
         targets.push(json!({ "type": kind, "id": id }));

@@ -268,6 +268,15 @@ pub async fn heads(store: &Store) -> StoreResult<Vec<ChainHead>> {
         .collect()
 }
 
+/// The sequence of the chain's newest event (0 for an empty or unknown chain).
+pub async fn last_seq(store: &Store, chain: &str) -> StoreResult<i64> {
+    let row = sqlx::query("SELECT MAX(last_seq) AS last_seq FROM audit_heads WHERE tenant_id = $1")
+        .bind(chain)
+        .fetch_one(store.reader())
+        .await?;
+    Ok(row.try_get::<Option<i64>, _>("last_seq")?.unwrap_or(0))
+}
+
 /// Chains that have events but no head row (a head deleted by hand).
 pub async fn chains_without_head(store: &Store) -> StoreResult<Vec<String>> {
     Ok(sqlx::query_scalar(

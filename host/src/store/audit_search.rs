@@ -49,6 +49,8 @@ pub struct SearchFilter {
     /// Sequence order instead of newest first, from after this sequence (an export walks a
     /// chain so: each event follows the one it links to). Needs `chain`.
     pub seq_after: Option<i64>,
+    /// With `seq_after`: up to this sequence, included.
+    pub seq_until: Option<i64>,
     pub limit: u32,
 }
 
@@ -214,6 +216,10 @@ pub(super) fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>)
         Order::Sequence => {
             let after = w.bind(Param::Int(f.seq_after.unwrap_or(0)));
             w.conds.push(format!("seq > {after}"));
+            if let Some(until) = f.seq_until {
+                let until = w.bind(Param::Int(until));
+                w.conds.push(format!("seq <= {until}"));
+            }
             format!(
                 "SELECT {COLUMNS} FROM audit_events {} ORDER BY seq LIMIT {limit}",
                 w.filter()
