@@ -128,16 +128,19 @@ pub async fn start(
         Format::Csv => Header::Ready(Bytes::from(format!("{}\r\n", CSV_COLUMNS.join(",")))),
         Format::Ocsf => Header::None,
     };
-    // The export runs up to the newest event when it starts (this export's own event), in
-    // pages by sequence range: a page's bounds are known before the one before it is read.
-    let end = store::audit::last_seq(&state.store, &tenant.to_string()).await?;
+    // The export runs from the oldest event kept up to the newest when it starts (this
+    // export's own event), in pages by sequence range: a page's bounds are known before the
+    // one before it is read.
+    let chain = tenant.to_string();
+    let end = store::audit::last_seq(&state.store, &chain).await?;
+    let oldest = store::audit_retention::oldest_seq(&state.store, &chain).await?;
     let walk = Walk {
         store: state.store.clone(),
         filter,
         format,
         header,
         end,
-        next_low: 0,
+        next_low: oldest.map_or(end, |seq| seq - 1),
         reading: VecDeque::new(),
         done: false,
         count: 0,

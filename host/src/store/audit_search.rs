@@ -225,6 +225,17 @@ pub(super) fn render(f: &SearchFilter, backend: Backend) -> (String, Vec<Param>)
                 w.filter()
             )
         }
+        Order::Time if f.ip_range.is_some() => {
+            // A CIDR block is a key range, so its matches are read whole and sorted. Only
+            // their keys are sorted, from the index; the page's rows are fetched after.
+            time_cursor(&mut w, f);
+            format!(
+                "SELECT {COLUMNS} FROM audit_events WHERE (tenant_id, seq) IN \
+                 (SELECT tenant_id, seq FROM audit_events {} ORDER BY {TIME_ORDER} \
+                 LIMIT {limit}) ORDER BY {TIME_ORDER} LIMIT {limit}",
+                w.filter()
+            )
+        }
         Order::Time => {
             time_cursor(&mut w, f);
             format!(
@@ -594,5 +605,47 @@ mod tests {
         assert!(sql.contains("tenant_id = $1 AND action = $4"), "{sql}");
         assert!(!sql.contains(" IN ("), "{sql}");
         assert_eq!(texts(&params), vec!["t1", "a.b", "a.c"]);
+    }
+
+    #[test]
+    fn a_target_merges_the_events_own_with_their_further_targets() {
+        let f = SearchFilter {
+            chain: Some("t1".into()),
+            target_id: Some("f1".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let (sql, _) = render(&f, Backend::Sqlite);
+        assert_eq!(sql.matches("UNION ALL").count(), 1, "{sql}");
+        assert!(
+            sql.contains("FROM audit_targets CROSS JOIN audit_events"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("item_id = $5 AND NOT (target_id = $3)"),
+            "{sql}"
+        );
+        // In another order, a condition on each event.
+        let (sql, _) = render(&words(f), Backend::Postgres);
+        assert!(!sql.contains("UNION ALL"), "{sql}");
+        assert!(
+            sql.contains("(target_id = $2 OR EXISTS (SELECT 1 FROM audit_targets"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn a_cidr_block_sorts_only_keys_then_reads_the_page() {
+        let f = SearchFilter {
+            chain: Some("t1".into()),
+            ip_range: Some(("a".into(), "b".into())),
+            limit: 10,
+            ..Default::default()
+        };
+        let (sql, _) = render(&f, Backend::Postgres);
+        assert!(
+            sql.contains("WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM audit_events"),
+            "{sql}"
+        );
     }
 }

@@ -309,12 +309,13 @@ impl Store {
 
     /// Refreshes the query planner's statistics after a bulk load (SQLite's `PRAGMA
     /// optimize` over every table, sampling at most 1000 rows per index; PostgreSQL's
-    /// `ANALYZE`, which autovacuum would run only later). Without them neither database can
-    /// tell a selective index or a rare word from a poor one.
+    /// `VACUUM (ANALYZE)`, which autovacuum would run only later). Without them neither
+    /// database can tell a selective index or a rare word from a poor one, and PostgreSQL's
+    /// index-only scans (a CIDR search's sort) would visit the table for every key.
     pub async fn optimize(&self) -> StoreResult<()> {
         let sql = match self.backend {
             Backend::Sqlite => "PRAGMA analysis_limit = 1000; PRAGMA optimize(0x10002);",
-            Backend::Postgres => "ANALYZE",
+            Backend::Postgres => "VACUUM (ANALYZE)",
         };
         sqlx::raw_sql(sql).execute(&self.writer).await?;
         Ok(())
