@@ -301,10 +301,12 @@ fn by_target(w: &mut Clause, f: &SearchFilter, backend: Backend, limit: &str) ->
     ];
     let own = own.into_iter().flatten().collect::<Vec<_>>().join(" AND ");
     time_cursor(w, f);
+    let mut first = w.conds.clone();
+    first.push(own.clone());
     let first = format!(
-        "SELECT * FROM (SELECT {COLUMNS} FROM audit_events WHERE {} AND {own} \
+        "SELECT * FROM (SELECT {COLUMNS} FROM audit_events WHERE {} \
          ORDER BY {TIME_ORDER} LIMIT {limit}) AS own",
-        w.conds.join(" AND ")
+        first.join(" AND ")
     );
 
     w.conds = others;
