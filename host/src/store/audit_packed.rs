@@ -23,7 +23,7 @@ use super::{Backend, Store, StoreError, StoreResult};
 
 /// A page of JSON Lines: the lines (each ending in a newline), how many, and the first and
 /// last sequence.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lines {
     pub text: String,
     pub count: u32,
