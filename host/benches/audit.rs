@@ -4,8 +4,8 @@
 //! would: search latency (p50, p95) for each filter and for free text, a whole-chain export's
 //! rows per second and the server's memory while it streams, ingest of the app's events in
 //! batches, and the retention purge's rows per second (`gatehouse audit purge`). SQLite, then
-//! PostgreSQL (`GATEHOUSE_BENCH_POSTGRES_URL`, `none` to skip). Run with
-//! `cargo bench -p gatehouse --bench audit`.
+//! PostgreSQL (`GATEHOUSE_BENCH_POSTGRES_URL`, `none` to skip; `GATEHOUSE_BENCH_SQLITE=none`
+//! skips SQLite). Run with `cargo bench -p gatehouse --bench audit`.
 
 mod common;
 

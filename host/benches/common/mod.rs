@@ -159,6 +159,7 @@ fn environment(dir: &std::path::Path, database_url: Option<&str>) -> Vec<(String
 
 /// Runs `bench` on SQLite, then on a fresh PostgreSQL database that is dropped afterwards
 /// (`GATEHOUSE_BENCH_POSTGRES_URL`, default the local server; `none` skips it).
+/// `GATEHOUSE_BENCH_SQLITE=none` skips SQLite, so a long run can be split in two.
 #[allow(
     dead_code,
     reason = "every bench compiles this module; not every bench uses it"
@@ -174,7 +175,9 @@ where
         .build()
         .unwrap();
     runtime.block_on(async {
-        bench("SQLite", None).await;
+        if std::env::var("GATEHOUSE_BENCH_SQLITE").as_deref() != Ok("none") {
+            bench("SQLite", None).await;
+        }
         let pg = std::env::var("GATEHOUSE_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         if pg != "none" {
