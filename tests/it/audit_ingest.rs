@@ -314,12 +314,21 @@ async fn a_json_lines_export_writes_each_event_as_the_api_does() {
         .enumerate()
         .map(|(i, micros)| {
             let at = gatehouse::types::Timestamp::from_micros(second + micros);
-            let mut e = event(&app, "document.exported", &format!("doc {printable} {i}"));
+            let mut e = event(&app, "document.exported", &format!("doc-{i}"));
             e["occurred_at"] = json!(at.to_rfc3339());
-            e["actor"]["name"] = json!(printable);
-            e["context"]["user_agent"] = json!(printable);
             e["metadata"] = json!({ "note": awkward, "ratio": 0.1, "big": 1e300, "n": -7 });
-            if i % 2 == 1 {
+            // Each event has the awkward text in one field only, so a line is written with
+            // escaping because of that field alone.
+            let field = match i {
+                0 => &mut e["actor"]["type"],
+                1 => &mut e["actor"]["id"],
+                2 => &mut e["actor"]["name"],
+                3 => &mut e["targets"][0]["type"],
+                4 => &mut e["targets"][0]["id"],
+                _ => &mut e["context"]["user_agent"],
+            };
+            *field = json!(format!("{printable} {i}"));
+            if i == 1 {
                 e["context"] = json!({});
             }
             e

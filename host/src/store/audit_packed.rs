@@ -8,7 +8,10 @@
 //!   `before` and `after` go into the line as stored, never re-parsed. With two pages read
 //!   at once (see `audit::export`), the formatting runs on two cores: at 1M events SQLite
 //!   exports 232,796 rows/s this way against 180,378 for CSV formatted in Rust
-//!   (BENCHMARKS.md, third run).
+//!   (BENCHMARKS.md, third run). On PostgreSQL a line whose texts need no escaping skips
+//!   `to_json` ([`POSTGRES_NEEDS_ESCAPING`]), and on both the page's order is checked in
+//!   Rust rather than sorted again by the aggregate: together a third less of the
+//!   database's time per page on PostgreSQL (6.4 ms to 4.3 ms for 1,000 events).
 //! - CSV and OCSF are formatted in Rust from rows. On SQLite the rows come packed, as one
 //!   JSON array (`json_group_array`): 59,480 rows/s row by row against 173,424 packed.
 //!   PostgreSQL's rows are cheaper to read than its JSON is to build (128,240 rows/s by
@@ -95,20 +98,32 @@ pub async fn page(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>>
 pub async fn lines(store: &Store, f: &SearchFilter) -> StoreResult<Lines> {
     let backend = store.backend();
     let (inner, params) = render(f, backend);
-    let (pieces, concat) = match backend {
-        Backend::Sqlite => (SQLITE_PIECES, "group_concat(line, char(10) ORDER BY seq)"),
-        Backend::Postgres => (POSTGRES_PIECES, "string_agg(line, E'\\n' ORDER BY seq)"),
+    // No ORDER BY in the aggregate: it sorted the page's lines again (a sixth of the
+    // database's work on a page); the order is checked here instead.
+    let (line, concat) = match backend {
+        Backend::Sqlite => (
+            format!("format({LINE}, {SQLITE_PIECES})"),
+            "group_concat(line, char(10))",
+        ),
+        Backend::Postgres => (
+            format!(
+                "CASE WHEN {POSTGRES_NEEDS_ESCAPING} THEN format({LINE}, {POSTGRES_PIECES}) \
+                 ELSE format({PLAIN_LINE}, {POSTGRES_PLAIN_PIECES}) END"
+            ),
+            "string_agg(line, E'\\n')",
+        ),
     };
     let sql = format!(
         "SELECT {concat} AS text, COUNT(*) AS n, MIN(seq) AS first_seq, MAX(seq) AS last_seq \
-         FROM (SELECT seq, format({LINE}, {pieces}) AS line FROM ({inner}) AS p) AS l"
+         FROM (SELECT seq, {line} AS line FROM ({inner}) AS p) AS l"
     );
     let row = bind_params(sqlx::query(&sql), params)
         .persistent(backend == Backend::Sqlite)
         .fetch_one(store.reader())
         .await?;
     let count: i64 = sqlx::Row::try_get(&row, "n")?;
-    let mut text = sqlx::Row::try_get::<Option<String>, _>(&row, "text")?.unwrap_or_default();
+    let text = sqlx::Row::try_get::<Option<String>, _>(&row, "text")?.unwrap_or_default();
+    let mut text = in_sequence_order(text, count)?;
     if !text.is_empty() {
         text.push('\n');
     }
@@ -118,6 +133,45 @@ pub async fn lines(store: &Store, f: &SearchFilter) -> StoreResult<Lines> {
         first_seq: sqlx::Row::try_get(&row, "first_seq")?,
         last_seq: sqlx::Row::try_get(&row, "last_seq")?,
     })
+}
+
+/// A page's `count` lines (joined by newlines) in sequence order. Both databases aggregate
+/// in the order the subquery reads (by sequence), but neither promises it: each line's
+/// `seq` is read back, and lines out of order are sorted.
+fn in_sequence_order(text: String, count: i64) -> StoreResult<String> {
+    let lines: Vec<&str> = if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split('\n').collect()
+    };
+    if lines.len() as i64 != count {
+        return Err(StoreError::Corrupt(format!(
+            "a page of {count} events came as {} lines",
+            lines.len()
+        )));
+    }
+    let mut keyed = Vec::with_capacity(lines.len());
+    for line in lines {
+        keyed.push((line_seq(line)?, line));
+    }
+    if keyed.windows(2).all(|w| w[0].0 < w[1].0) {
+        return Ok(text);
+    }
+    keyed.sort_by_key(|(seq, _)| *seq);
+    Ok(keyed
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// The `seq` of a line. An event's id and chain, written before it, are Gatehouse's own
+/// identifiers (no quotes), so the first `,"seq":` is the event's.
+fn line_seq(line: &str) -> StoreResult<i64> {
+    line.split_once(",\"seq\":")
+        .and_then(|(_, rest)| rest.split(',').next())
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("an export line without its seq".into()))
 }
 
 /// The line's shape: one `format` call fills it (a chain of `||` would copy the growing
@@ -142,17 +196,55 @@ const SQLITE_PIECES: &str = "json_quote(id), json_quote(tenant_id), seq, \
     json_quote(ip), json_quote(user_agent), json_quote(request_id), json_quote(outcome), \
     lower(hex(prev_hash)), lower(hex(hash))";
 
+/// The time's two pieces on PostgreSQL, as on SQLite.
+macro_rules! postgres_time {
+    () => {
+        "to_char(to_timestamp(occurred_at / 1000000) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS'), \
+         CASE WHEN occurred_at % 1000000 = 0 THEN '' \
+              ELSE '.' || rtrim(lpad((occurred_at % 1000000)::text, 6, '0'), '0') END"
+    };
+}
+
 /// The same on PostgreSQL (`to_json` escapes as `serde_json` does).
-const POSTGRES_PIECES: &str = "to_json(id), to_json(tenant_id), seq, \
-    to_char(to_timestamp(occurred_at / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'), \
-    CASE WHEN occurred_at % 1000000 = 0 THEN '' \
-         ELSE '.' || rtrim(lpad((occurred_at % 1000000)::text, 6, '0'), '0') END, \
-    to_json(actor_type), to_json(actor_id), to_json(actor_label), to_json(action), \
+const POSTGRES_PIECES: &str = concat!(
+    "to_json(id), to_json(tenant_id), seq, ",
+    postgres_time!(),
+    ", to_json(actor_type), to_json(actor_id), to_json(actor_label), to_json(action), \
     to_json(target_type), to_json(target_id), \
     coalesce(before_json, 'null'), coalesce(after_json, 'null'), \
     coalesce(to_json(ip)::text, 'null'), coalesce(to_json(user_agent)::text, 'null'), \
     coalesce(to_json(request_id)::text, 'null'), to_json(outcome), \
-    encode(prev_hash, 'hex'), encode(hash, 'hex')";
+    encode(prev_hash, 'hex'), encode(hash, 'hex')"
+);
+
+/// On PostgreSQL, `to_json` was half of a line's cost, and almost no value needs it: a
+/// JSON string is the text in quotes unless the text holds a `"`, a `\` or a control
+/// character (`serde_json` escapes nothing else). One pattern match over all of an event's
+/// texts picks the line's form: [`PLAIN_LINE`] when none does, else [`LINE`] with
+/// `to_json`. Every text the line holds is in the match.
+const POSTGRES_NEEDS_ESCAPING: &str = "concat(id, tenant_id, actor_type, actor_id, \
+    actor_label, action, target_type, target_id, ip, user_agent, request_id, outcome) \
+    ~ '[\\x01-\\x1f\"\\\\]'";
+
+/// [`LINE`] with the quotes of its texts in the shape.
+const PLAIN_LINE: &str =
+    "'{\"id\":\"%s\",\"tenant_id\":\"%s\",\"seq\":%s,\"occurred_at\":\"%s%sZ\",\
+    \"actor\":{\"type\":\"%s\",\"id\":\"%s\",\"label\":\"%s\"},\"action\":\"%s\",\
+    \"target\":{\"type\":\"%s\",\"id\":\"%s\"},\"before\":%s,\"after\":%s,\
+    \"ip\":%s,\"user_agent\":%s,\"request_id\":%s,\"outcome\":\"%s\",\
+    \"prev_hash\":\"%s\",\"hash\":\"%s\"}'";
+
+/// The pieces of [`PLAIN_LINE`] on PostgreSQL.
+const POSTGRES_PLAIN_PIECES: &str = concat!(
+    "id, tenant_id, seq, ",
+    postgres_time!(),
+    ", actor_type, actor_id, actor_label, action, target_type, target_id, \
+    coalesce(before_json, 'null'), coalesce(after_json, 'null'), \
+    coalesce('\"' || ip || '\"', 'null'), coalesce('\"' || user_agent || '\"', 'null'), \
+    coalesce('\"' || request_id || '\"', 'null'), outcome, \
+    encode(prev_hash, 'hex'), encode(hash, 'hex')"
+);
 
 fn unpack(p: Packed) -> StoreResult<AuditRow> {
     let bytes = |hex_text: &str| {
@@ -179,4 +271,29 @@ fn unpack(p: Packed) -> StoreResult<AuditRow> {
         outcome: p.17,
         ip_key: p.18,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: i64) -> String {
+        format!("{{\"id\":\"e{seq}\",\"tenant_id\":\"t\",\"seq\":{seq},\"after\":{{\"seq\":1}}}}")
+    }
+
+    #[test]
+    fn a_page_in_order_is_kept_and_one_out_of_order_is_sorted() {
+        let ordered = [1, 2, 5].map(line).join("\n");
+        assert_eq!(in_sequence_order(ordered.clone(), 3).unwrap(), ordered);
+        let shuffled = [5, 1, 2].map(line).join("\n");
+        assert_eq!(in_sequence_order(shuffled, 3).unwrap(), ordered);
+        assert_eq!(in_sequence_order(String::new(), 0).unwrap(), "");
+    }
+
+    #[test]
+    fn a_page_that_does_not_add_up_is_an_error() {
+        assert!(in_sequence_order([1, 2].map(line).join("\n"), 3).is_err());
+        assert!(in_sequence_order("{\"id\":\"e\"}".into(), 1).is_err());
+        assert!(in_sequence_order(String::new(), 1).is_err());
+    }
 }
