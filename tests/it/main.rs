@@ -2,6 +2,7 @@
 //! against a fresh database (a temporary SQLite file, or a new PostgreSQL database when
 //! `GATEHOUSE_TEST_DATABASE_URL` is set) and talks HTTP to it.
 
+mod app_tokens;
 mod audit;
 mod audit_checkpoints;
 mod audit_ingest;
@@ -34,5 +35,6 @@ mod saml;
 mod saml_attacks;
 mod scim;
 mod scim_conformance;
+mod sign_in_hints;
 mod tenancy;
 mod tokens;

@@ -90,7 +90,7 @@ async fn setup_with(slug: &str, status: &str, auth_method: &str, fetch_userinfo:
 
 /// Plays the browser at the provider: follows `location` (its authorization URL), logs in
 /// as `account` and returns the URL the provider sends the browser back to.
-async fn at_provider(location: &str, account: &str) -> String {
+pub(crate) async fn at_provider(location: &str, account: &str) -> String {
     fn hop(jar: &mut HashMap<String, String>, r: &reqwest::Response) -> String {
         for set in r.headers().get_all("set-cookie") {
             let pair = set.to_str().unwrap().split(';').next().unwrap();

@@ -13,7 +13,7 @@ const PASSWORD: &str = "correct horse battery staple";
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
 /// A tenant whose owner is signed in; returns (tenant id, session cookie).
-async fn signed_in(app: &TestApp, slug: &str) -> (String, String) {
+pub(crate) async fn signed_in(app: &TestApp, slug: &str) -> (String, String) {
     let tenant = app.create_tenant(slug).await;
     let r = app
         .op(
@@ -36,7 +36,7 @@ async fn signed_in(app: &TestApp, slug: &str) -> (String, String) {
     (tenant, cookie)
 }
 
-async fn register_app(app: &TestApp, public: bool) -> Value {
+pub(crate) async fn register_app(app: &TestApp, public: bool) -> Value {
     let r = app
         .op(
             Method::POST,
@@ -50,7 +50,7 @@ async fn register_app(app: &TestApp, public: bool) -> Value {
 }
 
 /// Follows an authorization URL as the signed-in browser; returns the Location.
-async fn authorize(url: &str, cookie: &str) -> String {
+pub(crate) async fn authorize(url: &str, cookie: &str) -> String {
     let r = browser()
         .get(url)
         .header("cookie", cookie)

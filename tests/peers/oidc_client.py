@@ -1,11 +1,19 @@
 """A standard OIDC relying party (Authlib) for Gatehouse's provider tests, driven in two
 steps so the test can play the browser in between:
 
-  oidc_client.py start  DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI [SCOPE]
-      prints {"url", "state", "code_verifier", "nonce"}: the authorization request (PKCE S256)
+  oidc_client.py start  DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI [SCOPE [NAME=VALUE ...]]
+      prints {"url", "state", "code_verifier", "nonce"}: the authorization request (PKCE S256),
+      with any further parameters (such as login_hint=ada@example.com) added to it
   oidc_client.py finish DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI CALLBACK_URL STATE VERIFIER NONCE
       redeems the code, validates the ID token against the JWKS (issuer, audience, expiry,
       nonce, signature) and calls userinfo; prints {"id_token": claims, "raw_id_token", "userinfo": claims, "access_token"}
+
+  oidc_client.py refresh    DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI REFRESH_TOKEN
+      prints the token response of a refresh_token grant
+  oidc_client.py revoke     DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI TOKEN HINT
+      revokes the token at the revocation endpoint (RFC 7009); prints {"status"}
+  oidc_client.py introspect DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI TOKEN
+      prints the introspection endpoint's answer (RFC 7662)
 
 Errors are printed as {"error": "..."} with exit status 1.
 """
@@ -33,15 +41,32 @@ def session(client_id, secret, redirect_uri, scope="openid email profile"):
 def main():
     step, discovery_url, client_id, secret, redirect_uri, *rest = sys.argv[1:]
     meta = requests.get(discovery_url, timeout=10).json()
-    scope = rest.pop() if step == "start" and rest else "openid email profile"
+    scope, extra = "openid email profile", {}
+    if step == "start" and rest:
+        scope = rest[0]
+        extra = dict(pair.split("=", 1) for pair in rest[1:])
+    if step == "refresh":
+        scope = None  # the grant's own scope (RFC 6749 §6: omitted, it stays as granted)
     client = session(client_id, secret, redirect_uri, scope)
     if step == "start":
         verifier = generate_token(48)
         nonce = generate_token(20)
         url, state = client.create_authorization_url(
-            meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+            meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, **extra
         )
         print(json.dumps({"url": url, "state": state, "code_verifier": verifier, "nonce": nonce}))
+        return 0
+    if step == "refresh":
+        token = client.refresh_token(meta["token_endpoint"], refresh_token=rest[0])
+        print(json.dumps(dict(token)))
+        return 0
+    if step == "revoke":
+        r = client.revoke_token(meta["revocation_endpoint"], rest[0], token_type_hint=rest[1])
+        print(json.dumps({"status": r.status_code}))
+        return 0
+    if step == "introspect":
+        r = client.introspect_token(meta["introspection_endpoint"], token=rest[0])
+        print(json.dumps(r.json()))
         return 0
     callback, state, verifier, nonce = rest
     client.state = state
@@ -68,6 +93,7 @@ def main():
                 "raw_id_token": token["id_token"],
                 "userinfo": info,
                 "access_token": token["access_token"],
+                "refresh_token": token.get("refresh_token"),
             }
         )
     )

@@ -38,6 +38,8 @@ text_enum! {
         Logout = "logout",
         OauthClientRegistered = "oauth_client.registered",
         OauthClientRevoked = "oauth_client.revoked",
+        OauthRefreshTokenReused = "oauth.refresh_token_reused",
+        OauthTokenRevoked = "oauth.token_revoked",
         OperatorTokenCreated = "operator_token.created",
         OperatorTokenRotated = "operator_token.rotated",
         OwnerSet = "owner.set",

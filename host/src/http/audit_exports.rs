@@ -20,7 +20,6 @@ use super::state::AppState;
 use crate::audit::export::Format;
 use crate::audit::export_job::{self, ExportJob};
 use crate::rbac::ExportAudit;
-use crate::throttle::Rate;
 
 /// `/api/v1` routes.
 pub fn router() -> Router<AppState> {
@@ -80,13 +79,7 @@ async fn download(
     Path((tenant, id)): Path<(String, String)>,
     Query(Token { token }): Query<Token>,
 ) -> Result<Response, ApiError> {
-    let key = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
-    let rate = Rate::per_minute(state.config.throttle.per_ip_per_minute);
-    if let Err(limited) = state.throttle.check(&state.clock, &key, rate) {
-        return Err(ApiError::RateLimited {
-            retry_after_secs: limited.retry_after_secs(),
-        });
-    }
+    super::sign_in_limits::per_ip(&state, &ctx)?;
     let file = export_job::download(&state, path_param(&tenant)?, path_param(&id)?, &token).await?;
     Ok((
         [

@@ -112,7 +112,7 @@ async fn test(
         .await
         .map_err(crate::Error::from)?
         .ok_or(crate::Error::NotFound("tenant"))?;
-    let started = start::start(&state, &tenant, &connection, None, true).await?;
+    let started = start::start(&state, &tenant, &connection, None, None, true).await?;
     Ok(Json(TestStarted {
         redirect_url: started.redirect_url,
     }))

@@ -1,5 +1,6 @@
 //! The HTTP edge: one router per area ([`operator`], [`admin`], [`audit`], [`audit_exports`], [`audit_streams`], [`plugins`], [`connections`],
-//! [`sso`] (the login page and the IdP-facing SAML and OIDC endpoints), [`account`] (password
+//! [`sso`] (the login page, start links and the IdP-facing SAML and OIDC endpoints),
+//! [`discovery`] (a tenant's sign-in options for apps), [`account`] (password
 //! sign-in, the account page, sign-out), [`mfa`] (the code page, enrolment), [`oauth`] (Gatehouse as OIDC provider), [`scim`]
 //! (SCIM 2.0 provisioning), [`health`]); the handlers' [`state::AppState`]; the permission
 //! proof as an extractor ([`require`]) and the other extractors; the pages and their
@@ -16,6 +17,7 @@ pub mod audit_exports;
 pub mod audit_streams;
 pub mod connections;
 pub mod csrf;
+pub mod discovery;
 pub mod error;
 pub mod extract;
 pub mod groups;
@@ -54,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(sso::router())
+        .merge(discovery::router())
         .merge(account::router())
         .merge(mfa::router())
         .merge(password_links::router())

@@ -1,6 +1,7 @@
-//! Gatehouse as OIDC provider, over HTTP: discovery, JWKS, authorize, token, userinfo and
-//! logout for the SaaS app, and the operator's app registration and key rotation. Errors on
-//! the token and userinfo endpoints are in OAuth form (`{error, error_description}`), with
+//! Gatehouse as OIDC provider, over HTTP: discovery, JWKS, authorize, token, userinfo,
+//! revocation, introspection and logout for the SaaS app, and the operator's app
+//! registration and key rotation. Errors on the token, revocation, introspection and
+//! userinfo endpoints are in OAuth form (`{error, error_description}`), with
 //! `WWW-Authenticate` where RFC 6749 / RFC 6750 ask for it.
 
 use axum::extract::{Path, Query, State};
@@ -16,12 +17,18 @@ use super::error::ApiError;
 use super::extract::{ApiJson, Ctx};
 use super::pages::{render, LogoutConfirm};
 use super::require::Require;
+use super::sign_in_limits::over_limit;
+use super::sso::go_to_idp;
 use super::state::AppState;
 use crate::provider::clients::{self, ClientView, RegisterClient};
-use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams, TokenParams};
+use crate::provider::flow::{self, Authorize, AuthorizeParams, LogoutParams};
+use crate::provider::revocation::{self, TokenForm};
+use crate::provider::tokens::{self, TokenParams};
 use crate::provider::{self, keys, OAuthError, OAuthErrorBody};
 use crate::rbac::OperateInstance;
 use crate::sessions::browser;
+use crate::sso::login_state::safe_return_to;
+use crate::sso::route::Route;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/jwks", get(jwks))
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/token", post(token))
+        .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/introspect", post(introspect))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/logout", get(logout).post(logout_confirmed))
 }
@@ -95,19 +104,50 @@ async fn authorize(
     Ok(
         match flow::authorize(&state, &params, session.as_ref(), &ctx).await? {
             Authorize::Redirect(url) => Redirect::to(&url).into_response(),
-            Authorize::Login => {
+            Authorize::SignIn(route) => {
                 let back = uri
                     .path_and_query()
                     .map(|p| p.as_str())
                     .unwrap_or("/oauth2/authorize");
-                let mut login = url::Url::parse("http://x/login").expect("static URL");
-                login.query_pairs_mut().append_pair("return_to", back);
-                let target = format!("/login?{}", login.query().unwrap_or_default());
-                Redirect::to(&target).into_response()
+                sign_in(&state, &ctx, *route, back, params.login_hint.as_deref()).await
             }
             Authorize::Show(e) => e.into_response(),
         },
     )
+}
+
+/// Where an authorization request without a (fitting) session goes: straight to the IdP the
+/// hints decide, to the choice of the tenant's connections, or to the email page; each comes
+/// back to the request (`back`) once signed in.
+async fn sign_in(
+    state: &AppState,
+    ctx: &crate::audit::RequestContext,
+    route: Route,
+    back: &str,
+    login_hint: Option<&str>,
+) -> Response {
+    let mut login = url::Url::parse("http://x/login").expect("static URL");
+    login.query_pairs_mut().append_pair("return_to", back);
+    match route {
+        Route::Start(tenant, connection) => {
+            if let Some(refused) = over_limit(state, ctx, &[]) {
+                return refused;
+            }
+            let back = safe_return_to(Some(back));
+            return go_to_idp(state, &tenant, &connection, back, login_hint).await;
+        }
+        Route::Choose(tenant, _) => {
+            login
+                .query_pairs_mut()
+                .append_pair("tenant", &tenant.public_token);
+        }
+        Route::Ask { email: Some(email) } => {
+            login.query_pairs_mut().append_pair("login_hint", &email);
+        }
+        Route::Ask { email: None } => {}
+    }
+    let target = format!("/login?{}", login.query().unwrap_or_default());
+    Redirect::to(&target).into_response()
 }
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-encoded parts).
@@ -130,15 +170,23 @@ pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
     Some((unescape(id), unescape(secret)))
 }
 
+/// A form body, or the OAuth error that says how to send one.
+fn form_of<T>(
+    form: Result<Form<T>, axum::extract::rejection::FormRejection>,
+) -> Result<T, OAuthError> {
+    form.map(|Form(f)| f).map_err(|_| {
+        OAuthError::invalid_request("send the parameters as application/x-www-form-urlencoded")
+    })
+}
+
 async fn token(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     headers: HeaderMap,
     form: Result<Form<TokenParams>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let Form(params) = form.map_err(|_| {
-        OAuthError::invalid_request("send the parameters as application/x-www-form-urlencoded")
-    })?;
-    let tokens = flow::token(&state, basic_credentials(&headers), params).await?;
+    let params = form_of(form)?;
+    let tokens = tokens::token(&state, &ctx, basic_credentials(&headers), params).await?;
     Ok((
         [
             (header::CACHE_CONTROL, "no-store"),
@@ -157,8 +205,30 @@ async fn userinfo(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let claims = flow::userinfo(&state, bearer).await?;
+    let claims = tokens::userinfo(&state, bearer).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response())
+}
+
+/// RFC 7009: 200 with an empty body whether or not the token was known.
+async fn revoke(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, OAuthError> {
+    let form = form_of(form)?;
+    revocation::revoke(&state, &ctx, basic_credentials(&headers), form).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], "").into_response())
+}
+
+async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, OAuthError> {
+    let form = form_of(form)?;
+    let answer = revocation::introspect(&state, basic_credentials(&headers), form).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
 }
 
 /// RP-initiated logout. With an ID token hint for the browser's own session, the user is

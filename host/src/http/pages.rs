@@ -29,7 +29,17 @@ pub struct Notice<'a> {
 pub struct Login<'a> {
     pub csrf: &'a str,
     pub return_to: Option<&'a str>,
+    /// The address filled in (an app's `login_hint`, or what was typed).
+    pub email: Option<&'a str>,
     pub error: Option<&'a str>,
+}
+
+/// A tenant's enabled connections to choose from: (name, start link) each.
+#[derive(Template)]
+#[template(path = "choose.html")]
+pub struct Choose<'a> {
+    pub tenant: &'a str,
+    pub choices: Vec<(&'a str, String)>,
 }
 
 /// The password sign-in page (organisation owners).
@@ -201,6 +211,7 @@ mod tests {
         let html = Login {
             csrf: "tok",
             return_to: Some("/a\"><script>alert(1)</script>"),
+            email: Some("\"><script>"),
             error: Some("<b>no</b>"),
         }
         .render()

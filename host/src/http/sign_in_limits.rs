@@ -5,6 +5,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 
+use super::error::ApiError;
 use super::pages::notice;
 use super::state::AppState;
 use crate::throttle::{Limited, Rate};
@@ -22,6 +23,18 @@ pub(super) fn over_limit(
         .chain(more.iter().cloned())
         .find_map(|(key, rate)| state.throttle.check(&state.clock, &key, rate).err())
         .map(too_many)
+}
+
+/// Counts an anonymous API request (JSON, not a page) against its client IP's rate.
+pub(super) fn per_ip(state: &AppState, ctx: &crate::audit::RequestContext) -> Result<(), ApiError> {
+    let key = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
+    let rate = Rate::per_minute(state.config.throttle.per_ip_per_minute);
+    state
+        .throttle
+        .check(&state.clock, &key, rate)
+        .map_err(|limited| ApiError::RateLimited {
+            retry_after_secs: limited.retry_after_secs(),
+        })
 }
 
 fn too_many(limited: Limited) -> Response {

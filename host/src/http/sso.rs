@@ -15,20 +15,22 @@ use serde::Deserialize;
 
 use super::csrf::Csrf;
 use super::extract::{cookies, Ctx};
-use super::pages::{expired_form, failure_page, render, secure, Login};
+use super::pages::{expired_form, failure_page, render, secure, Choose, Login};
 use super::sign_in_limits::{over_limit, over_limit_connection};
 use super::state::AppState;
 use crate::sso::callback::{self, CallbackParams};
 use crate::sso::failure::Failure;
 use crate::sso::pipeline::Finished;
+use crate::sso::route::{self, Route};
 use crate::sso::saml::metadata::sp_metadata;
 use crate::sso::{acs, login_state, start};
-use crate::sso::{Connection, Settings, SpEndpoints};
+use crate::sso::{start_url, Connection, ConnectionStatus, Settings, SpEndpoints};
 use crate::store::tenants::TenantRecord;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login_submit))
+        .route("/sso/start/{tenant}/{connection}", get(start_link))
         .route("/sso/saml/{tenant}/{connection}/metadata", get(metadata))
         .route("/sso/saml/{tenant}/{connection}/acs", post(acs))
         .route(
@@ -40,20 +42,42 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, Default)]
 struct LoginQuery {
     return_to: Option<String>,
+    /// An address to fill in (an app's `login_hint`).
+    login_hint: Option<String>,
+    /// A tenant's public token: show the choice of its connections.
+    tenant: Option<String>,
 }
 
 async fn login_page(
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     csrf: Csrf,
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let return_to = login_state::safe_return_to(q.return_to.as_deref());
+    if let Some(token) = q.tenant.as_deref() {
+        if let Some(refused) = over_limit(&state, &ctx, &[]) {
+            return refused;
+        }
+        return match start::resolve_tenant(&state, token).await {
+            Ok(tenant) => match route::enabled_connections(&state, tenant.id).await {
+                Ok(enabled) if !enabled.is_empty() => {
+                    choose_page(&tenant, &enabled, return_to.as_deref())
+                }
+                Ok(_) => failure_page(Failure::NotFound),
+                Err(e) => failure_page(Failure::from(e)),
+            },
+            Err(f) => failure_page(f),
+        };
+    }
+    let email = q.login_hint.filter(|h| h.len() <= 320);
     csrf.apply(
         render(
             StatusCode::OK,
             &Login {
                 csrf: csrf.token(),
                 return_to: return_to.as_deref(),
+                email: email.as_deref(),
                 error: None,
             },
         ),
@@ -81,25 +105,38 @@ async fn login_submit(
         return expired_form(&state, &csrf);
     }
     let return_to = login_state::safe_return_to(form.return_to.as_deref());
-    let routed = start::route(&state, &form.email).await;
-    let (tenant, connection) = match routed {
-        Ok(found) => found,
-        Err(Failure::Refused { message, .. }) => {
-            return render(
-                StatusCode::BAD_REQUEST,
-                &Login {
-                    csrf: csrf.token(),
-                    return_to: return_to.as_deref(),
-                    error: Some(&message),
-                },
-            )
+    match route::by_email(&state, &form.email).await {
+        Ok(Route::Start(tenant, connection)) => {
+            go_to_idp(&state, &tenant, &connection, return_to, Some(&form.email)).await
         }
-        Err(other) => return failure_page(other),
-    };
-    if let Some(refused) = over_limit_connection(&state, &connection) {
+        Ok(Route::Choose(tenant, enabled)) => choose_page(&tenant, &enabled, return_to.as_deref()),
+        Ok(Route::Ask { .. }) => failure_page(Failure::NotFound),
+        Err(Failure::Refused { message, .. }) => render(
+            StatusCode::BAD_REQUEST,
+            &Login {
+                csrf: csrf.token(),
+                return_to: return_to.as_deref(),
+                email: Some(&form.email),
+                error: Some(&message),
+            },
+        ),
+        Err(other) => failure_page(other),
+    }
+}
+
+/// Starts a sign-in at `connection` (counted against its rates) and sends the browser to the
+/// IdP, bound to this browser by a cookie.
+pub(super) async fn go_to_idp(
+    state: &AppState,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    return_to: Option<String>,
+    login_hint: Option<&str>,
+) -> Response {
+    if let Some(refused) = over_limit_connection(state, connection) {
         return refused;
     }
-    match start::start(&state, &tenant, &connection, return_to, false).await {
+    match start::start(state, tenant, connection, return_to, login_hint, false).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.redirect_url).into_response();
             if let Some(value) = started
@@ -112,6 +149,65 @@ async fn login_submit(
         }
         Err(e) => failure_page(Failure::from(e)),
     }
+}
+
+/// The page to choose one of a tenant's enabled connections: each is its start link, coming
+/// back to `return_to`.
+pub(super) fn choose_page(
+    tenant: &TenantRecord,
+    enabled: &[Connection],
+    return_to: Option<&str>,
+) -> Response {
+    let choices = enabled
+        .iter()
+        .map(|c| {
+            let path = start_url("", &tenant.public_token, c.id);
+            let href = match return_to {
+                Some(back) => {
+                    let query: String = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("return_to", back)
+                        .finish();
+                    format!("{path}?{query}")
+                }
+                None => path,
+            };
+            (c.name.as_str(), href)
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &Choose {
+            tenant: &tenant.name,
+            choices,
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct StartQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /sso/start/{tenant}/{connection}`: a "Sign in with …" link. Only an enabled
+/// connection of an active tenant starts; anything else is not found.
+async fn start_link(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path((tenant, connection)): Path<(String, String)>,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    if let Some(refused) = over_limit(&state, &ctx, &[]) {
+        return refused;
+    }
+    let (tenant, connection) = match start::resolve(&state, &tenant, &connection).await {
+        Ok(found) => found,
+        Err(f) => return failure_page(f),
+    };
+    if connection.status != ConnectionStatus::Enabled {
+        return failure_page(Failure::NotFound);
+    }
+    let return_to = login_state::safe_return_to(q.return_to.as_deref());
+    go_to_idp(&state, &tenant, &connection, return_to, None).await
 }
 
 async fn metadata(

@@ -1,6 +1,7 @@
 //! The apps that sign users in through Gatehouse (OAuth clients), registered by the operator:
-//! name, exact redirect URIs, post-logout redirect URIs, and either a client secret (shown
-//! once, stored as SHA-256, compared in constant time) or none (a public client: PKCE only).
+//! name, exact redirect URIs, post-logout redirect URIs, either a client secret (shown once,
+//! stored as SHA-256, compared in constant time) or none (a public client: PKCE only),
+//! whether the app takes refresh tokens, and its access tokens' lifetime.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -20,6 +21,12 @@ use crate::store::{self, provider::ClientRow};
 use crate::types::Timestamp;
 
 const MAX_URIS: usize = 20;
+/// Access and ID tokens live this long unless the app says otherwise.
+pub const DEFAULT_TOKEN_TTL_SECS: i64 = 600;
+/// The bounds of an app's access-token lifetime: short enough that a token outlives a
+/// revoked session (userinfo refuses it at once, a resource server checking only the
+/// signature does not) by an hour at most.
+const TOKEN_TTL_SECS: std::ops::RangeInclusive<i64> = 60..=3600;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +42,16 @@ pub struct RegisterClient {
     /// catalogue every tenant's roles start from.
     #[serde(default)]
     pub modules: Vec<String>,
+    /// The app may get refresh tokens (asking for `offline_access`).
+    #[serde(default)]
+    pub refresh_tokens: bool,
+    /// Lifetime of the app's access and ID tokens, 60 to 3600 seconds.
+    #[serde(default = "default_ttl")]
+    pub access_token_ttl_secs: i64,
+}
+
+fn default_ttl() -> i64 {
+    DEFAULT_TOKEN_TTL_SECS
 }
 
 /// A registered app as the operator API shows it.
@@ -46,6 +63,8 @@ pub struct ClientView {
     pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
     pub modules: Vec<String>,
+    pub refresh_tokens: bool,
+    pub access_token_ttl_secs: i64,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     /// Present once, in the answer to the registration.
@@ -59,6 +78,8 @@ pub struct Client {
     pub id: String,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    pub refresh_tokens: bool,
+    pub access_token_ttl_secs: i64,
     secret_hash: Option<Vec<u8>>,
 }
 
@@ -89,6 +110,8 @@ fn view(row: ClientRow, secret: Option<String>) -> ClientView {
         post_logout_redirect_uris: parse_uris(&row.post_logout_redirect_uris),
         public: row.secret_hash.is_none(),
         modules: serde_json::from_str(&row.modules).unwrap_or_default(),
+        refresh_tokens: row.refresh_tokens,
+        access_token_ttl_secs: row.access_token_ttl_secs,
         created_at: row.created_at,
         revoked_at: row.revoked_at,
         client_secret: secret,
@@ -128,6 +151,16 @@ pub async fn register(
         false,
     )?;
     crate::rbac::model::check_module_names("modules", &body.modules)?;
+    if !TOKEN_TTL_SECS.contains(&body.access_token_ttl_secs) {
+        return Err(Error::invalid(
+            "access_token_ttl_secs",
+            format!(
+                "must be {} to {} seconds",
+                TOKEN_TTL_SECS.start(),
+                TOKEN_TTL_SECS.end()
+            ),
+        ));
+    }
     let mut id = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut id);
     let (secret, secret_hash) = if body.public {
@@ -146,6 +179,8 @@ pub async fn register(
         redirect_uris: json!(body.redirect_uris).to_string(),
         post_logout_redirect_uris: json!(body.post_logout_redirect_uris).to_string(),
         modules: json!(body.modules).to_string(),
+        refresh_tokens: body.refresh_tokens,
+        access_token_ttl_secs: body.access_token_ttl_secs,
         created_at: state.clock.now(),
         revoked_at: None,
     };
@@ -161,7 +196,11 @@ pub async fn register(
             action: Action::OauthClientRegistered,
             target: Target::new("oauth_client", &row.id),
             before: None,
-            after: Some(json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public, "modules": body.modules})),
+            after: Some(
+                json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public,
+                "modules": body.modules, "refresh_tokens": body.refresh_tokens,
+                "access_token_ttl_secs": body.access_token_ttl_secs}),
+            ),
         },
     )
     .await?;
@@ -220,6 +259,8 @@ pub async fn find(state: &Services, id: &str) -> Result<Option<Client>, Error> {
         .map(|r| Client {
             redirect_uris: parse_uris(&r.redirect_uris),
             post_logout_redirect_uris: parse_uris(&r.post_logout_redirect_uris),
+            refresh_tokens: r.refresh_tokens,
+            access_token_ttl_secs: r.access_token_ttl_secs,
             id: r.id,
             secret_hash: r.secret_hash,
         }))

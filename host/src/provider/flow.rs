@@ -1,31 +1,24 @@
 //! The authorization-code flow with PKCE S256 (RFC 6749 §4.1, RFC 7636, OIDC Core §3.1):
-//! [`authorize`] checks the request against the registered app and, for a signed-in user,
-//! issues a single-use code bound to client, redirect URI, session, nonce and challenge;
-//! [`token`] redeems it for an ID token and an access token; [`userinfo`] answers for a live
-//! session only, so signing out or deactivation ends an app's access at once.
+//! [`authorize`] checks the request against the registered app and, for a signed-in user
+//! whose session fits the app's hints, issues a single-use code bound to client, redirect
+//! URI, session, nonce and challenge (redeemed in [`super::tokens`]); without one, the hints
+//! decide where the user signs in. RP-initiated logout's target is [`logout_target`].
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use base64::Engine;
-use jsonwebtoken::{Algorithm, Header, Validation};
-use rand::RngCore;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use super::clients::{self, Client};
+use super::clients;
 use super::{issuer, keys, OAuthError};
 use crate::audit::RequestContext;
 use crate::policy::admit::{self, Via};
 use crate::services::Services;
-use crate::sessions::browser;
+use crate::sso::route::{self, Hints, Route};
 use crate::store::{self, provider::CodeRow, sessions::SessionRow};
-use crate::types::{SessionId, TenantId, Timestamp, UserId};
 
 /// A code must be redeemed within this many seconds.
 const CODE_TTL_SECS: i64 = 60;
-/// ID and access tokens live this long.
-pub const TOKEN_TTL_SECS: i64 = 600;
 /// Longest state or nonce accepted (they come back verbatim).
 const MAX_ECHO: usize = 512;
 
@@ -41,6 +34,23 @@ pub struct AuthorizeParams {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
+    /// The user's email: routes to their organisation's IdP, which gets it too.
+    pub login_hint: Option<String>,
+    /// The organisation (tenant id or slug) to sign in to.
+    pub organization: Option<String>,
+    /// One of that organisation's connections (id) to sign in with.
+    pub connection: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// The app's hints about who is signing in.
+    pub fn hints(&self) -> Hints {
+        Hints {
+            login_hint: self.login_hint.clone(),
+            organization: self.organization.clone(),
+            connection: self.connection.clone(),
+        }
+    }
 }
 
 /// What the browser is told to do.
@@ -50,8 +60,8 @@ pub enum Authorize {
     Show(OAuthError),
     /// Send the browser to this URL (the app, with a code or an error).
     Redirect(String),
-    /// Sign in first, then come back.
-    Login,
+    /// Sign in first, the way the app's hints decide, then come back.
+    SignIn(Box<Route>),
 }
 
 fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
@@ -69,7 +79,7 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
-fn is_pkce_value(v: &str) -> bool {
+pub(super) fn is_pkce_value(v: &str) -> bool {
     (43..=128).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
@@ -132,9 +142,14 @@ pub async fn authorize(
     if !scope.split(' ').any(|s| s == "openid") {
         return fail("invalid_scope", "scope must include openid");
     }
+    // `offline_access` only for an app registered for refresh tokens; other unknown scopes
+    // are dropped (RFC 6749 §3.3: the server may issue less than asked).
     let scope: Vec<&str> = scope
         .split(' ')
-        .filter(|s| matches!(*s, "openid" | "email" | "profile" | "permissions"))
+        .filter(|s| {
+            matches!(*s, "openid" | "email" | "profile" | "permissions")
+                || (*s == "offline_access" && client.refresh_tokens)
+        })
         .collect();
     let Some(challenge) = p.code_challenge.as_deref().filter(|c| is_pkce_value(c)) else {
         return fail(
@@ -145,11 +160,18 @@ pub async fn authorize(
     if p.code_challenge_method.as_deref() != Some("S256") {
         return fail("invalid_request", "code_challenge_method must be S256");
     }
+    let hints = p.hints();
+    let session = match session {
+        Some(s) if !hints.is_empty() && !fits_hints(state, s, &hints).await? => None,
+        other => other,
+    };
     let Some(session) = session else {
         if p.prompt.as_deref() == Some("none") {
             return fail("login_required", "the user is not signed in");
         }
-        return Ok(Authorize::Login);
+        return Ok(Authorize::SignIn(Box::new(
+            route::by_hints(state, &hints).await?,
+        )));
     };
     let now = state.clock.now();
     let policy = crate::policy::load(&state.store, session.tenant_id).await?;
@@ -191,267 +213,24 @@ pub async fn authorize(
     Ok(Authorize::Redirect(with_query(redirect_uri, &pairs)))
 }
 
-/// Form of `/oauth2/token`.
-#[derive(Debug, Deserialize)]
-pub struct TokenParams {
-    pub grant_type: Option<String>,
-    pub code: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub code_verifier: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    pub id_token: String,
-    pub scope: String,
-}
-
-/// The client, authenticated by secret (basic or post) or, for a public one, by id alone.
-async fn authenticate_client(
+/// Whether a signed-in session is the one the app's hints ask for: in the organisation they
+/// name and, with a `login_hint`, of the user with that email. A session that does not fit
+/// is not used: the user signs in again rather than the app getting a code for someone else.
+async fn fits_hints(
     state: &Services,
-    basic: Option<(String, String)>,
-    p: &TokenParams,
-) -> Result<Client, OAuthError> {
-    let (id, secret) = match (basic, &p.client_id) {
-        (Some((id, secret)), _) => (id, Some(secret)),
-        (None, Some(id)) => (id.clone(), p.client_secret.clone()),
-        (None, None) => {
-            return Err(OAuthError::invalid_client(
-                "client authentication is missing",
-            ))
+    session: &SessionRow,
+    hints: &Hints,
+) -> Result<bool, OAuthError> {
+    if let Some(tenant) = route::hinted_tenant(state, hints).await? {
+        if tenant.id != session.tenant_id {
+            return Ok(false);
         }
+    }
+    let Some(email) = hints.email() else {
+        return Ok(true);
     };
-    let client = clients::find(state, &id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-    match (client.is_public(), secret) {
-        (true, None) => Ok(client),
-        (false, Some(s)) if client.secret_matches(&s) => Ok(client),
-        _ => Err(OAuthError::invalid_client("client authentication failed")),
-    }
-}
-
-/// Claims about the user that both tokens and userinfo carry.
-async fn user_claims(
-    state: &Services,
-    tenant: TenantId,
-    user: UserId,
-    scope: &str,
-) -> Result<Option<serde_json::Map<String, Value>>, OAuthError> {
-    let Some(u) = store::user_reads::user(&state.store, tenant, user).await? else {
-        return Ok(None);
-    };
-    if u.status != crate::store::users::UserStatus::Active {
-        return Ok(None);
-    }
-    let Some(t) = store::tenants::get(&state.store, tenant).await? else {
-        return Ok(None);
-    };
-    // Roles as the permissions see them: every source, the default assignment for a user
-    // with none, and `owner` for the tenant's owner.
-    let Some(effective) = crate::rbac::effective::load(state, tenant, user).await? else {
-        return Ok(None);
-    };
-    let mut role_names: Vec<&str> = effective.held.iter().map(|h| h.role.as_str()).collect();
-    if effective.is_owner {
-        role_names.push(crate::rbac::model::OWNER_ROLE);
-    }
-    role_names.sort();
-    role_names.dedup();
-    let distinct: std::collections::BTreeSet<(&str, Option<&crate::identity::ScopeRef>)> =
-        effective
-            .held
-            .iter()
-            .map(|h| (h.role.as_str(), h.scope.as_ref()))
-            .collect();
-    let assignments: Vec<Value> = distinct
-        .into_iter()
-        .map(|(role, scope)| match scope {
-            None => json!({"role": role}),
-            Some(s) => json!({"role": role, "scope": s}),
-        })
-        .collect();
-    let mut c = serde_json::Map::new();
-    c.insert("sub".into(), json!(u.id));
-    c.insert("tenant".into(), json!(t.id));
-    c.insert("tenant_slug".into(), json!(t.slug));
-    c.insert("roles".into(), json!(role_names));
-    c.insert("role_assignments".into(), json!(assignments));
-    let policy = crate::policy::load(&state.store, tenant).await?.policy;
-    c.insert(
-        "data_classification".into(),
-        json!(policy.classification.level),
-    );
-    let scopes: Vec<&str> = scope.split(' ').collect();
-    // The app refetches the permission snapshot when this changes; with the `permissions`
-    // scope the token also carries the matrix itself (module → action → filter).
-    c.insert("permissions_version".into(), json!(effective.version()));
-    if scopes.contains(&"permissions") {
-        c.insert("permissions".into(), json!(effective.matrix()));
-    }
-    if scopes.contains(&"email") {
-        c.insert("email".into(), json!(u.email));
-        c.insert("email_verified".into(), json!(u.email_verified));
-    }
-    if scopes.contains(&"profile") {
-        let name = u
-            .display_name
-            .clone()
-            .or_else(|| match (&u.given_name, &u.family_name) {
-                (Some(g), Some(f)) => Some(format!("{g} {f}")),
-                _ => None,
-            });
-        c.insert("name".into(), json!(name));
-        c.insert("given_name".into(), json!(u.given_name));
-        c.insert("family_name".into(), json!(u.family_name));
-    }
-    Ok(Some(c))
-}
-
-fn secs(t: Timestamp) -> i64 {
-    t.as_micros() / 1_000_000
-}
-
-/// Redeems a code for tokens.
-pub async fn token(
-    state: &Services,
-    basic: Option<(String, String)>,
-    p: TokenParams,
-) -> Result<TokenResponse, OAuthError> {
-    let client = authenticate_client(state, basic, &p).await?;
-    if p.grant_type.as_deref() != Some("authorization_code") {
-        return Err(OAuthError::new(
-            400,
-            "unsupported_grant_type",
-            "only authorization_code is supported",
-        ));
-    }
-    let code = p
-        .code
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let verifier = p
-        .code_verifier
-        .as_deref()
-        .filter(|v| is_pkce_value(v))
-        .ok_or_else(|| OAuthError::invalid_request("a valid code_verifier is required"))?;
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let taken = store::provider::take_code(&mut tx, &Sha256::digest(code.as_bytes())).await?;
-    tx.commit().await?;
-    let bad = || OAuthError::invalid_grant("the code is invalid, expired or already used");
-    let row = taken.ok_or_else(bad)?;
-    if row.client_id != client.id || row.expires_at <= now {
-        return Err(bad());
-    }
-    if p.redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    let computed = B64URL.encode(Sha256::digest(verifier.as_bytes()));
-    if !bool::from(computed.as_bytes().ct_eq(row.code_challenge.as_bytes())) {
-        return Err(OAuthError::invalid_grant(
-            "the code_verifier does not match the code_challenge",
-        ));
-    }
-    if !browser::is_live(state, row.tenant_id, row.session_id).await? {
-        return Err(OAuthError::invalid_grant("the user's session has ended"));
-    }
-    let claims = user_claims(state, row.tenant_id, row.user_id, &row.scope)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
-    let key = keys::signing_key(state).await?;
-    let iss = issuer(&state.config.public_url());
-    let (iat, exp) = (secs(now), secs(now) + TOKEN_TTL_SECS);
-
-    let mut id = claims.clone();
-    id.insert("iss".into(), json!(iss));
-    id.insert("aud".into(), json!(client.id));
-    id.insert("azp".into(), json!(client.id));
-    id.insert("iat".into(), json!(iat));
-    id.insert("exp".into(), json!(exp));
-    id.insert("auth_time".into(), json!(secs(row.auth_time)));
-    id.insert("sid".into(), json!(row.session_id));
-    if let Some(nonce) = &row.nonce {
-        id.insert("nonce".into(), json!(nonce));
-    }
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.kid.clone());
-    let id_token = jsonwebtoken::encode(&header, &id, &key.key)
-        .map_err(|e| crate::Error::Internal(e.into()))?;
-
-    let mut jti = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut jti);
-    let mut access = claims;
-    access.insert("iss".into(), json!(iss));
-    access.insert("aud".into(), json!(client.id));
-    access.insert("client_id".into(), json!(client.id));
-    access.insert("iat".into(), json!(iat));
-    access.insert("exp".into(), json!(exp));
-    access.insert("jti".into(), json!(B64URL.encode(jti)));
-    access.insert("scope".into(), json!(row.scope));
-    access.insert("sid".into(), json!(row.session_id));
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.kid);
-    header.typ = Some("at+jwt".into());
-    let access_token = jsonwebtoken::encode(&header, &access, &key.key)
-        .map_err(|e| crate::Error::Internal(e.into()))?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: TOKEN_TTL_SECS,
-        id_token,
-        scope: row.scope,
-    })
-}
-
-/// Verifies a token signed by this provider: RS256, a published kid, issuer and expiry.
-/// `typ` must be `at+jwt` for access tokens.
-async fn verify(state: &Services, token: &str, access: bool) -> Result<Value, OAuthError> {
-    let invalid = || OAuthError::invalid_token("the token is invalid or expired");
-    if token.len() > 16 * 1024 {
-        return Err(invalid());
-    }
-    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-    if header.alg != Algorithm::RS256 || (access && header.typ.as_deref() != Some("at+jwt")) {
-        return Err(invalid());
-    }
-    let kid = header.kid.ok_or_else(invalid)?;
-    let key = keys::decoding_key(state, &kid).await?.ok_or_else(invalid)?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[issuer(&state.config.public_url())]);
-    validation.validate_aud = false;
-    validation.leeway = 0;
-    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|_| invalid())?;
-    Ok(data.claims)
-}
-
-/// Claims about the bearer of a live access token.
-pub async fn userinfo(state: &Services, bearer: Option<&str>) -> Result<Value, OAuthError> {
-    let token =
-        bearer.ok_or_else(|| OAuthError::invalid_token("a bearer access token is required"))?;
-    let claims = verify(state, token, true).await?;
-    let invalid = || OAuthError::invalid_token("the token is invalid or expired");
-    let parse = |k: &str| claims[k].as_str().map(str::to_string).ok_or_else(invalid);
-    let tenant: TenantId = parse("tenant")?.parse().map_err(|_| invalid())?;
-    let user: UserId = parse("sub")?.parse().map_err(|_| invalid())?;
-    let session: SessionId = parse("sid")?.parse().map_err(|_| invalid())?;
-    if !browser::is_live(state, tenant, session).await? {
-        return Err(OAuthError::invalid_token(
-            "the session behind this token has ended",
-        ));
-    }
-    let scope = claims["scope"].as_str().unwrap_or_default();
-    let info = user_claims(state, tenant, user, scope)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_token("the user is no longer active"))?;
-    Ok(Value::Object(info))
+    let user = store::user_reads::user(&state.store, session.tenant_id, session.user_id).await?;
+    Ok(user.is_some_and(|u| u.email.eq_ignore_ascii_case(email.as_str())))
 }
 
 /// Query of `/oauth2/logout` (RP-initiated logout 1.0).

@@ -1,12 +1,19 @@
 //! Gatehouse as OpenID Connect provider to the SaaS app: discovery, JWKS with key rotation
-//! ([`keys`]), the apps the operator registers ([`clients`]), and the authorization-code
-//! flow with PKCE S256 ([`flow`]): authorize, token, userinfo, logout. Tokens are RS256 JWTs
-//! carrying the tenant, subject, email, name, roles and role scopes; access tokens are typed
-//! `at+jwt` (RFC 9068) so an ID token is never accepted where an access token is due.
+//! ([`keys`]), the apps the operator registers ([`clients`]), the authorization-code flow
+//! with PKCE S256 and the app's sign-in hints ([`flow`]): authorize and logout; the token
+//! endpoint's grants and userinfo ([`tokens`], with the claims in [`claims`]); refresh
+//! tokens with rotation and reuse detection ([`refresh`]); revocation and introspection
+//! ([`revocation`]). Tokens are RS256 JWTs carrying the tenant, subject, email, name, roles
+//! and role scopes; access tokens are typed `at+jwt` (RFC 9068) so an ID token is never
+//! accepted where an access token is due.
 
+pub mod claims;
 pub mod clients;
 pub mod flow;
 pub mod keys;
+pub mod refresh;
+pub mod revocation;
+pub mod tokens;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -76,14 +83,18 @@ pub fn discovery(public_url: &str) -> Value {
         "userinfo_endpoint": format!("{public_url}/oauth2/userinfo"),
         "jwks_uri": format!("{public_url}/oauth2/jwks"),
         "end_session_endpoint": format!("{public_url}/oauth2/logout"),
+        "revocation_endpoint": format!("{public_url}/oauth2/revoke"),
+        "introspection_endpoint": format!("{public_url}/oauth2/introspect"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "email", "profile", "permissions"],
+        "scopes_supported": ["openid", "email", "profile", "permissions", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",
             "email", "email_verified", "name", "given_name", "family_name",
             "tenant", "tenant_slug", "roles", "role_assignments", "data_classification",

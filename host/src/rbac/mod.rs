@@ -46,7 +46,7 @@ pub async fn app_modules(state: &crate::services::Services) -> Result<Vec<String
 /// Who did it, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
-    /// `operator`, `api_token`, `user` or `system`.
+    /// `operator`, `api_token`, `user`, `app` or `system`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub id: String,
@@ -67,6 +67,14 @@ impl Actor {
             kind: "api_token",
             id: token.to_string(),
             label: name.to_string(),
+        }
+    }
+    /// A registered app (OAuth client) acting with its own credentials.
+    pub fn app(client_id: &str) -> Self {
+        Self {
+            kind: "app",
+            id: client_id.to_string(),
+            label: client_id.to_string(),
         }
     }
     /// A signed-in user acting for themselves (`label`: their email, when known).

@@ -112,6 +112,25 @@ pub async fn current(state: &Services, token: &SecretString) -> Result<Option<Se
     let Some(row) = store::sessions::by_token_hash(&state.store, &hash(text)).await? else {
         return Ok(None);
     };
+    keep_alive(state, row).await
+}
+
+/// Session `id` of `tenant` when it is live, sliding its idle expiry: an app refreshing its
+/// tokens is the user's activity as much as a page is.
+pub async fn refresh(
+    state: &Services,
+    tenant: TenantId,
+    id: SessionId,
+) -> Result<Option<SessionRow>, Error> {
+    match store::sessions::by_id(&state.store, tenant, id).await? {
+        Some(row) => keep_alive(state, row).await,
+        None => Ok(None),
+    }
+}
+
+/// `row` when it is live under the tenant's policy and its user is active, with its idle
+/// expiry slid forward; otherwise `None` (and a session the policy ended is marked so).
+async fn keep_alive(state: &Services, row: SessionRow) -> Result<Option<SessionRow>, Error> {
     let now = state.clock.now();
     let Some((idle, _)) = lifetimes_if_live(state, &row, now).await? else {
         end_if_open(state, &row, now).await?;

@@ -1,10 +1,12 @@
 //! Single sign-on connections: a tenant's links to its identity providers ([`saml`] and
 //! [`oidc`]), managed through the admin API ([`connections`]), and the sign-in that runs
-//! through them, step by step: [`start`] routes the user and redirects out with a
-//! [`login_state`] bound to the browser; the answer comes back to [`acs`] (SAML) or
-//! [`callback`] (OIDC), which verify it into a raw identity; [`pipeline`] runs the tenant's
+//! through them, step by step: [`route`] decides where a sign-in goes (a work email, an
+//! app's hints), [`start`] redirects out with a [`login_state`] bound to the browser; the
+//! answer comes back to [`acs`] (SAML) or [`callback`] (OIDC), which verify it into a raw
+//! identity; [`pipeline`] runs the tenant's
 //! plugin pipeline on it, reconciles the directory and opens a session. Every refusal is a
-//! [`failure::Failure`], audited. Sessions and the directory are their own modules.
+//! [`failure::Failure`], audited. [`discovery`] tells apps a tenant's sign-in options.
+//! Sessions and the directory are their own modules.
 
 pub mod acs;
 pub mod callback;
@@ -12,11 +14,13 @@ pub mod connection_checks;
 pub mod connection_secrets;
 pub mod connection_view;
 pub mod connections;
+pub mod discovery;
 pub mod failure;
 pub mod login_state;
 pub mod oidc;
 pub mod outbound;
 pub mod pipeline;
+pub mod route;
 pub mod saml;
 pub mod start;
 
@@ -118,6 +122,12 @@ impl SpEndpoints {
 /// Where an OIDC connection's IdP sends the browser back (register it at the IdP).
 pub fn oidc_redirect_uri(public_url: &str, tenant_token: &str, connection: ConnectionId) -> String {
     format!("{public_url}/sso/oidc/{tenant_token}/{connection}/callback")
+}
+
+/// The link that starts a sign-in at a connection's IdP at once (for "Sign in with …"
+/// buttons); `return_to` may be added.
+pub fn start_url(public_url: &str, tenant_token: &str, connection: ConnectionId) -> String {
+    format!("{public_url}/sso/start/{tenant_token}/{connection}")
 }
 
 /// Longest URL accepted in connection settings.

@@ -1,7 +1,7 @@
-//! The start of a sign-in: which tenant and connection a work email routes to ([`route`]) or
-//! an IdP-facing URL names ([`resolve`]), and [`start`], which records a single-use login
-//! state and sends the browser to the IdP (a SAML AuthnRequest or an OIDC authorization
-//! request).
+//! The start of a sign-in: which tenant and connection an IdP-facing URL names
+//! ([`resolve`]), and [`start`], which records a single-use login state and sends the browser
+//! to the IdP (a SAML AuthnRequest or an OIDC authorization request). Where a sign-in goes
+//! before that is [`super::route`].
 
 use std::sync::Arc;
 
@@ -17,39 +17,7 @@ use super::{connections, oidc_redirect_uri, Connection, ConnectionStatus, Settin
 use crate::error::Error;
 use crate::services::Services;
 use crate::store::{self, sso::LoginStateRow, tenants::TenantRecord, tenants::TenantStatus};
-use crate::types::{random_token, ConnectionId, DomainName, Email};
-
-/// The tenant a work email routes to, and its enabled connection.
-pub async fn route(state: &Services, email: &str) -> Result<(TenantRecord, Connection), Failure> {
-    let unknown = || Failure::Refused {
-        code: "no_connection",
-        message: "no organisation signs in with this email domain here".into(),
-        detail: None,
-    };
-    let email: Email = email.parse().map_err(|_| Failure::Refused {
-        code: "bad_email",
-        message: "enter a work email address, such as ada@example.com".into(),
-        detail: None,
-    })?;
-    let domain: DomainName = email.domain().parse().map_err(|_| unknown())?;
-    let tenant = store::tenants::find_by_verified_domain(&state.store, domain.as_str())
-        .await
-        .map_err(Error::from)?
-        .ok_or_else(unknown)?;
-    if tenant.status != TenantStatus::Active {
-        return Err(unknown());
-    }
-    let rows = store::sso::connections(&state.store, tenant.id)
-        .await
-        .map_err(Error::from)?;
-    for row in rows {
-        let c = connections::parse_row(row)?;
-        if c.status == ConnectionStatus::Enabled {
-            return Ok((tenant, c));
-        }
-    }
-    Err(unknown())
-}
+use crate::types::{random_token, ConnectionId};
 
 /// The tenant and connection named in an IdP-facing URL, through the node cache (see
 /// [`crate::cache`] for how fresh they are).
@@ -59,17 +27,7 @@ pub async fn resolve(
     connection: &str,
 ) -> Result<(TenantRecord, Arc<Connection>), Failure> {
     let id: ConnectionId = connection.parse().map_err(|_| Failure::NotFound)?;
-    let tenant = state
-        .cache
-        .tenant_by_token(tenant_token, || {
-            store::tenants::find_by_public_token(&state.store, tenant_token)
-        })
-        .await
-        .map_err(Error::from)?
-        .ok_or(Failure::NotFound)?;
-    if tenant.status != TenantStatus::Active {
-        return Err(Failure::NotFound);
-    }
+    let tenant = resolve_tenant(state, tenant_token).await?;
     let connection = state
         .cache
         .connection(tenant.id, id, || async {
@@ -82,6 +40,22 @@ pub async fn resolve(
     Ok((tenant, connection))
 }
 
+/// The active tenant whose public token is `tenant_token`, through the node cache.
+pub async fn resolve_tenant(state: &Services, tenant_token: &str) -> Result<TenantRecord, Failure> {
+    let tenant = state
+        .cache
+        .tenant_by_token(tenant_token, || {
+            store::tenants::find_by_public_token(&state.store, tenant_token)
+        })
+        .await
+        .map_err(Error::from)?
+        .ok_or(Failure::NotFound)?;
+    if tenant.status != TenantStatus::Active {
+        return Err(Failure::NotFound);
+    }
+    Ok(tenant)
+}
+
 /// Where the browser goes next and, for a browser-started sign-in, the `Set-Cookie` value
 /// that binds the answer to this browser.
 pub struct Started {
@@ -90,12 +64,14 @@ pub struct Started {
 }
 
 /// Records a login state and returns where to send the browser. A test sign-in (started by
-/// an admin through the API, then opened in some browser) is not bound to a browser.
+/// an admin through the API, then opened in some browser) is not bound to a browser. A
+/// `login_hint` (an email an app hinted) goes to an OIDC IdP as its `login_hint`.
 pub async fn start(
     state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     return_to: Option<String>,
+    login_hint: Option<&str>,
     test_mode: bool,
 ) -> Result<Started, Error> {
     if !test_mode && connection.status != ConnectionStatus::Enabled {
@@ -151,7 +127,10 @@ pub async fn start(
                 &login.id,
                 challenge,
                 &pending,
-                test_mode,
+                oidc_flow::Ask {
+                    force_login: test_mode,
+                    login_hint,
+                },
             )
             .map_err(|e| Error::Conflict(e.to_string()))?;
             let plain = zeroize::Zeroizing::new(

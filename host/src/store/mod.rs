@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod password_links;
 pub mod plugins;
 pub mod provider;
+pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
 pub mod sso;

@@ -16,12 +16,16 @@ pub struct ClientRow {
     pub post_logout_redirect_uris: String,
     /// The app's modules, a JSON list of names.
     pub modules: String,
+    /// The app may get refresh tokens (with the `offline_access` scope).
+    pub refresh_tokens: bool,
+    /// Lifetime of the app's access and ID tokens.
+    pub access_token_ttl_secs: i64,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
 
-const CLIENT_COLUMNS: &str =
-    "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, created_at, revoked_at";
+const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
+    modules, refresh_tokens, access_token_ttl_secs, created_at, revoked_at";
 
 fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
     Ok(ClientRow {
@@ -31,6 +35,8 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
         redirect_uris: row.try_get("redirect_uris")?,
         post_logout_redirect_uris: row.try_get("post_logout_redirect_uris")?,
         modules: row.try_get("modules")?,
+        refresh_tokens: row.try_get::<i64, _>("refresh_tokens")? != 0,
+        access_token_ttl_secs: row.try_get("access_token_ttl_secs")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         revoked_at: row
             .try_get::<Option<i64>, _>("revoked_at")?
@@ -40,8 +46,8 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
 
 pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, \
+         refresh_tokens, access_token_ttl_secs, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -49,6 +55,8 @@ pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     .bind(&c.redirect_uris)
     .bind(&c.post_logout_redirect_uris)
     .bind(&c.modules)
+    .bind(i64::from(c.refresh_tokens))
+    .bind(c.access_token_ttl_secs)
     .bind(c.created_at.as_micros())
     .execute(tx.conn())
     .await?;

@@ -241,6 +241,8 @@ pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
         "DELETE FROM sso_login_states WHERE expires_at < $1",
         "DELETE FROM saml_replay WHERE expires_at < $1",
         "DELETE FROM oauth_codes WHERE expires_at < $1",
+        "DELETE FROM oauth_refresh_tokens WHERE expires_at < $1",
+        "DELETE FROM oauth_revoked_access_tokens WHERE expires_at < $1",
         "DELETE FROM mfa_challenges WHERE expires_at < $1",
         "DELETE FROM password_links WHERE expires_at < $1",
         // Delivered mail is kept a week for the operator's view, then dropped.

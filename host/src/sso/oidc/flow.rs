@@ -11,9 +11,9 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
-    Scope, SignatureVerificationError, TokenResponse,
+    AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    LoginHint, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -104,8 +104,8 @@ pub fn new_pending() -> (PkceCodeChallenge, Pending) {
     )
 }
 
-/// The IdP URL the browser goes to. `force_login` asks the IdP to authenticate again (test
-/// sign-ins must not ride on an IdP session).
+/// The IdP URL the browser goes to, asking the IdP what `ask` says (test sign-ins force a
+/// new authentication: they must not ride on an IdP session).
 pub fn authorization_url(
     metadata: &Metadata,
     settings: &OidcSettings,
@@ -113,7 +113,7 @@ pub fn authorization_url(
     state: &str,
     challenge: PkceCodeChallenge,
     pending: &Pending,
-    force_login: bool,
+    ask: Ask<'_>,
 ) -> Result<String, Rejection> {
     let client = client(metadata, settings, None, redirect_uri)?;
     let state = state.to_string();
@@ -128,10 +128,22 @@ pub fn authorization_url(
     for scope in settings.request_scopes().into_iter().skip(1) {
         request = request.add_scope(Scope::new(scope));
     }
-    if force_login {
+    if ask.force_login {
         request = request.add_prompt(CoreAuthPrompt::Login);
     }
+    if let Some(hint) = ask.login_hint {
+        request = request.set_login_hint(LoginHint::new(hint.to_string()));
+    }
     Ok(request.url().0.to_string())
+}
+
+/// What the IdP is asked of the user.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Ask<'a> {
+    /// Sign in again even with a session at the IdP (`prompt=login`: an admin's test).
+    pub force_login: bool,
+    /// Who is expected (`login_hint`): the email an app hinted.
+    pub login_hint: Option<&'a str>,
 }
 
 /// Redeems `code` and checks the ID token; returns the verified identity.

@@ -1,0 +1,264 @@
+//! Tokens an app manages, through a standard client library (Authlib): refresh tokens for
+//! an app registered for them (rotated on use; a reused one revokes its whole family; ended
+//! with the session), revocation (RFC 7009), introspection (RFC 7662), and each app's
+//! access-token lifetime.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::oidc_provider::{authorize, signed_in};
+use crate::peers::run_python;
+use crate::saml::{browser, last_event};
+
+const CALLBACK: &str = "http://127.0.0.1:9/callback";
+
+/// An app registered with `extra` settings; (client id, secret).
+async fn register(app: &TestApp, extra: Value) -> (String, String) {
+    let mut body = json!({"name": "Tokens app", "redirect_uris": [CALLBACK],
+                          "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"]});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let r = app.op(Method::POST, "/apps", Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    (
+        r.body["client_id"].as_str().unwrap().to_string(),
+        r.body["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The library's step `step` with the app's settings and `args`.
+async fn client(
+    app: &TestApp,
+    (id, secret): &(String, String),
+    step: &str,
+    args: &[&str],
+) -> Value {
+    let discovery = format!("{}/.well-known/openid-configuration", app.url);
+    let mut all = vec![step, discovery.as_str(), id, secret, CALLBACK];
+    all.extend_from_slice(args);
+    run_python("oidc_client.py", &all).await
+}
+
+/// A full sign-in of the browser holding `cookie` with `scope`: the library's tokens.
+async fn sign_in(app: &TestApp, creds: &(String, String), cookie: &str, scope: &str) -> Value {
+    let start = client(app, creds, "start", &[scope]).await;
+    assert!(start.get("error").is_none(), "{start}");
+    let callback = authorize(start["url"].as_str().unwrap(), cookie).await;
+    let done = client(
+        app,
+        creds,
+        "finish",
+        &[
+            &callback,
+            start["state"].as_str().unwrap(),
+            start["code_verifier"].as_str().unwrap(),
+            start["nonce"].as_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(done.get("error").is_none(), "{done}");
+    done
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
+    let app = spawn_app().await;
+    let (tenant, cookie) = signed_in(&app, "refreshing").await;
+    let creds = register(
+        &app,
+        json!({"refresh_tokens": true, "access_token_ttl_secs": 300}),
+    )
+    .await;
+    let done = sign_in(&app, &creds, &cookie, "openid email offline_access").await;
+    let id = &done["id_token"];
+    assert_eq!(
+        id["exp"].as_i64().unwrap() - id["iat"].as_i64().unwrap(),
+        300,
+        "the app's lifetime"
+    );
+    let first = done["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_string();
+    assert!(first.starts_with("ghr_"), "{first}");
+
+    // A refresh rotates the token and keeps the user and the scope.
+    let refreshed = client(&app, &creds, "refresh", &[&first]).await;
+    assert!(refreshed.get("error").is_none(), "{refreshed}");
+    let second = refreshed["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    assert_eq!(refreshed["scope"], "openid email offline_access");
+    assert_eq!(refreshed["expires_in"], 300);
+    let access = refreshed["access_token"].as_str().unwrap();
+    let seen = client(&app, &creds, "introspect", &[access]).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["sub"], id["sub"]);
+    assert_eq!(seen["tenant"], tenant.as_str());
+    let seen = client(&app, &creds, "introspect", &[&second]).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["token_type"], "refresh_token");
+    let seen = client(&app, &creds, "introspect", &[&first]).await;
+    assert_eq!(seen["active"], false, "a used token: {seen}");
+
+    // The used token comes back (stolen, or replayed): the family ends, the newest included.
+    let reused = client(&app, &creds, "refresh", &[&first]).await;
+    assert!(
+        reused["error"].as_str().unwrap().contains("invalid_grant"),
+        "{reused}"
+    );
+    let after = client(&app, &creds, "refresh", &[&second]).await;
+    assert!(
+        after["error"].as_str().unwrap().contains("invalid_grant"),
+        "{after}"
+    );
+    let event = last_event(&app, &tenant, "oauth.refresh_token_reused").await;
+    assert_eq!(event["actor"]["type"], "app");
+    assert_eq!(event["after"]["revoked"], 2, "{event}");
+
+    // Another app cannot use this app's token, nor ask an app without refresh tokens for one.
+    let plain = register(&app, json!({})).await;
+    let done = sign_in(&app, &plain, &cookie, "openid email offline_access").await;
+    assert_eq!(done["refresh_token"], Value::Null, "{done}");
+    let done = sign_in(&app, &creds, &cookie, "openid offline_access").await;
+    let third = done["refresh_token"].as_str().unwrap().to_string();
+    let stolen = client(&app, &plain, "refresh", &[&third]).await;
+    assert!(
+        stolen["error"]
+            .as_str()
+            .unwrap()
+            .contains("unauthorized_client"),
+        "{stolen}"
+    );
+    let other = register(&app, json!({"refresh_tokens": true})).await;
+    let stolen = client(&app, &other, "refresh", &[&third]).await;
+    assert!(
+        stolen["error"].as_str().unwrap().contains("invalid_grant"),
+        "{stolen}"
+    );
+    let still = client(&app, &creds, "refresh", &[&third]).await;
+    assert!(
+        still.get("error").is_none(),
+        "not spent by the other app: {still}"
+    );
+
+    // Signing out ends the sign-in's refresh tokens with its session.
+    let fourth = still["refresh_token"].as_str().unwrap().to_string();
+    let out = browser()
+        .get(format!(
+            "{}/oauth2/logout?id_token_hint={}",
+            app.url,
+            done["raw_id_token"].as_str().unwrap()
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success() || out.status().is_redirection());
+    let ended = client(&app, &creds, "refresh", &[&fourth]).await;
+    assert!(
+        ended["error"].as_str().unwrap().contains("invalid_grant"),
+        "{ended}"
+    );
+}
+
+#[tokio::test]
+async fn apps_revoke_and_introspect_their_own_tokens_only() {
+    let app = spawn_app().await;
+    let (_, cookie) = signed_in(&app, "revoking").await;
+    let creds = register(&app, json!({"refresh_tokens": true})).await;
+    let done = sign_in(&app, &creds, &cookie, "openid offline_access").await;
+    let access = done["access_token"].as_str().unwrap().to_string();
+    let refresh = done["refresh_token"].as_str().unwrap().to_string();
+
+    // Another app sees neither token, and cannot revoke them.
+    let other = register(&app, json!({})).await;
+    for token in [&access, &refresh] {
+        let seen = client(&app, &other, "introspect", &[token]).await;
+        assert_eq!(seen, json!({"active": false}));
+        let r = client(&app, &other, "revoke", &[token, "access_token"]).await;
+        assert_eq!(r["status"], 200);
+    }
+    assert_eq!(
+        client(&app, &creds, "introspect", &[&access]).await["active"],
+        true
+    );
+
+    // Revoking the access token: introspection and userinfo refuse it from then on.
+    let r = client(&app, &creds, "revoke", &[&access, "access_token"]).await;
+    assert_eq!(r["status"], 200);
+    assert_eq!(
+        client(&app, &creds, "introspect", &[&access]).await["active"],
+        false
+    );
+    let info = reqwest::Client::new()
+        .get(format!("{}/oauth2/userinfo", app.url))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
+    // Revoking the refresh token ends it.
+    let r = client(&app, &creds, "revoke", &[&refresh, "refresh_token"]).await;
+    assert_eq!(r["status"], 200);
+    let refreshed = client(&app, &creds, "refresh", &[&refresh]).await;
+    assert!(
+        refreshed["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{refreshed}"
+    );
+    // An unknown token is revoked all the same (RFC 7009 §2.2).
+    let r = client(&app, &creds, "revoke", &["not-a-token", "access_token"]).await;
+    assert_eq!(r["status"], 200);
+
+    // Without credentials, or as a public app, introspection is refused in OAuth form.
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/oauth2/introspect", app.url))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    let public = crate::oidc_provider::register_app(&app, true).await;
+    let r = http
+        .post(format!("{}/oauth2/introspect", app.url))
+        .form(&[
+            ("token", access.as_str()),
+            ("client_id", public["client_id"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http
+        .post(format!("{}/oauth2/revoke", app.url))
+        .basic_auth(&creds.0, Some(&creds.1))
+        .form(&[("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+
+    // The lifetime is bounded at registration.
+    for ttl in [59, 3601] {
+        let r = app
+            .op(
+                Method::POST,
+                "/apps",
+                Some(
+                    json!({"name": "x", "redirect_uris": [CALLBACK], "access_token_ttl_secs": ttl}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.body["field"], "access_token_ttl_secs");
+    }
+}
