@@ -7,8 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
-use crate::oidc_provider::{authorize, signed_in};
-use crate::peers::run_python;
+use crate::oidc_provider::{authorize, rp as client, signed_in};
 use crate::saml::{browser, last_event};
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
@@ -26,19 +25,6 @@ async fn register(app: &TestApp, extra: Value) -> (String, String) {
         r.body["client_id"].as_str().unwrap().to_string(),
         r.body["client_secret"].as_str().unwrap().to_string(),
     )
-}
-
-/// The library's step `step` with the app's settings and `args`.
-async fn client(
-    app: &TestApp,
-    (id, secret): &(String, String),
-    step: &str,
-    args: &[&str],
-) -> Value {
-    let discovery = format!("{}/.well-known/openid-configuration", app.url);
-    let mut all = vec![step, discovery.as_str(), id, secret, CALLBACK];
-    all.extend_from_slice(args);
-    run_python("oidc_client.py", &all).await
 }
 
 /// A full sign-in of the browser holding `cookie` with `scope`: the library's tokens.

@@ -49,6 +49,20 @@ pub(crate) async fn register_app(app: &TestApp, public: bool) -> Value {
     r.body
 }
 
+/// The standard client library's step `step` (see `tests/peers/oidc_client.py`) as the app
+/// `(client id, secret)` with `args`.
+pub(crate) async fn rp(
+    app: &TestApp,
+    (id, secret): &(String, String),
+    step: &str,
+    args: &[&str],
+) -> Value {
+    let discovery = format!("{}/.well-known/openid-configuration", app.url);
+    let mut all = vec![step, discovery.as_str(), id, secret, CALLBACK];
+    all.extend_from_slice(args);
+    run_python("oidc_client.py", &all).await
+}
+
 /// Follows an authorization URL as the signed-in browser; returns the Location.
 pub(crate) async fn authorize(url: &str, cookie: &str) -> String {
     let r = browser()

@@ -7,8 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::oidc::{add_account, at_provider, setup};
-use crate::oidc_provider::register_app;
-use crate::peers::run_python;
+use crate::oidc_provider::{register_app, rp};
 use crate::saml::browser;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
@@ -191,20 +190,9 @@ async fn a_login_hint_goes_straight_to_the_idp_and_the_app_gets_its_code() {
     let registered = register_app(&s.app, false).await;
     let client_id = registered["client_id"].as_str().unwrap();
     let secret = registered["client_secret"].as_str().unwrap();
-    let discovery = format!("{}/.well-known/openid-configuration", s.app.url);
-    let start = run_python(
-        "oidc_client.py",
-        &[
-            "start",
-            &discovery,
-            client_id,
-            secret,
-            CALLBACK,
-            "openid email profile",
-            &format!("login_hint={email}"),
-        ],
-    )
-    .await;
+    let creds = (client_id.to_string(), secret.to_string());
+    let hint = format!("login_hint={email}");
+    let start = rp(&s.app, &creds, "start", &["openid email profile", &hint]).await;
     assert!(start.get("error").is_none(), "{start}");
     let authorize_url = start["url"].as_str().unwrap();
 
@@ -241,21 +229,13 @@ async fn a_login_hint_goes_straight_to_the_idp_and_the_app_gets_its_code() {
         callback.starts_with(CALLBACK) && callback.contains("code="),
         "{callback}"
     );
-    let done = run_python(
-        "oidc_client.py",
-        &[
-            "finish",
-            &discovery,
-            client_id,
-            secret,
-            CALLBACK,
-            &callback,
-            start["state"].as_str().unwrap(),
-            start["code_verifier"].as_str().unwrap(),
-            start["nonce"].as_str().unwrap(),
-        ],
-    )
-    .await;
+    let finish = [
+        callback.as_str(),
+        start["state"].as_str().unwrap(),
+        start["code_verifier"].as_str().unwrap(),
+        start["nonce"].as_str().unwrap(),
+    ];
+    let done = rp(&s.app, &creds, "finish", &finish).await;
     assert!(done.get("error").is_none(), "{done}");
     assert_eq!(done["id_token"]["email"], email);
     assert_eq!(done["id_token"]["tenant"], s.tenant.as_str());

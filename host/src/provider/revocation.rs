@@ -33,6 +33,16 @@ pub struct TokenForm {
 }
 
 impl TokenForm {
+    /// The app, authenticated by these credentials or HTTP Basic.
+    async fn client(
+        &self,
+        state: &Services,
+        basic: Option<(String, String)>,
+    ) -> Result<Client, OAuthError> {
+        let (id, secret) = (self.client_id.as_deref(), self.client_secret.as_deref());
+        authenticate_client(state, basic, id, secret).await
+    }
+
     fn token(&self) -> Result<&str, OAuthError> {
         self.token
             .as_deref()
@@ -58,13 +68,7 @@ pub async fn revoke(
     basic: Option<(String, String)>,
     form: TokenForm,
 ) -> Result<(), OAuthError> {
-    let client = authenticate_client(
-        state,
-        basic,
-        form.client_id.as_deref(),
-        form.client_secret.as_deref(),
-    )
-    .await?;
+    let client = form.client(state, basic).await?;
     let token = form.token()?;
     let now = state.clock.now();
     if let Some(row) = own_refresh(state, &client, token).await? {
@@ -144,13 +148,7 @@ pub async fn introspect(
     basic: Option<(String, String)>,
     form: TokenForm,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(
-        state,
-        basic,
-        form.client_id.as_deref(),
-        form.client_secret.as_deref(),
-    )
-    .await?;
+    let client = form.client(state, basic).await?;
     if client.is_public() {
         return Err(OAuthError::invalid_client(
             "introspection needs a confidential app's credentials",
