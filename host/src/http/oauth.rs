@@ -109,7 +109,9 @@ async fn authorize(
                     .path_and_query()
                     .map(|p| p.as_str())
                     .unwrap_or("/oauth2/authorize");
-                sign_in(&state, &ctx, *route, back, params.login_hint.as_deref()).await
+                // Only a well-formed email goes on to the IdP.
+                let hint = params.hints().email().map(|e| e.to_string());
+                sign_in(&state, &ctx, *route, back, hint.as_deref()).await
             }
             Authorize::Show(e) => e.into_response(),
         },
