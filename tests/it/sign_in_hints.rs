@@ -42,6 +42,12 @@ async fn redirect_of(url: &str) -> reqwest::Response {
     r
 }
 
+/// `GET /sso/discovery?{query}`, anonymously.
+async fn discover(app: &crate::helpers::TestApp, query: &str) -> crate::helpers::Resp {
+    app.call(Method::GET, &format!("/sso/discovery?{query}"), None, None)
+        .await
+}
+
 fn location(r: &reqwest::Response) -> String {
     r.headers()["location"].to_str().unwrap().to_string()
 }
@@ -60,15 +66,7 @@ fn cookies(r: &reqwest::Response) -> String {
 async fn discovery_names_a_tenants_sign_in_options_and_nothing_secret() {
     let s = setup("disco", "enabled").await;
     add_saml(&s, "Backup SAML", "test").await;
-    let by_email = s
-        .app
-        .call(
-            Method::GET,
-            "/sso/discovery?email=ada%40disco.example",
-            None,
-            None,
-        )
-        .await;
+    let by_email = discover(&s.app, "email=ada%40disco.example").await;
     assert_eq!(by_email.status, StatusCode::OK, "{}", by_email.body);
     let token = by_email.body["tenant"]["token"]
         .as_str()
@@ -108,15 +106,7 @@ async fn discovery_names_a_tenants_sign_in_options_and_nothing_secret() {
     );
     assert!(!options.to_string().contains(&s.issuer), "{options}");
 
-    let by_token = s
-        .app
-        .call(
-            Method::GET,
-            &format!("/sso/discovery?tenant={token}"),
-            None,
-            None,
-        )
-        .await;
+    let by_token = discover(&s.app, &format!("tenant={token}")).await;
     assert_eq!(by_token.status, StatusCode::OK);
     assert_eq!(by_token.body, by_email.body);
 
@@ -131,15 +121,7 @@ async fn discovery_names_a_tenants_sign_in_options_and_nothing_secret() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let after = s
-        .app
-        .call(
-            Method::GET,
-            &format!("/sso/discovery?tenant={token}"),
-            None,
-            None,
-        )
-        .await;
+    let after = discover(&s.app, &format!("tenant={token}")).await;
     assert_eq!(after.body["password_sign_in"], false);
     assert_eq!(after.body["password_url"], Value::Null);
     assert_eq!(after.body["mfa_required"], "everyone");
@@ -153,10 +135,7 @@ async fn discovery_names_a_tenants_sign_in_options_and_nothing_secret() {
         ("email=a%40disco.example&tenant=x", 400, "invalid-query"),
         ("colour=red", 400, "invalid-query"),
     ] {
-        let r = s
-            .app
-            .call(Method::GET, &format!("/sso/discovery?{query}"), None, None)
-            .await;
+        let r = discover(&s.app, query).await;
         assert_eq!(r.status.as_u16(), status, "{query}: {}", r.body);
         assert_eq!(r.problem(), problem, "{query}: {}", r.body);
     }
@@ -170,15 +149,7 @@ async fn discovery_names_a_tenants_sign_in_options_and_nothing_secret() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = s
-        .app
-        .call(
-            Method::GET,
-            &format!("/sso/discovery?tenant={token}"),
-            None,
-            None,
-        )
-        .await;
+    let r = discover(&s.app, &format!("tenant={token}")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -367,16 +338,7 @@ async fn hints_pick_a_connection_or_offer_a_choice_and_start_links_work() {
     assert!(html.contains("Sign in with Azure SAML") && html.contains("Sign in with Node OP"));
 
     // A start link for a disabled connection, or under another tenant's token, is not found.
-    let token = s
-        .app
-        .call(
-            Method::GET,
-            "/sso/discovery?email=a%40choosy.example",
-            None,
-            None,
-        )
-        .await
-        .body["tenant"]["token"]
+    let token = discover(&s.app, "email=a%40choosy.example").await.body["tenant"]["token"]
         .as_str()
         .unwrap()
         .to_string();
