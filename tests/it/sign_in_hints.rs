@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::oidc::{add_account, at_provider, setup};
+use crate::oidc::{at_provider, setup};
 use crate::oidc_provider::{register_app, rp};
 use crate::saml::browser;
 
@@ -157,7 +157,13 @@ async fn discovery_names_a_tenants_sign_in_options_and_nothing_secret() {
 async fn a_login_hint_goes_straight_to_the_idp_and_the_app_gets_its_code() {
     let s = setup("hinted", "enabled").await;
     let email = "ada@hinted.example";
-    add_account(&s, "ada-hinted", email, &["engineering"]).await;
+    crate::peers::oidc_op_account(
+        &s.issuer,
+        "ada-hinted",
+        json!({"email": email, "email_verified": true, "name": "Ada Lovelace",
+               "zoneinfo": "Europe/London", "locale": "en-GB"}),
+    )
+    .await;
     let registered = register_app(&s.app, false).await;
     let client_id = registered["client_id"].as_str().unwrap();
     let secret = registered["client_secret"].as_str().unwrap();
@@ -209,6 +215,11 @@ async fn a_login_hint_goes_straight_to_the_idp_and_the_app_gets_its_code() {
     let done = rp(&s.app, &creds, "finish", &finish).await;
     assert!(done.get("error").is_none(), "{done}");
     assert_eq!(done["id_token"]["email"], email);
+    assert_eq!(
+        done["id_token"]["zoneinfo"], "Europe/London",
+        "from the IdP"
+    );
+    assert_eq!(done["id_token"]["locale"], "en-GB");
     assert_eq!(done["id_token"]["tenant"], s.tenant.as_str());
 
     // Signed in to this tenant, a hint naming another tenant asks for a new sign-in

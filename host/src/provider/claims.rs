@@ -83,6 +83,10 @@ pub(super) async fn user_claims(
         c.insert("name".into(), json!(name));
         c.insert("given_name".into(), json!(u.given_name));
         c.insert("family_name".into(), json!(u.family_name));
+        // OIDC Core §5.1 names: an IANA time zone and a BCP 47 language tag, as the IdP or
+        // SCIM gave them.
+        c.insert("zoneinfo".into(), json!(u.timezone));
+        c.insert("locale".into(), json!(u.locale));
     }
     Ok(Some(c))
 }

@@ -96,7 +96,7 @@ pub fn discovery(public_url: &str) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "email", "profile", "permissions", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",
-            "email", "email_verified", "name", "given_name", "family_name",
+            "email", "email_verified", "name", "given_name", "family_name", "zoneinfo", "locale",
             "tenant", "tenant_slug", "roles", "role_assignments", "data_classification",
             "permissions_version", "permissions"],
         "authorization_response_iss_parameter_supported": true,

@@ -106,7 +106,7 @@ server.listen(0, '127.0.0.1', () => {
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
-      profile: ['name', 'given_name', 'family_name'],
+      profile: ['name', 'given_name', 'family_name', 'locale', 'zoneinfo'],
       groups: ['groups'],
     },
     conformIdTokenClaims: false,
