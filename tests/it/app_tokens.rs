@@ -166,10 +166,11 @@ async fn apps_revoke_and_introspect_their_own_tokens_only() {
         let r = client(&app, &other, "revoke", &[token, "access_token"]).await;
         assert_eq!(r["status"], 200);
     }
-    assert_eq!(
-        client(&app, &creds, "introspect", &[&access]).await["active"],
-        true
-    );
+    // Both are still this app's, live.
+    for token in [&access, &refresh] {
+        let seen = client(&app, &creds, "introspect", &[token]).await;
+        assert_eq!(seen["active"], true, "{seen}");
+    }
 
     // Revoking the access token: introspection and userinfo refuse it from then on.
     let r = client(&app, &creds, "revoke", &[&access, "access_token"]).await;

@@ -16,6 +16,7 @@ use super::sign_in_limits::per_ip;
 use super::state::AppState;
 use crate::error::Error;
 use crate::sso::discovery::{self, Lookup};
+use crate::sso::route::MAX_HINT;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/sso/discovery", get(discover))
@@ -30,9 +31,6 @@ struct DiscoveryQuery {
     email: Option<String>,
 }
 
-/// Longest value read (an email is at most 254 characters; a token is 32).
-const MAX_VALUE: usize = 320;
-
 async fn discover(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -40,8 +38,8 @@ async fn discover(
 ) -> Result<Response, ApiError> {
     per_ip(&state, &ctx)?;
     let lookup = match (q.tenant, q.email) {
-        (Some(token), None) if token.len() <= MAX_VALUE => Lookup::Token(token),
-        (None, Some(email)) if email.len() <= MAX_VALUE => {
+        (Some(token), None) if token.len() <= MAX_HINT => Lookup::Token(token),
+        (None, Some(email)) if email.len() <= MAX_HINT => {
             Lookup::Email(email.trim().parse().map_err(|_| Error::Invalid {
                 field: Some("email"),
                 detail: "`email` must be an email address, such as ada@example.com".into(),
@@ -50,7 +48,7 @@ async fn discover(
         _ => {
             return Err(ApiError::InvalidQuery(format!(
                 "give one of `tenant` (the tenant's public token) or `email` (at most \
-                 {MAX_VALUE} characters)"
+                 {MAX_HINT} characters)"
             )))
         }
     };

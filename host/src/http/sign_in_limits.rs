@@ -17,9 +17,7 @@ pub(super) fn over_limit(
     ctx: &crate::audit::RequestContext,
     more: &[(String, Option<Rate>)],
 ) -> Option<Response> {
-    let ip = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
-    let per_ip = Rate::per_minute(state.config.throttle.per_ip_per_minute);
-    std::iter::once((ip, per_ip))
+    std::iter::once(ip_rate(state, ctx))
         .chain(more.iter().cloned())
         .find_map(|(key, rate)| state.throttle.check(&state.clock, &key, rate).err())
         .map(too_many)
@@ -27,14 +25,22 @@ pub(super) fn over_limit(
 
 /// Counts an anonymous API request (JSON, not a page) against its client IP's rate.
 pub(super) fn per_ip(state: &AppState, ctx: &crate::audit::RequestContext) -> Result<(), ApiError> {
-    let key = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
-    let rate = Rate::per_minute(state.config.throttle.per_ip_per_minute);
+    let (key, rate) = ip_rate(state, ctx);
     state
         .throttle
         .check(&state.clock, &key, rate)
         .map_err(|limited| ApiError::RateLimited {
             retry_after_secs: limited.retry_after_secs(),
         })
+}
+
+/// The client address's key and its rate: the one bucket every anonymous path shares.
+fn ip_rate(state: &AppState, ctx: &crate::audit::RequestContext) -> (String, Option<Rate>) {
+    let key = format!("ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
+    (
+        key,
+        Rate::per_minute(state.config.throttle.per_ip_per_minute),
+    )
 }
 
 fn too_many(limited: Limited) -> Response {

@@ -70,7 +70,7 @@ async fn login_page(
             Err(f) => failure_page(f),
         };
     }
-    let email = q.login_hint.filter(|h| h.len() <= 320);
+    let email = q.login_hint.filter(|h| h.len() <= route::MAX_HINT);
     csrf.apply(
         render(
             StatusCode::OK,
@@ -153,11 +153,7 @@ pub(super) async fn go_to_idp(
 
 /// The page to choose one of a tenant's enabled connections: each is its start link, coming
 /// back to `return_to`.
-pub(super) fn choose_page(
-    tenant: &TenantRecord,
-    enabled: &[Connection],
-    return_to: Option<&str>,
-) -> Response {
+fn choose_page(tenant: &TenantRecord, enabled: &[Connection], return_to: Option<&str>) -> Response {
     let choices = enabled
         .iter()
         .map(|c| {

@@ -12,8 +12,9 @@ use crate::services::Services;
 use crate::store::{self, tenants::TenantRecord, tenants::TenantStatus};
 use crate::types::{ConnectionId, DomainName, Email, Slug, TenantId};
 
-/// Longest hint value read (an email is at most 254 characters).
-const MAX_HINT: usize = 320;
+/// Longest hint or lookup value read (an email is at most 254 characters; a tenant token
+/// is 32).
+pub const MAX_HINT: usize = 320;
 
 /// Where a sign-in goes next.
 #[derive(Debug)]
