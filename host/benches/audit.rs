@@ -5,7 +5,10 @@
 //! rows per second and the server's memory while it streams, ingest of the app's events in
 //! batches, and the retention purge's rows per second (`gatehouse audit purge`). SQLite, then
 //! PostgreSQL (`GATEHOUSE_BENCH_POSTGRES_URL`, `none` to skip; `GATEHOUSE_BENCH_SQLITE=none`
-//! skips SQLite). Run with `cargo bench -p gatehouse --bench audit`.
+//! skips SQLite). Run with `cargo bench -p gatehouse --bench audit`. With
+//! `GATEHOUSE_BENCH_KEEP=DIR` the data is kept, and a later run with the same `DIR` and
+//! number of events measures again without generating them (each run's ingest adds 20,000
+//! events and its purge drops the days that have passed the retention since).
 
 mod common;
 
@@ -108,29 +111,60 @@ async fn bench(backend: &'static str, database_url: Option<String>) {
         .unwrap_or(10_000_000);
     let server = common::Server::start(database_url).await;
     let http = reqwest::Client::new();
-    let tenant = server.tenant(&http, "big").await;
+    // A kept run (`GATEHOUSE_BENCH_KEEP`) that generated these events before reuses them.
+    let marker = common::kept_dir().map(|dir| {
+        dir.join(if backend == "SQLite" {
+            "sqlite"
+        } else {
+            "postgres"
+        })
+        .join("audit-bench-events")
+    });
+    let kept = marker
+        .as_ref()
+        .and_then(|m| std::fs::read_to_string(m).ok())
+        .is_some_and(|n| n.trim() == events.to_string());
+    let tenant = if kept {
+        let r = http
+            .get(format!("{}/operator/v1/tenants/big", server.base))
+            .bearer_auth(&server.operator_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        r.json::<serde_json::Value>().await.unwrap()
+    } else {
+        server.tenant(&http, "big").await
+    };
     let tenant_id = tenant["id"].as_str().unwrap().to_string();
     let token = server.token(&http, &tenant_id, &["admin"]).await;
-    // A hundred checkpoints over the year, as hourly housekeeping would sign thousands.
-    let checkpoint_every = (events / 100).max(1000).to_string();
-    let began = Instant::now();
-    let said = server.command(&[
-        "audit",
-        "generate",
-        "--tenant",
-        &tenant_id,
-        "--events",
-        &events.to_string(),
-        "--days",
-        "365",
-        "--checkpoint-every",
-        &checkpoint_every,
-    ]);
-    println!(
-        "{backend}: {} (the whole command: {:.0} s)",
-        said.trim(),
-        began.elapsed().as_secs_f64()
-    );
+    if kept {
+        println!("{backend}: the {events} events a kept earlier run generated are reused");
+    } else {
+        // A hundred checkpoints over the year, as hourly housekeeping would sign thousands.
+        let checkpoint_every = (events / 100).max(1000).to_string();
+        let began = Instant::now();
+        let said = server.command(&[
+            "audit",
+            "generate",
+            "--tenant",
+            &tenant_id,
+            "--events",
+            &events.to_string(),
+            "--days",
+            "365",
+            "--checkpoint-every",
+            &checkpoint_every,
+        ]);
+        println!(
+            "{backend}: {} (the whole command: {:.0} s)",
+            said.trim(),
+            began.elapsed().as_secs_f64()
+        );
+        if let Some(marker) = &marker {
+            std::fs::write(marker, events.to_string()).unwrap();
+        }
+    }
 
     let base = server.base.clone();
     let get = |query: String| {

@@ -13,7 +13,7 @@ use crate::saml::{browser, last_event};
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
 /// An app registered with `extra` settings; (client id, secret).
-async fn register(app: &TestApp, extra: Value) -> (String, String) {
+pub(crate) async fn register(app: &TestApp, extra: Value) -> (String, String) {
     let mut body = json!({"name": "Tokens app", "redirect_uris": [CALLBACK],
                           "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"]});
     for (k, v) in extra.as_object().unwrap() {
@@ -28,7 +28,12 @@ async fn register(app: &TestApp, extra: Value) -> (String, String) {
 }
 
 /// A full sign-in of the browser holding `cookie` with `scope`: the library's tokens.
-async fn sign_in(app: &TestApp, creds: &(String, String), cookie: &str, scope: &str) -> Value {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    creds: &(String, String),
+    cookie: &str,
+    scope: &str,
+) -> Value {
     let start = client(app, creds, "start", &[scope]).await;
     assert!(start.get("error").is_none(), "{start}");
     let callback = authorize(start["url"].as_str().unwrap(), cookie).await;

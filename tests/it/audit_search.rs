@@ -1,11 +1,12 @@
 //! Audit search and export: each filter finds its events and only them, bad filters get a
 //! specific 400, and every export format parses back (JSON Lines and CSV also in Python),
-//! checks offline with `gatehouse audit verify --export`, and shows a tampered file.
+//! checks offline with `gatehouse audit verify --export`, and shows a tampered file; free text
+//! looked for in growing windows of the newest events finds what the whole chain holds.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::local_login::password_login_with;
 use gatehouse::cli::{AuditCommand, Command};
 
@@ -550,5 +551,66 @@ async fn an_export_of_many_pages_is_whole_and_in_order() {
         std::fs::write(&file, &jsonl).unwrap();
         let (ok, report) = verify_export(&app, &file, None).await;
         assert!(ok, "{query}: {report}");
+    }
+}
+
+#[tokio::test]
+async fn free_text_in_growing_windows_finds_what_the_whole_chain_search_finds() {
+    use gatehouse::store::audit_search::{search_in_windows, Position, SearchFilter, Word};
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("windows").await;
+    let (_, writer) = app.tenant_token(&tenant, &["audit:write"]).await;
+    // 40 events: every one says "common", one in ten also "rare".
+    let events: Vec<Value> = (0..40)
+        .map(|j| {
+            let note = if j % 10 == 0 { "common rare" } else { "common" };
+            json!({"action": "document.viewed", "occurred_at": app.clock.now().to_rfc3339(),
+                   "actor": {"type": "user", "id": format!("u{j}")},
+                   "targets": [{"type": "document", "id": format!("d{j}")}],
+                   "metadata": {"note": note}})
+        })
+        .collect();
+    let r = app
+        .api(
+            &writer,
+            Method::POST,
+            "/audit-events/batch",
+            Some(json!({ "events": events })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let store = &app.state.store;
+    let filter = |word: &str, limit: u32, after: Option<i64>| SearchFilter {
+        chain: Some(tenant.clone()),
+        words: vec![Word {
+            text: word.into(),
+            prefix: false,
+        }],
+        after: after.map(|seq| Position {
+            occurred_at: 0,
+            chain: tenant.clone(),
+            seq,
+        }),
+        limit,
+        ..Default::default()
+    };
+    let seqs = |rows: Vec<gatehouse::store::audit::AuditRow>| -> Vec<i64> {
+        rows.iter().map(|r| r.seq).collect()
+    };
+    for (word, limit, after) in [
+        // The first window holds a page.
+        ("common", 3, None),
+        // Only the whole chain holds a page: every window is tried, then the chain.
+        ("rare", 3, None),
+        // From a cursor, windows count down from it.
+        ("common", 3, Some(20)),
+        ("rare", 2, Some(25)),
+    ] {
+        let f = filter(word, limit, after);
+        let windowed = seqs(search_in_windows(store, &f, &[4, 8]).await.unwrap());
+        let whole = seqs(search_in_windows(store, &f, &[]).await.unwrap());
+        assert_eq!(windowed, whole, "{word} after {after:?}");
+        assert_eq!(windowed.len(), limit as usize, "{word} after {after:?}");
+        assert!(windowed.windows(2).all(|w| w[0] > w[1]), "{windowed:?}");
     }
 }

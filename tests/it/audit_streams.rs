@@ -5,13 +5,12 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, until, TestApp};
 use crate::peers::{free_port, moto_s3, rsyslog, run_python};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef-webhook";
@@ -53,21 +52,6 @@ async fn events(app: &TestApp, admin: &str, tag: &str, n: usize) {
             .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
-}
-
-/// Waits up to 30 s for `done` to hold.
-async fn until<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..150 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn create_stream(app: &TestApp, admin: &str, body: Value) -> String {

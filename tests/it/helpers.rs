@@ -367,3 +367,70 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// Waits up to 30 s for `done` to hold.
+pub async fn until<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..150 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A request as a [`Receiver`] took it: headers and body.
+pub type Received = (axum::http::HeaderMap, Vec<u8>);
+
+/// An HTTP endpoint of the app's, on loopback, that keeps every POST it takes (headers and
+/// body) and answers `200`, or `503` while `down`.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    pub down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Receiver {
+    /// Starts one; returns it and its URL.
+    pub async fn start() -> (Self, String) {
+        let me = Self::default();
+        let seen = me.clone();
+        let router = axum::Router::new().route(
+            "/receive",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let seen = seen.clone();
+                    async move {
+                        if seen.down.load(std::sync::atomic::Ordering::SeqCst) {
+                            return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        seen.requests.lock().unwrap().push((headers, body.to_vec()));
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/receive", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (me, url)
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits for the `n`-th request (from 1) and returns it.
+    pub async fn nth(&self, n: usize) -> Received {
+        until(&format!("request {n}"), || async { self.count() >= n }).await;
+        self.requests.lock().unwrap()[n - 1].clone()
+    }
+}

@@ -3,12 +3,14 @@
 //! `GATEHOUSE_TEST_DATABASE_URL` is set) and talks HTTP to it.
 
 mod app_tokens;
+mod app_webhooks;
 mod audit;
 mod audit_checkpoints;
 mod audit_ingest;
 mod audit_retention;
 mod audit_search;
 mod audit_streams;
+mod backchannel_logout;
 mod bad_input;
 mod browser;
 mod builtins;

@@ -9,7 +9,7 @@ use crate::helpers::{spawn_app, TestApp};
 use crate::peers::run_python;
 use crate::saml::browser;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
 /// A tenant whose owner is signed in; returns (tenant id, session cookie).
@@ -23,17 +23,22 @@ pub(crate) async fn signed_in(app: &TestApp, slug: &str) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let email = format!("owner@{slug}.example");
-    let r = crate::local_login::password_login(app, slug, &email, PASSWORD).await;
+    let cookie = new_session(app, slug, &format!("owner@{slug}.example")).await;
+    (tenant, cookie)
+}
+
+/// A further browser session of the tenant's owner `email` (set by [`signed_in`] or the
+/// operator with the same password); returns its cookie.
+pub(crate) async fn new_session(app: &TestApp, slug: &str, email: &str) -> String {
+    let r = crate::local_login::password_login(app, slug, email, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let cookie = r.headers()["set-cookie"]
+    r.headers()["set-cookie"]
         .to_str()
         .unwrap()
         .split(';')
         .next()
         .unwrap()
-        .to_string();
-    (tenant, cookie)
+        .to_string()
 }
 
 pub(crate) async fn register_app(app: &TestApp, public: bool) -> Value {

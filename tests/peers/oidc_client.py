@@ -14,10 +14,14 @@ steps so the test can play the browser in between:
       revokes the token at the revocation endpoint (RFC 7009); prints {"status"}
   oidc_client.py introspect DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI TOKEN
       prints the introspection endpoint's answer (RFC 7662)
+  oidc_client.py logout-token DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI LOGOUT_TOKEN
+      validates a back-channel logout token as an app must (OpenID Connect Back-Channel
+      Logout 1.0, section 2.6) and prints its claims
 
 Errors are printed as {"error": "..."} with exit status 1.
 """
 
+import base64
 import json
 import sys
 
@@ -68,6 +72,9 @@ def main():
         r = client.introspect_token(meta["introspection_endpoint"], token=rest[0])
         print(json.dumps(r.json()))
         return 0
+    if step == "logout-token":
+        print(json.dumps(logout_token(meta, client_id, rest[0])))
+        return 0
     callback, state, verifier, nonce = rest
     client.state = state
     token = client.fetch_token(
@@ -98,6 +105,35 @@ def main():
         )
     )
     return 0
+
+
+BACKCHANNEL_LOGOUT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def logout_token(meta, client_id, raw):
+    """The claims of a valid logout token; raises on anything section 2.6 refuses."""
+    assert meta.get("backchannel_logout_supported") is True, "the provider does not say it sends them"
+    head = raw.split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    assert header.get("typ") == "logout+jwt", f"typ is {header.get('typ')}"
+    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+    claims = jwt.decode(
+        raw,
+        keys,
+        claims_options={
+            "iss": {"essential": True, "value": meta["issuer"]},
+            "aud": {"essential": True, "value": client_id},
+            "iat": {"essential": True},
+            "exp": {"essential": True},
+            "jti": {"essential": True},
+        },
+    )
+    claims.validate()
+    events = claims.get("events")
+    assert isinstance(events, dict) and events.get(BACKCHANNEL_LOGOUT) == {}, f"events: {events}"
+    assert "nonce" not in claims, "a logout token must not carry a nonce"
+    assert claims.get("sub") or claims.get("sid"), "neither sub nor sid"
+    return dict(claims)
 
 
 if __name__ == "__main__":

@@ -115,12 +115,14 @@ pub struct Server {
     /// The server process, killed on drop (`None` in process).
     child: Option<std::process::Child>,
     /// The environment that points a `gatehouse` command at the same data and database.
-    #[allow(
-        dead_code,
-        reason = "every bench compiles this module; the audit bench uses it"
-    )]
     env: Vec<(String, String)>,
-    _dir: tempfile::TempDir,
+    _dir: Data,
+}
+
+/// Where a server's data directory lives: a fresh one dropped with it, or one kept.
+enum Data {
+    Fresh(#[allow(dead_code, reason = "held to be dropped")] tempfile::TempDir),
+    Kept,
 }
 
 impl Drop for Server {
@@ -181,20 +183,44 @@ where
         let pg = std::env::var("GATEHOUSE_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         if pg != "none" {
-            let name = format!("gh_bench_{}", uuid::Uuid::new_v4().simple());
+            // A kept run's database has a fixed name and stays for the next run.
+            let kept = kept_dir().is_some();
+            let name = if kept {
+                "gh_bench_kept".to_string()
+            } else {
+                format!("gh_bench_{}", uuid::Uuid::new_v4().simple())
+            };
             let mut admin = sqlx::PgConnection::connect(&pg).await.expect("PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                .execute(&mut admin)
-                .await
-                .unwrap();
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap();
+            if !exists {
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            }
             let base = pg.rsplit_once('/').map(|(b, _)| b).unwrap_or(&pg);
             bench("PostgreSQL", Some(format!("{base}/{name}"))).await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
+            if !kept {
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            }
         }
     });
+}
+
+/// `GATEHOUSE_BENCH_KEEP=DIR`: the servers' data directories (`DIR/sqlite`, `DIR/postgres`)
+/// and the PostgreSQL database (`gh_bench_kept`) are kept, and a later run with the same
+/// setting starts on them again, so a bench can reuse what an earlier run wrote (the
+/// audit bench's generated events).
+pub fn kept_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("GATEHOUSE_BENCH_KEEP").map(std::path::PathBuf::from)
 }
 
 /// The fixed master key every PostgreSQL node shares (benches only).
@@ -203,10 +229,6 @@ const BENCH_MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 impl Server {
     /// Runs `gatehouse ARGS` against the server's data and database; panics unless it
     /// succeeds; returns what it printed.
-    #[allow(
-        dead_code,
-        reason = "every bench compiles this module; the audit bench uses it"
-    )]
     pub fn command(&self, args: &[&str]) -> String {
         let out = gatehouse_command()
             .args(args)
@@ -284,10 +306,29 @@ impl Server {
     /// Starts Gatehouse on a fresh data directory and `database_url` (SQLite when `None`),
     /// with the anonymous-path rate limits off (one load generator is one client IP), and
     /// waits until it serves.
+    /// With [`kept_dir`], on the kept data directory of that database instead (the
+    /// operator token is then a new one, the earlier ones revoked).
     pub async fn start(database_url: Option<String>) -> Server {
-        let dir = tempfile::tempdir().unwrap();
         let in_process = std::env::var("GATEHOUSE_BENCH_SERVER").as_deref() == Ok("in-process");
+        let (dir, data) = match kept_dir() {
+            Some(kept) if !in_process => {
+                let dir = kept.join(if database_url.is_some() {
+                    "postgres"
+                } else {
+                    "sqlite"
+                });
+                std::fs::create_dir_all(&dir).unwrap();
+                (dir, Data::Kept)
+            }
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                (dir.path().to_path_buf(), Data::Fresh(dir))
+            }
+        };
         if in_process {
+            let Data::Fresh(dir) = data else {
+                unreachable!("in process is always fresh")
+            };
             return Self::in_process(dir, database_url).await;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -296,7 +337,7 @@ impl Server {
             .unwrap()
             .port();
         let base = format!("http://127.0.0.1:{port}");
-        let env = environment(dir.path(), database_url.as_deref());
+        let env = environment(&dir, database_url.as_deref());
         let mut command = gatehouse_command();
         command
             .arg("serve")
@@ -324,7 +365,7 @@ impl Server {
                     break;
                 }
             }
-            token.expect("serve printed the operator token")
+            token
         })
         .await
         .unwrap();
@@ -334,13 +375,23 @@ impl Server {
             "gatehouse serve: listening {:.0} ms after the process started",
             spawned.elapsed().as_secs_f64() * 1e3
         );
-        Server {
+        let mut server = Server {
             base,
-            operator_token: token,
+            operator_token: token.unwrap_or_default(),
             child: Some(child),
             env,
-            _dir: dir,
+            _dir: data,
+        };
+        if server.operator_token.is_empty() {
+            // A kept data directory: the first start printed the token; make a new one.
+            let said = server.command(&["operator", "rotate-token"]);
+            server.operator_token = said
+                .split_whitespace()
+                .find(|w| w.starts_with("gho_"))
+                .expect("rotate-token printed a token")
+                .to_string();
         }
+        server
     }
 
     async fn in_process(dir: tempfile::TempDir, database_url: Option<String>) -> Server {
@@ -370,7 +421,7 @@ impl Server {
             operator_token,
             child: None,
             env,
-            _dir: dir,
+            _dir: Data::Fresh(dir),
         }
     }
 }

@@ -190,13 +190,15 @@ impl AuditEvent {
     }
 }
 
-/// Appends `event` to its chain inside `tx`; it commits or rolls back with the change.
+/// Appends `event` to its chain inside `tx`; it commits or rolls back with the change, and
+/// so does the lifecycle webhook a directory change queues for the apps.
 pub async fn record(
     tx: &mut Tx,
     now: Timestamp,
     ctx: &RequestContext,
     event: NewEvent,
 ) -> Result<EventId, Error> {
+    let (chain, action) = (event.chain, event.action);
     let draft = Draft {
         chain: event.chain,
         actor_type: event.actor.kind.to_string(),
@@ -209,7 +211,13 @@ pub async fn record(
         after: event.after,
         more_targets: Vec::new(),
     };
-    Ok(append(tx, now, ctx, draft).await?.0)
+    let (id, seq) = append(tx, now, ctx, draft).await?;
+    // A directory change is also a webhook to the apps, queued with it.
+    if let (Chain::Tenant(tenant), Some(kind)) = (chain, crate::outbox::lifecycle::kind_of(action))
+    {
+        store::outbox::enqueue_webhooks(tx, tenant, &id.to_string(), seq, kind, now).await?;
+    }
+    Ok(id)
 }
 
 /// An event in the words it is stored in: Gatehouse's own ([`NewEvent`]) or the app's

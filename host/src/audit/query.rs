@@ -185,6 +185,7 @@ impl Filters {
             after: None,
             seq_after: None,
             seq_until: None,
+            seq_floor: None,
             limit: 0,
         })
     }

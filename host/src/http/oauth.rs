@@ -46,6 +46,7 @@ pub fn operator_router() -> Router<AppState> {
     Router::new()
         .route("/apps", post(register_app).get(list_apps))
         .route("/apps/{id}", delete(revoke_app))
+        .route("/apps/{id}/deliveries", get(app_deliveries))
         .route("/signing-keys/rotate", post(rotate_key))
 }
 
@@ -334,6 +335,22 @@ async fn revoke_app(
 ) -> Result<StatusCode, ApiError> {
     clients::revoke(&state, &auth, &ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize)]
+struct Deliveries {
+    deliveries: Vec<crate::store::outbox::Delivery>,
+}
+
+/// The app's webhook delivery log, newest first.
+async fn app_deliveries(
+    State(state): State<AppState>,
+    Require(auth): Require<OperateInstance>,
+    Path(id): Path<String>,
+) -> Result<Json<Deliveries>, ApiError> {
+    Ok(Json(Deliveries {
+        deliveries: clients::deliveries(&state, &auth, &id).await?,
+    }))
 }
 
 #[derive(serde::Serialize)]

@@ -4,8 +4,12 @@
 //! destination's health. Email by SMTP ([`smtp`]) queues rows here; a payload is sealed with
 //! the tenant's key while it waits, since an email may carry a one-time link. Audit streams
 //! ([`streams`]: [`webhook`], [`syslog`], [`s3`]) need no rows: the audit events are their
-//! outbox, read from a cursor per stream.
+//! outbox, read from a cursor per stream. Back-channel logout notices to the apps
+//! ([`crate::provider::backchannel`]) are rows here too, queued by whatever ends a session,
+//! and so are the apps' directory lifecycle webhooks ([`lifecycle`]), queued by the
+//! change's audit event.
 
+pub mod lifecycle;
 pub mod s3;
 pub mod smtp;
 pub mod streams;
@@ -33,7 +37,7 @@ pub struct Email {
 }
 
 /// The sealing purpose of an outbox row's payload.
-fn purpose(id: SessionId) -> String {
+fn purpose(id: &str) -> String {
     format!("outbox:{id}")
 }
 
@@ -60,17 +64,18 @@ pub async fn seal_email(
     tenant: TenantId,
     email: &Email,
 ) -> Result<Sealed, Error> {
-    let id = SessionId::generate();
+    let id = SessionId::generate().to_string();
     let json = serde_json::to_vec(email).map_err(|e| Error::Internal(e.into()))?;
     let sealed = state
         .secrets
-        .seal(&state.store, tenant, &purpose(id), &json)
+        .seal(&state.store, tenant, &purpose(&id), &json)
         .await?;
     Ok(Sealed(OutboxRow {
         id,
         tenant_id: tenant,
         destination: EMAIL.into(),
         payload_sealed: sealed,
+        payload: None,
         attempts: 0,
         next_attempt_at: state.clock.now(),
     }))
@@ -90,7 +95,7 @@ async fn open_email(state: &Services, row: &OutboxRow) -> Result<Email, Error> {
         .open(
             &state.store,
             row.tenant_id,
-            &purpose(row.id),
+            &purpose(&row.id),
             &row.payload_sealed,
         )
         .await?;

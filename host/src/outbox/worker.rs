@@ -1,17 +1,26 @@
 //! The delivery worker: every [`POLL`] it takes the due rows, claims each (a lease, so two
-//! nodes do not send one row at once), sends it and records the outcome. A failure retries
+//! nodes do not send one row at once), sends it by its destination's kind (email by SMTP;
+//! a back-channel logout notice or an app's lifecycle webhook by HTTPS) and records the
+//! outcome. A failure retries
 //! after a delay that doubles from [`FIRST_RETRY_SECS`] to [`MAX_RETRY_SECS`]; after
 //! [`MAX_ATTEMPTS`] the row is given up and shows as failed in the destination's health. A
 //! row whose send succeeded but whose success could not be recorded is sent again (at least
-//! once; the `Message-ID` is the row id, for the receiver to drop the repeat).
+//! once; an email's `Message-ID` is the row id, for the receiver to drop the repeat; a
+//! logout notice names its session, which an app logs out once).
 
 use std::time::Duration;
 
-use super::{open_email, smtp::Sender};
+use super::{open_email, smtp::Sender, EMAIL};
+use crate::provider::backchannel;
 use crate::services::Services;
-use crate::store;
+use crate::sso::outbound::Outbound;
+use crate::store::{
+    self,
+    outbox::{OutboxRow, LOGOUT_PREFIX, WEBHOOK_PREFIX},
+};
 
-/// How often the outbox is looked at: an invitation leaves within about this long.
+/// How often the outbox is looked at: an invitation or a logout notice leaves within about
+/// this long.
 pub const POLL: Duration = Duration::from_millis(500);
 /// Rows taken per look.
 const BATCH: i64 = 20;
@@ -22,43 +31,65 @@ const MAX_RETRY_SECS: i64 = 3600;
 /// About a day of attempts at the longest delay.
 const MAX_ATTEMPTS: i64 = 30;
 
-/// Runs until the task is aborted. Without SMTP configured there is nothing to send (no row
-/// is queued either).
+/// Runs until the task is aborted.
 pub async fn run(state: Services) {
-    let Some(sender) = Sender::from_config(&state.config.smtp) else {
-        return;
-    };
+    let mail = Sender::from_config(&state.config.smtp);
+    let http = Outbound::new(state.config.sso.allow_private_networks);
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
-        if let Err(e) = round(&state, &sender).await {
+        if let Err(e) = round(&state, mail.as_ref(), &http).await {
             tracing::warn!(error = ?e, "the outbox could not be read; will retry");
         }
     }
 }
 
-async fn round(state: &Services, sender: &Sender) -> Result<(), crate::Error> {
+async fn round(
+    state: &Services,
+    mail: Option<&Sender>,
+    http: &Outbound,
+) -> Result<(), crate::Error> {
     let now = state.clock.now();
     for row in store::outbox::due(&state.store, now, BATCH).await? {
         if !store::outbox::claim(&state.store, &row, now.plus_seconds(LEASE_SECS)).await? {
             continue;
         }
-        let sent = match open_email(state, &row).await {
-            Ok(email) => sender.send(&row, &email).await,
-            Err(e) => Err(format!("the payload could not be opened: {e}")),
-        };
+        let sent = send(state, mail, http, &row).await;
         let now = state.clock.now();
         match sent {
             Ok(()) => store::outbox::delivered(&state.store, &row, now).await?,
             Err(error) => {
                 let attempts = row.attempts + 1;
-                tracing::warn!(id = %row.id, attempts, %error, "an email could not be sent");
+                tracing::warn!(id = %row.id, destination = %row.destination, attempts, %error,
+                    "an outbox message could not be delivered");
                 let retry = (attempts < MAX_ATTEMPTS).then(|| now.plus_seconds(backoff(attempts)));
                 store::outbox::failed(&state.store, &row, &error, retry, now).await?;
             }
         }
     }
     Ok(())
+}
+
+/// Sends one row by its destination's kind.
+async fn send(
+    state: &Services,
+    mail: Option<&Sender>,
+    http: &Outbound,
+    row: &OutboxRow,
+) -> Result<(), String> {
+    if row.destination == EMAIL {
+        let mail = mail.ok_or("SMTP is not configured (smtp.url)")?;
+        let email = open_email(state, row)
+            .await
+            .map_err(|e| format!("the payload could not be opened: {e}"))?;
+        mail.send(row, &email).await
+    } else if row.destination.starts_with(LOGOUT_PREFIX) {
+        backchannel::deliver(state, http, row).await
+    } else if row.destination.starts_with(WEBHOOK_PREFIX) {
+        super::lifecycle::deliver(state, http, row).await
+    } else {
+        Err(format!("no sender for destination {}", row.destination))
+    }
 }
 
 /// Seconds before the next attempt after `attempts` failed ones.

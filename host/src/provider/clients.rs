@@ -1,7 +1,9 @@
 //! The apps that sign users in through Gatehouse (OAuth clients), registered by the operator:
 //! name, exact redirect URIs, post-logout redirect URIs, either a client secret (shown once,
 //! stored as SHA-256, compared in constant time) or none (a public client: PKCE only),
-//! whether the app takes refresh tokens, and its access tokens' lifetime.
+//! whether the app takes refresh tokens, its access tokens' lifetime, where it hears that a
+//! session ended (back-channel logout), and where its directory lifecycle webhooks go (with
+//! their HMAC key, shown once and kept sealed).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -48,6 +50,14 @@ pub struct RegisterClient {
     /// Lifetime of the app's access and ID tokens, 60 to 3600 seconds.
     #[serde(default = "default_ttl")]
     pub access_token_ttl_secs: i64,
+    /// Where the app hears, by a signed logout token, that a session it got tokens in
+    /// ended (OpenID Connect Back-Channel Logout 1.0).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the app is sent each tenant's directory lifecycle webhooks (users, groups,
+    /// roles); the HMAC key that signs them is made here and shown once.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 fn default_ttl() -> i64 {
@@ -65,11 +75,16 @@ pub struct ClientView {
     pub modules: Vec<String>,
     pub refresh_tokens: bool,
     pub access_token_ttl_secs: i64,
+    pub backchannel_logout_uri: Option<String>,
+    pub webhook_url: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     /// Present once, in the answer to the registration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// The webhook's HMAC key: present once, in the answer to the registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 /// A client as the flow needs it.
@@ -102,7 +117,7 @@ fn parse_uris(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-fn view(row: ClientRow, secret: Option<String>) -> ClientView {
+fn view(row: ClientRow, secret: Option<String>, webhook_secret: Option<String>) -> ClientView {
     ClientView {
         client_id: row.id,
         name: row.name,
@@ -112,9 +127,12 @@ fn view(row: ClientRow, secret: Option<String>) -> ClientView {
         modules: serde_json::from_str(&row.modules).unwrap_or_default(),
         refresh_tokens: row.refresh_tokens,
         access_token_ttl_secs: row.access_token_ttl_secs,
+        backchannel_logout_uri: row.backchannel_logout_uri,
+        webhook_url: row.webhook_url,
         created_at: row.created_at,
         revoked_at: row.revoked_at,
         client_secret: secret,
+        webhook_secret,
     }
 }
 
@@ -125,10 +143,7 @@ fn check_uris(field: &'static str, uris: &[String], at_least_one: bool) -> Resul
     for uri in uris {
         crate::sso::check_url(field, uri)?;
         if uri.contains('#') {
-            return Err(Error::invalid(
-                field,
-                "a redirect URI must not have a fragment",
-            ));
+            return Err(Error::invalid(field, "a URI here must not have a fragment"));
         }
     }
     Ok(())
@@ -151,6 +166,14 @@ pub async fn register(
         false,
     )?;
     crate::rbac::model::check_module_names("modules", &body.modules)?;
+    for (field, uri) in [
+        ("backchannel_logout_uri", &body.backchannel_logout_uri),
+        ("webhook_url", &body.webhook_url),
+    ] {
+        if let Some(uri) = uri {
+            check_uris(field, std::slice::from_ref(uri), true)?;
+        }
+    }
     if !TOKEN_TTL_SECS.contains(&body.access_token_ttl_secs) {
         return Err(Error::invalid(
             "access_token_ttl_secs",
@@ -172,8 +195,22 @@ pub async fn register(
         let hash = Sha256::digest(secret.expose_secret().as_bytes()).to_vec();
         (Some(secret), Some(hash))
     };
+    let id = format!("app_{}", hex::encode(id));
+    let webhook_secret = match &body.webhook_url {
+        None => None,
+        Some(_) => {
+            let mut raw = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut raw);
+            let key = SecretString::from(format!("ghk_{}", B64URL.encode(raw)));
+            let sealed = state.secrets.seal_instance(
+                &crate::outbox::lifecycle::key_purpose(&id),
+                key.expose_secret().as_bytes(),
+            )?;
+            Some((key, sealed))
+        }
+    };
     let row = ClientRow {
-        id: format!("app_{}", hex::encode(id)),
+        id,
         name,
         secret_hash,
         redirect_uris: json!(body.redirect_uris).to_string(),
@@ -181,6 +218,9 @@ pub async fn register(
         modules: json!(body.modules).to_string(),
         refresh_tokens: body.refresh_tokens,
         access_token_ttl_secs: body.access_token_ttl_secs,
+        backchannel_logout_uri: body.backchannel_logout_uri.clone(),
+        webhook_url: body.webhook_url.clone(),
+        webhook_secret_sealed: webhook_secret.as_ref().map(|(_, sealed)| sealed.clone()),
         created_at: state.clock.now(),
         revoked_at: None,
     };
@@ -199,13 +239,19 @@ pub async fn register(
             after: Some(
                 json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public,
                 "modules": body.modules, "refresh_tokens": body.refresh_tokens,
-                "access_token_ttl_secs": body.access_token_ttl_secs}),
+                "access_token_ttl_secs": body.access_token_ttl_secs,
+                "backchannel_logout_uri": body.backchannel_logout_uri,
+                "webhook_url": body.webhook_url}),
             ),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(view(row, secret.map(|s| s.expose_secret().to_string())))
+    Ok(view(
+        row,
+        secret.map(|s| s.expose_secret().to_string()),
+        webhook_secret.map(|(k, _)| k.expose_secret().to_string()),
+    ))
 }
 
 pub async fn list(
@@ -215,7 +261,7 @@ pub async fn list(
     Ok(store::provider::clients(&state.store)
         .await?
         .into_iter()
-        .map(|r| view(r, None))
+        .map(|r| view(r, None, None))
         .collect())
 }
 
@@ -246,6 +292,21 @@ pub async fn revoke(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// How many of an app's webhook deliveries the log shows.
+const DELIVERY_LOG: i64 = 200;
+
+/// The app's newest webhook deliveries (a week is kept), newest first.
+pub async fn deliveries(
+    state: &Services,
+    _auth: &Authorized<OperateInstance>,
+    id: &str,
+) -> Result<Vec<store::outbox::Delivery>, Error> {
+    if id.len() > 100 || store::provider::client(&state.store, id).await?.is_none() {
+        return Err(Error::NotFound("app"));
+    }
+    Ok(store::outbox::deliveries(&state.store, id, DELIVERY_LOG).await?)
 }
 
 /// The live (not revoked) client with this id.

@@ -3,10 +3,12 @@
 //! with PKCE S256 and the app's sign-in hints ([`flow`]): authorize and logout; the token
 //! endpoint's grants and userinfo ([`tokens`], with the claims in [`claims`]); refresh
 //! tokens with rotation and reuse detection ([`refresh`]); revocation and introspection
-//! ([`revocation`]). Tokens are RS256 JWTs carrying the tenant, subject, email, name, roles
+//! ([`revocation`]); back-channel logout notices to the apps when a session ends
+//! ([`backchannel`]). Tokens are RS256 JWTs carrying the tenant, subject, email, name, roles
 //! and role scopes; access tokens are typed `at+jwt` (RFC 9068) so an ID token is never
 //! accepted where an access token is due.
 
+pub mod backchannel;
 pub mod claims;
 pub mod clients;
 pub mod flow;
@@ -100,5 +102,7 @@ pub fn discovery(public_url: &str) -> Value {
             "tenant", "tenant_slug", "roles", "role_assignments", "data_classification",
             "permissions_version", "permissions"],
         "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }

@@ -144,6 +144,20 @@ async fn redeem_code(
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let taken = store::provider::take_code(&mut tx, &Sha256::digest(code.as_bytes())).await?;
+    if let Some(row) = &taken {
+        // The code's app gets tokens in this session (if the checks below pass): its
+        // back-channel hears when the session ends. A refused code links nothing new, since
+        // the code was issued to this app for this session.
+        store::session_apps::link(
+            &mut tx,
+            row.tenant_id,
+            row.session_id,
+            &row.client_id,
+            row.user_id,
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     let bad = || OAuthError::invalid_grant("the code is invalid, expired or already used");
     let row = taken.ok_or_else(bad)?;

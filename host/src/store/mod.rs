@@ -25,6 +25,7 @@ pub mod plugins;
 pub mod provider;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod session_apps;
 pub mod sessions;
 pub mod sso;
 pub mod tenants;

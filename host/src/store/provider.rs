@@ -20,12 +20,17 @@ pub struct ClientRow {
     pub refresh_tokens: bool,
     /// Lifetime of the app's access and ID tokens.
     pub access_token_ttl_secs: i64,
+    /// Where the app hears, by a logout token, that a session ended.
+    pub backchannel_logout_uri: Option<String>,
+    /// Where the app's directory lifecycle webhooks go, and their HMAC key, sealed.
+    pub webhook_url: Option<String>,
+    pub webhook_secret_sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
 
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-    modules, refresh_tokens, access_token_ttl_secs, created_at, revoked_at";
+    modules, refresh_tokens, access_token_ttl_secs, backchannel_logout_uri, webhook_url, webhook_secret_sealed, created_at, revoked_at";
 
 fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
     Ok(ClientRow {
@@ -37,6 +42,9 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
         modules: row.try_get("modules")?,
         refresh_tokens: row.try_get::<i64, _>("refresh_tokens")? != 0,
         access_token_ttl_secs: row.try_get("access_token_ttl_secs")?,
+        backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+        webhook_url: row.try_get("webhook_url")?,
+        webhook_secret_sealed: row.try_get("webhook_secret_sealed")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         revoked_at: row
             .try_get::<Option<i64>, _>("revoked_at")?
@@ -47,7 +55,9 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
 pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, \
-         refresh_tokens, access_token_ttl_secs, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         refresh_tokens, access_token_ttl_secs, backchannel_logout_uri, webhook_url, \
+         webhook_secret_sealed, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -57,6 +67,9 @@ pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     .bind(&c.modules)
     .bind(i64::from(c.refresh_tokens))
     .bind(c.access_token_ttl_secs)
+    .bind(c.backchannel_logout_uri.clone())
+    .bind(c.webhook_url.clone())
+    .bind(c.webhook_secret_sealed.clone())
     .bind(c.created_at.as_micros())
     .execute(tx.conn())
     .await?;

@@ -2,6 +2,8 @@
 
 use sqlx::Row;
 
+use super::outbox;
+use super::session_apps::Ending;
 use super::{parse_col, Db, Store, StoreResult, Tx};
 use crate::types::{SessionId, TenantId, Timestamp, UserId};
 
@@ -143,12 +145,15 @@ pub async fn touch(
     Ok(())
 }
 
+/// Revokes one session; false when it was not live. Every revocation below queues the
+/// back-channel logout notices of the sessions it ends ([`outbox::enqueue_logout_notices`]).
 pub async fn revoke(
     tx: &mut Tx,
     tenant: TenantId,
     id: SessionId,
     now: Timestamp,
 ) -> StoreResult<bool> {
+    outbox::enqueue_logout_notices(tx, &Ending::One(tenant, id), now).await?;
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
     )
@@ -162,6 +167,7 @@ pub async fn revoke(
 
 /// Revokes every live session of `tenant` (suspension, deletion); returns how many.
 pub async fn revoke_all(tx: &mut Tx, tenant: TenantId, now: Timestamp) -> StoreResult<u64> {
+    outbox::enqueue_logout_notices(tx, &Ending::Tenant(tenant), now).await?;
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $2 WHERE tenant_id = $1 AND revoked_at IS NULL",
     )
@@ -179,6 +185,7 @@ pub async fn revoke_user(
     user: UserId,
     now: Timestamp,
 ) -> StoreResult<u64> {
+    outbox::enqueue_logout_notices(tx, &Ending::User(tenant, user), now).await?;
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
     )

@@ -236,7 +236,9 @@ pub async fn insert_replay(
 /// Drops expired login states, replay entries, authorization codes, second-factor
 /// challenges, password links and week-old delivered mail (every tenant: housekeeping that reads no data).
 pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
-    let mut n = 0;
+    // A session that times out ends for the apps too: their notices go before it does.
+    super::outbox::enqueue_logout_notices(tx, &super::session_apps::Ending::Expired, now).await?;
+    let mut n = super::session_apps::forget_expired(tx, now).await?;
     for sql in [
         "DELETE FROM sso_login_states WHERE expires_at < $1",
         "DELETE FROM saml_replay WHERE expires_at < $1",
