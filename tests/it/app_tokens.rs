@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
 use crate::oidc_provider::{authorize, rp as client, signed_in};
-use crate::saml::{browser, last_event};
+use crate::saml::last_event;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
@@ -136,17 +136,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
 
     // Signing out ends the sign-in's refresh tokens with its session.
     let fourth = still["refresh_token"].as_str().unwrap().to_string();
-    let out = browser()
-        .get(format!(
-            "{}/oauth2/logout?id_token_hint={}",
-            app.url,
-            done["raw_id_token"].as_str().unwrap()
-        ))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert!(out.status().is_success() || out.status().is_redirection());
+    crate::oidc_provider::sign_out(&app, &done, &cookie).await;
     let ended = client(&app, &creds, "refresh", &[&fourth]).await;
     assert!(
         ended["error"].as_str().unwrap().contains("invalid_grant"),

@@ -9,8 +9,7 @@ use serde_json::{json, Value};
 
 use crate::app_tokens::{register, sign_in};
 use crate::helpers::{spawn_app, until, Receiver, TestApp};
-use crate::oidc_provider::{new_session, rp, signed_in, PASSWORD};
-use crate::saml::browser;
+use crate::oidc_provider::{new_session, rp, sign_out, signed_in, PASSWORD};
 
 /// The `n`-th logout token `receiver` got, checked by the app's library: its claims.
 async fn nth_token(
@@ -61,17 +60,7 @@ async fn an_app_is_told_once_whenever_a_session_it_signed_in_with_ends() {
     let done = sign_in(&app, &told, &cookie, "openid email").await;
     sign_in(&app, &told, &cookie, "openid").await;
     sign_in(&app, &silent, &cookie, "openid").await;
-    let out = browser()
-        .get(format!(
-            "{}/oauth2/logout?id_token_hint={}",
-            app.url,
-            done["raw_id_token"].as_str().unwrap()
-        ))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert!(out.status().is_redirection() || out.status().is_success());
+    sign_out(&app, &done, &cookie).await;
     let claims = nth_token(&receiver, &app, &told, 1).await;
     let (sid, sub) = sid_and_sub(&done);
     assert_eq!(
@@ -159,17 +148,7 @@ async fn a_notice_the_app_could_not_take_is_sent_again() {
     let told = register(&app, json!({ "backchannel_logout_uri": url })).await;
     let done = sign_in(&app, &told, &cookie, "openid").await;
     receiver.set_down(true);
-    let out = browser()
-        .get(format!(
-            "{}/oauth2/logout?id_token_hint={}",
-            app.url,
-            done["raw_id_token"].as_str().unwrap()
-        ))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert!(out.status().is_redirection() || out.status().is_success());
+    sign_out(&app, &done, &cookie).await;
     let destination = format!("backchannel-logout:{}", told.0);
     let health = || async {
         let all = app.op(Method::GET, "/deliveries", None).await.body;

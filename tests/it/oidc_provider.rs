@@ -68,6 +68,22 @@ pub(crate) async fn rp(
     run_python("oidc_client.py", &all).await
 }
 
+/// Signs the browser holding `cookie` out at the provider, as an app does with the ID
+/// token of its sign-in (`done`, from the library's `finish` step) as the hint.
+pub(crate) async fn sign_out(app: &TestApp, done: &Value, cookie: &str) {
+    let out = browser()
+        .get(format!(
+            "{}/oauth2/logout?id_token_hint={}",
+            app.url,
+            done["raw_id_token"].as_str().unwrap()
+        ))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success() || out.status().is_redirection());
+}
+
 /// Follows an authorization URL as the signed-in browser; returns the Location.
 pub(crate) async fn authorize(url: &str, cookie: &str) -> String {
     let r = browser()

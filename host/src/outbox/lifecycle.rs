@@ -102,10 +102,5 @@ pub async fn deliver(state: &Services, http: &Outbound, row: &OutboxRow) -> Resu
         .header("Gatehouse-Webhook-Id", row.id.as_str())
         .body(body)
         .map_err(|_| format!("{url} is not a usable URL"))?;
-    let response = http.send(request).await.map_err(|e| e.to_string())?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("{url} answered {}", response.status()))
-    }
+    super::webhook::post(http, request, &url).await
 }

@@ -49,6 +49,17 @@ pub async fn send(
         .header("Gatehouse-Stream", batch.stream.id.to_string())
         .body(body)
         .map_err(|_| format!("{url} is not a usable URL"))?;
+    post(http, request, url).await
+}
+
+/// Sends `request` (to `url`): any 2xx answer is a delivery; anything else, or no answer
+/// within the client's time limit, is a failure to retry. Every HTTPS sender of the outbox
+/// ends so.
+pub async fn post(
+    http: &Outbound,
+    request: http::Request<Vec<u8>>,
+    url: &str,
+) -> Result<(), String> {
     let response = http.send(request).await.map_err(|e| e.to_string())?;
     if response.status().is_success() {
         Ok(())

@@ -1,12 +1,12 @@
 //! The delivery worker: every [`POLL`] it takes the due rows, claims each (a lease, so two
 //! nodes do not send one row at once), sends it by its destination's kind (email by SMTP;
 //! a back-channel logout notice or an app's lifecycle webhook by HTTPS) and records the
-//! outcome. A failure retries
-//! after a delay that doubles from [`FIRST_RETRY_SECS`] to [`MAX_RETRY_SECS`]; after
-//! [`MAX_ATTEMPTS`] the row is given up and shows as failed in the destination's health. A
-//! row whose send succeeded but whose success could not be recorded is sent again (at least
-//! once; an email's `Message-ID` is the row id, for the receiver to drop the repeat; a
-//! logout notice names its session, which an app logs out once).
+//! outcome. A failure retries after a delay that doubles from [`FIRST_RETRY_SECS`] to
+//! [`MAX_RETRY_SECS`]; after [`MAX_ATTEMPTS`] the row is given up and shows as failed in the
+//! destination's health. A row whose send succeeded but whose success could not be recorded
+//! is sent again (at least once; an email's `Message-ID` is the row id, for the receiver to
+//! drop the repeat; a logout notice names its session, which an app logs out once; a
+//! webhook's `id` is the row id).
 
 use std::time::Duration;
 

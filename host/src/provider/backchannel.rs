@@ -57,13 +57,8 @@ pub async fn deliver(state: &Services, http: &Outbound, row: &OutboxRow) -> Resu
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body.into_bytes())
         .map_err(|_| format!("{uri} is not a usable URL"))?;
-    let response = http.send(request).await.map_err(|e| e.to_string())?;
     // §2.8: 200 (or 204) when the app logged the session out; anything else failed.
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("{uri} answered {}", response.status()))
-    }
+    crate::outbox::webhook::post(http, request, &uri).await
 }
 
 /// The logout token (§2.4): typed `logout+jwt`, naming the user and the session, no nonce.

@@ -117,11 +117,8 @@ pub async fn lines(store: &Store, f: &SearchFilter) -> StoreResult<Lines> {
         "SELECT {concat} AS text, COUNT(*) AS n, MIN(seq) AS first_seq, MAX(seq) AS last_seq \
          FROM (SELECT seq, {line} AS line FROM ({inner}) AS p) AS l"
     );
-    // Prepared once per connection and reused for every page: parsing and planning this
-    // statement was a tenth of a page's time on PostgreSQL. Free text keeps a plan per
-    // search there (see `audit_search::search`).
     let row = bind_params(sqlx::query(&sql), params)
-        .persistent(backend == Backend::Sqlite || f.words.is_empty())
+        .persistent(backend == Backend::Sqlite)
         .fetch_one(store.reader())
         .await?;
     let count: i64 = sqlx::Row::try_get(&row, "n")?;
