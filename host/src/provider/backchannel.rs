@@ -2,9 +2,9 @@
 //! deactivation, tenant suspension, an admin's revocation, a session lifetime running out),
 //! each app that got tokens in it and registered a `backchannel_logout_uri` is sent a
 //! signed logout token. The notices are queued in the outbox by the transaction that ends
-//! the session ([`store::session_apps`]); the delivery worker calls [`deliver`] with
-//! retries. The token is signed when it is sent, with the provider's current key, and lives
-//! [`TOKEN_SECS`]: a retry a day later still carries a fresh token.
+//! the session ([`store::outbox::enqueue_logout_notices`]); the delivery worker calls
+//! [`deliver`] with retries. The token is signed when it is sent, with the provider's
+//! current key, and lives [`TOKEN_SECS`]: a retry a day later still carries a fresh token.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;

@@ -1,7 +1,8 @@
 //! SQL for the outbox, its one writer: rows that leave Gatehouse (emails, the apps'
 //! back-channel logout notices and lifecycle webhooks), written in the transaction of the
-//! change that caused them, each destination's health, and an app's webhook delivery log. A worker claims a due row by
-//! moving its next attempt forward (a lease), so two nodes do not send it at the same time.
+//! change that caused them; each destination's health; an app's webhook delivery log. A
+//! worker claims a due row by moving its next attempt forward (a lease), so two nodes do not
+//! send it at the same time.
 
 use sqlx::Row;
 
@@ -12,7 +13,8 @@ use crate::types::{TenantId, Timestamp};
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     /// A random id (an email) or one derived from what the row announces (a logout
-    /// notice: the session's and the app's), which the receiver may use to drop repeats.
+    /// notice: the session's and the app's; a webhook: the audit event's and the app's),
+    /// which the receiver may use to drop repeats.
     pub id: String,
     pub tenant_id: TenantId,
     pub destination: String,
