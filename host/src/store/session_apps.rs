@@ -41,31 +41,36 @@ pub async fn link(
 
 /// The sessions (alias `s`) that `ending` names and that have not ended before, with the
 /// values bound after `$1` and `$2`.
-pub(super) fn sessions_of(ending: &Ending) -> (&'static str, Vec<String>) {
+pub(super) fn sessions_of(ending: &Ending) -> (String, Vec<String>) {
     match ending {
         Ending::One(tenant, id) => (
-            "s.tenant_id = $3 AND s.id = $4",
+            "s.tenant_id = $3 AND s.id = $4".into(),
             vec![tenant.to_string(), id.to_string()],
         ),
         Ending::User(tenant, user) => (
-            "s.tenant_id = $3 AND s.user_id = $4",
+            "s.tenant_id = $3 AND s.user_id = $4".into(),
             vec![tenant.to_string(), user.to_string()],
         ),
-        Ending::Tenant(tenant) => ("s.tenant_id = $3", vec![tenant.to_string()]),
-        Ending::Expired => (EXPIRED, Vec::new()),
+        Ending::Tenant(tenant) => ("s.tenant_id = $3".into(), vec![tenant.to_string()]),
+        Ending::Expired => (expired("$2"), Vec::new()),
     }
 }
 
-/// Sessions past either timeout (at `$2`) that no unredeemed code names.
-pub(super) const EXPIRED: &str = "(s.idle_expires_at < $2 OR s.absolute_expires_at < $2) \
-    AND s.id NOT IN (SELECT session_id FROM oauth_codes)";
+/// Sessions (alias `s`) past either timeout at `now` (a placeholder) that no unredeemed
+/// code names.
+fn expired(now: &str) -> String {
+    format!(
+        "(s.idle_expires_at < {now} OR s.absolute_expires_at < {now}) \
+         AND s.id NOT IN (SELECT session_id FROM oauth_codes)"
+    )
+}
 
 /// Drops the links of the expired sessions housekeeping is about to delete.
 pub async fn forget_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
     let sql = format!(
         "DELETE FROM oauth_session_apps WHERE session_id IN \
          (SELECT s.id FROM sessions s WHERE {})",
-        EXPIRED.replace("$2", "$1")
+        expired("$1")
     );
     let done = sqlx::query(&sql)
         .bind(now.as_micros())
