@@ -1,7 +1,7 @@
 //! Tokens an app manages, through a standard client library (Authlib): refresh tokens for
 //! an app registered for them (rotated on use; a reused one revokes its whole family; ended
-//! with the session), revocation (RFC 7009), introspection (RFC 7662), and each app's
-//! access-token lifetime.
+//! with the session), revocation (RFC 7009), introspection (RFC 7662), each app's
+//! access-token lifetime, and apps that authenticate with signed assertions (RFC 7523).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -23,7 +23,10 @@ pub(crate) async fn register(app: &TestApp, extra: Value) -> (String, String) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     (
         r.body["client_id"].as_str().unwrap().to_string(),
-        r.body["client_secret"].as_str().unwrap().to_string(),
+        r.body["client_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     )
 }
 
@@ -243,4 +246,164 @@ async fn apps_revoke_and_introspect_their_own_tokens_only() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         assert_eq!(r.body["field"], "access_token_ttl_secs");
     }
+    // So are the addresses Gatehouse will post to, and the settings' names.
+    for (field, value) in [
+        ("backchannel_logout_uri", json!("http://app.example/logout")),
+        ("backchannel_logout_uri", json!("not a url")),
+        ("webhook_url", json!("ftp://app.example/hook")),
+        ("webhook_url", json!("https://app.example/hook#frag")),
+    ] {
+        let mut body = json!({"name": "x", "redirect_uris": [CALLBACK]});
+        body[field] = value.clone();
+        let r = app.op(Method::POST, "/apps", Some(body)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{value}: {}",
+            r.body
+        );
+        assert_eq!(r.body["field"], field, "{}", r.body);
+    }
+    let r = app
+        .op(
+            Method::POST,
+            "/apps",
+            Some(json!({"name": "x", "redirect_uris": [CALLBACK], "token_exchange": "yes"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let listed = app.op(Method::GET, "/apps", None).await;
+    assert!(
+        listed.body["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["name"] != "x"),
+        "a refused registration wrote nothing: {}",
+        listed.body
+    );
+}
+
+/// Posts an introspection of `token` authenticated by `form`'s credentials.
+async fn introspect_with(app: &TestApp, token: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut all = vec![("token", token)];
+    all.extend_from_slice(form);
+    let r = crate::saml::browser()
+        .post(format!("{}/oauth2/introspect", app.url))
+        .form(&all)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_app_authenticates_with_signed_assertions_each_used_once() {
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let app = spawn_app().await;
+    let (_, cookie) = signed_in(&app, "pk-jwt").await;
+    let nobody = ("-".to_string(), "-".to_string());
+    let keys = client(&app, &nobody, "keygen", &[]).await;
+    let body = |jwks: Value| {
+        json!({"name": "Signed app", "redirect_uris": [CALLBACK],
+               "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks})
+    };
+    // Only public keys, and some keys, are taken.
+    for jwks in [
+        json!({"keys": [keys["private"]]}),
+        json!({"keys": []}),
+        json!("nope"),
+    ] {
+        let r = app.op(Method::POST, "/apps", Some(body(jwks))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.body["field"], "jwks", "{}", r.body);
+    }
+    let r = app
+        .op(
+            Method::POST,
+            "/apps",
+            Some(json!({"name": "x", "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "private_key_jwt"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app
+        .op(
+            Method::POST,
+            "/apps",
+            Some(body(json!({"keys": [keys["public"]]}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.body.get("client_secret").is_none(), "{}", r.body);
+    assert_eq!(r.body["token_endpoint_auth_method"], "private_key_jwt");
+    let id = r.body["client_id"].as_str().unwrap().to_string();
+    let creds = (id.clone(), keys["private"].to_string());
+
+    // The standard library signs in and introspects with assertions.
+    let done = sign_in(&app, &creds, &cookie, "openid").await;
+    let access = done["access_token"].as_str().unwrap();
+    let seen = client(&app, &creds, "introspect", &[access]).await;
+    assert_eq!(seen["active"], true, "{seen}");
+
+    // One assertion works once.
+    let assertion = client(&app, &creds, "assertion", &[]).await;
+    let assertion = assertion["assertion"].as_str().unwrap().to_string();
+    let form = [
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (status, seen) = introspect_with(&app, access, &form).await;
+    assert_eq!(
+        (status, &seen["active"]),
+        (StatusCode::OK, &json!(true)),
+        "{seen}"
+    );
+    let (status, refused) = introspect_with(&app, access, &form).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused["error"], "invalid_client");
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{refused}"
+    );
+
+    // Another key's signature, a secret, or nothing: refused.
+    let other = client(&app, &nobody, "keygen", &[]).await;
+    let forged = client(
+        &app,
+        &(id.clone(), other["private"].to_string()),
+        "assertion",
+        &[],
+    )
+    .await;
+    let forged = forged["assertion"].as_str().unwrap().to_string();
+    let form = [
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", forged.as_str()),
+    ];
+    let (status, refused) = introspect_with(&app, access, &form).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("signature"),
+        "{refused}"
+    );
+    for form in [
+        vec![("client_id", id.as_str()), ("client_secret", "guess")],
+        vec![("client_id", id.as_str())],
+    ] {
+        let (status, refused) = introspect_with(&app, access, &form).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{form:?}: {refused}");
+        assert_eq!(refused["error"], "invalid_client");
+    }
+    // Discovery says so.
+    let meta = app
+        .call(Method::GET, "/.well-known/openid-configuration", None, None)
+        .await;
+    let methods = meta.body["token_endpoint_auth_methods_supported"].to_string();
+    assert!(methods.contains("private_key_jwt"), "{methods}");
 }

@@ -55,6 +55,14 @@ fn now(app: &TestApp) -> i64 {
     app.clock.now().as_micros() / 1_000_000
 }
 
+/// Moves the clock to the first second of the next 30-second step, so the wall time that
+/// passes while a test runs cannot carry a code into the next step.
+fn to_next_step(app: &TestApp) {
+    let into = now(app).rem_euclid(30);
+    let by = u64::try_from(31 - into).unwrap_or(30);
+    app.clock.advance(Duration::from_secs(by));
+}
+
 /// Enrols the signed-in `session`'s user; returns the base32 secret and the recovery codes.
 async fn enrol(app: &TestApp, session: &str) -> (String, Vec<String>) {
     let r = submit_form(
@@ -181,7 +189,7 @@ async fn a_user_enrols_with_an_authenticator_and_each_code_signs_in_once() {
     assert_eq!(none.status(), StatusCode::SEE_OTHER);
 
     // Advance a step: the confirming code's step is used up.
-    app.clock.advance(Duration::from_secs(30));
+    to_next_step(&app);
     let at = now(&app);
     let by_oathtool = oathtool_code(&secret, at);
     assert_eq!(by_oathtool, pyotp_code(&secret, at), "two peers agree");

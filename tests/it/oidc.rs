@@ -18,6 +18,8 @@ pub(crate) struct Setup {
     pub token: String,
     pub connection: String,
     pub issuer: String,
+    /// The connection's client at the provider: id, secret and redirect URI.
+    pub client: (String, String, String),
 }
 
 /// A tenant `slug` (domain `slug.example`) with an OIDC connection to the shared provider:
@@ -85,12 +87,22 @@ async fn setup_with(slug: &str, status: &str, auth_method: &str, fetch_userinfo:
         token,
         connection,
         issuer,
+        client: (client_id, secret, redirect_uri),
     }
 }
 
 /// Plays the browser at the provider: follows `location` (its authorization URL), logs in
 /// as `account` and returns the URL the provider sends the browser back to.
 pub(crate) async fn at_provider(location: &str, account: &str) -> String {
+    at_provider_with(location, account, &[]).await
+}
+
+/// [`at_provider`], saying more of the login (`amr`, `acr`) in the login form.
+pub(crate) async fn at_provider_with(
+    location: &str,
+    account: &str,
+    more: &[(&str, &str)],
+) -> String {
     fn hop(jar: &mut HashMap<String, String>, r: &reqwest::Response) -> String {
         for set in r.headers().get_all("set-cookie") {
             let pair = set.to_str().unwrap().split(';').next().unwrap();
@@ -115,7 +127,7 @@ pub(crate) async fn at_provider(location: &str, account: &str) -> String {
     let r = browser()
         .post(format!("{interaction}/login"))
         .header("cookie", header(&jar))
-        .form(&[("login", account)])
+        .form(&[&[("login", account)], more].concat())
         .send()
         .await
         .unwrap();
@@ -428,4 +440,62 @@ async fn client_secret_post_and_userinfo_work_with_the_provider() {
     let provisioned = last_event(&s.app, &s.tenant, "user.provisioned").await;
     assert_eq!(provisioned["after"]["email"], email);
     assert_eq!(provisioned["after"]["groups"], json!(["support"]));
+}
+
+#[tokio::test]
+async fn what_the_idp_said_of_the_authentication_reaches_the_apps_id_token() {
+    let s = setup("oidc-ipsie", "enabled").await;
+    let email = "ada@oidc-ipsie.example";
+    // The IdP's session ends in half an hour: Gatehouse's must not outlive it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let idp_session_ends = now + 1800;
+    peers::oidc_op_account(
+        &s.issuer,
+        "ada-oidc-ipsie",
+        json!({"email": email, "email_verified": true, "session_expiry": idp_session_ends}),
+    )
+    .await;
+    let (location, binding) = login_page(&s.app, email).await;
+    let more = [("amr", "pwd,otp"), ("acr", "urn:example:loa:2")];
+    let back = at_provider_with(&location, "ada-oidc-ipsie", &more).await;
+    let done = browser()
+        .get(&back)
+        .header("cookie", &binding)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let cookie = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("gatehouse_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let app = crate::app_tokens::register(&s.app, json!({})).await;
+    let tokens = crate::app_tokens::sign_in(&s.app, &app, &cookie, "openid email").await;
+    let id = &tokens["id_token"];
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]), "{id}");
+    assert_eq!(id["acr"], "urn:example:loa:2", "{id}");
+    assert_eq!(id["session_expiry"], idp_session_ends, "{id}");
+    // Gatehouse's session ends with the IdP's.
+    s.app.clock.advance(std::time::Duration::from_secs(1801));
+    let page = browser()
+        .get(format!("{}/account", s.app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        page.status(),
+        StatusCode::OK,
+        "the session outlived the IdP's"
+    );
 }

@@ -156,6 +156,13 @@ async fn a_standard_client_completes_the_code_flow_and_validates_the_tokens() {
     assert_eq!(id["aud"], client_id);
     assert!(id["sid"].is_string(), "{id}");
     assert_eq!(id["roles"], json!(["owner"]), "the owner's implicit role");
+    // How the user authenticated, and when the session ends at the latest (IPSIE SL1): a
+    // password alone, in a session of the default 12-hour absolute lifetime.
+    assert_eq!(id["amr"], json!(["pwd"]), "{id}");
+    assert_eq!(id["acr"], "urn:gatehouse:acr:single-factor", "{id}");
+    let expiry = id["session_expiry"].as_i64().unwrap();
+    let iat = id["iat"].as_i64().unwrap();
+    assert!(expiry > iat && expiry <= iat + 12 * 3600 + 60, "{id}");
     // The token names the permission version the snapshot has now.
     let (_, pep) = app.tenant_token(&tenant, &["access:evaluate"]).await;
     let sub = id["sub"].as_str().unwrap();

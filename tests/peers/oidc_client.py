@@ -14,9 +14,20 @@ steps so the test can play the browser in between:
       revokes the token at the revocation endpoint (RFC 7009); prints {"status"}
   oidc_client.py introspect DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI TOKEN
       prints the introspection endpoint's answer (RFC 7662)
+  oidc_client.py exchange   DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI ID_TOKEN ORGANIZATION [NAME=VALUE ...]
+      trades an ID token from the tenant's IdP for the provider's tokens (RFC 8693 token
+      exchange), validates the ID token it gets against the JWKS (issuer, audience, expiry,
+      signature) and calls userinfo; prints {"id_token": claims, "token": response, "userinfo"}
+  oidc_client.py keygen     DISCOVERY_URL CLIENT_ID - -
+      prints {"private": JWK, "public": JWK}: an RSA key pair for private_key_jwt
+  oidc_client.py assertion  DISCOVERY_URL CLIENT_ID PRIVATE_JWK -
+      prints {"assertion"}: an RFC 7523 client assertion for the token endpoint
   oidc_client.py logout-token DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI LOGOUT_TOKEN
       validates a back-channel logout token as an app must (OpenID Connect Back-Channel
       Logout 1.0, section 2.6) and prints its claims
+
+A CLIENT_SECRET that is a JSON object is the app's private JWK: the client then
+authenticates with signed assertions (private_key_jwt, RFC 7523) instead of a secret.
 
 Errors are printed as {"error": "..."} with exit status 1.
 """
@@ -29,9 +40,21 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 
 
-def session(client_id, secret, redirect_uri, scope="openid email profile"):
+def session(meta, client_id, secret, redirect_uri, scope="openid email profile"):
+    if secret.startswith("{"):
+        client = OAuth2Session(
+            client_id,
+            json.loads(secret),
+            scope=scope,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="private_key_jwt",
+        )
+        client.register_client_auth_method(PrivateKeyJWT(meta["token_endpoint"]))
+        return client
     return OAuth2Session(
         client_id,
         secret or None,
@@ -51,7 +74,15 @@ def main():
         extra = dict(pair.split("=", 1) for pair in rest[1:])
     if step == "refresh":
         scope = None  # the grant's own scope (RFC 6749 §6: omitted, it stays as granted)
-    client = session(client_id, secret, redirect_uri, scope)
+    if step == "keygen":
+        key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": generate_token(8)})
+        print(json.dumps({"private": key.as_dict(is_private=True), "public": key.as_dict(is_private=False)}))
+        return 0
+    if step == "assertion":
+        signed = private_key_jwt_sign(json.loads(secret), client_id, meta["token_endpoint"], alg="RS256")
+        print(json.dumps({"assertion": signed.decode() if isinstance(signed, bytes) else signed}))
+        return 0
+    client = session(meta, client_id, secret, redirect_uri, scope)
     if step == "start":
         verifier = generate_token(48)
         nonce = generate_token(20)
@@ -71,6 +102,9 @@ def main():
     if step == "introspect":
         r = client.introspect_token(meta["introspection_endpoint"], token=rest[0])
         print(json.dumps(r.json()))
+        return 0
+    if step == "exchange":
+        print(json.dumps(exchange(meta, client, client_id, rest)))
         return 0
     if step == "logout-token":
         print(json.dumps(logout_token(meta, client_id, rest[0])))
@@ -105,6 +139,42 @@ def main():
         )
     )
     return 0
+
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+def exchange(meta, client, client_id, rest):
+    """RFC 8693: the ID token for the provider's tokens, checked as an app must."""
+    subject, organization, *pairs = rest
+    assert TOKEN_EXCHANGE in meta["grant_types_supported"], "the provider does not offer it"
+    extra = dict(pair.split("=", 1) for pair in pairs)
+    token = client.fetch_token(
+        meta["token_endpoint"],
+        grant_type=TOKEN_EXCHANGE,
+        subject_token=subject,
+        subject_token_type=ID_TOKEN_TYPE,
+        requested_token_type=ACCESS_TOKEN_TYPE,
+        organization=organization,
+        **extra,
+    )
+    assert token.get("issued_token_type") == ACCESS_TOKEN_TYPE, f"issued {token.get('issued_token_type')}"
+    assert token.get("token_type", "").lower() == "bearer", f"token_type {token.get('token_type')}"
+    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+    claims = jwt.decode(
+        token["id_token"],
+        keys,
+        claims_options={
+            "iss": {"essential": True, "value": meta["issuer"]},
+            "aud": {"essential": True, "value": client_id},
+            "exp": {"essential": True},
+        },
+    )
+    claims.validate()
+    info = client.get(meta["userinfo_endpoint"]).json()
+    return {"id_token": dict(claims), "token": dict(token), "userinfo": info}
 
 
 BACKCHANNEL_LOGOUT = "http://schemas.openid.net/event/backchannel-logout"

@@ -276,6 +276,10 @@ pub struct ThrottleConfig {
     /// Password attempts per account (tenant and email) per hour, whatever the IP: stops
     /// guessing one account from many addresses.
     pub password_per_account_per_hour: u32,
+    /// SCIM requests one tenant's clients may make per minute (a burst of this many,
+    /// refilled evenly); over it they get 429 with `Retry-After`, as Entra ID and Okta
+    /// expect. Keeps one tenant's sync from starving the others' writes.
+    pub scim_per_tenant_per_minute: u32,
 }
 
 impl Default for ThrottleConfig {
@@ -285,6 +289,7 @@ impl Default for ThrottleConfig {
             per_connection_per_minute: 1_200,
             per_tenant_per_minute: 3_000,
             password_per_account_per_hour: 30,
+            scim_per_tenant_per_minute: 1_200,
         }
     }
 }

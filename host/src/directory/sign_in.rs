@@ -1,6 +1,6 @@
 //! What a sign-in does to the directory. [`reconcile`] finds the user by (connection,
 //! subject), else links by email within the tenant's verified domains, else creates it just
-//! in time; then refreshes what a sign-in may refresh ([`super::authority`]): profile, SSO
+//! in time (when the connection allows; with the connection's default role); then refreshes what a sign-in may refresh ([`super::authority`]): profile, SSO
 //! group memberships, SSO-derived role assignments. It never reactivates a deactivated user.
 
 use std::collections::BTreeSet;
@@ -28,6 +28,10 @@ pub struct SignIn {
     pub groups: Vec<String>,
     /// The role assignments the role mapper derived.
     pub roles: Vec<RoleRow>,
+    /// Whether a user may be created just in time (the connection's setting).
+    pub jit: bool,
+    /// The role a user created here gets, as an admin's assignment.
+    pub default_role: Option<String>,
 }
 
 /// How a sign-in found its user.
@@ -51,6 +55,8 @@ pub enum Refusal {
     UnverifiedDomain,
     #[error("the identity provider did not vouch for the email address")]
     UnverifiedEmail,
+    #[error("your organisation has not given you an account yet; ask your administrator")]
+    NotProvisioned,
 }
 
 impl Refusal {
@@ -59,6 +65,7 @@ impl Refusal {
             Refusal::Deactivated => "user_deactivated",
             Refusal::UnverifiedDomain => "email_domain_not_verified",
             Refusal::UnverifiedEmail => "email_not_verified",
+            Refusal::NotProvisioned => "not_provisioned",
         }
     }
 }
@@ -95,12 +102,19 @@ async fn find_or_create(
         users::insert_identity(tx, tenant, connection, subject, user.id, now).await?;
         return Ok(Ok((user, Outcome::Linked)));
     }
+    if !login.jit {
+        return Ok(Err(Refusal::NotProvisioned));
+    }
     let user = UserRow {
         email_verified: true,
         ..new_user(tenant, email, UserStatus::Active, UserSource::Sso, now)
     };
     users::insert_user(tx, &user, None).await?;
     users::insert_identity(tx, tenant, connection, subject, user.id, now).await?;
+    if let Some(role) = &login.default_role {
+        let row = (role.clone(), String::new(), String::new());
+        roles::set_roles(tx, tenant, user.id, RoleSource::Manual, &[row], now).await?;
+    }
     Ok(Ok((user, Outcome::Provisioned)))
 }
 
@@ -173,8 +187,12 @@ pub async fn reconcile(
     if roles != unchanged {
         roles::set_roles(tx, tenant, user.id, RoleSource::Sso, &roles, now).await?;
     }
-    // The user's effective roles: these plus any their SCIM groups give.
-    let effective = union(&roles, &scim_roles);
+    // The user's effective roles: these plus any their SCIM groups give (and the default
+    // role a new user just got).
+    let mut effective = union(&roles, &scim_roles);
+    if let (Outcome::Provisioned, Some(role)) = (outcome, &login.default_role) {
+        effective = union(&effective, &[(role.clone(), String::new(), String::new())]);
+    }
     let after = user_json(&user, &joined, &effective);
     Ok(Ok(Reconciled {
         user,

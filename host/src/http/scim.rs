@@ -1,6 +1,7 @@
 //! The SCIM 2.0 endpoint: `/scim/v2/{tenant-token}/…` (the tenant's opaque public token) or
 //! `/scim/v2/…` (the tenant of the bearer token). It authenticates the bearer token (a
-//! tenant API token with the `scim` scope), reads the body within `server.max_body_bytes`,
+//! tenant API token with the `scim` scope), holds each tenant to its request rate
+//! (`throttle.scim_per_tenant_per_minute`: 429 with `Retry-After`), reads the body within `server.max_body_bytes`,
 //! and hands the request to `scim::route`, which lets the tenant's SCIM adapter rewrite it.
 //! Every error, including authentication, size and syntax, is answered in SCIM form with
 //! `Content-Type: application/scim+json`.
@@ -19,6 +20,7 @@ use crate::scim::error::{ScimError, ScimType};
 use crate::scim::request::{Method, Provisioner, Reply, Sent};
 use crate::scim::route;
 use crate::store::tenants::TenantStatus;
+use crate::throttle::Rate;
 use crate::types::TenantId;
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -77,6 +79,11 @@ async fn serve(
     let tenant = tenant_of(state, token, &principal).await?;
     let auth = rbac::for_tenant::<ProvisionScim>(&principal, tenant)?;
     tracing::Span::current().record("tenant", tracing::field::display(tenant));
+    let rate = Rate::per_minute(state.config.throttle.scim_per_tenant_per_minute);
+    state
+        .throttle
+        .check(&state.clock, &format!("scim:{tenant}"), rate)
+        .map_err(|limited| ScimError::too_many_requests(limited.retry_after_secs()))?;
     let method = match method {
         HttpMethod::GET => Method::Get,
         HttpMethod::POST => Method::Post,
@@ -220,6 +227,9 @@ fn error_response(e: &ScimError) -> Response {
     let mut response = (status, e.body().to_string()).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    if let Some(secs) = e.retry_after_secs {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     if e.status == 401 {
         h.insert(
             header::WWW_AUTHENTICATE,

@@ -200,7 +200,15 @@ async fn open_session(
 ) -> Result<String, Error> {
     let (tenant, user) = (challenge.tenant_id, challenge.user_id);
     let method = format!("{}+{}", challenge.method, factor.as_str());
-    let opened = browser::open(state, &mut tx, policy, tenant, user, method.clone(), ctx);
+    let opened = browser::open(
+        state,
+        &mut tx,
+        policy,
+        tenant,
+        user,
+        browser::How::local(method.clone()),
+        ctx,
+    );
     let opened = match opened.await? {
         Ok(opened) => opened,
         Err(refusal) => {

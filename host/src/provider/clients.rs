@@ -1,7 +1,8 @@
 //! The apps that sign users in through Gatehouse (OAuth clients), registered by the operator:
 //! name, exact redirect URIs, post-logout redirect URIs, either a client secret (shown once,
 //! stored as SHA-256, compared in constant time) or none (a public client: PKCE only),
-//! whether the app takes refresh tokens, its access tokens' lifetime, where it hears that a
+//! whether the app takes refresh tokens or exchanges its users' IdP tokens (RFC 8693), its
+//! access tokens' lifetime, where it hears that a
 //! session ended (back-channel logout), and where its directory lifecycle webhooks go (with
 //! their HMAC key, shown once and kept sealed).
 
@@ -40,6 +41,14 @@ pub struct RegisterClient {
     /// A public client (a SPA or native app) has no secret and relies on PKCE alone.
     #[serde(default)]
     pub public: bool,
+    /// How the app authenticates: `client_secret_basic` (the default: a secret is made;
+    /// `client_secret_post` works with it too), `none` (the same as `public`) or
+    /// `private_key_jwt` (RFC 7523: assertions signed with one of `jwks`' keys; no secret).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The app's public keys (a JWK set of 1 to 5), for `private_key_jwt`.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
     /// The app's modules (`work_orders`, `assets`…), each with the standard actions: the
     /// catalogue every tenant's roles start from.
     #[serde(default)]
@@ -50,6 +59,10 @@ pub struct RegisterClient {
     /// Lifetime of the app's access and ID tokens, 60 to 3600 seconds.
     #[serde(default = "default_ttl")]
     pub access_token_ttl_secs: i64,
+    /// The app may trade an ID token its user got from the tenant's IdP for Gatehouse
+    /// tokens (RFC 8693 token exchange: native and mobile apps that sign in at the IdP).
+    #[serde(default)]
+    pub token_exchange: bool,
     /// Where the app hears, by a signed logout token, that a session it got tokens in
     /// ended (OpenID Connect Back-Channel Logout 1.0).
     #[serde(default)]
@@ -75,6 +88,10 @@ pub struct ClientView {
     pub modules: Vec<String>,
     pub refresh_tokens: bool,
     pub access_token_ttl_secs: i64,
+    pub token_exchange: bool,
+    pub token_endpoint_auth_method: &'static str,
+    /// The public keys of a `private_key_jwt` app.
+    pub jwks: Option<serde_json::Value>,
     pub backchannel_logout_uri: Option<String>,
     pub webhook_url: Option<String>,
     pub created_at: Timestamp,
@@ -95,12 +112,16 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     pub refresh_tokens: bool,
     pub access_token_ttl_secs: i64,
+    pub token_exchange: bool,
+    /// The keys its assertions are signed with (`private_key_jwt`); none for the others.
+    pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
     secret_hash: Option<Vec<u8>>,
 }
 
 impl Client {
+    /// No secret and no keys: PKCE alone.
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.secret_hash.is_none() && self.jwks.is_none()
     }
 
     /// True when `presented` is this client's secret.
@@ -118,15 +139,27 @@ fn parse_uris(text: &str) -> Vec<String> {
 }
 
 fn view(row: ClientRow, secret: Option<String>, webhook_secret: Option<String>) -> ClientView {
+    let jwks: Option<serde_json::Value> = row
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok());
+    let token_endpoint_auth_method = match (&row.secret_hash, &jwks) {
+        (Some(_), _) => "client_secret_basic",
+        (None, Some(_)) => "private_key_jwt",
+        (None, None) => "none",
+    };
     ClientView {
         client_id: row.id,
         name: row.name,
         redirect_uris: parse_uris(&row.redirect_uris),
         post_logout_redirect_uris: parse_uris(&row.post_logout_redirect_uris),
-        public: row.secret_hash.is_none(),
+        public: token_endpoint_auth_method == "none",
+        token_endpoint_auth_method,
+        jwks,
         modules: serde_json::from_str(&row.modules).unwrap_or_default(),
         refresh_tokens: row.refresh_tokens,
         access_token_ttl_secs: row.access_token_ttl_secs,
+        token_exchange: row.token_exchange,
         backchannel_logout_uri: row.backchannel_logout_uri,
         webhook_url: row.webhook_url,
         created_at: row.created_at,
@@ -184,9 +217,35 @@ pub async fn register(
             ),
         ));
     }
+    let method = match (body.token_endpoint_auth_method.as_deref(), body.public) {
+        (None, true) | (Some("none"), _) => "none",
+        (None | Some("client_secret_basic" | "client_secret_post"), false) => "client_secret_basic",
+        (Some("private_key_jwt"), false) => "private_key_jwt",
+        _ => {
+            return Err(Error::invalid(
+                "token_endpoint_auth_method",
+                "must be client_secret_basic, client_secret_post, private_key_jwt or none \
+                 (and agree with `public`)",
+            ))
+        }
+    };
+    let jwks = match (method, &body.jwks) {
+        ("private_key_jwt", Some(jwks)) => {
+            super::client_auth::check_jwks("jwks", jwks)?;
+            Some(jwks.to_string())
+        }
+        ("private_key_jwt", None) => {
+            return Err(Error::invalid(
+                "jwks",
+                "private_key_jwt needs the app's public keys",
+            ))
+        }
+        (_, Some(_)) => return Err(Error::invalid("jwks", "keys are only for private_key_jwt")),
+        (_, None) => None,
+    };
     let mut id = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut id);
-    let (secret, secret_hash) = if body.public {
+    let (secret, secret_hash) = if method != "client_secret_basic" {
         (None, None)
     } else {
         let mut raw = [0u8; 32];
@@ -218,6 +277,8 @@ pub async fn register(
         modules: json!(body.modules).to_string(),
         refresh_tokens: body.refresh_tokens,
         access_token_ttl_secs: body.access_token_ttl_secs,
+        token_exchange: body.token_exchange,
+        jwks,
         backchannel_logout_uri: body.backchannel_logout_uri.clone(),
         webhook_url: body.webhook_url.clone(),
         webhook_secret_sealed: webhook_secret.as_ref().map(|(_, sealed)| sealed.clone()),
@@ -237,9 +298,11 @@ pub async fn register(
             target: Target::new("oauth_client", &row.id),
             before: None,
             after: Some(
-                json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": body.public,
+                json!({"name": row.name, "redirect_uris": body.redirect_uris, "public": method == "none",
+                "token_endpoint_auth_method": method, "jwks": body.jwks,
                 "modules": body.modules, "refresh_tokens": body.refresh_tokens,
                 "access_token_ttl_secs": body.access_token_ttl_secs,
+                "token_exchange": body.token_exchange,
                 "backchannel_logout_uri": body.backchannel_logout_uri,
                 "webhook_url": body.webhook_url}),
             ),
@@ -322,6 +385,8 @@ pub async fn find(state: &Services, id: &str) -> Result<Option<Client>, Error> {
             post_logout_redirect_uris: parse_uris(&r.post_logout_redirect_uris),
             refresh_tokens: r.refresh_tokens,
             access_token_ttl_secs: r.access_token_ttl_secs,
+            token_exchange: r.token_exchange,
+            jwks: r.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
             id: r.id,
             secret_hash: r.secret_hash,
         }))

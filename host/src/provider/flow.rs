@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::clients;
+use super::clients::{self, Client};
 use super::{issuer, keys, OAuthError};
 use crate::audit::RequestContext;
 use crate::policy::admit::{self, Via};
@@ -138,19 +138,9 @@ pub async fn authorize(
             "only response_type=code is supported",
         );
     }
-    let scope = p.scope.as_deref().unwrap_or_default();
-    if !scope.split(' ').any(|s| s == "openid") {
+    let Some(scope) = granted_scope(&client, p.scope.as_deref().unwrap_or_default()) else {
         return fail("invalid_scope", "scope must include openid");
-    }
-    // `offline_access` only for an app registered for refresh tokens; other unknown scopes
-    // are dropped (RFC 6749 §3.3: the server may issue less than asked).
-    let scope: Vec<&str> = scope
-        .split(' ')
-        .filter(|s| {
-            matches!(*s, "openid" | "email" | "profile" | "permissions")
-                || (*s == "offline_access" && client.refresh_tokens)
-        })
-        .collect();
+    };
     let Some(challenge) = p.code_challenge.as_deref().filter(|c| is_pkce_value(c)) else {
         return fail(
             "invalid_request",
@@ -197,7 +187,7 @@ pub async fn authorize(
         user_id: session.user_id,
         session_id: session.id,
         redirect_uri: redirect_uri.to_string(),
-        scope: scope.join(" "),
+        scope,
         nonce: p.nonce.clone(),
         code_challenge: challenge.to_string(),
         auth_time: session.created_at,
@@ -311,4 +301,21 @@ pub async fn logout_target(state: &Services, p: &LogoutParams) -> Result<LogoutT
         redirect: Some(with_query(target, &pairs)),
         hinted_session,
     })
+}
+
+/// The scope `client` gets of the one it `asked` for, or none when it lacks `openid`:
+/// `offline_access` only for an app registered for refresh tokens; other unknown scopes are
+/// dropped (RFC 6749 §3.3: the server may issue less than asked).
+pub(super) fn granted_scope(client: &Client, asked: &str) -> Option<String> {
+    if !asked.split(' ').any(|s| s == "openid") {
+        return None;
+    }
+    let scope: Vec<&str> = asked
+        .split(' ')
+        .filter(|s| {
+            matches!(*s, "openid" | "email" | "profile" | "permissions")
+                || (*s == "offline_access" && client.refresh_tokens)
+        })
+        .collect();
+    Some(scope.join(" "))
 }

@@ -1,7 +1,9 @@
 //! Gatehouse as OpenID Connect provider to the SaaS app: discovery, JWKS with key rotation
 //! ([`keys`]), the apps the operator registers ([`clients`]), the authorization-code flow
 //! with PKCE S256 and the app's sign-in hints ([`flow`]): authorize and logout; the token
-//! endpoint's grants and userinfo ([`tokens`], with the claims in [`claims`]); refresh
+//! endpoint's grants and userinfo, with the apps authenticated by secret or signed assertion
+//! ([`client_auth`]), ([`tokens`], with the claims in [`claims`]); token exchange
+//! for native apps that signed in at the tenant's IdP ([`exchange`]); refresh
 //! tokens with rotation and reuse detection ([`refresh`]); revocation and introspection
 //! ([`revocation`]); back-channel logout notices to the apps when a session ends
 //! ([`backchannel`]). Tokens are RS256 JWTs carrying the tenant, subject, email, name, roles
@@ -10,7 +12,9 @@
 
 pub mod backchannel;
 pub mod claims;
+pub mod client_auth;
 pub mod clients;
+pub mod exchange;
 pub mod flow;
 pub mod keys;
 pub mod refresh;
@@ -89,15 +93,21 @@ pub fn discovery(public_url: &str) -> Value {
         "introspection_endpoint": format!("{public_url}/oauth2/introspect"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", exchange::GRANT],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "email", "profile", "permissions", "offline_access"],
+        "acr_values_supported": [
+            crate::sessions::auth_context::ACR_MFA,
+            crate::sessions::auth_context::ACR_SINGLE_FACTOR,
+        ],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",
+            "acr", "amr", "session_expiry",
             "email", "email_verified", "name", "given_name", "family_name", "zoneinfo", "locale",
             "tenant", "tenant_slug", "roles", "role_assignments", "data_classification",
             "permissions_version", "permissions"],

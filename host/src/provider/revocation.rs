@@ -12,8 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::client_auth::{self, Credentials};
 use super::clients::Client;
-use super::tokens::{authenticate_client, live_access, verify, MAX_TOKEN};
+use super::tokens::{live_access, verify, MAX_TOKEN};
 use super::OAuthError;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
@@ -30,6 +31,9 @@ pub struct TokenForm {
     pub token_type_hint: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// RFC 7523 client authentication (`private_key_jwt`).
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
 impl TokenForm {
@@ -39,8 +43,14 @@ impl TokenForm {
         state: &Services,
         basic: Option<(String, String)>,
     ) -> Result<Client, OAuthError> {
-        let (id, secret) = (self.client_id.as_deref(), self.client_secret.as_deref());
-        authenticate_client(state, basic, id, secret).await
+        let credentials = Credentials {
+            basic,
+            client_id: self.client_id.as_deref(),
+            client_secret: self.client_secret.as_deref(),
+            assertion_type: self.client_assertion_type.as_deref(),
+            assertion: self.client_assertion.as_deref(),
+        };
+        client_auth::authenticate(state, credentials).await
     }
 
     fn token(&self) -> Result<&str, OAuthError> {

@@ -1,9 +1,11 @@
 //! The token endpoint's grants and what they mint. `authorization_code` redeems a code from
 //! [`super::flow`] (single use, PKCE checked); `refresh_token` rotates a refresh token
-//! ([`super::refresh`]). Both mint through [`mint`]: an ID token and an access token (RS256,
+//! ([`super::refresh`]); the token-exchange grant trades an IdP's ID token
+//! ([`super::exchange`]). All mint through [`mint`]: an ID token and an access token (RS256,
 //! the access token typed `at+jwt`, RFC 9068) living the app's `access_token_ttl_secs`, and
-//! a refresh token when the app takes them and the grant's scope has `offline_access`.
-//! [`live_access`] is the one check of an access token (signature, expiry, not revoked, its
+//! a refresh token when the app takes them and the grant's scope has `offline_access`. The
+//! session must be live; its `acr`, `amr` ([`crate::sessions::auth_context`]) and end
+//! (`session_expiry`) go into the ID token. [`live_access`] is the one check of an access token (signature, expiry, not revoked, its
 //! session live), for userinfo and introspection.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -16,11 +18,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::claims::user_claims;
-use super::clients::{self, Client};
+use super::client_auth::{self, Credentials};
+use super::clients::Client;
 use super::flow::is_pkce_value;
 use super::{issuer, keys, OAuthError};
 use crate::audit::RequestContext;
 use crate::services::Services;
+use crate::sessions::auth_context::{self, Upstream};
 use crate::sessions::browser;
 use crate::store;
 use crate::types::{SessionId, TenantId, Timestamp, UserId};
@@ -40,6 +44,22 @@ pub struct TokenParams {
     pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// RFC 7523 client authentication (`private_key_jwt`).
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
+    /// Token exchange (RFC 8693 §2.1): what the app presents and what it asks for.
+    pub subject_token: Option<String>,
+    pub subject_token_type: Option<String>,
+    pub requested_token_type: Option<String>,
+    pub actor_token: Option<String>,
+    pub actor_token_type: Option<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+    /// Token exchange: the tenant (id or slug), the connection (id) the app signed in
+    /// through, and the nonce it sent the IdP (checked when given).
+    pub organization: Option<String>,
+    pub connection: Option<String>,
+    pub nonce: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,33 +71,9 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
-}
-
-/// The client, authenticated by secret (HTTP Basic, or `client_id` and `client_secret` in
-/// the form) or, for a public one, by id alone.
-pub(super) async fn authenticate_client(
-    state: &Services,
-    basic: Option<(String, String)>,
-    client_id: Option<&str>,
-    client_secret: Option<&str>,
-) -> Result<Client, OAuthError> {
-    let (id, secret) = match (basic, client_id) {
-        (Some((id, secret)), _) => (id, Some(secret)),
-        (None, Some(id)) => (id.to_string(), client_secret.map(str::to_string)),
-        (None, None) => {
-            return Err(OAuthError::invalid_client(
-                "client authentication is missing",
-            ))
-        }
-    };
-    let client = clients::find(state, &id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-    match (client.is_public(), secret) {
-        (true, None) => Ok(client),
-        (false, Some(s)) if client.secret_matches(&s) => Ok(client),
-        _ => Err(OAuthError::invalid_client("client authentication failed")),
-    }
+    /// A token exchange's answer says what the access token is (RFC 8693 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// `/oauth2/token`: the grant the form names, for the authenticated client.
@@ -87,13 +83,14 @@ pub async fn token(
     basic: Option<(String, String)>,
     p: TokenParams,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = authenticate_client(
-        state,
+    let credentials = Credentials {
         basic,
-        p.client_id.as_deref(),
-        p.client_secret.as_deref(),
-    )
-    .await?;
+        client_id: p.client_id.as_deref(),
+        client_secret: p.client_secret.as_deref(),
+        assertion_type: p.client_assertion_type.as_deref(),
+        assertion: p.client_assertion.as_deref(),
+    };
+    let client = client_auth::authenticate(state, credentials).await?;
     match p.grant_type.as_deref() {
         Some("authorization_code") => redeem_code(state, &client, &p).await,
         Some("refresh_token") if client.refresh_tokens => {
@@ -104,10 +101,19 @@ pub async fn token(
             "unauthorized_client",
             "this app is not registered for refresh tokens",
         )),
+        Some(super::exchange::GRANT) if client.token_exchange => {
+            super::exchange::exchange(state, ctx, &client, &p).await
+        }
+        Some(super::exchange::GRANT) => Err(OAuthError::new(
+            400,
+            "unauthorized_client",
+            "this app is not registered for token exchange",
+        )),
         _ => Err(OAuthError::new(
             400,
             "unsupported_grant_type",
-            "grant_type must be authorization_code or refresh_token",
+            "grant_type must be authorization_code, refresh_token or \
+             urn:ietf:params:oauth:grant-type:token-exchange",
         )),
     }
 }
@@ -175,9 +181,7 @@ async fn redeem_code(
             "the code_verifier does not match the code_challenge",
         ));
     }
-    if !browser::is_live(state, row.tenant_id, row.session_id).await? {
-        return Err(OAuthError::invalid_grant("the user's session has ended"));
-    }
+    // `mint` refuses a session that has ended.
     let grant = Grant {
         tenant: row.tenant_id,
         user: row.user_id,
@@ -204,6 +208,14 @@ pub(super) async fn mint(
     let claims = user_claims(state, grant.tenant, grant.user, &grant.scope)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
+    let (session, session_ends) = browser::live(state, grant.tenant, grant.session)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the user's session has ended"))?;
+    let upstream: Option<Upstream> = session
+        .upstream_auth
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok());
+    let how = auth_context::of(&session.method, upstream.as_ref());
     let now = state.clock.now();
     let key = keys::signing_key(state).await?;
     let iss = issuer(&state.config.public_url());
@@ -218,6 +230,12 @@ pub(super) async fn mint(
     id.insert("exp".into(), json!(exp));
     id.insert("auth_time".into(), json!(secs(grant.auth_time)));
     id.insert("sid".into(), json!(grant.session));
+    // How the user authenticated and when the session ends at the latest (IPSIE SL1).
+    id.insert("acr".into(), json!(how.acr));
+    if !how.amr.is_empty() {
+        id.insert("amr".into(), json!(how.amr));
+    }
+    id.insert("session_expiry".into(), json!(secs(session_ends)));
     if let Some(nonce) = &grant.nonce {
         id.insert("nonce".into(), json!(nonce));
     }
@@ -237,6 +255,11 @@ pub(super) async fn mint(
     access.insert("jti".into(), json!(B64URL.encode(jti)));
     access.insert("scope".into(), json!(grant.scope));
     access.insert("sid".into(), json!(grant.session));
+    access.insert("auth_time".into(), json!(secs(grant.auth_time)));
+    access.insert("acr".into(), json!(how.acr));
+    if !how.amr.is_empty() {
+        access.insert("amr".into(), json!(how.amr));
+    }
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(key.kid);
     header.typ = Some("at+jwt".into());
@@ -255,6 +278,7 @@ pub(super) async fn mint(
         id_token,
         refresh_token,
         scope: grant.scope,
+        issued_token_type: None,
     })
 }
 

@@ -74,6 +74,28 @@ pub(crate) fn check_no_escalation<P>(
     Ok(())
 }
 
+/// Refuses `role` (sent as `field`) unless it is one of the tenant's roles that `auth` could
+/// assign by hand (for settings that assign it later, such as a connection's default role).
+pub async fn check_assignable<P: super::TenantPermission>(
+    state: &Services,
+    auth: &Authorized<P>,
+    field: &'static str,
+    role: &str,
+) -> Result<(), Error> {
+    let catalogue = catalogue::load(state, auth.tenant()).await?;
+    if !catalogue.role_names().iter().any(|r| r == role) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "`{}` is not one of the tenant's roles",
+                crate::types::truncate(role, 60)
+            ),
+        ));
+    }
+    let app = super::app_modules(state).await?;
+    check_no_escalation(auth, &catalogue, &app, &[role])
+}
+
 /// Replaces user `user`'s manual assignments; returns them as stored.
 pub async fn set_manual(
     state: &Services,

@@ -48,6 +48,8 @@ pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// When to come back (a 429's `Retry-After`, whole seconds).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ScimError {
@@ -56,6 +58,19 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 429: the tenant is over its SCIM rate; come back after `secs`.
+    pub fn too_many_requests(secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(secs),
+            ..Self::new(
+                429,
+                None,
+                format!("this tenant is over its SCIM request rate; retry after {secs} s"),
+            )
         }
     }
 

@@ -2,6 +2,7 @@
 //! when the public URL is https), stored only as its SHA-256, with an idle and an absolute
 //! timeout, revocable. The session's own id is separate from its token and safe to show.
 
+use super::auth_context::Upstream;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -34,6 +35,23 @@ fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// How the user signed in: the session's method (`password`, `password+totp`, `sso:…`)
+/// and, after SSO, what the IdP said of it.
+pub struct How<'a> {
+    pub method: String,
+    pub upstream: Option<&'a Upstream>,
+}
+
+impl How<'_> {
+    /// A sign-in at Gatehouse itself (password, second factor).
+    pub fn local(method: impl Into<String>) -> Self {
+        How {
+            method: method.into(),
+            upstream: None,
+        }
+    }
+}
+
 /// Opens a session inside `tx` (it commits with the sign-in and its audit event), with the
 /// lifetimes of the tenant's `policy` and a seat under its cap: sessions the cap ends
 /// (`revoke_oldest`) are audited here as `session.revoked`; a refusal (`deny_new`) is the
@@ -44,9 +62,10 @@ pub async fn open(
     policy: &Policy,
     tenant: TenantId,
     user: UserId,
-    method: String,
+    how: How<'_>,
     ctx: &RequestContext,
 ) -> Result<Result<Opened, Refusal>, Error> {
+    let How { method, upstream } = how;
     let now = state.clock.now();
     let lifetimes = policy.session_lifetimes(&state.config.sessions);
     let ended = match admit::seat(tx, policy, lifetimes, tenant, user, now).await? {
@@ -71,6 +90,13 @@ pub async fn open(
     }
     let (idle, absolute) = deployment_bounds(state);
     let token = crate::types::random_token();
+    // The IdP's session, when it says when it ends, bounds this one.
+    let absolute_expires_at = match upstream.and_then(|u| u.session_expiry) {
+        Some(secs) => now
+            .plus_seconds(absolute)
+            .min(Timestamp::from_micros(secs.saturating_mul(1_000_000))),
+        None => now.plus_seconds(absolute),
+    };
     let row = SessionRow {
         id: SessionId::generate(),
         tenant_id: tenant,
@@ -79,7 +105,8 @@ pub async fn open(
         created_at: now,
         last_seen_at: now,
         idle_expires_at: now.plus_seconds(idle),
-        absolute_expires_at: now.plus_seconds(absolute),
+        absolute_expires_at,
+        upstream_auth: upstream.and_then(|u| serde_json::to_string(u).ok()),
         revoked_at: None,
         ip: ctx.ip.clone(),
         user_agent: ctx
@@ -186,12 +213,28 @@ async fn lifetimes_if_live(
 /// Whether session `id` of `tenant` is live now (the token endpoint and userinfo ask, for
 /// the session behind a code or a token).
 pub async fn is_live(state: &Services, tenant: TenantId, id: SessionId) -> Result<bool, Error> {
-    match store::sessions::by_id(&state.store, tenant, id).await? {
-        Some(row) => Ok(lifetimes_if_live(state, &row, state.clock.now())
-            .await?
-            .is_some()),
-        None => Ok(false),
-    }
+    Ok(live(state, tenant, id).await?.is_some())
+}
+
+/// Session `id` of `tenant` when it is live now, with when it ends at the latest (its
+/// absolute lifetime under the tenant's policy, or sooner when its IdP's session ends).
+pub async fn live(
+    state: &Services,
+    tenant: TenantId,
+    id: SessionId,
+) -> Result<Option<(SessionRow, Timestamp)>, Error> {
+    let Some(row) = store::sessions::by_id(&state.store, tenant, id).await? else {
+        return Ok(None);
+    };
+    Ok(lifetimes_if_live(state, &row, state.clock.now())
+        .await?
+        .map(|(_, absolute)| {
+            let ends = row
+                .created_at
+                .plus_seconds(absolute)
+                .min(row.absolute_expires_at);
+            (row, ends)
+        }))
 }
 
 /// A `Set-Cookie` value for one of Gatehouse's own cookies: HttpOnly, SameSite=Lax, whole

@@ -4,6 +4,7 @@
 //! time. The plain token is returned once, at creation, and never stored or logged.
 
 pub mod api_tokens;
+pub mod auth_context;
 pub mod browser;
 pub mod links;
 pub mod local_users;

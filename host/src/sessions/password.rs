@@ -234,7 +234,7 @@ pub async fn sign_in(
         &policy.policy,
         tenant.id,
         user.id,
-        "password".into(),
+        browser::How::local("password"),
         ctx,
     )
     .await?;

@@ -93,7 +93,7 @@ async fn saml_acs_inner(
         tenant,
         connection,
         &verified.identity,
-        verified.idp_mfa,
+        &verified.upstream,
         login,
         ctx,
     )

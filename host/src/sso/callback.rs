@@ -118,7 +118,7 @@ async fn callback_inner(
         tenant,
         connection,
         &verified.identity,
-        verified.idp_mfa,
+        &verified.upstream,
         Some(login),
         ctx,
     )

@@ -8,7 +8,7 @@ use sha2::Digest;
 use super::oidc::OidcSettings;
 use super::saml::settings::CertificateView;
 use super::saml::SamlSettings;
-use super::{oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
+use super::{oidc_redirect_uri, Connection, ConnectionStatus, Provisioning, Settings, SpEndpoints};
 use crate::error::Error;
 use crate::services::Services;
 use crate::store;
@@ -25,6 +25,7 @@ pub struct ConnectionView {
     pub saml: Option<SamlView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcView>,
+    pub provisioning: Provisioning,
     pub created_at: crate::types::Timestamp,
     pub updated_at: crate::types::Timestamp,
 }
@@ -80,6 +81,7 @@ pub async fn view(state: &Services, c: &Connection) -> Result<ConnectionView, Er
         status: c.status,
         saml,
         oidc,
+        provisioning: c.provisioning.clone(),
         created_at: c.created_at,
         updated_at: c.updated_at,
     })
@@ -96,5 +98,6 @@ pub(super) fn audit_json(c: &Connection) -> serde_json::Value {
         .secrets_sealed
         .as_ref()
         .map(|s| hex::encode(&sha2::Sha256::digest(s)[..8]));
-    json!({"name": c.name, "protocol": c.settings.protocol(), "status": c.status, "settings": settings, "sealed_secrets": secrets})
+    json!({"name": c.name, "protocol": c.settings.protocol(), "status": c.status, "settings": settings,
+           "provisioning": c.provisioning, "sealed_secrets": secrets})
 }

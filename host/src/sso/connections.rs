@@ -12,7 +12,7 @@ use super::connection_view::{audit_json, view, ConnectionView};
 use super::oidc::settings::OidcInput;
 use super::saml::encryption;
 use super::saml::settings::SamlInput;
-use super::{Connection, ConnectionStatus, Settings};
+use super::{Connection, ConnectionStatus, Provisioning, Settings};
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
@@ -33,6 +33,8 @@ pub struct CreateConnection {
     /// Exactly one of `saml` and `oidc`.
     pub saml: Option<SamlInput>,
     pub oidc: Option<OidcInput>,
+    /// Just-in-time creation (default on) and a default role for the users it creates.
+    pub provisioning: Option<Provisioning>,
 }
 
 /// Body of an update; absent fields keep their value. The protocol cannot change.
@@ -43,6 +45,8 @@ pub struct UpdateConnection {
     pub status: Option<ConnectionStatus>,
     pub saml: Option<SamlInput>,
     pub oidc: Option<OidcInput>,
+    /// Replaces the provisioning settings as a whole.
+    pub provisioning: Option<Provisioning>,
 }
 
 pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
@@ -57,6 +61,8 @@ pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
         }
         _ => return Err(corrupt("protocol")),
     };
+    let provisioning =
+        serde_json::from_str(&row.provisioning).map_err(|_| corrupt("provisioning"))?;
     Ok(Connection {
         id: row.id,
         tenant_id: row.tenant_id,
@@ -64,6 +70,7 @@ pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
         status,
         settings,
         secrets_sealed: row.secrets_sealed,
+        provisioning,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -83,6 +90,8 @@ fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
         status: c.status.as_str().to_string(),
         settings,
         secrets_sealed: c.secrets_sealed.clone(),
+        provisioning: serde_json::to_string(&c.provisioning)
+            .map_err(|e| Error::Internal(e.into()))?,
         created_at: c.created_at,
         updated_at: c.updated_at,
     })
@@ -107,6 +116,8 @@ pub async fn create(
 ) -> Result<ConnectionView, Error> {
     let tenant = auth.tenant();
     let name = check_name(&body.name)?;
+    let provisioning = body.provisioning.unwrap_or_default();
+    check_provisioning(state, auth, &provisioning).await?;
     let (settings, secret) = match (body.saml, body.oidc) {
         (Some(mut saml), None) => {
             fetch_metadata(state, &mut saml).await?;
@@ -133,6 +144,7 @@ pub async fn create(
         status: body.status.unwrap_or(ConnectionStatus::Test),
         settings,
         secrets_sealed: None,
+        provisioning,
         created_at: now,
         updated_at: now,
     };
@@ -210,6 +222,12 @@ pub async fn update(
     if let Some(status) = body.status {
         after.status = status;
     }
+    if let Some(provisioning) = body.provisioning {
+        if provisioning.default_role != before.provisioning.default_role {
+            check_provisioning(state, auth, &provisioning).await?;
+        }
+        after.provisioning = provisioning;
+    }
     match (&before.settings, body.saml, body.oidc) {
         (_, None, None) => {}
         (Settings::Saml(current), Some(mut input), None) => {
@@ -259,6 +277,21 @@ pub async fn update(
     tx.commit().await?;
     state.cache.invalidate_tenant(tenant);
     view(state, &after).await
+}
+
+/// A default role must be one of the tenant's roles, and one the admin setting it could
+/// assign by hand: a connection cannot hand every new user more than its admin holds.
+async fn check_provisioning(
+    state: &Services,
+    auth: &Authorized<WriteSso>,
+    provisioning: &Provisioning,
+) -> Result<(), Error> {
+    match &provisioning.default_role {
+        Some(role) => {
+            crate::rbac::assign::check_assignable(state, auth, "provisioning", role).await
+        }
+        None => Ok(()),
+    }
 }
 
 pub async fn delete(

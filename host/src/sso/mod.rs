@@ -5,7 +5,8 @@
 //! answer comes back to [`acs`] (SAML) or [`callback`] (OIDC), which verify it into a raw
 //! identity; [`pipeline`] runs the tenant's
 //! plugin pipeline on it, reconciles the directory and opens a session. Every refusal is a
-//! [`failure::Failure`], audited. [`discovery`] tells apps a tenant's sign-in options.
+//! [`failure::Failure`], audited. [`exchange`] signs in a user whose IdP ID token an app
+//! presents (RFC 8693). [`discovery`] tells apps a tenant's sign-in options.
 //! Sessions and the directory are their own modules.
 
 pub mod acs;
@@ -15,6 +16,7 @@ pub mod connection_secrets;
 pub mod connection_view;
 pub mod connections;
 pub mod discovery;
+pub mod exchange;
 pub mod failure;
 pub mod login_state;
 pub mod oidc;
@@ -77,6 +79,33 @@ impl Settings {
     }
 }
 
+/// What a sign-in through a connection may do to the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provisioning {
+    /// Create a user just in time when no user has this subject or email (on by default).
+    /// Off: the sign-in only links to a user that SCIM or an admin created first.
+    #[serde(default = "jit_default")]
+    pub jit: bool,
+    /// A role of the tenant's catalogue that each user this connection creates gets, as an
+    /// admin's assignment: later sign-ins keep it, an admin may take it away.
+    #[serde(default)]
+    pub default_role: Option<String>,
+}
+
+fn jit_default() -> bool {
+    true
+}
+
+impl Default for Provisioning {
+    fn default() -> Self {
+        Self {
+            jit: true,
+            default_role: None,
+        }
+    }
+}
+
 /// A stored connection.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -89,6 +118,8 @@ pub struct Connection {
     /// [`Connection::keys_purpose`]: for SAML the SP's private decryption keys (key id →
     /// PEM), for OIDC the client secret (under `client_secret`).
     pub secrets_sealed: Option<Vec<u8>>,
+    /// Just-in-time creation and the default role.
+    pub provisioning: Provisioning,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

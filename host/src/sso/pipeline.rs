@@ -1,7 +1,8 @@
 //! The common end of every SSO sign-in, SAML or OIDC, once the IdP's answer is verified
 //! into a raw identity ([`finish`]): a test sign-in runs the tenant's pipeline as a trial
 //! and reports what it saw; a real one runs the pipeline, reconciles the directory and opens
-//! a session, all in one audited transaction ([`sign_in_user`]).
+//! a session, all in one audited transaction ([`sign_in_user`]). An app's token exchange
+//! ends the same way ([`finish_exchange`]), with a session linked to the app and no cookie.
 
 use serde::Serialize;
 use serde_json::json;
@@ -18,9 +19,10 @@ use crate::plugins::sign_in;
 use crate::policy::admit::{self, Via};
 use crate::policy::Policy;
 use crate::services::Services;
+use crate::sessions::auth_context::Upstream;
 use crate::sessions::browser;
-use crate::store::{sso::LoginStateRow, tenants::TenantRecord};
-use crate::types::ConnectionId;
+use crate::store::{self, sso::LoginStateRow, tenants::TenantRecord};
+use crate::types::{ConnectionId, SessionId, UserId};
 
 /// Where a signed-in user lands when the sign-in named no destination.
 pub const DEFAULT_LANDING: &str = "/account";
@@ -65,7 +67,7 @@ pub(super) async fn finish(
     tenant: &TenantRecord,
     connection: &Connection,
     identity: &RawIdentity,
-    idp_mfa: bool,
+    upstream: &Upstream,
     login: Option<LoginStateRow>,
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
@@ -85,26 +87,83 @@ pub(super) async fn finish(
         });
     }
     let return_to = login.and_then(|l| l.return_to);
-    let policy = crate::policy::load(&state.store, tenant.id).await?;
-    let via = Via::Sso {
-        connection: connection.id,
-        idp_mfa,
-    };
-    admit::admit(&policy, &via, ctx, state.clock.now())?;
-    sign_in_user(
+    let (_, opened) = admitted(state, tenant, connection, identity, upstream, None, ctx).await?;
+    Ok(Finished::SignedIn {
+        set_cookie: browser::set_cookie(state, &opened),
+        redirect: return_to.unwrap_or_else(|| DEFAULT_LANDING.to_string()),
+    })
+}
+
+/// Who an exchanged token signed in, and the session that opened for them.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchanged {
+    pub user: UserId,
+    pub session: SessionId,
+}
+
+/// Finishes a sign-in by a token `app` exchanged (RFC 8693): the same pipeline, policy,
+/// directory and audit as a browser's, through an enabled connection only; the session
+/// opens linked to the app (its back-channel hears when it ends) and has no cookie.
+pub(super) async fn finish_exchange(
+    state: &Services,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    identity: &RawIdentity,
+    upstream: &Upstream,
+    app: &str,
+    ctx: &RequestContext,
+) -> Result<Exchanged, Failure> {
+    check_not_disabled(connection)?;
+    if connection.status != ConnectionStatus::Enabled {
+        return Err(Failure::Refused {
+            code: "connection_in_test",
+            message: "this connection is in test mode; tokens cannot be exchanged through it"
+                .into(),
+            detail: None,
+        });
+    }
+    let (user, opened) = admitted(
         state,
         tenant,
         connection,
         identity,
-        &policy.policy,
-        return_to,
+        upstream,
+        Some(app),
         ctx,
     )
-    .await
+    .await?;
+    Ok(Exchanged {
+        user,
+        session: opened.id,
+    })
 }
 
-/// What the directory needs of a mapped sign-in, in its own types.
-fn signed_in(mapped: &Mapped, connection: ConnectionId) -> directory::SignIn {
+/// The policy's admission, then the sign-in itself.
+async fn admitted(
+    state: &Services,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    identity: &RawIdentity,
+    upstream: &Upstream,
+    app: Option<&str>,
+    ctx: &RequestContext,
+) -> Result<(UserId, browser::Opened), Failure> {
+    let policy = crate::policy::load(&state.store, tenant.id).await?;
+    let via = Via::Sso {
+        connection: connection.id,
+        idp_mfa: upstream.mfa,
+    };
+    admit::admit(&policy, &via, ctx, state.clock.now())?;
+    let how = SignIn {
+        raw: identity,
+        upstream,
+        app,
+    };
+    sign_in_user(state, tenant, connection, how, &policy.policy, ctx).await
+}
+
+/// What the directory needs of a mapped sign-in through `connection`, in its own types.
+fn signed_in(mapped: &Mapped, connection: &Connection) -> directory::SignIn {
     let p = &mapped.profile;
     let custom: serde_json::Map<String, serde_json::Value> = p
         .custom
@@ -112,7 +171,7 @@ fn signed_in(mapped: &Mapped, connection: ConnectionId) -> directory::SignIn {
         .map(|a| (a.name.clone(), json!(a.values)))
         .collect();
     directory::SignIn {
-        connection,
+        connection: connection.id,
         subject: mapped.identity.subject.clone(),
         email_verified: mapped.identity.email_verified,
         profile: directory::Profile {
@@ -132,24 +191,35 @@ fn signed_in(mapped: &Mapped, connection: ConnectionId) -> directory::SignIn {
             .cloned()
             .map(RoleGrant::into_parts)
             .collect(),
+        jit: connection.provisioning.jit,
+        default_role: connection.provisioning.default_role.clone(),
     }
 }
 
-/// Pipeline, directory, session and audit, for a verified identity.
+/// A verified sign-in: the identity, the IdP's account of the authentication, and the app
+/// whose token exchange it is (none for a browser).
+struct SignIn<'a> {
+    raw: &'a RawIdentity,
+    upstream: &'a Upstream,
+    app: Option<&'a str>,
+}
+
+/// Pipeline, directory, session and audit, for a verified identity; with an `app`, the
+/// session is linked to it and the audit names it.
 async fn sign_in_user(
     state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
-    raw: &RawIdentity,
+    how: SignIn<'_>,
     policy: &Policy,
-    return_to: Option<String>,
     ctx: &RequestContext,
-) -> Result<Finished, Failure> {
+) -> Result<(UserId, browser::Opened), Failure> {
+    let SignIn { raw, upstream, app } = how;
     let mapped = sign_in::run(state, tenant.id, ctx, raw).await?;
     let domains = crate::tenancy::domains::verified(state, tenant.id).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await.map_err(Error::from)?;
-    let login = signed_in(&mapped, connection.id);
+    let login = signed_in(&mapped, connection);
     let reconciled = directory::reconcile(&mut tx, tenant.id, &login, &domains, now).await??;
     let user = &reconciled.user;
     let actor = Actor::user(user.id, &user.email);
@@ -180,10 +250,29 @@ async fn sign_in_user(
         policy,
         tenant.id,
         user.id,
-        format!("sso:{}", connection.id),
+        browser::How {
+            method: format!("sso:{}", connection.id),
+            upstream: Some(upstream),
+        },
         ctx,
     )
     .await??;
+    if let Some(app) = app {
+        store::session_apps::link(&mut tx, tenant.id, opened.id, app, user.id, now)
+            .await
+            .map_err(Error::from)?;
+    }
+    let mut after = json!({
+        "connection": connection.id,
+        "subject": raw.subject,
+        "session": opened.id,
+        "outcome": reconciled.outcome,
+        "user": reconciled.after,
+    });
+    if let Some(app) = app {
+        after["method"] = json!("token_exchange");
+        after["client_id"] = json!(app);
+    }
     audit::record(
         &mut tx,
         now,
@@ -194,19 +283,10 @@ async fn sign_in_user(
             action: Action::LoginSucceeded,
             target: Target::new("user", user.id),
             before: reconciled.before,
-            after: Some(json!({
-                "connection": connection.id,
-                "subject": raw.subject,
-                "session": opened.id,
-                "outcome": reconciled.outcome,
-                "user": reconciled.after,
-            })),
+            after: Some(after),
         },
     )
     .await?;
     tx.commit().await.map_err(Error::from)?;
-    Ok(Finished::SignedIn {
-        set_cookie: browser::set_cookie(state, &opened),
-        redirect: return_to.unwrap_or_else(|| DEFAULT_LANDING.to_string()),
-    })
+    Ok((user.id, opened))
 }

@@ -20,6 +20,10 @@ pub struct ClientRow {
     pub refresh_tokens: bool,
     /// Lifetime of the app's access and ID tokens.
     pub access_token_ttl_secs: i64,
+    /// The app may exchange its users' IdP ID tokens for Gatehouse tokens (RFC 8693).
+    pub token_exchange: bool,
+    /// The public keys (a JWK set, JSON) of an app that authenticates by `private_key_jwt`.
+    pub jwks: Option<String>,
     /// Where the app hears, by a logout token, that a session ended.
     pub backchannel_logout_uri: Option<String>,
     /// Where the app's directory lifecycle webhooks go, and their HMAC key, sealed.
@@ -30,7 +34,8 @@ pub struct ClientRow {
 }
 
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-    modules, refresh_tokens, access_token_ttl_secs, backchannel_logout_uri, webhook_url, webhook_secret_sealed, created_at, revoked_at";
+    modules, refresh_tokens, access_token_ttl_secs, token_exchange, jwks, backchannel_logout_uri, webhook_url, \
+    webhook_secret_sealed, created_at, revoked_at";
 
 fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
     Ok(ClientRow {
@@ -42,6 +47,8 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
         modules: row.try_get("modules")?,
         refresh_tokens: row.try_get::<i64, _>("refresh_tokens")? != 0,
         access_token_ttl_secs: row.try_get("access_token_ttl_secs")?,
+        token_exchange: row.try_get::<i64, _>("token_exchange")? != 0,
+        jwks: row.try_get("jwks")?,
         backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
         webhook_url: row.try_get("webhook_url")?,
         webhook_secret_sealed: row.try_get("webhook_secret_sealed")?,
@@ -55,9 +62,9 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
 pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, \
-         refresh_tokens, access_token_ttl_secs, backchannel_logout_uri, webhook_url, \
-         webhook_secret_sealed, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         refresh_tokens, access_token_ttl_secs, token_exchange, jwks, backchannel_logout_uri, \
+         webhook_url, webhook_secret_sealed, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -67,6 +74,8 @@ pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     .bind(&c.modules)
     .bind(i64::from(c.refresh_tokens))
     .bind(c.access_token_ttl_secs)
+    .bind(i64::from(c.token_exchange))
+    .bind(c.jwks.clone())
     .bind(c.backchannel_logout_uri.clone())
     .bind(c.webhook_url.clone())
     .bind(c.webhook_secret_sealed.clone())
@@ -260,4 +269,24 @@ pub async fn take_code(tx: &mut Tx, code_hash: &[u8]) -> StoreResult<Option<Code
         auth_time: Timestamp::from_micros(row.try_get("auth_time")?),
         expires_at: Timestamp::from_micros(row.try_get("expires_at")?),
     }))
+}
+
+/// Records a `private_key_jwt` assertion's `jti` as used by `client` until `until`; a
+/// second use is a unique violation.
+pub async fn use_client_assertion(
+    store: &Store,
+    client: &str,
+    jti: &str,
+    until: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO oauth_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(client)
+    .bind(jti)
+    .bind(until.as_micros())
+    .execute(store.writer())
+    .await
+    .map_err(super::unique_as("client assertion already used"))?;
+    Ok(())
 }

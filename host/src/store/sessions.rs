@@ -20,12 +20,15 @@ pub struct SessionRow {
     pub revoked_at: Option<Timestamp>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// JSON: what the upstream IdP said of an SSO sign-in (`amr`, `acr`, MFA, its session's end).
+    pub upstream_auth: Option<String>,
 }
 
 pub async fn insert(tx: &mut Tx, s: &SessionRow, token_hash: &[u8]) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO sessions (id, tenant_id, user_id, token_hash, method, created_at, last_seen_at, idle_expires_at, absolute_expires_at, ip, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO sessions (id, tenant_id, user_id, token_hash, method, created_at, last_seen_at, \
+         idle_expires_at, absolute_expires_at, ip, user_agent, upstream_auth) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(s.id.to_string())
     .bind(s.tenant_id.to_string())
@@ -38,13 +41,14 @@ pub async fn insert(tx: &mut Tx, s: &SessionRow, token_hash: &[u8]) -> StoreResu
     .bind(s.absolute_expires_at.as_micros())
     .bind(s.ip.clone())
     .bind(s.user_agent.clone())
+    .bind(s.upstream_auth.clone())
     .execute(tx.conn())
     .await?;
     Ok(())
 }
 
 const COLUMNS: &str = "s.id, s.tenant_id, s.user_id, s.method, s.created_at, s.last_seen_at, \
-     s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.ip, s.user_agent";
+     s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.ip, s.user_agent, s.upstream_auth";
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<SessionRow> {
     Ok(SessionRow {
@@ -64,6 +68,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<SessionRow> {
             .map(Timestamp::from_micros),
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
+        upstream_auth: row.try_get("upstream_auth")?,
     })
 }
 

@@ -16,12 +16,14 @@ pub struct ConnectionRow {
     pub status: String,
     pub settings: String,
     pub secrets_sealed: Option<Vec<u8>>,
+    /// JSON: just-in-time creation and the default role.
+    pub provisioning: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
-const COLUMNS: &str =
-    "id, tenant_id, name, protocol, status, settings, secrets_sealed, created_at, updated_at";
+const COLUMNS: &str = "id, tenant_id, name, protocol, status, settings, secrets_sealed, \
+    provisioning, created_at, updated_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<ConnectionRow> {
     Ok(ConnectionRow {
@@ -35,6 +37,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<ConnectionRow> {
         status: row.try_get("status")?,
         settings: row.try_get("settings")?,
         secrets_sealed: row.try_get("secrets_sealed")?,
+        provisioning: row.try_get("provisioning")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
     })
@@ -42,8 +45,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<ConnectionRow> {
 
 pub async fn insert_connection(tx: &mut Tx, c: &ConnectionRow) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO sso_connections (id, tenant_id, name, protocol, status, settings, secrets_sealed, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO sso_connections (id, tenant_id, name, protocol, status, settings, secrets_sealed, \
+         provisioning, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(c.id.to_string())
     .bind(c.tenant_id.to_string())
@@ -52,6 +56,7 @@ pub async fn insert_connection(tx: &mut Tx, c: &ConnectionRow) -> StoreResult<()
     .bind(&c.status)
     .bind(&c.settings)
     .bind(c.secrets_sealed.clone())
+    .bind(&c.provisioning)
     .bind(c.created_at.as_micros())
     .bind(c.updated_at.as_micros())
     .execute(tx.conn())
@@ -62,8 +67,8 @@ pub async fn insert_connection(tx: &mut Tx, c: &ConnectionRow) -> StoreResult<()
 
 pub async fn update_connection(tx: &mut Tx, c: &ConnectionRow) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE sso_connections SET name = $3, status = $4, settings = $5, secrets_sealed = $6, updated_at = $7 \
-         WHERE tenant_id = $1 AND id = $2",
+        "UPDATE sso_connections SET name = $3, status = $4, settings = $5, secrets_sealed = $6, \
+         provisioning = $7, updated_at = $8 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(c.tenant_id.to_string())
     .bind(c.id.to_string())
@@ -71,6 +76,7 @@ pub async fn update_connection(tx: &mut Tx, c: &ConnectionRow) -> StoreResult<()
     .bind(&c.status)
     .bind(&c.settings)
     .bind(c.secrets_sealed.clone())
+    .bind(&c.provisioning)
     .bind(c.updated_at.as_micros())
     .execute(tx.conn())
     .await
@@ -245,6 +251,7 @@ pub async fn purge_expired(tx: &mut Tx, now: Timestamp) -> StoreResult<u64> {
         "DELETE FROM oauth_codes WHERE expires_at < $1",
         "DELETE FROM oauth_refresh_tokens WHERE expires_at < $1",
         "DELETE FROM oauth_revoked_access_tokens WHERE expires_at < $1",
+        "DELETE FROM oauth_client_assertions WHERE expires_at < $1",
         "DELETE FROM mfa_challenges WHERE expires_at < $1",
         "DELETE FROM password_links WHERE expires_at < $1",
         // Delivered mail is kept a week for the operator's view, then dropped.

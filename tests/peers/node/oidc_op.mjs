@@ -11,7 +11,8 @@
 //   registration_endpoint of /.well-known/openid-configuration;
 // - add an account: POST /test/accounts {"id": "...", "claims": {...}} (204);
 // - log in without a browser: the authorization endpoint redirects to /interaction/UID,
-//   whose form posts `login=ACCOUNT_ID` to /interaction/UID/login; consent is skipped
+//   whose form posts `login=ACCOUNT_ID` (and optionally `amr=a,b` and `acr=…`, which the
+//   ID token then carries) to /interaction/UID/login; consent is skipped
 //   (every requested scope and claim is granted), so the OP redirects straight back to
 //   the client's redirect_uri with code and state. Keep the OP's cookies on the way.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
@@ -71,9 +72,13 @@ async function testRoute(req, res) {
     return reply(res, 200, page, 'text/html; charset=utf-8');
   }
   if (req.method === 'POST' && (m = url.pathname.match(/^\/interaction\/([^/]+)\/login$/))) {
-    const accountId = new URLSearchParams(await readBody(req)).get('login');
+    const form = new URLSearchParams(await readBody(req));
+    const accountId = form.get('login');
     if (!accountId || !accounts.has(accountId)) return reply(res, 400, 'unknown account\n');
-    await provider.interactionFinished(req, res, { login: { accountId } }, {
+    const login = { accountId };
+    if (form.get('amr')) login.amr = form.get('amr').split(',');
+    if (form.get('acr')) login.acr = form.get('acr');
+    await provider.interactionFinished(req, res, { login }, {
       mergeWithLastSubmission: false,
     });
     return undefined;
@@ -104,7 +109,9 @@ server.listen(0, '127.0.0.1', () => {
     },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
     claims: {
-      openid: ['sub'],
+      // The login's `acr` and `amr` (from the login form) and an account's `session_expiry`
+      // (IPSIE) go into its ID tokens.
+      openid: ['sub', 'acr', 'amr', 'session_expiry'],
       email: ['email', 'email_verified'],
       profile: ['name', 'given_name', 'family_name', 'locale', 'zoneinfo'],
       groups: ['groups'],

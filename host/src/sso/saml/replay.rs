@@ -1,6 +1,7 @@
 //! One-time use of assertion ids (profile §4.1.4.5), in the database so it holds across
 //! nodes: the first insert of (tenant, connection, assertion id) wins, any later one is a
-//! replay. Entries are dropped once the assertion could not be accepted anyway.
+//! replay. Entries are dropped once the assertion could not be accepted anyway. ID tokens
+//! that apps exchange ([`crate::sso::exchange`]) are used once the same way ([`first_use`]).
 
 use super::Rejection;
 use crate::store::{self, Store, StoreError};
@@ -17,9 +18,25 @@ pub async fn consume(
     assertion_id: &str,
     until: Timestamp,
 ) -> Result<Result<(), Rejection>, crate::Error> {
-    match store::sso::insert_replay(store, tenant, connection, assertion_id, until).await {
-        Ok(()) => Ok(Ok(())),
-        Err(StoreError::UniqueViolation(_)) => Ok(Err(Rejection::Replayed)),
+    Ok(
+        match first_use(store, tenant, connection, assertion_id, until).await? {
+            true => Ok(()),
+            false => Err(Rejection::Replayed),
+        },
+    )
+}
+
+/// Records `id` as used at `connection` until `until`; false when it was used before.
+pub async fn first_use(
+    store: &Store,
+    tenant: TenantId,
+    connection: ConnectionId,
+    id: &str,
+    until: Timestamp,
+) -> Result<bool, crate::Error> {
+    match store::sso::insert_replay(store, tenant, connection, id, until).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::UniqueViolation(_)) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

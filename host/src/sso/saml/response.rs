@@ -8,6 +8,7 @@
 //! The replay check (one-time use of the assertion id) needs the database and lives in
 //! `replay`; this module reports the id and until when it must be remembered.
 
+use crate::sessions::auth_context::Upstream;
 use quick_xml::events::Event;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
@@ -68,8 +69,9 @@ pub struct Verified {
     /// Remember the assertion id until then.
     pub replay_until: Timestamp,
     pub identity: RawIdentity,
-    /// The assertion proves MFA at the IdP (its `AuthnContextClassRef`).
-    pub idp_mfa: bool,
+    /// What the IdP said of the authentication: its `AuthnContextClassRef` (as `acr`, and
+    /// whether it proves MFA) and `SessionNotOnOrAfter` (as the session's end).
+    pub upstream: Upstream,
 }
 
 /// What the pre-scan counted.
@@ -345,8 +347,20 @@ fn check_assertion(assertion: &Assertion, expect: &Expectations) -> Result<Verif
         .flatten()
         .filter_map(|s| s.authn_context.as_ref()?.value.as_ref()?.value.clone())
         .collect();
+    let session_ends = assertion
+        .authn_statements
+        .iter()
+        .flatten()
+        .filter_map(|s| s.session_not_on_or_after)
+        .map(|t| t.timestamp())
+        .min();
     Ok(Verified {
-        idp_mfa: crate::policy::idp_mfa::saml(&class_refs),
+        upstream: Upstream::new(
+            &[],
+            class_refs.first().map(|c| c.trim()),
+            crate::policy::idp_mfa::saml(&class_refs),
+            session_ends,
+        ),
         assertion_id: assertion.id.clone(),
         replay_until: replay_until.min(cap),
         identity: RawIdentity {

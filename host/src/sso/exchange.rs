@@ -1,0 +1,121 @@
+//! The IdP side of an app's token exchange (RFC 8693): a native or mobile app that signed a
+//! user in at the tenant's OIDC IdP itself presents the ID token it got, and the user signs
+//! in to Gatehouse as if the browser had brought the same answer. The token is checked
+//! exactly as the relying-party flow checks one ([`super::oidc::id_token`]: issuer, audience
+//! = the connection's client, signature, expiry, the app's nonce when it gives one), used
+//! once (remembered until it expires), then takes the tenant's pipeline, policy, directory,
+//! session and audit ([`super::pipeline::finish_exchange`]). Every refusal at a connection
+//! is audited as `login.failed`, like a browser's. The grant itself (client, scope, tokens)
+//! is [`crate::provider::exchange`]'s.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::failure::{audited, Failure};
+use super::oidc::id_token;
+use super::pipeline::{self, Exchanged};
+use super::saml::replay;
+use super::{route, Connection, Settings};
+use crate::audit::RequestContext;
+use crate::services::Services;
+use crate::store::tenants::TenantRecord;
+use crate::types::ConnectionId;
+
+/// What the app presents.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The IdP's ID token (`subject_token`).
+    pub token: &'a str,
+    /// The nonce the app sent the IdP, when it wants it checked.
+    pub nonce: Option<&'a str>,
+    /// The connection the app signed in through (an id), when it says.
+    pub connection: Option<&'a str>,
+}
+
+/// Signs in the user `presented` names at `tenant`, for `app`. `Failure::NotFound` when no
+/// enabled OIDC connection of the tenant could have issued the token.
+pub async fn sign_in(
+    state: &Services,
+    tenant: &TenantRecord,
+    presented: Presented<'_>,
+    app: &str,
+    ctx: &RequestContext,
+) -> Result<Exchanged, Failure> {
+    let connection = issuing_connection(state, tenant, presented).await?;
+    let result = sign_in_at(state, tenant, &connection, presented, app, ctx).await;
+    audited(state, tenant, connection.id, "oidc", ctx, result).await
+}
+
+/// The tenant's enabled OIDC connection the app names, or else the one whose issuer and
+/// client the token claims (unverified: this only picks which checks to run).
+async fn issuing_connection(
+    state: &Services,
+    tenant: &TenantRecord,
+    presented: Presented<'_>,
+) -> Result<Connection, Failure> {
+    let enabled = route::enabled_connections(state, tenant.id).await?;
+    let mut oidc = enabled
+        .into_iter()
+        .filter(|c| matches!(c.settings, Settings::Oidc(_)));
+    let found =
+        match presented.connection {
+            Some(wanted) => {
+                let wanted: ConnectionId = wanted.parse().map_err(|_| Failure::NotFound)?;
+                oidc.find(|c| c.id == wanted)
+            }
+            None => {
+                let (iss, aud) = id_token::claimed_issuer_and_audiences(presented.token)
+                    .ok_or_else(|| Failure::Refused {
+                        code: "malformed",
+                        message: "the subject token is not a JWT with `iss` and `aud`".into(),
+                        detail: None,
+                    })?;
+                oidc.find(|c| match &c.settings {
+                    Settings::Oidc(s) => s.issuer == iss && aud.contains(&s.client_id),
+                    Settings::Saml(_) => false,
+                })
+            }
+        };
+    found.ok_or(Failure::NotFound)
+}
+
+async fn sign_in_at(
+    state: &Services,
+    tenant: &TenantRecord,
+    connection: &Connection,
+    presented: Presented<'_>,
+    app: &str,
+    ctx: &RequestContext,
+) -> Result<Exchanged, Failure> {
+    let Settings::Oidc(settings) = &connection.settings else {
+        return Err(Failure::NotFound);
+    };
+    let now = state.clock.now();
+    let verified =
+        id_token::presented(&state.oidc, settings, presented.token, presented.nonce, now).await?;
+    let skew = i64::from(settings.clock_skew_secs);
+    let key = format!(
+        "id_token:{}",
+        B64URL.encode(Sha256::digest(presented.token.as_bytes()))
+    );
+    let until = verified.expires_at.plus_seconds(skew);
+    if !replay::first_use(&state.store, tenant.id, connection.id, &key, until).await? {
+        return Err(Failure::Refused {
+            code: "replayed",
+            message: "this ID token was already exchanged; sign in at the identity provider again"
+                .into(),
+            detail: None,
+        });
+    }
+    pipeline::finish_exchange(
+        state,
+        tenant,
+        connection,
+        &verified.identity,
+        &verified.upstream,
+        app,
+        ctx,
+    )
+    .await
+}
