@@ -38,6 +38,7 @@ mod saml;
 mod saml_attacks;
 mod scim;
 mod scim_conformance;
+mod scim_cursors;
 mod scim_limits;
 mod sign_in_hints;
 mod tenancy;

@@ -30,6 +30,14 @@ pub fn service_provider_config(base: &str, limits: Limits) -> Value {
         "filter": {"supported": true, "maxResults": limits.max_results},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
+        // RFC 9865: both ways of paging; a cursor never expires (it names a resource).
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": limits.max_results,
+            "maxPageSize": limits.max_results,
+        },
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

@@ -15,7 +15,7 @@ use super::list::ListQuery;
 use super::membership;
 use super::params::Params;
 use super::prefilter;
-use super::request::{self, check_if_match, name_value, Provisioner, Reply, Request};
+use super::request::{self, check_if_match, key_of, name_value, Provisioner, Reply, Request};
 use super::schema::{GROUP, GROUP_ATTRS};
 use super::validate;
 use crate::audit::action::Action;
@@ -126,19 +126,20 @@ pub async fn list(state: &Services, p: &Provisioner, q: &ListQuery) -> Result<Re
     if q.filter.is_none() && q.sort_by.is_none() {
         // One page straight from the database, whatever the tenant's size.
         let total = sql::count_scim_groups(&state.store, tenant).await?;
-        let rows = sql::scim_groups(
-            &state.store,
-            tenant,
-            None,
-            q.start_index.saturating_sub(1),
-            q.count,
-        )
-        .await?;
+        let (after, offset) = request::db_page(q);
+        let mut rows =
+            sql::scim_groups(&state.store, tenant, after.as_ref(), offset, q.count + 1).await?;
+        let more = rows.len() > q.count;
+        rows.truncate(q.count);
+        let next = rows
+            .last()
+            .filter(|_| more)
+            .map(|g| key_of(g.created_at, &g.id.to_string()));
         let resources = rendered(state, p, q, &rows).await?;
         let total = usize::try_from(total).unwrap_or(usize::MAX);
         return Ok(Reply::json(
             200,
-            request::page_of(resources, total, q, GROUP_ATTRS),
+            request::page_of(resources, total, q, GROUP_ATTRS, next),
         ));
     }
     let cond = q
@@ -158,7 +159,12 @@ pub async fn list(state: &Services, p: &Provisioner, q: &ListQuery) -> Result<Re
         return Err(request::too_many(max));
     }
     let resources = rendered(state, p, q, &rows).await?;
-    Ok(Reply::json(200, request::page(resources, q, GROUP_ATTRS)))
+    let keyed = rows
+        .iter()
+        .map(|g| key_of(g.created_at, &g.id.to_string()))
+        .zip(resources)
+        .collect();
+    Ok(Reply::json(200, request::page(keyed, q, GROUP_ATTRS)))
 }
 
 /// `rows` as SCIM shows them, with their members when the listing needs them.

@@ -1,10 +1,14 @@
 //! Listing and searching (RFC 7644 §3.4.2): the query parameters parsed and bounded
 //! (`filter`, `startIndex`, `count`, `sortBy`, `sortOrder`, `attributes`,
-//! `excludedAttributes`), sorting by an attribute with the schema's case rules, and the
-//! `ListResponse` envelope.
+//! `excludedAttributes`, and RFC 9865's `cursor`), sorting by an attribute with the
+//! schema's case rules, and the `ListResponse` envelope. A cursor names the last resource a
+//! page showed (its creation time and id, the listing order), so pages stay whole while
+//! resources are added or removed, and never expire.
 
 use std::cmp::Ordering;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -26,14 +30,61 @@ pub struct RawListQuery {
     pub sort_order: Option<String>,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
+    /// RFC 9865: empty for the first page, then a `nextCursor` given before.
+    pub cursor: Option<String>,
+}
+
+/// Where a cursor-paged listing resumes: after the resource created at `micros` with `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorKey {
+    pub micros: i64,
+    pub id: String,
+}
+
+/// Longest cursor read (an encoded time and id are under 80 characters).
+const MAX_CURSOR: usize = 200;
+
+impl CursorKey {
+    pub fn encode(&self) -> String {
+        B64URL.encode(format!("{}:{}", self.micros, self.id))
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        if text.len() > MAX_CURSOR {
+            return None;
+        }
+        let plain = String::from_utf8(B64URL.decode(text).ok()?).ok()?;
+        let (micros, id) = plain.split_once(':')?;
+        let id_ok = !id.is_empty()
+            && id.len() <= 64
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !id_ok {
+            return None;
+        }
+        Some(CursorKey {
+            micros: micros.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// How a listing pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// By `startIndex` (RFC 7644), 1-based.
+    Index(usize),
+    /// By cursor (RFC 9865): the first page, or after a resource.
+    Cursor(Option<CursorKey>),
 }
 
 /// A parsed, bounded list request.
 #[derive(Debug)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
-    /// 1-based index of the first result.
+    /// 1-based index of the first result (1 when paging by cursor).
     pub start_index: usize,
+    /// By index or by cursor.
+    pub paging: Paging,
     /// Most results on this page (0: only `totalResults`).
     pub count: usize,
     pub sort_by: Option<AttrPath>,
@@ -90,9 +141,37 @@ impl RawListQuery {
                 ))
             }
         };
+        let paging = match (&self.cursor, &self.start_index) {
+            (None, _) => Paging::Index(usize::try_from(start).unwrap_or(usize::MAX)),
+            (Some(_), Some(_)) => {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    "page by `startIndex` or by `cursor`, not both",
+                ))
+            }
+            (Some(_), None) if sort_by.is_some() => {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    "`sortBy` pages by `startIndex`; a cursor follows the listing order",
+                ))
+            }
+            (Some(c), None) if c.trim().is_empty() => Paging::Cursor(None),
+            (Some(c), None) => {
+                Paging::Cursor(Some(CursorKey::decode(c.trim()).ok_or_else(|| {
+                    ScimError::bad_request(
+                        ScimType::InvalidCursor,
+                        "`cursor` is not one this server gave (send it as `nextCursor` had it)",
+                    )
+                })?))
+            }
+        };
         Ok(ListQuery {
             filter,
-            start_index: usize::try_from(start).unwrap_or(usize::MAX),
+            start_index: match paging {
+                Paging::Index(start) => start,
+                Paging::Cursor(_) => 1,
+            },
+            paging,
             count: count as usize,
             sort_by,
             descending,
@@ -206,6 +285,21 @@ pub fn response(total: usize, start_index: usize, page: Vec<Value>) -> Value {
         "itemsPerPage": page.len(),
         "Resources": page,
     })
+}
+
+/// The `ListResponse` for one page of a cursor-paged listing (RFC 9865): no `startIndex`,
+/// and `nextCursor` when more follow.
+pub fn cursor_response(total: usize, page: Vec<Value>, next: Option<CursorKey>) -> Value {
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": page.len(),
+        "Resources": page,
+    });
+    if let Some(next) = next {
+        body["nextCursor"] = json!(next.encode());
+    }
+    body
 }
 
 #[cfg(test)]

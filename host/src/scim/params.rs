@@ -28,6 +28,7 @@ impl Params {
                 "sortOrder" => &mut raw.sort_order,
                 "attributes" => &mut raw.attributes,
                 "excludedAttributes" => &mut raw.excluded_attributes,
+                "cursor" => &mut raw.cursor,
                 _ => continue,
             };
             if slot.is_some() {
@@ -90,6 +91,7 @@ pub(super) fn search_query(body: Option<&Value>) -> Result<ListQuery, ScimError>
         sort_order: text("sortOrder")?,
         attributes: text("attributes")?,
         excluded_attributes: text("excludedAttributes")?,
+        cursor: text("cursor")?,
     }
     .parse(MAX_RESULTS as usize)
 }

@@ -7,13 +7,14 @@ use serde_json::{json, Map, Value};
 
 use super::discovery::Limits;
 use super::error::{ScimError, ScimType};
-use super::list::ListQuery;
+use super::list::{CursorKey, ListQuery, Paging};
 use super::params::{Params, MAX_RESULTS};
 use super::projection;
 use super::schema::Attr;
 use crate::audit::{Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ProvisionScim};
+use crate::store::listing::Cond;
 use crate::store::Tx;
 use crate::types::{TenantId, Timestamp};
 
@@ -186,29 +187,84 @@ pub fn too_many(max: usize) -> ScimError {
 }
 
 /// Filters, sorts, pages and projects `resources` (already narrowed) into a ListResponse.
-pub fn page(mut resources: Vec<Value>, q: &ListQuery, attrs: &'static [Attr]) -> Value {
-    if let Some(f) = &q.filter {
-        resources.retain(|r| super::eval::matches(f, r, attrs));
-    }
+pub fn page(keyed: Vec<(CursorKey, Value)>, q: &ListQuery, attrs: &'static [Attr]) -> Value {
+    let (mut keys, mut resources): (Vec<CursorKey>, Vec<Value>) = match &q.filter {
+        Some(f) => keyed
+            .into_iter()
+            .filter(|(_, r)| super::eval::matches(f, r, attrs))
+            .unzip(),
+        None => keyed.into_iter().unzip(),
+    };
     if let Some(by) = &q.sort_by {
+        // Sorting pages by index only (the parser refuses a cursor with `sortBy`).
         super::list::sort(&mut resources, by, q.descending, attrs);
+        keys.clear();
     }
     let total = resources.len();
-    let page: Vec<Value> = resources
-        .into_iter()
-        .skip(q.start_index.saturating_sub(1))
-        .take(q.count)
-        .collect();
-    page_of(page, total, q, attrs)
+    let skip = match &q.paging {
+        Paging::Index(start) => start.saturating_sub(1),
+        // In listing order, as read: resume after the cursor's resource.
+        Paging::Cursor(None) => 0,
+        Paging::Cursor(Some(after)) => match keys.iter().position(|k| k == after) {
+            Some(i) => i + 1,
+            // The cursor's resource is gone: resume at the first one created after it.
+            None => keys
+                .iter()
+                .take_while(|k| (k.micros, k.id.as_str()) <= (after.micros, after.id.as_str()))
+                .count(),
+        },
+    };
+    let end = skip.saturating_add(q.count).min(total);
+    let next = if end < total && end > skip {
+        keys.get(end - 1).cloned()
+    } else {
+        None
+    };
+    let page: Vec<Value> = resources.into_iter().skip(skip).take(q.count).collect();
+    page_of(page, total, q, attrs, next)
 }
 
-/// A ListResponse of one page already read (`total` resources in all), projected.
-pub fn page_of(page: Vec<Value>, total: usize, q: &ListQuery, attrs: &'static [Attr]) -> Value {
+/// How a page is read straight from the database: after a cursor's resource, or from an
+/// offset (`startIndex`).
+pub fn db_page(q: &ListQuery) -> (Option<Cond>, usize) {
+    match &q.paging {
+        Paging::Index(start) => (None, start.saturating_sub(1)),
+        Paging::Cursor(None) => (None, 0),
+        Paging::Cursor(Some(after)) => (
+            Some(Cond::After {
+                micros: after.micros,
+                id: after.id.clone(),
+            }),
+            0,
+        ),
+    }
+}
+
+/// The cursor of a resource created at `at` with `id`.
+pub fn key_of(at: Timestamp, id: &str) -> CursorKey {
+    CursorKey {
+        micros: at.as_micros(),
+        id: id.to_string(),
+    }
+}
+
+/// A ListResponse of one page already read (`total` resources in all), projected; `next`
+/// is where a cursor-paged listing resumes when more follow.
+pub fn page_of(
+    page: Vec<Value>,
+    total: usize,
+    q: &ListQuery,
+    attrs: &'static [Attr],
+    next: Option<CursorKey>,
+) -> Value {
     let page = page
         .iter()
         .map(|r| projection::project(r, attrs, q.attributes.as_deref(), &q.excluded))
         .collect();
-    super::list::response(total, q.start_index, page)
+    match q.paging {
+        Paging::Index(start) => super::list::response(total, start, page),
+        Paging::Cursor(_) => super::list::cursor_response(total, page, next),
+    }
 }
 
 /// The ETag of a resource version.

@@ -15,7 +15,7 @@ use super::error::ScimError;
 use super::list::ListQuery;
 use super::params::Params;
 use super::prefilter;
-use super::request::{self, check_if_match, name_value, Provisioner, Reply, Request};
+use super::request::{self, check_if_match, key_of, name_value, Provisioner, Reply, Request};
 use super::schema::{ENTERPRISE_USER, USER, USER_ATTRS};
 use super::validate;
 use crate::audit::action::Action;
@@ -185,19 +185,21 @@ pub async fn list(state: &Services, p: &Provisioner, q: &ListQuery) -> Result<Re
     if q.filter.is_none() && q.sort_by.is_none() {
         // One page straight from the database, whatever the tenant's size.
         let total = user_reads::count_scim_users(&state.store, tenant).await?;
-        let rows = user_reads::scim_users(
-            &state.store,
-            tenant,
-            None,
-            q.start_index.saturating_sub(1),
-            q.count,
-        )
-        .await?;
+        let (after, offset) = request::db_page(q);
+        let mut rows =
+            user_reads::scim_users(&state.store, tenant, after.as_ref(), offset, q.count + 1)
+                .await?;
+        let more = rows.len() > q.count;
+        rows.truncate(q.count);
+        let next = rows
+            .last()
+            .filter(|_| more)
+            .map(|r| key_of(r.user.created_at, &r.user.id.to_string()));
         let resources = rendered(state, p, &rows).await?;
         let total = usize::try_from(total).unwrap_or(usize::MAX);
         return Ok(Reply::json(
             200,
-            request::page_of(resources, total, q, USER_ATTRS),
+            request::page_of(resources, total, q, USER_ATTRS, next),
         ));
     }
     let cond = q
@@ -217,7 +219,12 @@ pub async fn list(state: &Services, p: &Provisioner, q: &ListQuery) -> Result<Re
         return Err(request::too_many(max));
     }
     let resources = rendered(state, p, &rows).await?;
-    Ok(Reply::json(200, request::page(resources, q, USER_ATTRS)))
+    let keyed = rows
+        .iter()
+        .map(|r| key_of(r.user.created_at, &r.user.id.to_string()))
+        .zip(resources)
+        .collect();
+    Ok(Reply::json(200, request::page(keyed, q, USER_ATTRS)))
 }
 
 /// `rows` as SCIM shows them, with their groups (a filter or sort may name `groups`).

@@ -59,6 +59,11 @@ pub enum Cond {
     JsonHas(String),
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
+    /// Rows after this one in listing order (`created_at, id`): where a cursor resumes.
+    After {
+        micros: i64,
+        id: String,
+    },
 }
 
 /// A bound value of a rendered condition.
@@ -143,6 +148,11 @@ fn render(cond: &Cond, backend: Backend, params: &mut Vec<Param>, first_param: u
             let a = render(a, backend, params, first_param);
             let b = render(b, backend, params, first_param);
             format!("({a} OR {b})")
+        }
+        Cond::After { micros, id } => {
+            let (at, again) = (bind(Param::Int(*micros)), bind(Param::Int(*micros)));
+            let id = bind(Param::Text(id.clone()));
+            format!("(created_at > {at} OR (created_at = {again} AND id > {id}))")
         }
     }
 }
