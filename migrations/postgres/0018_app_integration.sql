@@ -20,3 +20,7 @@ CREATE TABLE oauth_client_assertions (
     PRIMARY KEY (client_id, jti)
 );
 CREATE INDEX oauth_client_assertions_expiry ON oauth_client_assertions (expires_at);
+
+-- Login initiated by a third party (OIDC Core section 4, IPSIE): where Gatehouse sends a
+-- signed-in user to open an app, which then starts its own sign-in.
+ALTER TABLE oauth_clients ADD COLUMN initiate_login_uri TEXT;

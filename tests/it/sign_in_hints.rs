@@ -1,7 +1,8 @@
 //! An app's ways into sign-in without Gatehouse's email page: SSO discovery by public token
 //! or work email; `login_hint`, `organization` and `connection` on `/oauth2/authorize`
 //! (a standard client library sends them, and the browser goes straight to the IdP); the
-//! direct start link of each connection; and the choice page when a tenant has several.
+//! direct start link of each connection; the choice page when a tenant has several; and
+//! the other way round, Gatehouse opening an app for a signed-in user (`initiate_login_uri`).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -378,4 +379,60 @@ async fn hints_pick_a_connection_or_offer_a_choice_and_start_links_work() {
     // With one enabled connection left, the organisation hint goes straight to it.
     let r = redirect_of(&authorize("&organization=choosy")).await;
     assert!(location(&r).starts_with(&s.issuer), "{}", location(&r));
+}
+
+#[tokio::test]
+async fn a_signed_in_user_opens_an_app_at_its_initiate_login_uri() {
+    let app = crate::helpers::spawn_app().await;
+    let (_, cookie) = crate::oidc_provider::signed_in(&app, "launch").await;
+    let initiate = "https://app.example/sso/start?from=gatehouse";
+    let (id, _) = crate::app_tokens::register(&app, json!({"initiate_login_uri": initiate})).await;
+    let r = browser()
+        .get(format!("{}/oauth2/launch/{id}", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(to.path(), "/sso/start");
+    let query: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(query["from"], "gatehouse");
+    assert_eq!(query["iss"], app.url);
+    assert_eq!(query["login_hint"], "owner@launch.example");
+
+    // Not signed in: sign in first, then come back here.
+    let r = browser()
+        .get(format!("{}/oauth2/launch/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let login = r.headers()["location"].to_str().unwrap();
+    assert!(
+        login.starts_with("/login?return_to=/oauth2/launch/app_"),
+        "{login}"
+    );
+
+    // An app without the URI, or none at all, cannot be opened; a bad URI is refused.
+    let (plain, _) = crate::app_tokens::register(&app, json!({})).await;
+    for app_id in [plain.as_str(), "app_nope", "../etc"] {
+        let r = browser()
+            .get(format!("{}/oauth2/launch/{app_id}", app.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{app_id}");
+    }
+    let r = app
+        .op(
+            Method::POST,
+            "/apps",
+            Some(json!({"name": "x", "redirect_uris": [CALLBACK],
+                        "initiate_login_uri": "http://app.example/start"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "initiate_login_uri");
 }

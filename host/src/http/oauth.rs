@@ -1,5 +1,6 @@
 //! Gatehouse as OIDC provider, over HTTP: discovery, JWKS, authorize, token, userinfo,
-//! revocation, introspection and logout for the SaaS app, and the operator's app
+//! revocation, introspection and logout for the SaaS app, opening an app for a signed-in
+//! user (`/oauth2/launch/{app}`, login initiated by a third party), and the operator's app
 //! registration and key rotation. Errors on the token, revocation, introspection and
 //! userinfo endpoints are in OAuth form (`{error, error_description}`), with
 //! `WWW-Authenticate` where RFC 6749 / RFC 6750 ask for it.
@@ -40,6 +41,32 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/introspect", post(introspect))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/logout", get(logout).post(logout_confirmed))
+        .route("/oauth2/launch/{app}", get(launch))
+}
+
+/// Sends the signed-in browser to the app's `initiate_login_uri` (with `iss` and the user's
+/// email as `login_hint`), so that the app starts its sign-in; a browser that is not signed
+/// in signs in first and comes back. 404 for an app that cannot be opened this way.
+async fn launch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+) -> Response {
+    let app: String = app
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(100)
+        .collect();
+    let here = format!("/oauth2/launch/{app}");
+    let (_, user) = match super::account::signed_in(&state, &headers, &here).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match clients::launch_url(&state, &app, &user.email).await {
+        Ok(Some(url)) => Redirect::to(&url).into_response(),
+        Ok(None) => super::pages::failure_page(crate::sso::failure::Failure::NotFound),
+        Err(e) => super::pages::failure_page(crate::sso::failure::Failure::Internal(e)),
+    }
 }
 
 pub fn operator_router() -> Router<AppState> {

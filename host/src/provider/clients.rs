@@ -71,6 +71,10 @@ pub struct RegisterClient {
     /// roles); the HMAC key that signs them is made here and shown once.
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// Where Gatehouse sends a signed-in user to open the app (OIDC Core §4, login
+    /// initiated by a third party): the app then starts its own sign-in.
+    #[serde(default)]
+    pub initiate_login_uri: Option<String>,
 }
 
 fn default_ttl() -> i64 {
@@ -94,6 +98,7 @@ pub struct ClientView {
     pub jwks: Option<serde_json::Value>,
     pub backchannel_logout_uri: Option<String>,
     pub webhook_url: Option<String>,
+    pub initiate_login_uri: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     /// Present once, in the answer to the registration.
@@ -162,6 +167,7 @@ fn view(row: ClientRow, secret: Option<String>, webhook_secret: Option<String>) 
         token_exchange: row.token_exchange,
         backchannel_logout_uri: row.backchannel_logout_uri,
         webhook_url: row.webhook_url,
+        initiate_login_uri: row.initiate_login_uri,
         created_at: row.created_at,
         revoked_at: row.revoked_at,
         client_secret: secret,
@@ -202,6 +208,7 @@ pub async fn register(
     for (field, uri) in [
         ("backchannel_logout_uri", &body.backchannel_logout_uri),
         ("webhook_url", &body.webhook_url),
+        ("initiate_login_uri", &body.initiate_login_uri),
     ] {
         if let Some(uri) = uri {
             check_uris(field, std::slice::from_ref(uri), true)?;
@@ -281,6 +288,7 @@ pub async fn register(
         jwks,
         backchannel_logout_uri: body.backchannel_logout_uri.clone(),
         webhook_url: body.webhook_url.clone(),
+        initiate_login_uri: body.initiate_login_uri.clone(),
         webhook_secret_sealed: webhook_secret.as_ref().map(|(_, sealed)| sealed.clone()),
         created_at: state.clock.now(),
         revoked_at: None,
@@ -304,7 +312,7 @@ pub async fn register(
                 "access_token_ttl_secs": body.access_token_ttl_secs,
                 "token_exchange": body.token_exchange,
                 "backchannel_logout_uri": body.backchannel_logout_uri,
-                "webhook_url": body.webhook_url}),
+                "webhook_url": body.webhook_url, "initiate_login_uri": body.initiate_login_uri}),
             ),
         },
     )
@@ -370,6 +378,26 @@ pub async fn deliveries(
         return Err(Error::NotFound("app"));
     }
     Ok(store::outbox::deliveries(&state.store, id, DELIVERY_LOG).await?)
+}
+
+/// Where a signed-in user with `email` opens app `id` (its `initiate_login_uri` with
+/// `iss` and `login_hint`, OIDC Core §4); none for an unknown or revoked app, or one that
+/// registered no such URI.
+pub async fn launch_url(state: &Services, id: &str, email: &str) -> Result<Option<String>, Error> {
+    if id.len() > 100 {
+        return Ok(None);
+    }
+    let Some(row) = store::provider::client(&state.store, id).await? else {
+        return Ok(None);
+    };
+    let Some(uri) = row.initiate_login_uri.filter(|_| row.revoked_at.is_none()) else {
+        return Ok(None);
+    };
+    let mut url = url::Url::parse(&uri).map_err(|e| Error::Internal(e.into()))?;
+    url.query_pairs_mut()
+        .append_pair("iss", &super::issuer(&state.config.public_url()))
+        .append_pair("login_hint", email);
+    Ok(Some(url.to_string()))
 }
 
 /// The live (not revoked) client with this id.

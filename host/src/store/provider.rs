@@ -29,13 +29,15 @@ pub struct ClientRow {
     /// Where the app's directory lifecycle webhooks go, and their HMAC key, sealed.
     pub webhook_url: Option<String>,
     pub webhook_secret_sealed: Option<Vec<u8>>,
+    /// Where a signed-in user opens the app (OIDC third-party-initiated login).
+    pub initiate_login_uri: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
 
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
     modules, refresh_tokens, access_token_ttl_secs, token_exchange, jwks, backchannel_logout_uri, webhook_url, \
-    webhook_secret_sealed, created_at, revoked_at";
+    webhook_secret_sealed, initiate_login_uri, created_at, revoked_at";
 
 fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
     Ok(ClientRow {
@@ -52,6 +54,7 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
         backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
         webhook_url: row.try_get("webhook_url")?,
         webhook_secret_sealed: row.try_get("webhook_secret_sealed")?,
+        initiate_login_uri: row.try_get("initiate_login_uri")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         revoked_at: row
             .try_get::<Option<i64>, _>("revoked_at")?
@@ -63,8 +66,8 @@ pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, \
          refresh_tokens, access_token_ttl_secs, token_exchange, jwks, backchannel_logout_uri, \
-         webhook_url, webhook_secret_sealed, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         webhook_url, webhook_secret_sealed, initiate_login_uri, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -79,6 +82,7 @@ pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     .bind(c.backchannel_logout_uri.clone())
     .bind(c.webhook_url.clone())
     .bind(c.webhook_secret_sealed.clone())
+    .bind(c.initiate_login_uri.clone())
     .bind(c.created_at.as_micros())
     .execute(tx.conn())
     .await?;
