@@ -288,13 +288,7 @@ async fn apps_revoke_and_introspect_their_own_tokens_only() {
 async fn introspect_with(app: &TestApp, token: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut all = vec![("token", token)];
     all.extend_from_slice(form);
-    let r = crate::saml::browser()
-        .post(format!("{}/oauth2/introspect", app.url))
-        .form(&all)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap())
+    crate::helpers::post_form_json(app, "/oauth2/introspect", &all).await
 }
 
 #[tokio::test]

@@ -369,6 +369,21 @@ impl Drop for TestApp {
 }
 
 /// Waits up to 30 s for `done` to hold.
+/// Posts `form` (URL-encoded) to `path` of `app`; the status and the JSON answer.
+pub async fn post_form_json(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", app.url))
+        .form(form)
+        .send()
+        .await
+        .expect("POST");
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
 pub async fn until<F, Fut>(what: &str, mut done: F)
 where
     F: FnMut() -> Fut,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::peers;
-use crate::saml::{browser, events, last_event, login_page};
+use crate::saml::{browser, events, last_event, login_page, session_cookie};
 
 pub(crate) struct Setup {
     pub app: TestApp,
@@ -195,17 +195,7 @@ async fn sp_initiated_sign_in_provisions_the_user_and_opens_a_session() {
         done.text().await.unwrap()
     );
     assert_eq!(done.headers()["location"], "/account");
-    let session = done
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("gatehouse_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_cookie(&done);
     let page = browser()
         .get(format!("{}/account", s.app.url))
         .header("cookie", &session)
@@ -468,17 +458,7 @@ async fn what_the_idp_said_of_the_authentication_reaches_the_apps_id_token() {
         .await
         .unwrap();
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    let cookie = done
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("gatehouse_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&done);
     let app = crate::app_tokens::register(&s.app, json!({})).await;
     let tokens = crate::app_tokens::sign_in(&s.app, &app, &cookie, "openid email").await;
     let id = &tokens["id_token"];

@@ -509,17 +509,7 @@ async fn after_the_grace_period_an_unenrolled_user_enrols_before_getting_a_sessi
     let now = app.clock.now().as_micros() / 1_000_000;
     let r = enrol(crate::peers::pyotp_code(&secret, now)).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("gatehouse_session="))
-        .expect("a session")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = crate::saml::session_cookie(&r);
     let html = r.text().await.unwrap();
     assert_eq!(
         html.matches("<li><code>").count(),

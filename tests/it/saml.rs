@@ -269,6 +269,20 @@ pub(crate) fn cookie(r: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
+/// The session cookie (`gatehouse_session=…`) among a response's `Set-Cookie`s.
+pub(crate) fn session_cookie(r: &reqwest::Response) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("gatehouse_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 /// Every audit event with `action` in the tenant's log, newest first.
 pub(crate) async fn events(app: &TestApp, tenant: &str, action: &str) -> Vec<Value> {
     let r = app

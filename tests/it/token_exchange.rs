@@ -12,7 +12,7 @@ use crate::app_tokens::register;
 use crate::oidc::{add_account, at_provider, setup, Setup};
 use crate::oidc_provider::rp;
 use crate::peers::{self, run_python};
-use crate::saml::{browser, last_event};
+use crate::saml::last_event;
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
@@ -58,13 +58,23 @@ async fn native_sign_in(
 async fn exchange_raw(s: &Setup, client_id: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut all = vec![("grant_type", GRANT), ("client_id", client_id)];
     all.extend_from_slice(form);
-    let r = browser()
-        .post(format!("{}/oauth2/token", s.app.url))
-        .form(&all)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap())
+    crate::helpers::post_form_json(&s.app, "/oauth2/token", &all).await
+}
+
+/// [`exchange_raw`] of ID token `token` for the setup's tenant, with `more` parameters.
+async fn exchange_id_token(
+    s: &Setup,
+    client_id: &str,
+    token: &str,
+    more: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut form = vec![
+        ("subject_token", token),
+        ("subject_token_type", ID_TOKEN),
+        ("organization", s.tenant.as_str()),
+    ];
+    form.extend_from_slice(more);
+    exchange_raw(s, client_id, &form).await
 }
 
 #[tokio::test]
@@ -139,16 +149,7 @@ async fn a_native_app_trades_its_idp_id_token_once_for_gatehouse_tokens() {
     let at = chars.len() - 10;
     chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
     let forged: String = chars.into_iter().collect();
-    let (status, body) = exchange_raw(
-        &s,
-        &native.0,
-        &[
-            ("subject_token", &forged),
-            ("subject_token_type", ID_TOKEN),
-            ("organization", &s.tenant),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_id_token(&s, &native.0, &forged, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant", "{body}");
 
@@ -158,16 +159,7 @@ async fn a_native_app_trades_its_idp_id_token_once_for_gatehouse_tokens() {
         peers::oidc_op_register(&s.issuer, redirect, "client_secret_basic").await;
     let other = (other_id, other_secret, redirect.clone());
     let (foreign, _) = native_sign_in(&s, &other, "ada-tx-native").await;
-    let (status, body) = exchange_raw(
-        &s,
-        &native.0,
-        &[
-            ("subject_token", &foreign),
-            ("subject_token_type", ID_TOKEN),
-            ("organization", &s.tenant),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_id_token(&s, &native.0, &foreign, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant", "{body}");
     assert!(
@@ -178,33 +170,14 @@ async fn a_native_app_trades_its_idp_id_token_once_for_gatehouse_tokens() {
         "{body}"
     );
     // Named explicitly, the connection checks the audience and refuses it, audited.
-    let (status, body) = exchange_raw(
-        &s,
-        &native.0,
-        &[
-            ("subject_token", &id_token),
-            ("subject_token_type", ID_TOKEN),
-            ("organization", &s.tenant),
-            ("connection", &s.connection),
-            ("nonce", "x"),
-        ],
-    )
-    .await;
+    let named = [("connection", s.connection.as_str())];
+    let with_nonce = [named[0], ("nonce", "x")];
+    let (status, body) = exchange_id_token(&s, &native.0, &id_token, &with_nonce).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
-    let (status, body) = exchange_raw(
-        &s,
-        &native.0,
-        &[
-            ("subject_token", &foreign),
-            ("subject_token_type", ID_TOKEN),
-            ("organization", &s.tenant),
-            ("connection", &s.connection),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_id_token(&s, &native.0, &foreign, &named).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         body["error_description"]

@@ -1,7 +1,8 @@
 //! What a sign-in does to the directory. [`reconcile`] finds the user by (connection,
 //! subject), else links by email within the tenant's verified domains, else creates it just
-//! in time (when the connection allows; with the connection's default role); then refreshes what a sign-in may refresh ([`super::authority`]): profile, SSO
-//! group memberships, SSO-derived role assignments. It never reactivates a deactivated user.
+//! in time (when the connection allows; with the connection's default role); then refreshes
+//! what a sign-in may refresh ([`super::authority`]): profile, SSO group memberships,
+//! SSO-derived role assignments. It never reactivates a deactivated user.
 
 use std::collections::BTreeSet;
 

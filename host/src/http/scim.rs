@@ -1,8 +1,9 @@
 //! The SCIM 2.0 endpoint: `/scim/v2/{tenant-token}/…` (the tenant's opaque public token) or
 //! `/scim/v2/…` (the tenant of the bearer token). It authenticates the bearer token (a
 //! tenant API token with the `scim` scope), holds each tenant to its request rate
-//! (`throttle.scim_per_tenant_per_minute`: 429 with `Retry-After`), reads the body within `server.max_body_bytes`,
-//! and hands the request to `scim::route`, which lets the tenant's SCIM adapter rewrite it.
+//! (`throttle.scim_per_tenant_per_minute`: 429 with `Retry-After`), reads the body within
+//! `server.max_body_bytes`, and hands the request to `scim::route`, which lets the tenant's
+//! SCIM adapter rewrite it.
 //! Every error, including authentication, size and syntax, is answered in SCIM form with
 //! `Content-Type: application/scim+json`.
 

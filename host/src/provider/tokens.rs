@@ -5,8 +5,8 @@
 //! the access token typed `at+jwt`, RFC 9068) living the app's `access_token_ttl_secs`, and
 //! a refresh token when the app takes them and the grant's scope has `offline_access`. The
 //! session must be live; its `acr`, `amr` ([`crate::sessions::auth_context`]) and end
-//! (`session_expiry`) go into the ID token. [`live_access`] is the one check of an access token (signature, expiry, not revoked, its
-//! session live), for userinfo and introspection.
+//! (`session_expiry`) go into the ID token. [`live_access`] is the one check of an access
+//! token (signature, expiry, not revoked, its session live), for userinfo and introspection.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;

@@ -1,8 +1,9 @@
 //! OpenID Connect relying party, one per connection: settings ([`settings`]), the IdPs'
 //! discovery documents and keys, cached per node ([`discovery`]), and the authorization code
 //! flow with PKCE S256, state and nonce and the code exchange ([`flow`]), and every check of
-//! an ID token, redeemed or presented by an app ([`id_token`]). Like [`super::saml`] it knows nothing of users or sessions;
-//! [`crate::sso::pipeline`] joins it to the pipeline and the directory.
+//! an ID token, redeemed or presented by an app ([`id_token`]). Like [`super::saml`] it
+//! knows nothing of users or sessions; [`crate::sso::pipeline`] joins it to the pipeline and
+//! the directory.
 
 pub mod discovery;
 pub mod flow;
