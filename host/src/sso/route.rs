@@ -10,7 +10,7 @@ use super::{connections, Connection, ConnectionStatus};
 use crate::error::Error;
 use crate::services::Services;
 use crate::store::{self, tenants::TenantRecord, tenants::TenantStatus};
-use crate::types::{ConnectionId, DomainName, Email, Slug, TenantId};
+use crate::types::{ConnectionId, DomainName, Email, TenantId};
 
 /// Longest hint or lookup value read (an email is at most 254 characters; a tenant token
 /// is 32).
@@ -126,12 +126,10 @@ pub async fn hinted_tenant(state: &Services, hints: &Hints) -> Result<Option<Ten
         .as_deref()
         .filter(|o| o.len() <= MAX_HINT)
     {
-        let found = if let Ok(id) = org.parse::<TenantId>() {
-            store::tenants::get(&state.store, id).await?
-        } else if let Ok(slug) = org.parse::<Slug>() {
-            store::tenants::find_by_slug(&state.store, &slug).await?
-        } else {
-            None
+        let found = match crate::tenancy::resolve(&state.store, org).await {
+            Ok(tenant) => Some(tenant),
+            Err(Error::NotFound(_)) => None,
+            Err(e) => return Err(e),
         };
         return Ok(found.filter(|t| t.status == TenantStatus::Active));
     }
