@@ -262,3 +262,89 @@ async fn tenants_are_listed_in_pages_and_by_status() {
         .await;
     assert_eq!(r.body["name"], "Tenant One", "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_operator_reads_a_tenants_usage_by_month() {
+    let app = spawn_app().await;
+    // The owner signs in with a password: one sign-in this month.
+    let (tenant, _) = crate::oidc_provider::signed_in(&app, "usage").await;
+    let scim = crate::scim::scim_for(&app, tenant.clone()).await;
+    let mut ids = Vec::new();
+    for name in ["a@usage.example", "b@usage.example"] {
+        let r = scim
+            .call(
+                &app,
+                Method::POST,
+                "/Users",
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": name, "emails": [{"value": name, "primary": true}]}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let r = scim
+        .call(
+            &app,
+            Method::PATCH,
+            &format!("/Users/{}", ids[1]),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "value": {"active": false}}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Reads are not counted.
+    scim.call(&app, Method::GET, "/Users", None).await;
+
+    let usage = app
+        .op(Method::GET, &format!("/tenants/{tenant}/usage"), None)
+        .await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.body);
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        usage.body["month"],
+        format!("{:04}-{:02}", now.year(), now.month() as u8)
+    );
+    // The owner and one SCIM user are live (active, or pending their first sign-in).
+    let users = &usage.body["users"];
+    let live = users["active"].as_i64().unwrap_or(0) + users["pending"].as_i64().unwrap_or(0);
+    assert_eq!(live, 2, "{}", usage.body);
+    assert_eq!(users["deactivated"], 1, "{}", usage.body);
+    assert_eq!(usage.body["sign_ins"], 1, "{}", usage.body);
+    assert_eq!(usage.body["scim_operations"], 3, "{}", usage.body);
+
+    // Another month counts its own events; a bad month or parameter is refused.
+    let past = app
+        .op(Method::GET, "/tenants/usage/usage?month=2020-01", None)
+        .await;
+    assert_eq!(past.body["sign_ins"], 0, "{}", past.body);
+    assert_eq!(past.body["scim_operations"], 0);
+    let bad = app
+        .op(Method::GET, "/tenants/usage/usage?month=2020-13", None)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(bad.body["field"], "month");
+    let odd = app
+        .op(Method::GET, "/tenants/usage/usage?from=2020-01", None)
+        .await;
+    assert_eq!(odd.status, StatusCode::BAD_REQUEST, "{}", odd.body);
+    // Only the operator reads it.
+    let (_, admin) = app.tenant_token(&tenant, &["admin"]).await;
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/operator/v1/tenants/{tenant}/usage"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(
+        r.status == StatusCode::FORBIDDEN || r.status == StatusCode::UNAUTHORIZED,
+        "{}",
+        r.status
+    );
+}

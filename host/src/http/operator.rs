@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/tokens/{token}", delete(revoke_token))
         .route("/tenants/{tenant}/audit-events", get(tenant_audit))
         .route("/tenants/{tenant}/owner", axum::routing::put(set_owner))
+        .route("/tenants/{tenant}/usage", get(tenant_usage))
         .route("/audit-events", get(all_audit))
         .route("/deliveries", get(deliveries))
         .route("/audit-streams", get(audit_streams))
@@ -217,6 +218,25 @@ async fn tenant_audit(
     let filter = Some(OperatorChainFilter::Tenant(t.id));
     Ok(Json(
         query::list_as_operator(&state.store, &auth, filter, params.into_query()?).await?,
+    ))
+}
+
+/// `?month=YYYY-MM` of the usage report (this month when absent).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageParams {
+    month: Option<String>,
+}
+
+async fn tenant_usage(
+    State(state): State<AppState>,
+    Require(auth): Require<OperateInstance>,
+    Path(tenant): Path<String>,
+    ApiQuery(params): ApiQuery<UsageParams>,
+) -> Result<Json<tenancy::usage::Usage>, ApiError> {
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    Ok(Json(
+        tenancy::usage::report(&state, &auth, t.id, params.month.as_deref()).await?,
     ))
 }
 

@@ -32,6 +32,7 @@ pub mod tenants;
 pub mod tokens;
 #[cfg(test)]
 mod tx_tests;
+pub mod usage;
 pub mod user_reads;
 pub mod user_search;
 pub mod users;

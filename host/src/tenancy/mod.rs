@@ -4,6 +4,7 @@
 //! removes its domains, revokes its tokens and destroys its data key.
 
 pub mod domains;
+pub mod usage;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
