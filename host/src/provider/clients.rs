@@ -1,10 +1,11 @@
 //! The apps that sign users in through Gatehouse (OAuth clients), registered by the operator:
-//! name, exact redirect URIs, post-logout redirect URIs, either a client secret (shown once,
-//! stored as SHA-256, compared in constant time) or none (a public client: PKCE only),
-//! whether the app takes refresh tokens or exchanges its users' IdP tokens (RFC 8693), its
-//! access tokens' lifetime, where it hears that a
-//! session ended (back-channel logout), and where its directory lifecycle webhooks go (with
-//! their HMAC key, shown once and kept sealed).
+//! name, exact redirect URIs, post-logout redirect URIs, how the app authenticates (a client
+//! secret shown once, stored as SHA-256 and compared in constant time; public keys for
+//! `private_key_jwt`, checked in [`super::client_auth`]; or nothing: a public client, PKCE
+//! only), whether it takes refresh tokens or exchanges its users' IdP tokens (RFC 8693), its
+//! access tokens' lifetime, where it hears that a session ended (back-channel logout), where
+//! its directory lifecycle webhooks go (with their HMAC key, shown once and kept sealed), and
+//! where a signed-in user opens it (`initiate_login_uri`, [`launch_url`]).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
