@@ -79,14 +79,30 @@ impl Throttle {
     /// Counts one request for `key` at `rate`; refuses it when the key is over its rate.
     /// `None` as the rate (a limit switched off) always allows.
     pub fn check(&self, clock: &Clock, key: &str, rate: Option<Rate>) -> Result<(), Limited> {
-        let Some(rate) = rate else { return Ok(()) };
-        self.check_at(clock.now(), key, rate)
+        self.check_n(clock, key, rate, 1)
     }
 
-    fn check_at(&self, now: Timestamp, key: &str, rate: Rate) -> Result<(), Limited> {
+    /// Counts `n` requests at once (a SCIM Bulk of `n` operations), all or none. `n` is
+    /// capped at the burst, so a batch larger than the burst still passes when the key is idle.
+    pub fn check_n(
+        &self,
+        clock: &Clock,
+        key: &str,
+        rate: Option<Rate>,
+        n: u32,
+    ) -> Result<(), Limited> {
+        let Some(rate) = rate else { return Ok(()) };
+        self.check_at(clock.now(), key, rate, n)
+    }
+
+    fn check_at(&self, now: Timestamp, key: &str, rate: Rate, n: u32) -> Result<(), Limited> {
         let now = now.as_micros();
         let interval = rate.interval_micros();
-        let tolerance = interval.saturating_mul(i64::from(rate.burst.max(1)) - 1);
+        let burst = rate.burst.max(1);
+        let n = i64::from(n.clamp(1, burst));
+        let tolerance = interval.saturating_mul(i64::from(burst) - 1);
+        // The requests after the first of the batch take from the burst too.
+        let extra = interval.saturating_mul(n - 1);
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         let tat = match table.get(key) {
             Some(tat) => (*tat).max(now),
@@ -104,13 +120,16 @@ impl Throttle {
                 now
             }
         };
-        if tat - now > tolerance {
-            let wait = u64::try_from(tat - now - tolerance).unwrap_or(0);
+        if tat - now + extra > tolerance {
+            let wait = u64::try_from(tat - now + extra - tolerance).unwrap_or(0);
             return Err(Limited {
                 retry_after: Duration::from_micros(wait),
             });
         }
-        table.insert(key.to_string(), tat.saturating_add(interval));
+        table.insert(
+            key.to_string(),
+            tat.saturating_add(interval.saturating_mul(n)),
+        );
         Ok(())
     }
 
@@ -148,33 +167,47 @@ mod tests {
     fn a_burst_is_allowed_then_requests_refill_evenly() {
         let t = Throttle::new();
         for _ in 0..5 {
-            t.check_at(at(0), "ip:a", FIVE_PER_MINUTE).unwrap();
+            t.check_at(at(0), "ip:a", FIVE_PER_MINUTE, 1).unwrap();
         }
-        let refused = t.check_at(at(0), "ip:a", FIVE_PER_MINUTE).unwrap_err();
+        let refused = t.check_at(at(0), "ip:a", FIVE_PER_MINUTE, 1).unwrap_err();
         assert_eq!(refused.retry_after, Duration::from_secs(12));
         // Another key has its own allowance.
-        t.check_at(at(0), "ip:b", FIVE_PER_MINUTE).unwrap();
+        t.check_at(at(0), "ip:b", FIVE_PER_MINUTE, 1).unwrap();
         // One interval later, one more request.
-        t.check_at(at(12), "ip:a", FIVE_PER_MINUTE).unwrap();
-        assert!(t.check_at(at(12), "ip:a", FIVE_PER_MINUTE).is_err());
+        t.check_at(at(12), "ip:a", FIVE_PER_MINUTE, 1).unwrap();
+        assert!(t.check_at(at(12), "ip:a", FIVE_PER_MINUTE, 1).is_err());
         // After a full period the whole burst is back.
         for _ in 0..5 {
-            t.check_at(at(80), "ip:a", FIVE_PER_MINUTE).unwrap();
+            t.check_at(at(80), "ip:a", FIVE_PER_MINUTE, 1).unwrap();
         }
+    }
+
+    #[test]
+    fn a_batch_takes_its_size_from_the_burst_all_or_nothing() {
+        let t = Throttle::new();
+        t.check_at(at(0), "scim:t", FIVE_PER_MINUTE, 3).unwrap();
+        // Two left: a batch of three is refused whole, and takes nothing.
+        let refused = t.check_at(at(0), "scim:t", FIVE_PER_MINUTE, 3).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(12));
+        t.check_at(at(0), "scim:t", FIVE_PER_MINUTE, 2).unwrap();
+        assert!(t.check_at(at(0), "scim:t", FIVE_PER_MINUTE, 1).is_err());
+        // A batch larger than the burst passes once the key is idle, as a full burst.
+        t.check_at(at(120), "scim:t", FIVE_PER_MINUTE, 50).unwrap();
+        assert!(t.check_at(at(120), "scim:t", FIVE_PER_MINUTE, 1).is_err());
     }
 
     #[test]
     fn the_table_never_grows_past_its_bound() {
         let t = Throttle::new();
         for i in 0..MAX_KEYS {
-            t.check_at(at(0), &format!("ip:{i}"), FIVE_PER_MINUTE)
+            t.check_at(at(0), &format!("ip:{i}"), FIVE_PER_MINUTE, 1)
                 .unwrap();
         }
         // Full of live keys: a new key is refused rather than remembered.
-        assert!(t.check_at(at(1), "ip:new", FIVE_PER_MINUTE).is_err());
+        assert!(t.check_at(at(1), "ip:new", FIVE_PER_MINUTE, 1).is_err());
         assert_eq!(t.len(), MAX_KEYS);
         // Once they recover, room is made.
-        t.check_at(at(61), "ip:new", FIVE_PER_MINUTE).unwrap();
+        t.check_at(at(61), "ip:new", FIVE_PER_MINUTE, 1).unwrap();
         assert_eq!(t.len(), 1);
     }
 

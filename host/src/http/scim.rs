@@ -81,9 +81,10 @@ async fn serve(
     let auth = rbac::for_tenant::<ProvisionScim>(&principal, tenant)?;
     tracing::Span::current().record("tenant", tracing::field::display(tenant));
     let rate = Rate::per_minute(state.config.throttle.scim_per_tenant_per_minute);
+    let key = format!("scim:{tenant}");
     state
         .throttle
-        .check(&state.clock, &format!("scim:{tenant}"), rate)
+        .check(&state.clock, &key, rate)
         .map_err(|limited| ScimError::too_many_requests(limited.retry_after_secs()))?;
     let method = match method {
         HttpMethod::GET => Method::Get,
@@ -117,6 +118,22 @@ async fn serve(
             ScimError::bad_request(ScimType::InvalidSyntax, "the body is not UTF-8 JSON")
         })?)
     };
+    // A Bulk request is charged one request per operation beyond the first (the parse is
+    // repeated by `scim::bulk`, which holds the real checks; this only counts).
+    if rest.trim_end_matches('/').eq_ignore_ascii_case("/Bulk") {
+        let operations = text
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            .and_then(|v| v.get("Operations").and_then(|o| o.as_array()).map(Vec::len))
+            .unwrap_or(0);
+        let extra = u32::try_from(operations.saturating_sub(1)).unwrap_or(u32::MAX);
+        if extra > 0 {
+            state
+                .throttle
+                .check_n(&state.clock, &key, rate, extra)
+                .map_err(|limited| ScimError::too_many_requests(limited.retry_after_secs()))?;
+        }
+    }
     let path = match uri.query() {
         Some(q) => format!("{rest}?{q}"),
         None => rest.to_string(),
