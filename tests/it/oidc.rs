@@ -141,6 +141,24 @@ pub(crate) async fn at_provider_with(
     hop(&mut jar, &r)
 }
 
+/// The browser's sign-in as `account` (email `email`) from the login page through the
+/// provider, saying `more` of the login there; the final answer.
+pub(crate) async fn sign_in_via_provider(
+    s: &Setup,
+    account: &str,
+    email: &str,
+    more: &[(&str, &str)],
+) -> reqwest::Response {
+    let (location, binding) = login_page(&s.app, email).await;
+    let back = at_provider_with(&location, account, more).await;
+    browser()
+        .get(&back)
+        .header("cookie", &binding)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn add_account(s: &Setup, id: &str, email: &str, groups: &[&str]) {
     peers::oidc_op_account(
         &s.issuer,
@@ -448,15 +466,8 @@ async fn what_the_idp_said_of_the_authentication_reaches_the_apps_id_token() {
         json!({"email": email, "email_verified": true, "session_expiry": idp_session_ends}),
     )
     .await;
-    let (location, binding) = login_page(&s.app, email).await;
     let more = [("amr", "pwd,otp"), ("acr", "urn:example:loa:2")];
-    let back = at_provider_with(&location, "ada-oidc-ipsie", &more).await;
-    let done = browser()
-        .get(&back)
-        .header("cookie", &binding)
-        .send()
-        .await
-        .unwrap();
+    let done = sign_in_via_provider(&s, "ada-oidc-ipsie", email, &more).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let cookie = session_cookie(&done);
     let app = crate::app_tokens::register(&s.app, json!({})).await;

@@ -6,20 +6,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::oidc::{add_account, at_provider, setup, Setup};
-use crate::saml::{browser, last_event, login_page};
+use crate::oidc::{add_account, setup, sign_in_via_provider, Setup};
+use crate::saml::last_event;
 use crate::scim::scim_for;
 
 /// Signs `account` (email `email`) in through the login page; the final answer.
 async fn sign_in(s: &Setup, account: &str, email: &str) -> reqwest::Response {
-    let (location, binding) = login_page(&s.app, email).await;
-    let back = at_provider(&location, account).await;
-    browser()
-        .get(&back)
-        .header("cookie", &binding)
-        .send()
-        .await
-        .unwrap()
+    sign_in_via_provider(s, account, email, &[]).await
 }
 
 async fn set_provisioning(s: &Setup, provisioning: Value) -> crate::helpers::Resp {

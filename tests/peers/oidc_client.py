@@ -114,18 +114,7 @@ def main():
     token = client.fetch_token(
         meta["token_endpoint"], authorization_response=callback, code_verifier=verifier, state=state
     )
-    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
-    claims = jwt.decode(
-        token["id_token"],
-        keys,
-        claims_options={
-            "iss": {"essential": True, "value": meta["issuer"]},
-            "aud": {"essential": True, "value": client_id},
-            "nonce": {"essential": True, "value": nonce},
-            "exp": {"essential": True},
-        },
-    )
-    claims.validate()
+    claims = validated_id_token(meta, client_id, token["id_token"], nonce)
     info = client.get(meta["userinfo_endpoint"]).json()
     print(
         json.dumps(
@@ -139,6 +128,22 @@ def main():
         )
     )
     return 0
+
+
+def validated_id_token(meta, client_id, raw, nonce=None):
+    """The claims of an ID token checked against the JWKS: issuer, audience, expiry, and the
+    nonce when one was sent."""
+    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+    options = {
+        "iss": {"essential": True, "value": meta["issuer"]},
+        "aud": {"essential": True, "value": client_id},
+        "exp": {"essential": True},
+    }
+    if nonce is not None:
+        options["nonce"] = {"essential": True, "value": nonce}
+    claims = jwt.decode(raw, keys, claims_options=options)
+    claims.validate()
+    return claims
 
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -162,17 +167,7 @@ def exchange(meta, client, client_id, rest):
     )
     assert token.get("issued_token_type") == ACCESS_TOKEN_TYPE, f"issued {token.get('issued_token_type')}"
     assert token.get("token_type", "").lower() == "bearer", f"token_type {token.get('token_type')}"
-    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
-    claims = jwt.decode(
-        token["id_token"],
-        keys,
-        claims_options={
-            "iss": {"essential": True, "value": meta["issuer"]},
-            "aud": {"essential": True, "value": client_id},
-            "exp": {"essential": True},
-        },
-    )
-    claims.validate()
+    claims = validated_id_token(meta, client_id, token["id_token"])
     info = client.get(meta["userinfo_endpoint"]).json()
     return {"id_token": dict(claims), "token": dict(token), "userinfo": info}
 
