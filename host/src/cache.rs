@@ -1,7 +1,8 @@
 //! The per-node cache of read-mostly tenant data that every sign-in needs: the tenant behind
-//! a public token, a connection, the tenant's verified domains and its ready-to-run sign-in
-//! pipeline (stages, decrypted stage configuration, catalogue). Without it a sign-in makes
-//! about eight reads that return the same rows every time.
+//! a public token (or an id, for the admin API's feature check), a connection, the tenant's
+//! verified domains and its ready-to-run sign-in pipeline (stages, decrypted stage
+//! configuration, catalogue). Without it a sign-in makes about eight reads that return the
+//! same rows every time.
 //!
 //! Freshness, the part that matters for security (a suspended tenant, a disabled connection
 //! or a removed IdP certificate must stop working):
@@ -114,6 +115,8 @@ pub struct NodeCache {
     generation: AtomicU64,
     /// Tenant by its public (URL) token.
     tenants: Bounded<String, TenantRecord>,
+    /// Tenant by id (the admin API's feature check).
+    tenants_by_id: Bounded<TenantId, TenantRecord>,
     /// Connection by tenant and id (an `sso::Connection`).
     connections: Bounded<(TenantId, ConnectionId), Erased>,
     /// The tenant's verified email domains.
@@ -139,6 +142,7 @@ impl NodeCache {
         Self {
             generation: AtomicU64::new(0),
             tenants: Bounded::new(),
+            tenants_by_id: Bounded::new(),
             connections: Bounded::new(),
             domains: Bounded::new(),
             pipelines: Bounded::new(),
@@ -185,6 +189,18 @@ impl NodeCache {
         Fut: Future<Output = Result<Option<TenantRecord>, E>>,
     {
         self.through(&self.tenants, token.to_string(), load).await
+    }
+
+    /// The tenant with id `id`, whatever its status (callers check it).
+    pub async fn tenant_by_id<E, Fut>(
+        &self,
+        id: TenantId,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<TenantRecord>, E>
+    where
+        Fut: Future<Output = Result<Option<TenantRecord>, E>>,
+    {
+        self.through(&self.tenants_by_id, id, load).await
     }
 
     /// A connection of `tenant`, whatever its status (callers check it).
@@ -252,6 +268,7 @@ impl NodeCache {
     pub fn invalidate_tenant(&self, tenant: TenantId) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.tenants.retain(|_, t| t.id != tenant);
+        self.tenants_by_id.retain(|id, _| *id != tenant);
         self.connections.retain(|(t, _), _| *t != tenant);
         self.domains.retain(|t, _| *t != tenant);
         self.pipelines.retain(|t, _| *t != tenant);
@@ -261,6 +278,7 @@ impl NodeCache {
     pub fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.tenants.clear();
+        self.tenants_by_id.clear();
         self.connections.clear();
         self.domains.clear();
         self.pipelines.clear();

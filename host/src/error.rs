@@ -21,6 +21,9 @@ pub enum Error {
     /// The tenant exists but is suspended; nothing of it is served.
     #[error("tenant is suspended")]
     TenantSuspended,
+    /// The operator has not enabled this part of the add-on for the tenant.
+    #[error("{} is not enabled for this tenant", .0.as_str())]
+    FeatureNotEnabled(crate::store::tenants::Feature),
     /// The named resource does not exist (or belongs to another tenant, which looks the same).
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -17,6 +17,7 @@ mod builtins;
 mod cli;
 mod components;
 mod faults;
+mod features;
 mod helpers;
 mod hostile;
 mod isolation;

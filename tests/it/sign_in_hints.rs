@@ -97,6 +97,7 @@ async fn discovery_names_a_tenants_sign_in_options_and_nothing_secret() {
             "mfa_required",
             "password_sign_in",
             "password_url",
+            "single_sign_on",
             "tenant"
         ]
     );

@@ -71,6 +71,7 @@ text_enum! {
         TenantSuspended = "tenant.suspended",
         TenantResumed = "tenant.resumed",
         TenantDeleted = "tenant.deleted",
+        TenantFeaturesChanged = "tenant.features_changed",
         UserDeactivated = "user.deactivated",
         UserInvited = "user.invited",
         UserLinked = "user.linked",

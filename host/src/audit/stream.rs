@@ -11,10 +11,11 @@ use serde_json::json;
 use super::stream_checks::{check_destination, check_name, check_secret};
 use super::{Action, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, OperateInstance, ReadAudit, WritePolicy};
+use crate::rbac::{Authorized, OperateInstance, ReadAuditStreams, WriteAuditStreams};
 use crate::services::Services;
 use crate::store;
 use crate::store::audit_streams::{self as sql, StreamRow};
+use crate::store::tenants::Feature;
 use crate::types::{StreamId, TenantId, Timestamp};
 
 /// Most streams per tenant: each is polled and delivered separately.
@@ -158,7 +159,7 @@ pub fn secret_purpose(id: StreamId) -> String {
 /// A tenant's streams with their health.
 pub async fn list(
     state: &Services,
-    auth: &Authorized<ReadAudit>,
+    auth: &Authorized<ReadAuditStreams>,
 ) -> Result<Vec<StreamStatus>, Error> {
     statuses(state, Some(auth.tenant())).await
 }
@@ -187,7 +188,7 @@ async fn statuses(state: &Services, tenant: Option<TenantId>) -> Result<Vec<Stre
 
 pub async fn create(
     state: &Services,
-    auth: &Authorized<WritePolicy>,
+    auth: &Authorized<WriteAuditStreams>,
     ctx: &RequestContext,
     new: NewStream,
 ) -> Result<StreamView, Error> {
@@ -204,6 +205,7 @@ pub async fn create(
     let secret_sealed = seal(state, tenant, id, new.secret.as_deref()).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
+    crate::tenancy::features::live_with(&mut tx, tenant, Feature::AuditStreaming).await?;
     let cursor_seq = match new.start {
         Start::Now => store::audit_checkpoints::head(&mut tx, &tenant.to_string())
             .await?
@@ -238,7 +240,7 @@ pub async fn create(
 
 pub async fn change(
     state: &Services,
-    auth: &Authorized<WritePolicy>,
+    auth: &Authorized<WriteAuditStreams>,
     ctx: &RequestContext,
     id: StreamId,
     change: StreamChange,
@@ -257,6 +259,7 @@ pub async fn change(
     };
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
+    crate::tenancy::features::live_with(&mut tx, tenant, Feature::AuditStreaming).await?;
     let mut row = sql::get_for_update(&mut tx, tenant, id)
         .await?
         .ok_or(Error::NotFound("audit stream"))?;
@@ -292,7 +295,7 @@ pub async fn change(
 
 pub async fn delete(
     state: &Services,
-    auth: &Authorized<WritePolicy>,
+    auth: &Authorized<WriteAuditStreams>,
     ctx: &RequestContext,
     id: StreamId,
 ) -> Result<(), Error> {
@@ -312,7 +315,7 @@ pub async fn delete(
 /// Records a stream's creation (no `before`), change, or deletion (no `after`).
 async fn audit(
     tx: &mut store::Tx,
-    auth: &Authorized<WritePolicy>,
+    auth: &Authorized<WriteAuditStreams>,
     ctx: &RequestContext,
     now: Timestamp,
     id: StreamId,

@@ -222,10 +222,12 @@ async fn snapshot(
         _ => return Err(Error::NotFound("user").into()),
     };
     let user: UserId = user.parse().map_err(|_| Error::NotFound("user"))?;
-    let live = crate::store::tenants::get(&state.store, tenant)
+    let record = crate::store::tenants::get(&state.store, tenant)
         .await
         .map_err(Error::from)?
-        .is_some_and(|t| t.status == crate::store::tenants::TenantStatus::Active);
+        .ok_or(Error::NotFound("user"))?;
+    crate::tenancy::features::check(&record, crate::store::tenants::Feature::Roles)?;
+    let live = record.status == crate::store::tenants::TenantStatus::Active;
     let effective = match live {
         true => crate::rbac::effective::load(&state, tenant, user).await?,
         false => None,

@@ -12,7 +12,7 @@ use super::extract::{path_param, ApiJson, Ctx};
 use super::require::Require;
 use super::state::AppState;
 use crate::audit::stream::{self, NewStream, StreamChange, StreamStatus, StreamView};
-use crate::rbac::{ReadAudit, WritePolicy};
+use crate::rbac::{ReadAuditStreams, WriteAuditStreams};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,14 +22,14 @@ pub fn router() -> Router<AppState> {
 
 async fn list(
     State(state): State<AppState>,
-    Require(auth): Require<ReadAudit>,
+    Require(auth): Require<ReadAuditStreams>,
 ) -> Result<Json<Vec<StreamStatus>>, ApiError> {
     Ok(Json(stream::list(&state, &auth).await?))
 }
 
 async fn create(
     State(state): State<AppState>,
-    Require(auth): Require<WritePolicy>,
+    Require(auth): Require<WriteAuditStreams>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<NewStream>,
 ) -> Result<(StatusCode, Json<StreamView>), ApiError> {
@@ -41,7 +41,7 @@ async fn create(
 
 async fn change(
     State(state): State<AppState>,
-    Require(auth): Require<WritePolicy>,
+    Require(auth): Require<WriteAuditStreams>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StreamChange>,
@@ -53,7 +53,7 @@ async fn change(
 
 async fn remove(
     State(state): State<AppState>,
-    Require(auth): Require<WritePolicy>,
+    Require(auth): Require<WriteAuditStreams>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -97,6 +97,12 @@ impl IntoResponse for ApiError {
                     "Tenant suspended",
                     "this tenant is suspended; contact the operator".to_string(),
                 ),
+                Error::FeatureNotEnabled(feature) => (
+                    StatusCode::FORBIDDEN,
+                    "feature-not-enabled",
+                    "Feature not enabled",
+                    crate::tenancy::features::refusal(feature),
+                ),
                 Error::NotFound(what) => (
                     StatusCode::NOT_FOUND,
                     "not-found",

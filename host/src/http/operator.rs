@@ -18,7 +18,7 @@ use super::require::Require;
 use super::state::AppState;
 use crate::audit::query::{self, OperatorChainFilter, Page};
 use crate::rbac::{Authorized, OperateInstance};
-use crate::store::tenants::{DomainRecord, TenantRecord, TenantStatus};
+use crate::store::tenants::{DomainRecord, Feature, Features, TenantRecord, TenantStatus};
 use crate::tenancy::domains;
 use crate::tenancy::{self, CreateTenant, TenantView, Transition};
 use crate::types::TenantId;
@@ -49,6 +49,10 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/audit-events", get(tenant_audit))
         .route("/tenants/{tenant}/owner", axum::routing::put(set_owner))
         .route("/tenants/{tenant}/usage", get(tenant_usage))
+        .route(
+            "/tenants/{tenant}/features",
+            get(get_features).put(set_features),
+        )
         .route("/audit-events", get(all_audit))
         .route("/deliveries", get(deliveries))
         .route("/audit-streams", get(audit_streams))
@@ -238,6 +242,44 @@ async fn tenant_usage(
     Ok(Json(
         tenancy::usage::report(&state, &auth, t.id, params.month.as_deref()).await?,
     ))
+}
+
+/// The tenant's features, and every feature there is.
+#[derive(serde::Serialize)]
+struct FeaturesView {
+    enabled: Features,
+    available: &'static [Feature],
+}
+
+impl FeaturesView {
+    fn of(t: TenantRecord) -> Self {
+        Self {
+            enabled: t.features,
+            available: Feature::ALL,
+        }
+    }
+}
+
+async fn get_features(
+    State(state): State<AppState>,
+    Require(_auth): Require<OperateInstance>,
+    Path(tenant): Path<String>,
+) -> Result<Json<FeaturesView>, ApiError> {
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    Ok(Json(FeaturesView::of(t)))
+}
+
+/// Replaces the tenant's features (the complete set it has from now on).
+async fn set_features(
+    State(state): State<AppState>,
+    Require(auth): Require<OperateInstance>,
+    Ctx(ctx): Ctx,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<tenancy::features::SetFeatures>,
+) -> Result<Json<FeaturesView>, ApiError> {
+    let t = tenancy::resolve(&state.store, &tenant).await?;
+    let after = tenancy::features::set(&state, &auth, &ctx, t.id, body).await?;
+    Ok(Json(FeaturesView::of(after)))
 }
 
 async fn deliveries(

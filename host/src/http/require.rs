@@ -4,7 +4,9 @@
 //! (`/operator/v1/tenants/{tenant}/…`) it is the tenant the path names, and only the operator
 //! may call them. The operator and tenant routes of the same action share one handler. A
 //! tenant's API token and signed-in user are also held to the tenant policy's admin-API
-//! allow-list (the operator, who can undo a lock-out, is not).
+//! allow-list (the operator, who can undo a lock-out, is not). A permission that belongs to
+//! an add-on feature is refused (`feature-not-enabled`) when the tenant does not have it,
+//! whoever asks.
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -33,10 +35,14 @@ impl<P: TenantPermission> FromRequestParts<AppState> for Require<P> {
                     .find(|(name, _)| *name == "tenant")
                     .map(|(_, value)| value.to_string())
             });
+        let mut resolved = None;
         let tenant = match (named, &caller) {
             (Some(named), _) => {
                 rbac::operator(&caller)?;
-                tenancy::resolve(&state.store, &named).await?.id
+                let record = tenancy::resolve(&state.store, &named).await?;
+                let id = record.id;
+                resolved = Some(record);
+                id
             }
             (
                 None,
@@ -67,6 +73,11 @@ impl<P: TenantPermission> FromRequestParts<AppState> for Require<P> {
                 .into())
             }
         };
+        match (&resolved, P::FEATURE) {
+            (Some(record), Some(feature)) => tenancy::features::check(record, feature)?,
+            (None, _) => tenancy::features::require_for::<P>(state, tenant).await?,
+            (Some(_), None) => {}
+        }
         Ok(Require(rbac::for_tenant::<P>(&caller, tenant)?))
     }
 }

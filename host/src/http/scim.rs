@@ -79,6 +79,7 @@ async fn serve(
     let principal = authenticate(state, headers).await?;
     let tenant = tenant_of(state, token, &principal).await?;
     let auth = rbac::for_tenant::<ProvisionScim>(&principal, tenant)?;
+    crate::tenancy::features::require_for::<ProvisionScim>(state, tenant).await?;
     tracing::Span::current().record("tenant", tracing::field::display(tenant));
     let rate = Rate::per_minute(state.config.throttle.scim_per_tenant_per_minute);
     let key = format!("scim:{tenant}");

@@ -60,7 +60,7 @@ async fn login_page(
             return refused;
         }
         return match start::resolve_tenant(&state, token).await {
-            Ok(tenant) => match route::enabled_connections(&state, tenant.id).await {
+            Ok(tenant) => match route::enabled_connections(&state, &tenant).await {
                 Ok(enabled) if !enabled.is_empty() => {
                     choose_page(&tenant, &enabled, return_to.as_deref())
                 }

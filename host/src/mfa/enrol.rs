@@ -15,6 +15,7 @@ use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::services::Services;
 use crate::store::mfa::TotpRow;
+use crate::store::tenants::Feature;
 use crate::store::{self, Tx};
 use crate::types::{TenantId, Timestamp, UserId};
 
@@ -68,6 +69,7 @@ fn show(secret: &[u8], who: &Enrollee) -> Result<Started, Error> {
 
 /// Starts (or restarts) an enrolment.
 pub async fn start(state: &Services, who: &Enrollee) -> Result<Started, Error> {
+    crate::tenancy::features::require(state, who.tenant, Feature::Mfa).await?;
     let secret = totp::new_secret();
     let sealed = state
         .secrets
@@ -119,6 +121,7 @@ pub async fn confirm(
     code: &str,
     ctx: &RequestContext,
 ) -> Result<Vec<String>, Error> {
+    crate::tenancy::features::require(state, who.tenant, Feature::Mfa).await?;
     let Some((row, secret)) = open_pending(state, who).await? else {
         return Err(Error::Conflict(
             "there is no enrolment to confirm: start again".into(),

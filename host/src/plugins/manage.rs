@@ -13,6 +13,7 @@ use crate::rbac::{Authorized, OperateInstance, ReadPlugins, WritePlugins};
 use crate::services::Services;
 use crate::store;
 use crate::store::plugins::{Owner, PluginRecord};
+use crate::store::tenants::Feature;
 use crate::types::PluginId;
 
 /// Longest plugin name or version.
@@ -122,6 +123,10 @@ pub async fn upload(
     wasm: Vec<u8>,
 ) -> Result<PluginView, Error> {
     check_params(&params)?;
+    let owner = auth.viewer();
+    if let Owner::Tenant(t) = owner {
+        crate::tenancy::features::require(state, t, Feature::CustomPlugins).await?;
+    }
     let registry = &state.plugins;
     if wasm.len() > registry.max_component_bytes {
         return Err(Error::invalid(
@@ -137,7 +142,6 @@ pub async fn upload(
         .compile(&params.name, wasm.clone())
         .await
         .map_err(|e| Error::invalid("component", e.to_string()))?;
-    let owner = auth.viewer();
     let record = PluginRecord {
         id: PluginId::generate(),
         owner,
@@ -153,7 +157,7 @@ pub async fn upload(
     };
     let mut tx = state.store.begin().await?;
     if let Owner::Tenant(t) = owner {
-        crate::tenancy::domains::live_tenant(&mut tx, t).await?;
+        crate::tenancy::features::live_with(&mut tx, t, Feature::CustomPlugins).await?;
     }
     store::plugins::insert(&mut tx, &record, &wasm).await?;
     let view = PluginView::of(&record);

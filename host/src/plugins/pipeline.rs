@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::rbac::{Authorized, ReadPlugins, WritePlugins};
 use crate::services::Services;
 use crate::store::plugins::{Owner, PluginRecord, StageRecord};
+use crate::store::tenants::Feature;
 use crate::store::{self};
 use crate::types::{PluginId, TenantId, Timestamp};
 
@@ -271,6 +272,9 @@ pub async fn assign(
             ),
         ));
     }
+    if record.owner == Owner::Tenant(tenant) {
+        crate::tenancy::features::require(state, tenant, Feature::CustomPlugins).await?;
+    }
     let before = current_summary(state, tenant, world).await?;
     let plain = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.into()))?;
     let sealed = state
@@ -279,7 +283,11 @@ pub async fn assign(
         .await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    crate::tenancy::domains::live_tenant(&mut tx, tenant).await?;
+    if record.owner == Owner::Tenant(tenant) {
+        crate::tenancy::features::live_with(&mut tx, tenant, Feature::CustomPlugins).await?;
+    } else {
+        crate::tenancy::domains::live_tenant(&mut tx, tenant).await?;
+    }
     store::plugins::put_stage(
         &mut tx,
         tenant,

@@ -20,6 +20,7 @@ use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ReadPolicy, WritePolicy};
 use crate::services::Services;
+use crate::store::tenants::Feature;
 use crate::store::{self, sessions::SessionRow, tenants::PolicyRow, Store};
 use crate::types::{TenantId, Timestamp};
 
@@ -112,6 +113,14 @@ async fn save(
         mfa_required_since,
     };
     let mut tx = state.store.begin().await?;
+    // Requiring MFA or SSO-only sign-in needs the tenant to have that feature (checked with
+    // the tenant row locked, so the operator cannot turn it off in between).
+    if policy.mfa.required != MfaRequired::Off {
+        crate::tenancy::features::live_with(&mut tx, tenant, Feature::Mfa).await?;
+    }
+    if policy.sso_only {
+        crate::tenancy::features::live_with(&mut tx, tenant, Feature::Sso).await?;
+    }
     store::tenants::put_policy(&mut tx, tenant, &row, now).await?;
     audit::record(
         &mut tx,

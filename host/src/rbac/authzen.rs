@@ -21,6 +21,7 @@ use super::compile::Permissions;
 use super::decide::{decide, filter, Record};
 use crate::error::Error;
 use crate::services::Services;
+use crate::store::tenants::Feature;
 use crate::types::{TenantId, UserId};
 
 /// Most evaluations in one batch: bounds a request's work.
@@ -157,9 +158,14 @@ impl Subjects {
                 "a request may ask about at most {MAX_SUBJECTS} different subjects"
             )));
         }
-        let live = crate::store::tenants::get(&state.store, tenant)
-            .await?
-            .is_some_and(|t| t.status == crate::store::tenants::TenantStatus::Active);
+        let Some(record) = crate::store::tenants::get(&state.store, tenant).await? else {
+            return Ok(Ok(None));
+        };
+        // An app asks about any tenant's user: one without the feature is refused as such.
+        if let Err(e) = crate::tenancy::features::check(&record, Feature::Roles) {
+            return Ok(Err(e.to_string()));
+        }
+        let live = record.status == crate::store::tenants::TenantStatus::Active;
         let perms = if live {
             super::effective::load(state, tenant, user)
                 .await?

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::store::tenants::Feature;
 use crate::types::{SessionId, TenantId, TokenId, UserId};
 use compile::Permissions;
 use decide::{decide, Record};
@@ -250,10 +251,15 @@ pub trait TenantPermission {
     const SCOPE: Scope;
     const MODULE: &'static str;
     const ACTION: &'static str;
+    /// The add-on feature the tenant must have for this to be allowed at all (see
+    /// [`crate::tenancy::features`]); `None` for the core every tenant has.
+    const FEATURE: Option<Feature>;
 }
 
 macro_rules! permission {
-    ($(#[$doc:meta])* $name:ident => $scope:expr, $module:literal . $action:literal) => {
+    (@feature) => { None };
+    (@feature $feature:ident) => { Some(Feature::$feature) };
+    ($(#[$doc:meta])* $name:ident => $scope:expr, $module:literal . $action:literal $(, $feature:ident)?) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name;
@@ -261,6 +267,7 @@ macro_rules! permission {
             const SCOPE: Scope = $scope;
             const MODULE: &'static str = concat!("gatehouse.", $module);
             const ACTION: &'static str = $action;
+            const FEATURE: Option<Feature> = permission!(@feature $($feature)?);
         }
     };
 }
@@ -274,7 +281,11 @@ permission!(/// Manage a tenant's API tokens.
 permission!(/// Read a tenant's audit log.
     ReadAudit => Scope::AuditRead, "audit"."view");
 permission!(/// Export a tenant's audit log (a download of every matching event).
-    ExportAudit => Scope::AuditRead, "audit"."export");
+    ExportAudit => Scope::AuditRead, "audit"."export", AuditExport);
+permission!(/// Read a tenant's audit streams.
+    ReadAuditStreams => Scope::AuditRead, "audit"."view", AuditStreaming);
+permission!(/// Create, change and remove a tenant's audit streams.
+    WriteAuditStreams => Scope::SsoWrite, "policy"."edit", AuditStreaming);
 permission!(/// Write the app's own events into a tenant's audit log.
     IngestAudit => Scope::AuditWrite, "audit"."ingest");
 permission!(/// Read a tenant's plugins and pipeline.
@@ -282,9 +293,9 @@ permission!(/// Read a tenant's plugins and pipeline.
 permission!(/// Manage a tenant's plugins and pipeline, and run dry-runs.
     WritePlugins => Scope::PluginsWrite, "plugins"."edit");
 permission!(/// Read a tenant's SSO connections.
-    ReadSso => Scope::TenantRead, "sso"."view");
+    ReadSso => Scope::TenantRead, "sso"."view", Sso);
 permission!(/// Manage a tenant's SSO connections and run test sign-ins.
-    WriteSso => Scope::SsoWrite, "sso"."edit");
+    WriteSso => Scope::SsoWrite, "sso"."edit", Sso);
 permission!(/// Read the tenant's security policy.
     ReadPolicy => Scope::TenantRead, "policy"."view");
 permission!(/// Change the tenant's security policy.
@@ -294,13 +305,13 @@ permission!(/// Read users, their roles, permissions and sessions.
 permission!(/// Manage users: invitations, resets, status, sessions and MFA.
     WriteUsers => Scope::UsersWrite, "users"."edit");
 permission!(/// Read the role catalogue.
-    ReadRoles => Scope::TenantRead, "roles"."view");
+    ReadRoles => Scope::TenantRead, "roles"."view", Roles);
 permission!(/// Change the role catalogue and assign roles by hand.
-    WriteRoles => Scope::PluginsWrite, "roles"."edit");
+    WriteRoles => Scope::PluginsWrite, "roles"."edit", Roles);
 permission!(/// Ask the decision API about the tenant's users.
-    EvaluateAccess => Scope::AccessEvaluate, "roles"."view");
+    EvaluateAccess => Scope::AccessEvaluate, "roles"."view", Roles);
 permission!(/// Create, change and delete users and groups over SCIM.
-    ProvisionScim => Scope::Scim, "scim"."edit");
+    ProvisionScim => Scope::Scim, "scim"."edit", Scim);
 
 /// Instance-wide operator power: create, suspend and delete tenants.
 #[derive(Debug)]

@@ -122,6 +122,9 @@ impl From<Error> for ScimError {
             Error::Unauthenticated(detail) => ScimError::new(401, None, detail),
             Error::Forbidden(detail) => ScimError::new(403, None, detail),
             Error::TenantSuspended => ScimError::new(403, None, "the tenant is suspended"),
+            Error::FeatureNotEnabled(feature) => {
+                ScimError::new(403, None, crate::tenancy::features::refusal(feature))
+            }
             Error::NotFound(what) => ScimError::not_found(what),
             Error::Conflict(detail) => ScimError::new(409, Some(ScimType::Uniqueness), detail),
             Error::PluginFailed { stage, detail } => {

@@ -13,7 +13,7 @@ use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, Principal, Scope, WriteTokens};
 use crate::services::Services;
-use crate::store::{self, tenants::TenantStatus, tokens::ApiTokenRecord};
+use crate::store::{self, tenants::Feature, tenants::TenantStatus, tokens::ApiTokenRecord};
 use crate::types::TokenId;
 
 /// Lifetime when the request names none.
@@ -130,6 +130,9 @@ pub async fn create(
         .ok_or(Error::NotFound("tenant"))?;
     if t.status == TenantStatus::Deleted {
         return Err(Error::NotFound("tenant"));
+    }
+    if record.scopes.contains(&Scope::Scim) {
+        crate::tenancy::features::check(&t, Feature::Scim)?;
     }
     store::tokens::insert_api_token(&mut tx, &record, &minted.secret_hash).await?;
     audit::record(

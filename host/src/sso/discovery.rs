@@ -14,7 +14,7 @@ use super::start_url;
 use crate::error::Error;
 use crate::policy::document::MfaRequired;
 use crate::services::Services;
-use crate::store::tenants::TenantRecord;
+use crate::store::tenants::{Feature, TenantRecord};
 use crate::types::{ConnectionId, Email};
 
 /// What the app asks by.
@@ -30,6 +30,9 @@ pub enum Lookup {
 #[derive(Debug, Serialize)]
 pub struct SignInOptions {
     pub tenant: TenantSummary,
+    /// Whether the operator has enabled single sign-on for the tenant (the `sso` feature);
+    /// without it there are no connections to offer.
+    pub single_sign_on: bool,
     /// Enabled connections, by name.
     pub connections: Vec<ConnectionOption>,
     /// Whether users may sign in with a password (the policy is not SSO-only).
@@ -80,8 +83,13 @@ pub async fn options(state: &Services, lookup: Lookup) -> Result<Option<SignInOp
 
 async fn describe(state: &Services, tenant: &TenantRecord) -> Result<SignInOptions, Error> {
     let public_url = state.config.public_url();
-    let connections = enabled_connections(state, tenant.id)
-        .await?
+    let single_sign_on = tenant.features.contains(Feature::Sso);
+    let enabled = if single_sign_on {
+        enabled_connections(state, tenant).await?
+    } else {
+        Vec::new()
+    };
+    let connections = enabled
         .into_iter()
         .map(|c| ConnectionOption {
             start_url: start_url(&public_url, &tenant.public_token, c.id),
@@ -97,6 +105,7 @@ async fn describe(state: &Services, tenant: &TenantRecord) -> Result<SignInOptio
             name: tenant.name.clone(),
             token: tenant.public_token.clone(),
         },
+        single_sign_on,
         connections,
         password_sign_in,
         password_url: password_sign_in.then(|| format!("{public_url}/login/password")),

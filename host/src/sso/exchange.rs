@@ -54,7 +54,7 @@ async fn issuing_connection(
     tenant: &TenantRecord,
     presented: Presented<'_>,
 ) -> Result<Connection, Failure> {
-    let enabled = route::enabled_connections(state, tenant.id).await?;
+    let enabled = route::enabled_connections(state, tenant).await?;
     let mut oidc = enabled
         .into_iter()
         .filter(|c| matches!(c.settings, Settings::Oidc(_)));

@@ -38,6 +38,11 @@ impl From<Error> for Failure {
                 detail: None,
             },
             Error::NotFound(_) => Failure::NotFound,
+            Error::FeatureNotEnabled(feature) => Failure::Refused {
+                code: "feature_not_enabled",
+                message: crate::tenancy::features::refusal(feature),
+                detail: None,
+            },
             // A policy refusal, already audited with its reason where it was decided.
             Error::Forbidden(message) => Failure::Refused {
                 code: "policy",

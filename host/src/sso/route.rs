@@ -3,14 +3,15 @@
 //! `organization`, `connection`) may name a tenant and a connection ([`by_hints`]). Either
 //! way the answer is a [`Route`]: straight to one connection's IdP, a choice between the
 //! tenant's enabled connections, or the email page. Only active tenants and enabled
-//! connections are ever routed to; an unknown or suspended tenant looks the same as none.
+//! connections are ever routed to; an unknown or suspended tenant looks the same as none, and
+//! a tenant without the `sso` feature is refused as such.
 
 use super::failure::Failure;
 use super::{connections, Connection, ConnectionStatus};
 use crate::error::Error;
 use crate::services::Services;
-use crate::store::{self, tenants::TenantRecord, tenants::TenantStatus};
-use crate::types::{ConnectionId, DomainName, Email, TenantId};
+use crate::store::{self, tenants::Feature, tenants::TenantRecord, tenants::TenantStatus};
+use crate::types::{ConnectionId, DomainName, Email};
 
 /// Longest hint or lookup value read (an email is at most 254 characters; a tenant token
 /// is 32).
@@ -42,13 +43,15 @@ impl Route {
     }
 }
 
-/// The tenant's enabled connections, by name.
+/// The tenant's enabled connections, by name; refused (`feature-not-enabled`) when the
+/// tenant does not have single sign-on.
 pub async fn enabled_connections(
     state: &Services,
-    tenant: TenantId,
+    tenant: &TenantRecord,
 ) -> Result<Vec<Connection>, Error> {
+    crate::tenancy::features::check(tenant, Feature::Sso)?;
     let mut enabled = Vec::new();
-    for row in store::sso::connections(&state.store, tenant).await? {
+    for row in store::sso::connections(&state.store, tenant.id).await? {
         let c = connections::parse_row(row)?;
         if c.status == ConnectionStatus::Enabled {
             enabled.push(c);
@@ -85,7 +88,7 @@ pub async fn by_email(state: &Services, email: &str) -> Result<Route, Failure> {
         detail: None,
     })?;
     let tenant = tenant_of_email(state, &email).await?.ok_or_else(unknown)?;
-    let enabled = enabled_connections(state, tenant.id).await?;
+    let enabled = enabled_connections(state, &tenant).await?;
     match Route::of(tenant, enabled, Some(email.to_string())) {
         Route::Ask { .. } => Err(unknown()),
         route => Ok(route),
@@ -147,7 +150,12 @@ pub async fn by_hints(state: &Services, hints: &Hints) -> Result<Route, Error> {
     let Some(tenant) = hinted_tenant(state, hints).await? else {
         return Ok(Route::Ask { email });
     };
-    let mut enabled = enabled_connections(state, tenant.id).await?;
+    // A tenant without SSO may still have password accounts: the email page, not a refusal.
+    let mut enabled = match enabled_connections(state, &tenant).await {
+        Ok(enabled) => enabled,
+        Err(Error::FeatureNotEnabled(_)) => return Ok(Route::Ask { email }),
+        Err(e) => return Err(e),
+    };
     let wanted = hints
         .connection
         .as_deref()

@@ -16,11 +16,12 @@ use super::saml::authn_request::{new_request_id, AuthnRequest};
 use super::{connections, oidc_redirect_uri, Connection, ConnectionStatus, Settings, SpEndpoints};
 use crate::error::Error;
 use crate::services::Services;
+use crate::store::tenants::Feature;
 use crate::store::{self, sso::LoginStateRow, tenants::TenantRecord, tenants::TenantStatus};
 use crate::types::{random_token, ConnectionId};
 
 /// The tenant and connection named in an IdP-facing URL, through the node cache (see
-/// [`crate::cache`] for how fresh they are).
+/// [`crate::cache`] for how fresh they are); refused when the tenant does not have SSO.
 pub async fn resolve(
     state: &Services,
     tenant_token: &str,
@@ -28,6 +29,7 @@ pub async fn resolve(
 ) -> Result<(TenantRecord, Arc<Connection>), Failure> {
     let id: ConnectionId = connection.parse().map_err(|_| Failure::NotFound)?;
     let tenant = resolve_tenant(state, tenant_token).await?;
+    crate::tenancy::features::check(&tenant, Feature::Sso)?;
     let connection = state
         .cache
         .connection(tenant.id, id, || async {

@@ -178,6 +178,19 @@ pub async fn delete_all(tx: &mut Tx, tenant: TenantId) -> StoreResult<u64> {
     Ok(done.rows_affected())
 }
 
+/// Pauses every running stream of a tenant (audit streaming was turned off for it); returns
+/// how many.
+pub async fn pause_all(tx: &mut Tx, tenant: TenantId, now: Timestamp) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE audit_streams SET paused = 1, updated_at = $2 WHERE tenant_id = $1 AND paused = 0",
+    )
+    .bind(tenant.to_string())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Streams due for an attempt at `now` (not paused, not leased), every tenant's.
 pub async fn due(store: &Store, now: Timestamp, limit: i64) -> StoreResult<Vec<StreamRow>> {
     let rows = sqlx::query(&format!(

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{parse_col, unique_as, Store, StoreError, StoreResult, Tx};
-use crate::types::{DomainName, Slug, TenantId, Timestamp};
+use crate::types::{text_enum, DomainName, Slug, TenantId, Timestamp};
 
 /// Lifecycle state of a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,6 +39,72 @@ impl std::str::FromStr for TenantStatus {
     }
 }
 
+text_enum! {
+    /// A part of the add-on the operator enables per tenant (what the tenant's plan buys).
+    /// Where each is enforced is in [`crate::tenancy::features`].
+    pub enum Feature {
+        /// Single sign-on: SSO connections, their IdP-facing endpoints, token exchange.
+        Sso = "sso",
+        /// SCIM 2.0 provisioning and API tokens with the `scim` scope.
+        Scim = "scim",
+        /// TOTP enrolment and a policy that requires MFA.
+        Mfa = "mfa",
+        /// The role catalogue, manual role assignment and the decision (AuthZEN) API.
+        Roles = "roles",
+        /// Audit export: downloads and export jobs.
+        AuditExport = "audit_export",
+        /// Audit streaming to SIEMs.
+        AuditStreaming = "audit_streaming",
+        /// The tenant's own (uploaded) plugins; built-in plugins are always available.
+        CustomPlugins = "custom_plugins",
+    }
+}
+
+/// The set of features enabled for a tenant, stored as a JSON array of their names and shown
+/// the same way (in the order [`Feature`] declares them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Features(std::collections::BTreeSet<Feature>);
+
+impl Features {
+    /// Every feature: what a tenant gets unless the operator says otherwise.
+    pub fn all() -> Self {
+        Self(Feature::ALL.iter().copied().collect())
+    }
+
+    pub fn contains(&self, feature: Feature) -> bool {
+        self.0.contains(&feature)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Feature> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// The JSON text stored in `tenants.features`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// Parses the stored JSON text. An unknown name is skipped (a newer node may know more
+    /// features than this one; unknown means not enabled here).
+    fn from_json(text: &str) -> StoreResult<Self> {
+        let names: Vec<String> = serde_json::from_str(text)
+            .map_err(|_| StoreError::Corrupt("tenants.features".into()))?;
+        Ok(Self(names.iter().filter_map(|n| n.parse().ok()).collect()))
+    }
+}
+
+impl FromIterator<Feature> for Features {
+    fn from_iter<I: IntoIterator<Item = Feature>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl Serialize for Features {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// A tenant row.
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantRecord {
@@ -48,6 +114,8 @@ pub struct TenantRecord {
     /// Opaque random token used in end-user and IdP-facing URLs instead of the id or slug.
     pub public_token: String,
     pub status: TenantStatus,
+    /// The parts of the add-on the operator has enabled for this tenant.
+    pub features: Features,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -71,7 +139,8 @@ pub struct DomainRecord {
     pub verified_at: Option<Timestamp>,
 }
 
-const TENANT_COLUMNS: &str = "id, slug, name, public_token, status, created_at, updated_at";
+const TENANT_COLUMNS: &str =
+    "id, slug, name, public_token, status, features, created_at, updated_at";
 
 fn tenant_from_row(row: &sqlx::any::AnyRow) -> StoreResult<TenantRecord> {
     Ok(TenantRecord {
@@ -83,6 +152,7 @@ fn tenant_from_row(row: &sqlx::any::AnyRow) -> StoreResult<TenantRecord> {
             .try_get::<String, _>("status")?
             .parse()
             .map_err(|_| StoreError::Corrupt("tenants.status".into()))?,
+        features: Features::from_json(&row.try_get::<String, _>("features")?)?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
     })
@@ -90,14 +160,15 @@ fn tenant_from_row(row: &sqlx::any::AnyRow) -> StoreResult<TenantRecord> {
 
 pub async fn insert(tx: &mut Tx, t: &TenantRecord) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO tenants (id, slug, name, public_token, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO tenants (id, slug, name, public_token, status, features, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(t.id.to_string())
     .bind(t.slug.as_str())
     .bind(&t.name)
     .bind(&t.public_token)
     .bind(t.status.as_str())
+    .bind(t.features.to_json())
     .bind(t.created_at.as_micros())
     .bind(t.updated_at.as_micros())
     .execute(tx.conn())
@@ -194,6 +265,21 @@ pub async fn set_status(
 ) -> StoreResult<()> {
     sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(status.as_str())
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn set_features(
+    tx: &mut Tx,
+    id: TenantId,
+    features: &Features,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE tenants SET features = $1, updated_at = $2 WHERE id = $3")
+        .bind(features.to_json())
         .bind(now.as_micros())
         .bind(id.to_string())
         .execute(tx.conn())

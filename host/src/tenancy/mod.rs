@@ -4,6 +4,7 @@
 //! removes its domains, revokes its tokens and destroys its data key.
 
 pub mod domains;
+pub mod features;
 pub mod usage;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -17,7 +18,7 @@ use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance, ReadTenant};
 use crate::services::Services;
-use crate::store::tenants::{DomainRecord, TenantRecord, TenantStatus};
+use crate::store::tenants::{DomainRecord, Features, TenantRecord, TenantStatus};
 use crate::store::{self, Store};
 use crate::types::{DomainName, Slug, TenantId};
 
@@ -44,6 +45,9 @@ pub struct CreateTenant {
     /// Domains the operator vouches for; they are verified at once.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// The features the tenant starts with ([`features`]); every one when absent.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
 }
 
 /// How the operator names a tenant in a URL: its id, or its slug.
@@ -107,6 +111,10 @@ pub async fn create(
             ),
         ));
     }
+    let features = match &req.features {
+        Some(names) => features::parse(names, "features")?,
+        None => Features::all(),
+    };
     let now = state.clock.now();
     let tenant = TenantRecord {
         id: TenantId::generate(),
@@ -114,6 +122,7 @@ pub async fn create(
         name,
         public_token: public_token(),
         status: TenantStatus::Active,
+        features,
         created_at: now,
         updated_at: now,
     };
