@@ -41,6 +41,7 @@ mod scim;
 mod scim_conformance;
 mod scim_cursors;
 mod scim_limits;
+mod shared_signals;
 mod sign_in_hints;
 mod tenancy;
 mod token_exchange;

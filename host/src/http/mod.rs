@@ -33,6 +33,7 @@ pub mod plugins;
 pub mod require;
 pub mod scim;
 pub mod sign_in_limits;
+pub mod ssf;
 pub mod sso;
 pub mod state;
 
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(password_links::router())
         .merge(oauth::router())
         .merge(access::router())
+        .merge(ssf::router())
         .merge(audit::public_router())
         .merge(audit_exports::public_router())
         .merge(scim::router())

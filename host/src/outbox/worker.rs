@@ -87,6 +87,8 @@ async fn send(
         backchannel::deliver(state, http, row).await
     } else if row.destination.starts_with(WEBHOOK_PREFIX) {
         super::lifecycle::deliver(state, http, row).await
+    } else if row.destination.starts_with(crate::store::ssf::SSF_PREFIX) {
+        crate::provider::ssf::delivery::deliver(state, http, row).await
     } else {
         Err(format!("no sender for destination {}", row.destination))
     }

@@ -19,6 +19,7 @@ pub mod flow;
 pub mod keys;
 pub mod refresh;
 pub mod revocation;
+pub mod ssf;
 pub mod tokens;
 
 use serde::Serialize;

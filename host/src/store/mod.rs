@@ -27,6 +27,7 @@ pub mod refresh_tokens;
 pub mod roles;
 pub mod session_apps;
 pub mod sessions;
+pub mod ssf;
 pub mod sso;
 pub mod tenants;
 pub mod tokens;
