@@ -348,3 +348,150 @@ async fn the_operator_reads_a_tenants_usage_by_month() {
         r.status
     );
 }
+
+#[tokio::test]
+async fn a_rotated_public_token_keeps_the_old_urls_working_for_the_overlap_only() {
+    let app = spawn_app().await;
+    let scim = crate::scim::scim_tenant(&app, "rotate").await;
+    let r = app
+        .api(
+            &scim.admin,
+            Method::POST,
+            "/sso/connections",
+            Some(json!({"name": "Corp IdP", "status": "enabled", "saml": {
+                "idp_entity_id": "https://idp.example/saml", "sso_url": "https://idp.example/sso",
+                "certificates": [crate::node_cache::other_certificate()],
+            }})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let connection = r.body["id"].as_str().unwrap().to_string();
+    let view = app
+        .op(Method::GET, &format!("/tenants/{}", scim.tenant), None)
+        .await;
+    let old = view.body["public_token"].as_str().unwrap().to_string();
+    let metadata = |token: &str| {
+        let url = format!("{}/sso/saml/{token}/{connection}/metadata", app.url);
+        async move {
+            let r = crate::saml::browser().get(&url).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let scim_users = |token: &str| {
+        let url = format!("/scim/v2/{token}/Users");
+        let bearer = scim.token.clone();
+        let app = &app;
+        async move {
+            app.call(Method::GET, &url, Some(&bearer), None)
+                .await
+                .status
+        }
+    };
+
+    for bad in [
+        json!({"overlap_seconds": -1}),
+        json!({"overlap_seconds": 2_592_001}),
+        json!({"overlap": 5}),
+    ] {
+        let r = app
+            .api(
+                &scim.admin,
+                Method::POST,
+                "/tenant/public-token/rotate",
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.body
+        );
+    }
+    let r = app
+        .api(
+            &scim.admin,
+            Method::POST,
+            "/tenant/public-token/rotate",
+            Some(json!({"overlap_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let new = r.body["public_token"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(new.len(), old.len());
+
+    // Both work during the overlap, each with its own URLs (what each IdP was given).
+    let (status, xml) = metadata(&old).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        xml.contains(&format!("/sso/saml/{old}/{connection}/acs")),
+        "{xml}"
+    );
+    let (status, xml) = metadata(&new).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        xml.contains(&format!("/sso/saml/{new}/{connection}/acs")),
+        "{xml}"
+    );
+    assert!(!xml.contains(&old));
+    assert_eq!(scim_users(&old).await, StatusCode::OK);
+    assert_eq!(scim_users(&new).await, StatusCode::OK);
+    let view = app
+        .op(Method::GET, &format!("/tenants/{}", scim.tenant), None)
+        .await;
+    assert_eq!(
+        view.body["public_token"],
+        new.as_str(),
+        "the view shows the new one"
+    );
+    assert!(
+        view.body["previous_public_token_until"].is_string(),
+        "{}",
+        view.body
+    );
+    assert!(
+        !view.body.to_string().contains(&old),
+        "the old token is not shown"
+    );
+
+    // After the overlap the old token names nothing.
+    app.clock.advance(std::time::Duration::from_secs(3601));
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await; // the node cache's bound
+    assert_eq!(metadata(&old).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(scim_users(&old).await, StatusCode::NOT_FOUND);
+    assert_eq!(scim_users(&new).await, StatusCode::OK);
+
+    // The operator rotates with no overlap: the token before ends at once.
+    let r = app
+        .op(
+            Method::POST,
+            &format!("/tenants/{}/public-token/rotate", scim.tenant),
+            Some(json!({"overlap_seconds": 0})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let newest = r.body["public_token"].as_str().unwrap().to_string();
+    assert_eq!(scim_users(&new).await, StatusCode::NOT_FOUND);
+    assert_eq!(scim_users(&newest).await, StatusCode::OK);
+
+    let events = app
+        .op(
+            Method::GET,
+            &format!(
+                "/tenants/{}/audit-events?action=tenant.public_token_rotated",
+                scim.tenant
+            ),
+            None,
+        )
+        .await;
+    let events = events.body["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    let text = serde_json::to_string(&events).unwrap();
+    for token in [&old, &new, &newest] {
+        assert!(
+            !text.contains(token.as_str()),
+            "a token in the audit log: {text}"
+        );
+    }
+}

@@ -72,6 +72,7 @@ text_enum! {
         TenantResumed = "tenant.resumed",
         TenantDeleted = "tenant.deleted",
         TenantFeaturesChanged = "tenant.features_changed",
+        TenantPublicTokenRotated = "tenant.public_token_rotated",
         UserDeactivated = "user.deactivated",
         UserInvited = "user.invited",
         UserLinked = "user.linked",

@@ -15,13 +15,15 @@ use super::require::Require;
 use super::state::AppState;
 use crate::mfa::admin::{self as mfa, Enrolment};
 use crate::rbac::assign;
-use crate::rbac::{ReadTenant, ReadUsers, WriteDomains, WriteRoles, WriteTokens, WriteUsers};
+use crate::rbac::{
+    ReadTenant, ReadUsers, RotatePublicToken, WriteDomains, WriteRoles, WriteTokens, WriteUsers,
+};
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
 use crate::sessions::manage::{self, SessionView};
 use crate::sessions::{links, local_users};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
-use crate::tenancy::{self, TenantView};
+use crate::tenancy::{self, public_token, TenantView};
 use crate::types::TokenId;
 
 pub fn router() -> Router<AppState> {
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{token}", delete(revoke_token))
         .route("/tokens/{token}/rotate", post(rotate_token))
+        .route("/tenant/public-token/rotate", post(rotate_public_token))
         .route("/users", get(list_users))
         .route("/users/{user}", get(get_user))
         .route("/users/{user}/roles", put(set_roles))
@@ -197,6 +200,16 @@ async fn rotate_token(
         StatusCode::CREATED,
         Json(api_tokens::rotate(&state, &auth, &ctx, token, req).await?),
     ))
+}
+
+/// A new public token for the tenant's IdP-facing URLs; the old one works for the overlap.
+pub(super) async fn rotate_public_token(
+    State(state): State<AppState>,
+    Require(auth): Require<RotatePublicToken>,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<public_token::Rotate>,
+) -> Result<Json<public_token::Rotated>, ApiError> {
+    Ok(Json(public_token::rotate(&state, &auth, &ctx, req).await?))
 }
 
 async fn mfa_enrolments(

@@ -9,7 +9,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::admin::{
-    create_token, list_domains, list_tokens, remove_domain, revoke_token, DomainBody,
+    create_token, list_domains, list_tokens, remove_domain, revoke_token, rotate_public_token,
+    DomainBody,
 };
 use super::audit::AuditParams;
 use super::error::ApiError;
@@ -49,6 +50,10 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/audit-events", get(tenant_audit))
         .route("/tenants/{tenant}/owner", axum::routing::put(set_owner))
         .route("/tenants/{tenant}/usage", get(tenant_usage))
+        .route(
+            "/tenants/{tenant}/public-token/rotate",
+            post(rotate_public_token),
+        )
         .route(
             "/tenants/{tenant}/features",
             get(get_features).put(set_features),

@@ -276,6 +276,8 @@ permission!(/// Read a tenant's settings and domains.
     ReadTenant => Scope::TenantRead, "tenant"."view");
 permission!(/// Change a tenant's email domains.
     WriteDomains => Scope::DomainsWrite, "tenant"."edit");
+permission!(/// Rotate the public token in a tenant's IdP-facing URLs.
+    RotatePublicToken => Scope::DomainsWrite, "tenant"."edit");
 permission!(/// Manage a tenant's API tokens.
     WriteTokens => Scope::TokensWrite, "tokens"."edit");
 permission!(/// Read a tenant's audit log.

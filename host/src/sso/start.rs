@@ -47,7 +47,7 @@ pub async fn resolve_tenant(state: &Services, tenant_token: &str) -> Result<Tena
     let tenant = state
         .cache
         .tenant_by_token(tenant_token, || {
-            store::tenants::find_by_public_token(&state.store, tenant_token)
+            store::tenants::find_by_public_token(&state.store, tenant_token, state.clock.now())
         })
         .await
         .map_err(Error::from)?

@@ -112,7 +112,12 @@ pub struct TenantRecord {
     pub slug: Slug,
     pub name: String,
     /// Opaque random token used in end-user and IdP-facing URLs instead of the id or slug.
+    /// A tenant found by its previous token (during a rotation's overlap) carries that one
+    /// here, so the URLs of that request are the ones the IdP was given.
     pub public_token: String,
+    /// Until when the token before the last rotation still works (never shown itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_public_token_until: Option<Timestamp>,
     pub status: TenantStatus,
     /// The parts of the add-on the operator has enabled for this tenant.
     pub features: Features,
@@ -139,8 +144,8 @@ pub struct DomainRecord {
     pub verified_at: Option<Timestamp>,
 }
 
-const TENANT_COLUMNS: &str =
-    "id, slug, name, public_token, status, features, created_at, updated_at";
+const TENANT_COLUMNS: &str = "id, slug, name, public_token, previous_public_token_until, status, \
+    features, created_at, updated_at";
 
 fn tenant_from_row(row: &sqlx::any::AnyRow) -> StoreResult<TenantRecord> {
     Ok(TenantRecord {
@@ -148,6 +153,9 @@ fn tenant_from_row(row: &sqlx::any::AnyRow) -> StoreResult<TenantRecord> {
         slug: parse_col(&row.try_get::<String, _>("slug")?, "tenants.slug")?,
         name: row.try_get("name")?,
         public_token: row.try_get("public_token")?,
+        previous_public_token_until: row
+            .try_get::<Option<i64>, _>("previous_public_token_until")?
+            .map(Timestamp::from_micros),
         status: row
             .try_get::<String, _>("status")?
             .parse()
@@ -186,9 +194,11 @@ pub async fn get(store: &Store, id: TenantId) -> StoreResult<Option<TenantRecord
     row.as_ref().map(tenant_from_row).transpose()
 }
 
-/// Reads the tenant inside a write transaction (the "before" of an audited change).
+/// Reads the tenant inside a write transaction (the "before" of an audited change), locking
+/// its row until the transaction ends, so changes that check the tenant's state take turns.
 pub async fn get_for_update(tx: &mut Tx, id: TenantId) -> StoreResult<Option<TenantRecord>> {
-    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+    let lock = tx.lock_clause(None);
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1{lock}");
     let row = sqlx::query(&sql)
         .bind(id.to_string())
         .fetch_optional(tx.conn())
@@ -205,14 +215,58 @@ pub async fn find_by_slug(store: &Store, slug: &Slug) -> StoreResult<Option<Tena
     row.as_ref().map(tenant_from_row).transpose()
 }
 
-/// The tenant whose opaque public token appears in an IdP-facing URL.
-pub async fn find_by_public_token(store: &Store, token: &str) -> StoreResult<Option<TenantRecord>> {
+/// The tenant whose opaque public token appears in an IdP-facing URL: its current token, or
+/// the previous one until the rotation's overlap ends at `now` (the record then carries the
+/// token it was found by).
+pub async fn find_by_public_token(
+    store: &Store,
+    token: &str,
+    now: Timestamp,
+) -> StoreResult<Option<TenantRecord>> {
     let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE public_token = $1");
     let row = sqlx::query(&sql)
         .bind(token)
         .fetch_optional(store.reader())
         .await?;
-    row.as_ref().map(tenant_from_row).transpose()
+    if let Some(row) = row {
+        return tenant_from_row(&row).map(Some);
+    }
+    let sql = format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants WHERE previous_public_token = $1 \
+         AND previous_public_token_until > $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(token)
+        .bind(now.as_micros())
+        .fetch_optional(store.reader())
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut tenant = tenant_from_row(&row)?;
+    tenant.public_token = token.to_string();
+    Ok(Some(tenant))
+}
+
+/// Replaces the public token; the old one works until `until` (now: at once no more).
+pub async fn rotate_public_token(
+    tx: &mut Tx,
+    id: TenantId,
+    new_token: &str,
+    until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE tenants SET previous_public_token = public_token, \
+         previous_public_token_until = $2, public_token = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(until.as_micros())
+    .bind(new_token)
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// The tenant that has verified `domain` (at most one can: a unique index says so).

@@ -5,6 +5,7 @@
 
 pub mod domains;
 pub mod features;
+pub mod public_token;
 pub mod usage;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -121,6 +122,7 @@ pub async fn create(
         slug,
         name,
         public_token: public_token(),
+        previous_public_token_until: None,
         status: TenantStatus::Active,
         features,
         created_at: now,
@@ -327,7 +329,7 @@ pub async fn by_public_token(state: &Services, token: &str) -> Result<Option<Ten
     state
         .cache
         .tenant_by_token(token, || {
-            store::tenants::find_by_public_token(&state.store, token)
+            store::tenants::find_by_public_token(&state.store, token, state.clock.now())
         })
         .await
         .map_err(Error::from)
