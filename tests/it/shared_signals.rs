@@ -19,6 +19,8 @@ const DISABLED: &str = "https://schemas.openid.net/secevent/risc/event-type/acco
 const ENABLED: &str = "https://schemas.openid.net/secevent/risc/event-type/account-enabled";
 const PURGED: &str = "https://schemas.openid.net/secevent/risc/event-type/account-purged";
 const SESSION_REVOKED: &str = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
+const CREDENTIAL_CHANGE: &str =
+    "https://schemas.openid.net/secevent/caep/event-type/credential-change";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
@@ -255,6 +257,95 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
     )
     .await;
     assert_eq!(r.body["status"], "paused", "{}", r.body);
+
+    // While paused, events are held (not lost, not counted as failed attempts); enabled
+    // again, they go.
+    set_active(&scim, &app, &ada, true).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(receiver.count(), 4, "held while paused");
+    let r = ssf(
+        &app,
+        &creds,
+        Method::POST,
+        "/ssf/status",
+        Some(json!({"stream_id": stream, "status": "enabled"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.clock.advance(std::time::Duration::from_secs(31));
+    let (_, body) = receiver.nth(5).await;
+    let claims = verified(&app, &creds.0, &body).await;
+    assert!(claims["events"].get(ENABLED).is_some(), "{claims}");
+    let attempts = app
+        .scalar(&format!(
+            "SELECT MAX(attempts) FROM outbox WHERE destination = 'ssf:{stream}'"
+        ))
+        .await;
+    assert_eq!(attempts, 1, "each SET went at its first attempt");
+}
+
+#[tokio::test]
+async fn a_revoked_session_and_a_changed_password_reach_the_app() {
+    let app = spawn_app().await;
+    let (receiver, url) = Receiver::start().await;
+    let creds = register(&app, json!({})).await;
+    let r = ssf(
+        &app,
+        &creds,
+        Method::POST,
+        "/ssf/streams",
+        Some(json!({"delivery": {"method": PUSH, "endpoint_url": url},
+                    "events_requested": [SESSION_REVOKED, CREDENTIAL_CHANGE]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // The operator sets the owner's password: a credential change.
+    let (tenant, _cookie) = crate::oidc_provider::signed_in(&app, "caep").await;
+    let (_, body) = receiver.nth(1).await;
+    let claims = verified(&app, &creds.0, &body).await;
+    let change = &claims["events"][CREDENTIAL_CHANGE];
+    assert_eq!(change["credential_type"], "password", "{claims}");
+    assert_eq!(change["change_type"], "update");
+    assert_eq!(change["initiating_entity"], "admin");
+    let owner = claims["sub_id"]["user"]["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(claims["sub_id"]["tenant"]["id"], tenant.as_str());
+
+    // An admin ends the owner's session: session-revoked naming it as the ID token's `sid`.
+    let (_, admin) = app.tenant_token(&tenant, &["admin"]).await;
+    let r = app
+        .api(
+            &admin,
+            Method::GET,
+            &format!("/users/{owner}/sessions"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let session = r.body[0]["id"].as_str().unwrap().to_string();
+    let r = app
+        .api(
+            &admin,
+            Method::DELETE,
+            &format!("/users/{owner}/sessions/{session}"),
+            None,
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let (_, body) = receiver.nth(2).await;
+    let claims = verified(&app, &creds.0, &body).await;
+    assert_eq!(
+        claims["events"][SESSION_REVOKED]["initiating_entity"], "admin",
+        "{claims}"
+    );
+    assert_eq!(
+        claims["sub_id"]["session"],
+        json!({"format": "opaque", "id": session})
+    );
+    assert_eq!(claims["sub_id"]["user"]["sub"], owner.as_str());
 }
 
 #[tokio::test]

@@ -317,6 +317,24 @@ async fn the_operator_reads_a_tenants_usage_by_month() {
     assert_eq!(usage.body["sign_ins"], 1, "{}", usage.body);
     assert_eq!(usage.body["scim_operations"], 3, "{}", usage.body);
 
+    // The same figures are in /metrics, by tenant id.
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        format!("gatehouse_tenant_sign_ins_this_month{{tenant=\"{tenant}\"}} 1"),
+        format!("gatehouse_tenant_scim_operations_this_month{{tenant=\"{tenant}\"}} 3"),
+        format!("gatehouse_tenant_users{{tenant=\"{tenant}\",status=\"deactivated\"}} 1"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+    }
+
     // Another month counts its own events; a bad month or parameter is refused.
     let past = app
         .op(Method::GET, "/tenants/usage/usage?month=2020-01", None)

@@ -218,9 +218,11 @@ pub async fn record(
         store::outbox::enqueue_webhooks(tx, tenant, &id.to_string(), seq, kind, now).await?;
     }
     // A security signal (a session ended, a credential changed, an account disabled…) is
-    // also a SET to every Shared Signals stream that asked for it.
+    // also a SET to every Shared Signals stream that asked for it; sign-ins and SCIM writes
+    // are counted for the operator's usage report.
     if let Chain::Tenant(tenant) = chain {
         crate::provider::ssf::events::queue(tx, tenant, &id.to_string(), seq, action, now).await?;
+        crate::tenancy::usage::count(tx, tenant, action, now).await?;
     }
     Ok(id)
 }

@@ -1,6 +1,6 @@
 //! Probes and metrics: `/healthz` (the process answers), `/readyz` (the database answers)
-//! and `/metrics` (Prometheus text). None of them needs a token; keep them off the public
-//! internet at the proxy if that matters to you.
+//! and `/metrics` (Prometheus text, with each tenant's usage by tenant id). None of them
+//! needs a token; keep them off the public internet at the proxy if that matters to you.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -37,6 +37,13 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if state.metrics.usage_due() {
+        match crate::tenancy::usage::snapshot(&state).await {
+            Ok(usage) => state.metrics.set_usage(&usage),
+            // The rest of the metrics still answer; the usage is read again after a while.
+            Err(e) => tracing::warn!(error = ?e, "the usage for /metrics could not be read"),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -1,7 +1,11 @@
 //! Prometheus metrics, kept in a registry owned by `AppState` (no global recorder), served as
 //! text at `/metrics`. Route labels are matched route templates, so cardinality stays bounded.
+//! Per-tenant usage (users by status, this month's sign-ins and SCIM writes, labelled by
+//! tenant id) is read from the database at most every [`USAGE_REFRESH`], whatever the scrape
+//! rate.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -29,12 +33,31 @@ struct BuildLabels {
     database: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantStatusLabels {
+    tenant: String,
+    status: String,
+}
+
+/// How stale the per-tenant usage may be: two grouped reads at most this often.
+pub const USAGE_REFRESH: Duration = Duration::from_secs(30);
+
 /// The instance's metrics.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
+    tenant_users: Family<TenantStatusLabels, Gauge>,
+    tenant_sign_ins: Family<TenantLabels, Gauge>,
+    tenant_scim: Family<TenantLabels, Gauge>,
+    /// When the usage was last read.
+    usage_read_at: Mutex<Option<Instant>>,
 }
 
 impl Metrics {
@@ -59,10 +82,70 @@ impl Metrics {
             })
             .set(1);
         registry.register("build_info", "Version and database backend", build);
+        let tenant_users = Family::<TenantStatusLabels, Gauge>::default();
+        registry.register(
+            "tenant_users",
+            "A tenant's users by status",
+            tenant_users.clone(),
+        );
+        let tenant_sign_ins = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "tenant_sign_ins_this_month",
+            "A tenant's sign-ins in this calendar month (UTC)",
+            tenant_sign_ins.clone(),
+        );
+        let tenant_scim = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "tenant_scim_operations_this_month",
+            "A tenant's SCIM writes in this calendar month (UTC)",
+            tenant_scim.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            tenant_users,
+            tenant_sign_ins,
+            tenant_scim,
+            usage_read_at: Mutex::new(None),
+        }
+    }
+
+    /// True when the usage gauges are due a refresh; marks them refreshed (a concurrent
+    /// scrape then serves the values it has).
+    pub fn usage_due(&self) -> bool {
+        let mut at = self.usage_read_at.lock().unwrap_or_else(|p| p.into_inner());
+        if at.is_some_and(|t| t.elapsed() < USAGE_REFRESH) {
+            return false;
+        }
+        *at = Some(Instant::now());
+        true
+    }
+
+    /// Replaces the usage gauges with `usage`.
+    pub fn set_usage(&self, usage: &crate::tenancy::usage::Snapshot) {
+        self.tenant_users.clear();
+        self.tenant_sign_ins.clear();
+        self.tenant_scim.clear();
+        for (tenant, status, n) in &usage.users {
+            self.tenant_users
+                .get_or_create(&TenantStatusLabels {
+                    tenant: tenant.clone(),
+                    status: status.clone(),
+                })
+                .set(*n);
+        }
+        for (family, values) in [
+            (&self.tenant_sign_ins, &usage.sign_ins),
+            (&self.tenant_scim, &usage.scim_operations),
+        ] {
+            for (tenant, n) in values {
+                family
+                    .get_or_create(&TenantLabels {
+                        tenant: tenant.clone(),
+                    })
+                    .set(*n);
+            }
         }
     }
 

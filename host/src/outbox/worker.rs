@@ -6,7 +6,8 @@
 //! destination's health. A row whose send succeeded but whose success could not be recorded
 //! is sent again (at least once; an email's `Message-ID` is the row id, for the receiver to
 //! drop the repeat; a logout notice names its session, which an app logs out once; a
-//! webhook's `id` is the row id).
+//! webhook's `id` is the row id; a SET's `jti` is the row id). A destination may hold a row
+//! (a paused Shared Signals stream): it waits without counting as an attempt.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use crate::sso::outbound::Outbound;
 use crate::store::{
     self,
     outbox::{OutboxRow, LOGOUT_PREFIX, WEBHOOK_PREFIX},
+    ssf::SSF_PREFIX,
 };
 
 /// How often the outbox is looked at: an invitation or a logout notice leaves within about
@@ -30,6 +32,8 @@ const FIRST_RETRY_SECS: i64 = 10;
 const MAX_RETRY_SECS: i64 = 3600;
 /// About a day of attempts at the longest delay.
 const MAX_ATTEMPTS: i64 = 30;
+/// How long a held row waits before it is looked at again.
+const HOLD_SECS: i64 = 30;
 
 /// Runs until the task is aborted.
 pub async fn run(state: Services) {
@@ -57,7 +61,10 @@ async fn round(
         let sent = send(state, mail, http, &row).await;
         let now = state.clock.now();
         match sent {
-            Ok(()) => store::outbox::delivered(&state.store, &row, now).await?,
+            Ok(Sent::Delivered) => store::outbox::delivered(&state.store, &row, now).await?,
+            Ok(Sent::Held) => {
+                store::outbox::hold(&state.store, &row, now.plus_seconds(HOLD_SECS)).await?
+            }
             Err(error) => {
                 let attempts = row.attempts + 1;
                 tracing::warn!(id = %row.id, destination = %row.destination, attempts, %error,
@@ -70,24 +77,36 @@ async fn round(
     Ok(())
 }
 
+/// What a send came to, when it did not fail.
+pub enum Sent {
+    Delivered,
+    /// The destination holds the row for now (a paused stream): not an attempt, looked at
+    /// again after [`HOLD_SECS`].
+    Held,
+}
+
 /// Sends one row by its destination's kind.
 async fn send(
     state: &Services,
     mail: Option<&Sender>,
     http: &Outbound,
     row: &OutboxRow,
-) -> Result<(), String> {
+) -> Result<Sent, String> {
     if row.destination == EMAIL {
         let mail = mail.ok_or("SMTP is not configured (smtp.url)")?;
         let email = open_email(state, row)
             .await
             .map_err(|e| format!("the payload could not be opened: {e}"))?;
-        mail.send(row, &email).await
+        mail.send(row, &email).await.map(|()| Sent::Delivered)
     } else if row.destination.starts_with(LOGOUT_PREFIX) {
-        backchannel::deliver(state, http, row).await
+        backchannel::deliver(state, http, row)
+            .await
+            .map(|()| Sent::Delivered)
     } else if row.destination.starts_with(WEBHOOK_PREFIX) {
-        super::lifecycle::deliver(state, http, row).await
-    } else if row.destination.starts_with(crate::store::ssf::SSF_PREFIX) {
+        super::lifecycle::deliver(state, http, row)
+            .await
+            .map(|()| Sent::Delivered)
+    } else if row.destination.starts_with(SSF_PREFIX) {
         crate::provider::ssf::delivery::deliver(state, http, row).await
     } else {
         Err(format!("no sender for destination {}", row.destination))

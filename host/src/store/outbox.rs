@@ -151,6 +151,16 @@ pub async fn claim(store: &Store, row: &OutboxRow, lease_until: Timestamp) -> St
     Ok(done.rows_affected() == 1)
 }
 
+/// Puts a claimed row back to wait until `until`, not counting the claim as an attempt.
+pub async fn hold(store: &Store, row: &OutboxRow, until: Timestamp) -> StoreResult<()> {
+    sqlx::query("UPDATE outbox SET next_attempt_at = $2, attempts = attempts - 1 WHERE id = $1")
+        .bind(&row.id)
+        .bind(until.as_micros())
+        .execute(store.writer())
+        .await?;
+    Ok(())
+}
+
 /// Records a delivery, and the destination's success.
 pub async fn delivered(store: &Store, row: &OutboxRow, now: Timestamp) -> StoreResult<()> {
     sqlx::query("UPDATE outbox SET delivered_at = $2, last_error = NULL WHERE id = $1")

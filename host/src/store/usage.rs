@@ -1,11 +1,10 @@
-//! SQL for a tenant's usage: its users by status now, and how many audit events of some
-//! actions fall in a time range (sign-ins, SCIM writes), counted on the audit log's
-//! `(tenant_id, action, occurred_at)` index.
+//! SQL for tenants' usage: users by status now, and the monthly counters (sign-ins, SCIM
+//! writes) bumped in the transaction of the audit event that records each.
 
 use sqlx::Row;
 
-use super::{Store, StoreResult};
-use crate::types::{TenantId, Timestamp};
+use super::{Store, StoreResult, Tx};
+use crate::types::TenantId;
 
 /// `(status, count)` of the tenant's users.
 pub async fn users_by_status(store: &Store, tenant: TenantId) -> StoreResult<Vec<(String, i64)>> {
@@ -20,28 +19,75 @@ pub async fn users_by_status(store: &Store, tenant: TenantId) -> StoreResult<Vec
         .collect()
 }
 
-/// How many of the tenant's audit events with one of `actions` occurred in `[from, to)`.
-pub async fn events(
+/// Adds one to the tenant's `metric` in `month` (`YYYY-MM`), inside the change's transaction.
+pub async fn bump(tx: &mut Tx, tenant: TenantId, month: &str, metric: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO usage_counters (tenant_id, month, metric, count) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (tenant_id, month, metric) DO UPDATE SET count = usage_counters.count + 1",
+    )
+    .bind(tenant.to_string())
+    .bind(month)
+    .bind(metric)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The tenant's `metric` in `month` (0 when nothing was counted).
+pub async fn counter(
     store: &Store,
     tenant: TenantId,
-    actions: &[&str],
-    from: Timestamp,
-    to: Timestamp,
+    month: &str,
+    metric: &str,
 ) -> StoreResult<i64> {
-    let mut total = 0;
-    // One index range per action.
-    for action in actions {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1 AND action = $2 \
-             AND occurred_at >= $3 AND occurred_at < $4",
-        )
-        .bind(tenant.to_string())
-        .bind(*action)
-        .bind(from.as_micros())
-        .bind(to.as_micros())
-        .fetch_one(store.reader())
-        .await?;
-        total += n;
-    }
-    Ok(total)
+    let n: Option<i64> = sqlx::query_scalar(
+        "SELECT count FROM usage_counters WHERE tenant_id = $1 AND month = $2 AND metric = $3",
+    )
+    .bind(tenant.to_string())
+    .bind(month)
+    .bind(metric)
+    .fetch_optional(store.reader())
+    .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Every live tenant's counters in `month`: `(tenant, metric, count)`.
+pub async fn month_counters(store: &Store, month: &str) -> StoreResult<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT c.tenant_id, c.metric, c.count FROM usage_counters c \
+         JOIN tenants t ON t.id = c.tenant_id AND t.status <> 'deleted' \
+         WHERE c.month = $1 ORDER BY c.tenant_id, c.metric",
+    )
+    .bind(month)
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("metric")?,
+                r.try_get("count")?,
+            ))
+        })
+        .collect()
+}
+
+/// Every live tenant's users by status: `(tenant, status, count)`.
+pub async fn users_by_tenant(store: &Store) -> StoreResult<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT u.tenant_id, u.status, COUNT(*) AS n FROM users u \
+         JOIN tenants t ON t.id = u.tenant_id AND t.status <> 'deleted' \
+         GROUP BY u.tenant_id, u.status ORDER BY u.tenant_id, u.status",
+    )
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("status")?,
+                r.try_get("n")?,
+            ))
+        })
+        .collect()
 }

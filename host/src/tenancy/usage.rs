@@ -1,19 +1,22 @@
 //! A tenant's usage, for the operator's billing: its users by status now, and in a calendar
 //! month (UTC) its sign-ins (`login.succeeded`: SSO, password, token exchange) and SCIM
 //! writes (each `scim_user.*` and `scim_group.*` event; reads are not counted). The monthly
-//! figures are counted from the audit log, so a month older than the tenant's audit
-//! retention shows what is left of it.
+//! figures are counters bumped in the transaction of the audit event that records each
+//! ([`count`]), so they outlive audit retention; months before the counters existed were
+//! filled from what the audit log held at the upgrade. The same figures, for every tenant
+//! and this month, are in `/metrics` ([`snapshot`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use time::{Date, Month, OffsetDateTime, Time};
+use time::{Month, OffsetDateTime};
 
 use crate::audit::action::Action;
 use crate::error::Error;
 use crate::rbac::{Authorized, OperateInstance};
 use crate::services::Services;
 use crate::store;
+use crate::store::Tx;
 use crate::types::{TenantId, Timestamp};
 
 /// The SCIM writes a month counts.
@@ -28,6 +31,41 @@ const SCIM_WRITES: [Action; 8] = [
     Action::ScimGroupDeleted,
 ];
 
+/// The counter names.
+const SIGN_INS: &str = "sign_ins";
+const SCIM_OPERATIONS: &str = "scim_operations";
+
+/// The counter an audit action adds to, if any.
+fn metric_of(action: Action) -> Option<&'static str> {
+    if action == Action::LoginSucceeded {
+        Some(SIGN_INS)
+    } else if SCIM_WRITES.contains(&action) {
+        Some(SCIM_OPERATIONS)
+    } else {
+        None
+    }
+}
+
+/// `YYYY-MM` of `at`, in UTC.
+fn month_of(at: Timestamp) -> Result<String, Error> {
+    let t = OffsetDateTime::from_unix_timestamp(at.as_micros().div_euclid(1_000_000))
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(format!("{:04}-{:02}", t.year(), t.month() as u8))
+}
+
+/// Counts an audit event of `tenant` recorded at `at`, inside its transaction.
+pub(crate) async fn count(
+    tx: &mut Tx,
+    tenant: TenantId,
+    action: Action,
+    at: Timestamp,
+) -> Result<(), Error> {
+    if let Some(metric) = metric_of(action) {
+        store::usage::bump(tx, tenant, &month_of(at)?, metric).await?;
+    }
+    Ok(())
+}
+
 /// What the operator reads.
 #[derive(Debug, Serialize)]
 pub struct Usage {
@@ -37,22 +75,6 @@ pub struct Usage {
     pub users: BTreeMap<String, i64>,
     pub sign_ins: i64,
     pub scim_operations: i64,
-}
-
-/// The first instant of `year`-`month` and of the month after, in UTC.
-fn bounds(year: i32, month: Month) -> Result<(Timestamp, Timestamp), Error> {
-    let bad = || Error::invalid("month", "must be YYYY-MM, from 1970-01 to 9998-12");
-    let start = Date::from_calendar_date(year, month, 1).map_err(|_| bad())?;
-    let (next_year, next) = match month {
-        Month::December => (year + 1, Month::January),
-        m => (year, m.next()),
-    };
-    let end = Date::from_calendar_date(next_year, next, 1).map_err(|_| bad())?;
-    let micros = |d: Date| {
-        let secs = d.with_time(Time::MIDNIGHT).assume_utc().unix_timestamp();
-        Timestamp::from_micros(secs.saturating_mul(1_000_000))
-    };
-    Ok((micros(start), micros(end)))
 }
 
 /// `YYYY-MM` as a year and month.
@@ -77,30 +99,54 @@ pub async fn report(
     tenant: TenantId,
     month: Option<&str>,
 ) -> Result<Usage, Error> {
-    let (year, month) = match month {
-        Some(text) => parse_month(text)?,
-        None => {
-            let now =
-                OffsetDateTime::from_unix_timestamp(state.clock.now().as_micros() / 1_000_000)
-                    .map_err(|e| Error::Internal(e.into()))?;
-            (now.year(), now.month())
+    let month = match month {
+        Some(text) => {
+            let (year, month) = parse_month(text)?;
+            format!("{year:04}-{:02}", month as u8)
         }
+        None => month_of(state.clock.now())?,
     };
-    let (from, to) = bounds(year, month)?;
     let users = store::usage::users_by_status(&state.store, tenant)
         .await?
         .into_iter()
         .collect();
-    let login = [Action::LoginSucceeded.as_str()];
-    let sign_ins = store::usage::events(&state.store, tenant, &login, from, to).await?;
-    let scim: Vec<&str> = SCIM_WRITES.iter().map(|a| a.as_str()).collect();
-    let scim_operations = store::usage::events(&state.store, tenant, &scim, from, to).await?;
+    let sign_ins = store::usage::counter(&state.store, tenant, &month, SIGN_INS).await?;
+    let scim_operations =
+        store::usage::counter(&state.store, tenant, &month, SCIM_OPERATIONS).await?;
     Ok(Usage {
-        month: format!("{year:04}-{:02}", month as u8),
+        month,
         users,
         sign_ins,
         scim_operations,
     })
+}
+
+/// Every live tenant's usage now: users by status, and this month's counters.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// `(tenant, status, users)`.
+    pub users: Vec<(String, String, i64)>,
+    /// `(tenant, sign-ins this month)`.
+    pub sign_ins: Vec<(String, i64)>,
+    /// `(tenant, SCIM writes this month)`.
+    pub scim_operations: Vec<(String, i64)>,
+}
+
+/// The usage of every live tenant, for `/metrics` (two grouped reads).
+pub async fn snapshot(state: &Services) -> Result<Snapshot, Error> {
+    let month = month_of(state.clock.now())?;
+    let mut out = Snapshot {
+        users: store::usage::users_by_tenant(&state.store).await?,
+        ..Snapshot::default()
+    };
+    for (tenant, metric, n) in store::usage::month_counters(&state.store, &month).await? {
+        match metric.as_str() {
+            SIGN_INS => out.sign_ins.push((tenant, n)),
+            SCIM_OPERATIONS => out.scim_operations.push((tenant, n)),
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -108,11 +154,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn months_parse_and_bound_in_utc() {
-        let (from, to) = bounds(2026, Month::December).unwrap();
-        assert_eq!(from.as_micros(), 1_796_083_200_000_000);
-        assert_eq!(to.as_micros(), 1_798_761_600_000_000);
+    fn months_parse_and_events_fall_in_their_utc_month() {
+        // 2026-12-01T00:00:00Z, and the microsecond before it.
+        let december = Timestamp::from_micros(1_796_083_200_000_000);
+        assert_eq!(month_of(december).unwrap(), "2026-12");
+        assert_eq!(
+            month_of(Timestamp::from_micros(1_796_083_199_999_999)).unwrap(),
+            "2026-11"
+        );
         assert_eq!(parse_month("2026-02").unwrap(), (2026, Month::February));
+        assert_eq!(metric_of(Action::LoginSucceeded), Some(SIGN_INS));
+        assert_eq!(metric_of(Action::ScimGroupDeleted), Some(SCIM_OPERATIONS));
+        assert_eq!(metric_of(Action::LoginFailed), None);
         for bad in [
             "2026-13", "2026-2", "26-02", "2026/02", "", "9999-12", "abcd-01",
         ] {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::events::{random_jti, set_for, Queued};
+use crate::outbox::worker::Sent;
 use crate::provider::clients::Client;
 use crate::provider::OAuthError;
 use crate::services::Services;
@@ -26,8 +27,8 @@ const MAX_ACKS: usize = 1000;
 const VERIFY_RETRIES: [u64; 3] = [0, 2, 10];
 
 /// Sends one queued SET of a push stream. A deleted or disabled stream, a revoked app or a
-/// removed subject needs nothing sent (delivered); a paused stream is retried later.
-pub async fn deliver(state: &Services, http: &Outbound, row: &OutboxRow) -> Result<(), String> {
+/// removed subject needs nothing sent (delivered); a paused stream holds it.
+pub async fn deliver(state: &Services, http: &Outbound, row: &OutboxRow) -> Result<Sent, String> {
     let queued: Queued = row
         .payload
         .as_deref()
@@ -38,19 +39,21 @@ pub async fn deliver(state: &Services, http: &Outbound, row: &OutboxRow) -> Resu
         .await
         .map_err(|e| format!("reading the stream: {e}"))?
     else {
-        return Ok(());
+        return Ok(Sent::Delivered);
     };
     match stream.status.as_str() {
-        "disabled" => return Ok(()),
-        "paused" => return Err("the stream is paused; the event is held".into()),
+        "disabled" => return Ok(Sent::Delivered),
+        "paused" => return Ok(Sent::Held),
         _ => {}
     }
     if !app_is_live(state, &stream.client_id).await? {
-        return Ok(());
+        return Ok(Sent::Delivered);
     }
     match set_for(state, &stream.id, &stream.client_id, &row.id, &queued).await? {
-        Some(set) => push(state, http, &stream, set).await,
-        None => Ok(()),
+        Some(set) => push(state, http, &stream, set)
+            .await
+            .map(|()| Sent::Delivered),
+        None => Ok(Sent::Delivered),
     }
 }
 

@@ -30,7 +30,8 @@ pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-ty
 pub enum Signal {
     /// CAEP: a session ended (sign-out, an admin's or the user's revocation).
     SessionRevoked,
-    /// CAEP: a password was set, or an authenticator enrolled or reset.
+    /// CAEP: a password was set (by its link, or the operator setting the owner), or an
+    /// authenticator enrolled or reset.
     CredentialChange,
     /// RISC: the account was deactivated (SCIM or an admin).
     AccountDisabled,
@@ -79,7 +80,9 @@ impl Signal {
 pub fn signal_of(action: Action) -> Option<Signal> {
     Some(match action {
         Action::SessionRevoked | Action::Logout => Signal::SessionRevoked,
-        Action::MfaEnrolled | Action::MfaReset | Action::PasswordSet => Signal::CredentialChange,
+        Action::MfaEnrolled | Action::MfaReset | Action::PasswordSet | Action::OwnerSet => {
+            Signal::CredentialChange
+        }
         Action::ScimUserDeactivated | Action::UserDeactivated => Signal::AccountDisabled,
         Action::ScimUserReactivated | Action::UserReactivated => Signal::AccountEnabled,
         Action::ScimUserDeleted => Signal::AccountPurged,
