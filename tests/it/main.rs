@@ -38,6 +38,7 @@ mod roles;
 mod saml;
 mod saml_attacks;
 mod scim;
+mod scim_clients;
 mod scim_conformance;
 mod scim_cursors;
 mod scim_limits;

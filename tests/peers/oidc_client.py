@@ -22,6 +22,9 @@ steps so the test can play the browser in between:
       prints {"private": JWK, "public": JWK}: an RSA key pair for private_key_jwt
   oidc_client.py assertion  DISCOVERY_URL CLIENT_ID PRIVATE_JWK -
       prints {"assertion"}: an RFC 7523 client assertion for the token endpoint
+  oidc_client.py client-credentials DISCOVERY_URL CLIENT_ID CLIENT_SECRET - SCOPE
+      a client credentials grant (RFC 6749 §4.4; a tenant's SCIM client), by secret or,
+      with a private JWK as secret, private_key_jwt; prints the token response
   oidc_client.py logout-token DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI LOGOUT_TOKEN
       validates a back-channel logout token as an app must (OpenID Connect Back-Channel
       Logout 1.0, section 2.6) and prints its claims
@@ -72,6 +75,8 @@ def main():
     if step == "start" and rest:
         scope = rest[0]
         extra = dict(pair.split("=", 1) for pair in rest[1:])
+    if step == "client-credentials":
+        scope = rest[0]
     if step == "refresh":
         scope = None  # the grant's own scope (RFC 6749 §6: omitted, it stays as granted)
     if step == "keygen":
@@ -108,6 +113,10 @@ def main():
         return 0
     if step == "logout-token":
         print(json.dumps(logout_token(meta, client_id, rest[0])))
+        return 0
+    if step == "client-credentials":
+        token = client.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+        print(json.dumps(dict(token)))
         return 0
     callback, state, verifier, nonce = rest
     client.state = state

@@ -73,6 +73,8 @@ text_enum! {
         TenantDeleted = "tenant.deleted",
         TenantFeaturesChanged = "tenant.features_changed",
         TenantPublicTokenRotated = "tenant.public_token_rotated",
+        ScimClientCreated = "scim_client.created",
+        ScimClientRevoked = "scim_client.revoked",
         UserDeactivated = "user.deactivated",
         UserInvited = "user.invited",
         UserLinked = "user.linked",

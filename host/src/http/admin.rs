@@ -16,11 +16,12 @@ use super::state::AppState;
 use crate::mfa::admin::{self as mfa, Enrolment};
 use crate::rbac::assign;
 use crate::rbac::{
-    ReadTenant, ReadUsers, RotatePublicToken, WriteDomains, WriteRoles, WriteTokens, WriteUsers,
+    ManageScimClients, ReadTenant, ReadUsers, RotatePublicToken, WriteDomains, WriteRoles,
+    WriteTokens, WriteUsers,
 };
 use crate::sessions::api_tokens::{self, CreateApiToken, CreatedApiToken, RotateApiToken};
 use crate::sessions::manage::{self, SessionView};
-use crate::sessions::{links, local_users};
+use crate::sessions::{links, local_users, scim_clients};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
 use crate::tenancy::{self, public_token, TenantView};
@@ -35,6 +36,11 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{token}", delete(revoke_token))
         .route("/tokens/{token}/rotate", post(rotate_token))
         .route("/tenant/public-token/rotate", post(rotate_public_token))
+        .route(
+            "/scim-clients",
+            get(list_scim_clients).post(create_scim_client),
+        )
+        .route("/scim-clients/{id}", delete(revoke_scim_client))
         .route("/users", get(list_users))
         .route("/users/{user}", get(get_user))
         .route("/users/{user}/roles", put(set_roles))
@@ -210,6 +216,36 @@ pub(super) async fn rotate_public_token(
     ApiJson(req): ApiJson<public_token::Rotate>,
 ) -> Result<Json<public_token::Rotated>, ApiError> {
     Ok(Json(public_token::rotate(&state, &auth, &ctx, req).await?))
+}
+
+async fn create_scim_client(
+    State(state): State<AppState>,
+    Require(auth): Require<ManageScimClients>,
+    Ctx(ctx): Ctx,
+    ApiJson(req): ApiJson<scim_clients::NewScimClient>,
+) -> Result<(StatusCode, Json<scim_clients::CreatedScimClient>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(scim_clients::create(&state, &auth, &ctx, req).await?),
+    ))
+}
+
+async fn list_scim_clients(
+    State(state): State<AppState>,
+    Require(auth): Require<ManageScimClients>,
+) -> Result<Json<Vec<scim_clients::ScimClientView>>, ApiError> {
+    Ok(Json(scim_clients::list(&state, &auth).await?))
+}
+
+async fn revoke_scim_client(
+    State(state): State<AppState>,
+    Require(auth): Require<ManageScimClients>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: TokenId = path_param(&id)?;
+    scim_clients::revoke(&state, &auth, &ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn mfa_enrolments(

@@ -216,15 +216,20 @@ async fn token(
     form: Result<Form<TokenParams>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, OAuthError> {
     let params = form_of(form)?;
+    let no_store = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ];
+    // Client credentials are for tenants' SCIM clients only (apps act for a signed-in user).
+    if params.grant_type.as_deref() == Some("client_credentials") {
+        let credentials = tokens::credentials_of(basic_credentials(&headers), &params);
+        let issued =
+            crate::sessions::scim_clients::issue(&state, credentials, params.scope.as_deref())
+                .await?;
+        return Ok((no_store, Json(issued)).into_response());
+    }
     let tokens = tokens::token(&state, &ctx, basic_credentials(&headers), params).await?;
-    Ok((
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        Json(tokens),
-    )
-        .into_response())
+    Ok((no_store, Json(tokens)).into_response())
 }
 
 async fn userinfo(

@@ -172,6 +172,10 @@ async fn serve(
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ScimError> {
     let token = bearer(headers).map_err(|e| ScimError::new(401, None, e))?;
+    let text = secrecy::ExposeSecret::expose_secret(&token);
+    if crate::sessions::scim_clients::is_access_token(text) {
+        return Ok(crate::sessions::scim_clients::authenticate_token(state, text).await?);
+    }
     Ok(crate::sessions::authenticate(state, &token).await?)
 }
 

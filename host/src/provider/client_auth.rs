@@ -1,5 +1,5 @@
-//! How an app proves who it is at the token, revocation and introspection endpoints
-//! ([`authenticate`]): its client secret by HTTP Basic or in the form (compared in constant
+//! How an app (or a tenant's SCIM client, [`authenticate_with`]) proves who it is at the
+//! token, revocation and introspection endpoints ([`authenticate`]): its client secret by HTTP Basic or in the form (compared in constant
 //! time), nothing for a public client (PKCE alone), or a JWT signed with one of the keys it
 //! registered (RFC 7523 `private_key_jwt`): issuer and subject the client id, audience this
 //! provider (its issuer or token endpoint), at most an hour to live (what common client
@@ -53,15 +53,62 @@ pub struct Credentials<'a> {
     pub assertion: Option<&'a str>,
 }
 
+/// What can authenticate at the token endpoint: a registered app ([`Client`]) or a tenant's
+/// SCIM client (`sessions::scim_clients`). Each kind is looked up in its own table, so one
+/// can never pass for the other.
+pub trait Authenticating {
+    fn client_id(&self) -> &str;
+    /// The keys its assertions are signed with (`private_key_jwt`); none for the others.
+    fn keys(&self) -> Option<&JwkSet>;
+    /// No secret and no keys: PKCE alone.
+    fn is_public(&self) -> bool;
+    /// True when `presented` is its secret (in constant time).
+    fn secret_matches(&self, presented: &str) -> bool;
+}
+
+impl Authenticating for Client {
+    fn client_id(&self) -> &str {
+        &self.id
+    }
+    fn keys(&self) -> Option<&JwkSet> {
+        self.jwks.as_ref()
+    }
+    fn is_public(&self) -> bool {
+        Client::is_public(self)
+    }
+    fn secret_matches(&self, presented: &str) -> bool {
+        Client::secret_matches(self, presented)
+    }
+}
+
 /// The app the credentials prove, or `invalid_client`.
 pub async fn authenticate(state: &Services, c: Credentials<'_>) -> Result<Client, OAuthError> {
+    authenticate_with(
+        state,
+        c,
+        |id| async move { clients::find(state, &id).await },
+    )
+    .await
+}
+
+/// The client the credentials prove, found by `find`, or `invalid_client`.
+pub async fn authenticate_with<T, F, Fut>(
+    state: &Services,
+    c: Credentials<'_>,
+    find: F,
+) -> Result<T, OAuthError>
+where
+    T: Authenticating,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, crate::Error>>,
+{
     if c.assertion_type.is_some() || c.assertion.is_some() {
         if c.basic.is_some() || c.client_secret.is_some() {
             return Err(OAuthError::invalid_request(
                 "use one way of client authentication, not a secret and an assertion",
             ));
         }
-        return by_assertion(state, &c).await;
+        return by_assertion(state, &c, find).await;
     }
     let failed = || OAuthError::invalid_client("client authentication failed");
     let (id, secret) = match (c.basic, c.client_id) {
@@ -73,10 +120,10 @@ pub async fn authenticate(state: &Services, c: Credentials<'_>) -> Result<Client
             ))
         }
     };
-    let client = clients::find(state, &id).await?.ok_or_else(failed)?;
-    if client.jwks.is_some() {
+    let client = find(id).await?.ok_or_else(failed)?;
+    if client.keys().is_some() {
         return Err(OAuthError::invalid_client(
-            "this app authenticates with a signed client assertion (private_key_jwt)",
+            "this client authenticates with a signed client assertion (private_key_jwt)",
         ));
     }
     match (client.is_public(), secret) {
@@ -86,8 +133,17 @@ pub async fn authenticate(state: &Services, c: Credentials<'_>) -> Result<Client
     }
 }
 
-/// A `private_key_jwt` assertion: the app it names, if it verifies and was not used before.
-async fn by_assertion(state: &Services, c: &Credentials<'_>) -> Result<Client, OAuthError> {
+/// A `private_key_jwt` assertion: the client it names, if it verifies and was not used before.
+async fn by_assertion<T, F, Fut>(
+    state: &Services,
+    c: &Credentials<'_>,
+    find: F,
+) -> Result<T, OAuthError>
+where
+    T: Authenticating,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, crate::Error>>,
+{
     let failed = |why: &str| OAuthError::invalid_client(format!("client assertion refused: {why}"));
     if c.assertion_type != Some(ASSERTION_TYPE) {
         return Err(OAuthError::invalid_request(format!(
@@ -102,14 +158,12 @@ async fn by_assertion(state: &Services, c: &Credentials<'_>) -> Result<Client, O
     if c.client_id.is_some_and(|id| id != named) {
         return Err(failed("client_id is not the assertion's subject"));
     }
-    let client = clients::find(state, &named)
-        .await?
-        .ok_or_else(|| failed("unknown client"))?;
+    let client = find(named).await?.ok_or_else(|| failed("unknown client"))?;
     let keys = client
-        .jwks
-        .as_ref()
-        .ok_or_else(|| failed("this app registered no keys"))?;
-    let claims = verify(state, &client.id, keys, assertion).map_err(|why| failed(&why))?;
+        .keys()
+        .ok_or_else(|| failed("this client registered no keys"))?;
+    let id = client.client_id().to_string();
+    let claims = verify(state, &id, keys, assertion).map_err(|why| failed(&why))?;
     let now = state.clock.now();
     let exp = claims["exp"].as_i64().unwrap_or_default();
     if exp > now.as_micros() / 1_000_000 + MAX_LIFETIME_SECS + LEEWAY_SECS as i64 {
@@ -120,7 +174,7 @@ async fn by_assertion(state: &Services, c: &Credentials<'_>) -> Result<Client, O
         .filter(|j| !j.is_empty() && j.len() <= MAX_JTI)
         .ok_or_else(|| failed("it has no usable jti"))?;
     let until = Timestamp::from_micros(exp.saturating_add(LEEWAY_SECS as i64) * 1_000_000);
-    match store::provider::use_client_assertion(&state.store, &client.id, jti, until).await {
+    match store::provider::use_client_assertion(&state.store, &id, jti, until).await {
         Ok(()) => Ok(client),
         Err(StoreError::UniqueViolation(_)) => Err(failed("it was already used")),
         Err(e) => Err(e.into()),

@@ -76,6 +76,17 @@ pub struct TokenResponse {
     pub issued_token_type: Option<&'static str>,
 }
 
+/// The client credentials a token request carries.
+pub fn credentials_of(basic: Option<(String, String)>, p: &TokenParams) -> Credentials<'_> {
+    Credentials {
+        basic,
+        client_id: p.client_id.as_deref(),
+        client_secret: p.client_secret.as_deref(),
+        assertion_type: p.client_assertion_type.as_deref(),
+        assertion: p.client_assertion.as_deref(),
+    }
+}
+
 /// `/oauth2/token`: the grant the form names, for the authenticated client.
 pub async fn token(
     state: &Services,
@@ -83,14 +94,7 @@ pub async fn token(
     basic: Option<(String, String)>,
     p: TokenParams,
 ) -> Result<TokenResponse, OAuthError> {
-    let credentials = Credentials {
-        basic,
-        client_id: p.client_id.as_deref(),
-        client_secret: p.client_secret.as_deref(),
-        assertion_type: p.client_assertion_type.as_deref(),
-        assertion: p.client_assertion.as_deref(),
-    };
-    let client = client_auth::authenticate(state, credentials).await?;
+    let client = client_auth::authenticate(state, credentials_of(basic, &p)).await?;
     match p.grant_type.as_deref() {
         Some("authorization_code") => redeem_code(state, &client, &p).await,
         Some("refresh_token") if client.refresh_tokens => {
@@ -113,7 +117,8 @@ pub async fn token(
             400,
             "unsupported_grant_type",
             "grant_type must be authorization_code, refresh_token or \
-             urn:ietf:params:oauth:grant-type:token-exchange",
+             urn:ietf:params:oauth:grant-type:token-exchange (client_credentials is for \
+             tenants' SCIM clients)",
         )),
     }
 }

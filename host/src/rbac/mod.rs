@@ -278,6 +278,8 @@ permission!(/// Change a tenant's email domains.
     WriteDomains => Scope::DomainsWrite, "tenant"."edit");
 permission!(/// Rotate the public token in a tenant's IdP-facing URLs.
     RotatePublicToken => Scope::DomainsWrite, "tenant"."edit");
+permission!(/// Register and revoke the OAuth clients of a tenant's SCIM provisioning.
+    ManageScimClients => Scope::TokensWrite, "tokens"."edit", Scim);
 permission!(/// Manage a tenant's API tokens.
     WriteTokens => Scope::TokensWrite, "tokens"."edit");
 permission!(/// Read a tenant's audit log.

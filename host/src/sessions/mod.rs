@@ -11,6 +11,7 @@ pub mod local_users;
 pub mod manage;
 pub mod operator;
 pub mod password;
+pub mod scim_clients;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;

@@ -25,6 +25,7 @@ pub mod plugins;
 pub mod provider;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod scim_clients;
 pub mod session_apps;
 pub mod sessions;
 pub mod ssf;
