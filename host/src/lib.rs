@@ -16,11 +16,11 @@
 //! | [`services`] | [`services::Services`]: what every domain module may take (config, store, clock, keys, caches, failure log, plugin runtime); imports only the files of the parts it holds, none of which imports it |
 //! | [`cache`] | the per-node cache of read-mostly tenant data on the sign-in path (tenant, connection, domains, pipeline), invalidated on change, at most [`cache::STALE_AFTER`] stale across nodes |
 //! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
-//! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token |
-//! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); browser sessions, listed and ended by users and admins; local passwords and the one-time links (invitation, reset) that set them |
+//! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token and its rotation, per-tenant features, usage |
+//! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); SCIM clients and their client-credentials access tokens; browser sessions, listed and ended by users and admins; local passwords and the one-time links (invitation, reset) that set them |
 //! | [`sso`] | SSO connections and the sign-in flow by step (start, login state, ACS / callback, the one pipeline tail); [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
 //! | [`identity`] | who signs in, in our own types: raw identity, identity, profile, role grants (the plugin contract's records are converted at the plugin boundary) |
-//! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout |
+//! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout; the Shared Signals transmitter (`ssf`) |
 //! | [`policy`] | the tenant security policy document (SSO-only, MFA, sessions, networks, passwords, classification), its presets, and [`policy::admit`], the one enforcement point on every path that makes a session or a token |
 //! | [`outbox`] | what leaves Gatehouse: rows written with the change that caused them, the delivery worker (at least once, backoff, per-destination health), the SMTP sender |
 //! | [`mfa`] | TOTP authenticators (RFC 6238) and recovery codes: enrolment, the sign-in's second step with its throttle and lock, the administrator's list, reset and unlock |

@@ -4,8 +4,9 @@
 //! each request is first counted against the caller's address. Errors are in OAuth form.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -44,34 +45,42 @@ async fn configuration(State(state): State<AppState>) -> Json<serde_json::Value>
 
 /// The receiver: a confidential app proving itself with HTTP Basic client credentials,
 /// after the caller's address is counted.
-async fn receiver(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> Result<Client, OAuthError> {
-    if super::sign_in_limits::per_ip(state, &ctx.0).is_err() {
-        return Err(OAuthError::new(
-            429,
-            "slow_down",
-            "too many requests; try again later",
-        ));
+struct Receiver(Client);
+
+impl FromRequestParts<AppState> for Receiver {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, OAuthError> {
+        let Ok(Ctx(ctx)) = Ctx::from_request_parts(parts, state).await else {
+            return Err(OAuthError::invalid_request("the request could not be read"));
+        };
+        if super::sign_in_limits::per_ip(state, &ctx).is_err() {
+            return Err(OAuthError::new(
+                429,
+                "slow_down",
+                "too many requests; try again later",
+            ));
+        }
+        let basic = basic_credentials(&parts.headers).ok_or_else(|| {
+            OAuthError::invalid_client(
+                "authenticate with the app's client id and secret (HTTP Basic)",
+            )
+        })?;
+        let client = client_auth::authenticate(
+            state,
+            Credentials {
+                basic: Some(basic),
+                ..Credentials::default()
+            },
+        )
+        .await?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client(
+                "a public app cannot receive security events",
+            ));
+        }
+        Ok(Receiver(client))
     }
-    let basic = basic_credentials(headers).ok_or_else(|| {
-        OAuthError::invalid_client("authenticate with the app's client id and secret (HTTP Basic)")
-    })?;
-    let client = client_auth::authenticate(
-        state,
-        Credentials {
-            basic: Some(basic),
-            client_id: None,
-            client_secret: None,
-            assertion_type: None,
-            assertion: None,
-        },
-    )
-    .await?;
-    if client.is_public() {
-        return Err(OAuthError::invalid_client(
-            "a public app cannot receive security events",
-        ));
-    }
-    Ok(client)
 }
 
 /// A JSON body, or `invalid_request` naming what is wrong.
@@ -94,117 +103,95 @@ fn required(q: &StreamQuery) -> Result<&str, OAuthError> {
 
 async fn read(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     Ok(Json(streams::read(&state, &app, q.stream_id.as_deref()).await?).into_response())
 }
 
 async fn create(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     let config = streams::create(&state, &app, body(&bytes)?).await?;
     Ok((StatusCode::CREATED, Json(config)).into_response())
 }
 
 async fn update(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     Ok(Json(streams::update(&state, &app, body(&bytes)?, false).await?).into_response())
 }
 
 async fn replace(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     Ok(Json(streams::update(&state, &app, body(&bytes)?, true).await?).into_response())
 }
 
 async fn remove(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     streams::delete(&state, &app, required(&q)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn status(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     Ok(Json(streams::status(&state, &app, required(&q)?).await?).into_response())
 }
 
 async fn set_status(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     Ok(Json(streams::set_status(&state, &app, body(&bytes)?).await?).into_response())
 }
 
 async fn add_subject(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     streams::subject(&state, &app, body(&bytes)?, false).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 async fn remove_subject(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     streams::subject(&state, &app, body(&bytes)?, true).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn verify(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     streams::verify(&state, &app, body(&bytes)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn poll(
     State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
+    Receiver(app): Receiver,
     Path(stream): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, OAuthError> {
-    let app = receiver(&state, &ctx, &headers).await?;
     let input = if bytes.is_empty() {
         body(&Bytes::from_static(b"{}"))?
     } else {
