@@ -16,6 +16,7 @@ mod browser;
 mod builtins;
 mod cli;
 mod components;
+mod dpop;
 mod faults;
 mod features;
 mod helpers;

@@ -134,6 +134,22 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
         r.body
     );
 
+    // A PATCH keeps the Authorization value for the same URL.
+    let r = ssf(
+        &app,
+        &creds,
+        Method::PATCH,
+        "/ssf/streams",
+        Some(json!({"stream_id": stream, "description": "renamed"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["description"], "renamed");
+    assert_eq!(
+        r.body["events_delivered"],
+        json!([SESSION_REVOKED, DISABLED, ENABLED])
+    );
+
     // Verification, pushed with the receiver's Authorization value.
     let r = ssf(
         &app,
@@ -282,6 +298,29 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
         ))
         .await;
     assert_eq!(attempts, 1, "each SET went at its first attempt");
+
+    // Moved to another URL by PATCH, the stream does not take the old Authorization along.
+    let (moved, moved_url) = Receiver::start().await;
+    let r = ssf(
+        &app,
+        &creds,
+        Method::PATCH,
+        "/ssf/streams",
+        Some(json!({"stream_id": stream, "delivery": {"method": PUSH, "endpoint_url": moved_url}})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = ssf(
+        &app,
+        &creds,
+        Method::POST,
+        "/ssf/verify",
+        Some(json!({"stream_id": stream})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let (headers, _) = moved.nth(1).await;
+    assert!(headers.get("authorization").is_none(), "{headers:?}");
 }
 
 #[tokio::test]

@@ -22,6 +22,12 @@ steps so the test can play the browser in between:
       prints {"private": JWK, "public": JWK}: an RSA key pair for private_key_jwt
   oidc_client.py assertion  DISCOVERY_URL CLIENT_ID PRIVATE_JWK -
       prints {"assertion"}: an RFC 7523 client assertion for the token endpoint
+  oidc_client.py finish-dpop DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI CALLBACK_URL STATE VERIFIER NONCE
+      redeems the code with a DPoP proof (RFC 9449) by a fresh P-256 key, calls userinfo with
+      the bound token as DPoP, as Bearer, and twice with one proof; prints {"token", "key",
+      "userinfo_status", "userinfo", "bearer_status", "replay_statuses"}
+  oidc_client.py refresh-dpop DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI KEY REFRESH_TOKEN
+      refreshes with a DPoP proof by the private JWK KEY; prints {"status", "body"}
   oidc_client.py client-credentials DISCOVERY_URL CLIENT_ID CLIENT_SECRET - SCOPE
       a client credentials grant (RFC 6749 §4.4; a tenant's SCIM client), by secret or,
       with a private JWK as secret, private_key_jwt; prints the token response
@@ -36,8 +42,10 @@ Errors are printed as {"error": "..."} with exit status 1.
 """
 
 import base64
+import hashlib
 import json
 import sys
+import time
 
 import requests
 from authlib.common.security import generate_token
@@ -118,6 +126,20 @@ def main():
         token = client.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
         print(json.dumps(dict(token)))
         return 0
+    if step == "refresh-dpop":
+        key = JsonWebKey.import_key(json.loads(rest[0]))
+        r = requests.post(
+            meta["token_endpoint"],
+            data={"grant_type": "refresh_token", "refresh_token": rest[1]},
+            auth=(client_id, secret),
+            headers={"DPoP": dpop_proof(key, "POST", meta["token_endpoint"])},
+            timeout=10,
+        )
+        print(json.dumps({"status": r.status_code, "body": r.json()}))
+        return 0
+    if step == "finish-dpop":
+        print(json.dumps(finish_dpop(meta, client, client_id, rest)))
+        return 0
     callback, state, verifier, nonce = rest
     client.state = state
     token = client.fetch_token(
@@ -137,6 +159,57 @@ def main():
         )
     )
     return 0
+
+
+def dpop_proof(key, method, url, access_token=None):
+    """A DPoP proof (RFC 9449 section 4) by `key` for a `method` request to `url`."""
+    alg = "ES256" if key.kty == "EC" else "RS256"
+    header = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(is_private=False)}
+    claims = {"jti": generate_token(20), "htm": method, "htu": url, "iat": int(time.time())}
+    if access_token:
+        digest = hashlib.sha256(access_token.encode()).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    signed = jwt.encode(header, claims, key)
+    return signed.decode() if isinstance(signed, bytes) else signed
+
+
+def finish_dpop(meta, client, client_id, rest):
+    """Redeems the code with a DPoP proof by a fresh P-256 key, then calls userinfo with the
+    bound token as DPoP (and once as Bearer, which must be refused)."""
+    callback, state, verifier, nonce = rest
+    key = JsonWebKey.generate_key("EC", "P-256", is_private=True)
+    client.state = state
+    token = client.fetch_token(
+        meta["token_endpoint"],
+        authorization_response=callback,
+        code_verifier=verifier,
+        state=state,
+        headers={"DPoP": dpop_proof(key, "POST", meta["token_endpoint"])},
+    )
+    validated_id_token(meta, client_id, token["id_token"], nonce)
+    at = token["access_token"]
+    url = meta["userinfo_endpoint"]
+    bound = requests.get(
+        url,
+        headers={"Authorization": f"DPoP {at}", "DPoP": dpop_proof(key, "GET", url, at)},
+        timeout=10,
+    )
+    bearer = requests.get(url, headers={"Authorization": f"Bearer {at}"}, timeout=10)
+    replayed_proof = dpop_proof(key, "GET", url, at)
+    first = requests.get(
+        url, headers={"Authorization": f"DPoP {at}", "DPoP": replayed_proof}, timeout=10
+    )
+    again = requests.get(
+        url, headers={"Authorization": f"DPoP {at}", "DPoP": replayed_proof}, timeout=10
+    )
+    return {
+        "token": dict(token),
+        "key": key.as_dict(is_private=True),
+        "userinfo_status": bound.status_code,
+        "userinfo": bound.json(),
+        "bearer_status": bearer.status_code,
+        "replay_statuses": [first.status_code, again.status_code],
+    }
 
 
 def validated_id_token(meta, client_id, raw, nonce=None):

@@ -228,19 +228,26 @@ async fn token(
                 .await?;
         return Ok((no_store, Json(issued)).into_response());
     }
-    let tokens = tokens::token(&state, &ctx, basic_credentials(&headers), params).await?;
+    let dpop = headers
+        .get(crate::provider::dpop::HEADER)
+        .and_then(|v| v.to_str().ok());
+    let tokens = tokens::token(&state, &ctx, basic_credentials(&headers), params, dpop).await?;
     Ok((no_store, Json(tokens)).into_response())
 }
 
 async fn userinfo(
     State(state): State<AppState>,
+    method: axum::http::Method,
     headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let claims = tokens::userinfo(&state, bearer).await?;
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let claims = tokens::userinfo(
+        &state,
+        text(header::AUTHORIZATION.as_str()),
+        text(crate::provider::dpop::HEADER),
+        method.as_str(),
+    )
+    .await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response())
 }
 

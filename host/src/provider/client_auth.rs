@@ -30,7 +30,7 @@ const LEEWAY_SECS: u64 = 30;
 const MAX_JTI: usize = 256;
 /// The signature algorithms an app's keys may use: asymmetric only (a shared-secret HMAC
 /// would be a client secret by another name).
-const ALGORITHMS: [Algorithm; 9] = [
+pub(super) const ALGORITHMS: [Algorithm; 9] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,

@@ -64,6 +64,10 @@ pub struct RegisterClient {
     /// tokens (RFC 8693 token exchange: native and mobile apps that sign in at the IdP).
     #[serde(default)]
     pub token_exchange: bool,
+    /// The app's tokens must be bound to a DPoP key (RFC 9449): every token request carries
+    /// a proof. Without it, DPoP is still used when the app sends a proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// Where the app hears, by a signed logout token, that a session it got tokens in
     /// ended (OpenID Connect Back-Channel Logout 1.0).
     #[serde(default)]
@@ -94,6 +98,7 @@ pub struct ClientView {
     pub refresh_tokens: bool,
     pub access_token_ttl_secs: i64,
     pub token_exchange: bool,
+    pub dpop_bound_access_tokens: bool,
     pub token_endpoint_auth_method: &'static str,
     /// The public keys of a `private_key_jwt` app.
     pub jwks: Option<serde_json::Value>,
@@ -119,6 +124,8 @@ pub struct Client {
     pub refresh_tokens: bool,
     pub access_token_ttl_secs: i64,
     pub token_exchange: bool,
+    /// Every token request must carry a DPoP proof.
+    pub dpop_bound: bool,
     /// The keys its assertions are signed with (`private_key_jwt`); none for the others.
     pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
     secret_hash: Option<Vec<u8>>,
@@ -166,6 +173,7 @@ fn view(row: ClientRow, secret: Option<String>, webhook_secret: Option<String>) 
         refresh_tokens: row.refresh_tokens,
         access_token_ttl_secs: row.access_token_ttl_secs,
         token_exchange: row.token_exchange,
+        dpop_bound_access_tokens: row.dpop_bound,
         backchannel_logout_uri: row.backchannel_logout_uri,
         webhook_url: row.webhook_url,
         initiate_login_uri: row.initiate_login_uri,
@@ -286,6 +294,7 @@ pub async fn register(
         refresh_tokens: body.refresh_tokens,
         access_token_ttl_secs: body.access_token_ttl_secs,
         token_exchange: body.token_exchange,
+        dpop_bound: body.dpop_bound_access_tokens,
         jwks,
         backchannel_logout_uri: body.backchannel_logout_uri.clone(),
         webhook_url: body.webhook_url.clone(),
@@ -312,6 +321,7 @@ pub async fn register(
                 "modules": body.modules, "refresh_tokens": body.refresh_tokens,
                 "access_token_ttl_secs": body.access_token_ttl_secs,
                 "token_exchange": body.token_exchange,
+                "dpop_bound_access_tokens": body.dpop_bound_access_tokens,
                 "backchannel_logout_uri": body.backchannel_logout_uri,
                 "webhook_url": body.webhook_url, "initiate_login_uri": body.initiate_login_uri}),
             ),
@@ -415,6 +425,7 @@ pub async fn find(state: &Services, id: &str) -> Result<Option<Client>, Error> {
             refresh_tokens: r.refresh_tokens,
             access_token_ttl_secs: r.access_token_ttl_secs,
             token_exchange: r.token_exchange,
+            dpop_bound: r.dpop_bound,
             jwks: r.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
             id: r.id,
             secret_hash: r.secret_hash,

@@ -126,6 +126,7 @@ pub(super) async fn exchange(
         auth_time: state.clock.now(),
         nonce: None,
         family: None,
+        jkt: p.dpop_jkt.clone(),
     };
     let mut tokens = mint(state, client, grant).await?;
     tokens.issued_token_type = Some(ACCESS_TOKEN);

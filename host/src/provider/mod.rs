@@ -14,6 +14,7 @@ pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod clients;
+pub mod dpop;
 pub mod exchange;
 pub mod flow;
 pub mod keys;
@@ -102,6 +103,7 @@ pub fn discovery(public_url: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"],
         "scopes_supported": ["openid", "email", "profile", "permissions", "offline_access"],
         "acr_values_supported": [
             crate::sessions::auth_context::ACR_MFA,

@@ -56,6 +56,7 @@ pub(super) async fn issue(
         expires_at: session.absolute_expires_at,
         used_at: None,
         revoked_at: None,
+        dpop_jkt: grant.jkt.clone(),
     };
     let mut tx = state.store.begin().await?;
     store::refresh_tokens::insert(&mut tx, &Sha256::digest(token.as_bytes()), &row).await?;
@@ -88,6 +89,14 @@ pub(super) async fn refresh(
     if row.expires_at <= now {
         return Err(invalid());
     }
+    // A refresh token bound to a DPoP key is refreshed only with a proof by that key.
+    if row.dpop_jkt.is_some() && row.dpop_jkt != p.dpop_jkt {
+        return Err(OAuthError::new(
+            400,
+            "invalid_dpop_proof",
+            "this refresh token is bound to a DPoP key: send a proof made with it",
+        ));
+    }
     let scope = narrowed(&row.scope, p.scope.as_deref())?;
     if browser::refresh(state, row.tenant_id, row.session_id)
         .await?
@@ -103,6 +112,7 @@ pub(super) async fn refresh(
         auth_time: row.auth_time,
         nonce: None,
         family: Some(row.family_id),
+        jkt: p.dpop_jkt.clone(),
     };
     mint(state, client, grant).await
 }

@@ -186,9 +186,15 @@ pub async fn introspect(
     if c["client_id"].as_str() != Some(client.id.as_str()) {
         return Ok(inactive);
     }
-    Ok(json!({
+    let mut answer = json!({
         "active": true, "token_type": "Bearer", "scope": c["scope"], "client_id": c["client_id"],
         "sub": c["sub"], "tenant": c["tenant"], "sid": c["sid"], "iss": c["iss"],
         "aud": c["aud"], "iat": c["iat"], "exp": c["exp"], "jti": c["jti"],
-    }))
+    });
+    // A DPoP-bound token says so, with its key (RFC 9449 §6.2).
+    if c.get("cnf").is_some() {
+        answer["token_type"] = json!("DPoP");
+        answer["cnf"] = c["cnf"].clone();
+    }
+    Ok(answer)
 }

@@ -60,6 +60,9 @@ pub struct TokenParams {
     pub organization: Option<String>,
     pub connection: Option<String>,
     pub nonce: Option<String>,
+    /// The thumbprint of the key of the request's checked DPoP proof (never from the form).
+    #[serde(skip)]
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,9 +95,26 @@ pub async fn token(
     state: &Services,
     ctx: &RequestContext,
     basic: Option<(String, String)>,
-    p: TokenParams,
+    mut p: TokenParams,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let client = client_auth::authenticate(state, credentials_of(basic, &p)).await?;
+    let url = format!("{}/oauth2/token", state.config.public_url());
+    p.dpop_jkt = match dpop {
+        Some(proof) => Some(
+            super::dpop::check(state, proof, "POST", &url, None)
+                .await?
+                .jkt,
+        ),
+        None if client.dpop_bound => {
+            return Err(OAuthError::new(
+                400,
+                "invalid_dpop_proof",
+                "this app's tokens are DPoP-bound: send a DPoP proof",
+            ))
+        }
+        None => None,
+    };
     match p.grant_type.as_deref() {
         Some("authorization_code") => redeem_code(state, &client, &p).await,
         Some("refresh_token") if client.refresh_tokens => {
@@ -134,6 +154,8 @@ pub(super) struct Grant {
     pub nonce: Option<String>,
     /// The refresh-token family this grant continues (a refresh), or none (a sign-in).
     pub family: Option<String>,
+    /// The DPoP key the tokens are bound to (its thumbprint), if the request proved one.
+    pub jkt: Option<String>,
 }
 
 /// Redeems an authorization code.
@@ -195,6 +217,7 @@ async fn redeem_code(
         auth_time: row.auth_time,
         nonce: row.nonce,
         family: None,
+        jkt: p.dpop_jkt.clone(),
     };
     mint(state, client, grant).await
 }
@@ -265,6 +288,9 @@ pub(super) async fn mint(
     if !how.amr.is_empty() {
         access.insert("amr".into(), json!(how.amr));
     }
+    if let Some(jkt) = &grant.jkt {
+        access.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(key.kid);
     header.typ = Some("at+jwt".into());
@@ -278,7 +304,11 @@ pub(super) async fn mint(
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: if grant.jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: ttl,
         id_token,
         refresh_token,
@@ -344,10 +374,40 @@ pub(super) async fn live_access(state: &Services, token: &str) -> Result<LiveAcc
 }
 
 /// Claims about the bearer of a live access token.
-pub async fn userinfo(state: &Services, bearer: Option<&str>) -> Result<Value, OAuthError> {
-    let token =
-        bearer.ok_or_else(|| OAuthError::invalid_token("a bearer access token is required"))?;
+pub async fn userinfo(
+    state: &Services,
+    authorization: Option<&str>,
+    dpop: Option<&str>,
+    method: &str,
+) -> Result<Value, OAuthError> {
+    let (scheme, token) = authorization
+        .and_then(|a| a.split_once(' '))
+        .ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
     let live = live_access(state, token).await?;
+    // A DPoP-bound token only with a proof by its key over it; a plain one only as Bearer.
+    match (scheme, live.claims["cnf"]["jkt"].as_str()) {
+        ("DPoP", Some(jkt)) => {
+            let proof =
+                dpop.ok_or_else(|| OAuthError::invalid_token("a DPoP proof is required"))?;
+            let url = format!("{}/oauth2/userinfo", state.config.public_url());
+            // At a resource a bad proof is 401 (RFC 9449 §7.1).
+            let checked = super::dpop::check(state, proof, method, &url, Some(token))
+                .await
+                .map_err(|e| OAuthError::new(401, e.error, e.description))?;
+            if checked.jkt != jkt {
+                return Err(OAuthError::invalid_token(
+                    "the DPoP proof is not made with the token's key",
+                ));
+            }
+        }
+        ("Bearer", None) => {}
+        ("Bearer", Some(_)) => {
+            return Err(OAuthError::invalid_token(
+                "this token is DPoP-bound: send it as `Authorization: DPoP` with a proof",
+            ))
+        }
+        _ => return Err(OAuthError::invalid_token("use the Bearer or DPoP scheme")),
+    }
     let scope = live.claims["scope"].as_str().unwrap_or_default();
     let info = user_claims(state, live.tenant, live.user, scope)
         .await?

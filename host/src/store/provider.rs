@@ -22,6 +22,8 @@ pub struct ClientRow {
     pub access_token_ttl_secs: i64,
     /// The app may exchange its users' IdP ID tokens for Gatehouse tokens (RFC 8693).
     pub token_exchange: bool,
+    /// The app's access tokens must be DPoP-bound (RFC 9449 `dpop_bound_access_tokens`).
+    pub dpop_bound: bool,
     /// The public keys (a JWK set, JSON) of an app that authenticates by `private_key_jwt`.
     pub jwks: Option<String>,
     /// Where the app hears, by a logout token, that a session ended.
@@ -36,8 +38,9 @@ pub struct ClientRow {
 }
 
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-    modules, refresh_tokens, access_token_ttl_secs, token_exchange, jwks, backchannel_logout_uri, webhook_url, \
-    webhook_secret_sealed, initiate_login_uri, created_at, revoked_at";
+    modules, refresh_tokens, access_token_ttl_secs, token_exchange, dpop_bound, jwks, \
+    backchannel_logout_uri, webhook_url, webhook_secret_sealed, initiate_login_uri, created_at, \
+    revoked_at";
 
 fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
     Ok(ClientRow {
@@ -50,6 +53,7 @@ fn client_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ClientRow> {
         refresh_tokens: row.try_get::<i64, _>("refresh_tokens")? != 0,
         access_token_ttl_secs: row.try_get("access_token_ttl_secs")?,
         token_exchange: row.try_get::<i64, _>("token_exchange")? != 0,
+        dpop_bound: row.try_get::<i64, _>("dpop_bound")? != 0,
         jwks: row.try_get("jwks")?,
         backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
         webhook_url: row.try_get("webhook_url")?,
@@ -66,8 +70,8 @@ pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, modules, \
          refresh_tokens, access_token_ttl_secs, token_exchange, jwks, backchannel_logout_uri, \
-         webhook_url, webhook_secret_sealed, initiate_login_uri, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         webhook_url, webhook_secret_sealed, initiate_login_uri, created_at, dpop_bound) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -84,6 +88,7 @@ pub async fn insert_client(tx: &mut Tx, c: &ClientRow) -> StoreResult<()> {
     .bind(c.webhook_secret_sealed.clone())
     .bind(c.initiate_login_uri.clone())
     .bind(c.created_at.as_micros())
+    .bind(i64::from(c.dpop_bound))
     .execute(tx.conn())
     .await?;
     Ok(())

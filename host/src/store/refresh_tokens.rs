@@ -23,10 +23,12 @@ pub struct RefreshRow {
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// The JWK thumbprint of the DPoP key the token is bound to, if any (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 const COLUMNS: &str = "family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, \
-    created_at, expires_at, used_at, revoked_at";
+    created_at, expires_at, used_at, revoked_at, dpop_jkt";
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<RefreshRow> {
     let at = |name: &str| -> StoreResult<Option<Timestamp>> {
@@ -49,14 +51,15 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<RefreshRow> {
         expires_at: Timestamp::from_micros(row.try_get("expires_at")?),
         used_at: at("used_at")?,
         revoked_at: at("revoked_at")?,
+        dpop_jkt: row.try_get("dpop_jkt")?,
     })
 }
 
 pub async fn insert(tx: &mut Tx, token_hash: &[u8], r: &RefreshRow) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO oauth_refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, \
-         session_id, scope, auth_time, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         session_id, scope, auth_time, created_at, expires_at, dpop_jkt) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(token_hash.to_vec())
     .bind(&r.family_id)
@@ -68,6 +71,7 @@ pub async fn insert(tx: &mut Tx, token_hash: &[u8], r: &RefreshRow) -> StoreResu
     .bind(r.auth_time.as_micros())
     .bind(r.created_at.as_micros())
     .bind(r.expires_at.as_micros())
+    .bind(&r.dpop_jkt)
     .execute(tx.conn())
     .await?;
     Ok(())

@@ -273,10 +273,16 @@ pub async fn update(
             ..input
         }
     };
+    // A PATCH that gives no new Authorization value keeps the old one, but only for the
+    // same receiver URL: a credential is never sent to a URL it was not given for.
     let keep_authorization = !replace && row.authorization_sealed.is_some();
-    let sealed = row.authorization_sealed.clone();
+    let (sealed, url) = (row.authorization_sealed.clone(), row.endpoint_url.clone());
     apply(state, &mut row, merged)?;
-    if keep_authorization && row.authorization_sealed.is_none() && row.delivery == "push" {
+    if keep_authorization
+        && row.authorization_sealed.is_none()
+        && row.delivery == "push"
+        && row.endpoint_url == url
+    {
         row.authorization_sealed = sealed;
     }
     row.updated_at = state.clock.now();
