@@ -37,13 +37,27 @@ pub(crate) async fn sign_in(
     cookie: &str,
     scope: &str,
 ) -> Value {
+    let done = sign_in_with(app, creds, cookie, scope, "finish").await;
+    assert!(done.get("error").is_none(), "{done}");
+    done
+}
+
+/// [`sign_in`] ending with the library's step `finish` (`finish`, `finish-dpop`): what it
+/// printed, an error included.
+pub(crate) async fn sign_in_with(
+    app: &TestApp,
+    creds: &(String, String),
+    cookie: &str,
+    scope: &str,
+    finish: &str,
+) -> Value {
     let start = client(app, creds, "start", &[scope]).await;
     assert!(start.get("error").is_none(), "{start}");
     let callback = authorize(start["url"].as_str().unwrap(), cookie).await;
-    let done = client(
+    client(
         app,
         creds,
-        "finish",
+        finish,
         &[
             &callback,
             start["state"].as_str().unwrap(),
@@ -51,9 +65,7 @@ pub(crate) async fn sign_in(
             start["nonce"].as_str().unwrap(),
         ],
     )
-    .await;
-    assert!(done.get("error").is_none(), "{done}");
-    done
+    .await
 }
 
 #[tokio::test]

@@ -8,9 +8,9 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::app_tokens::register;
+use crate::app_tokens::{register, sign_in_with};
 use crate::helpers::spawn_app;
-use crate::oidc_provider::{authorize, rp, signed_in};
+use crate::oidc_provider::{rp, signed_in};
 
 /// The claims of a JWT, unverified (the library has verified it).
 fn payload(jwt: &str) -> Value {
@@ -40,27 +40,7 @@ async fn a_dpop_bound_app_gets_tokens_only_its_key_can_use() {
         .unwrap()
         .contains(&json!("ES256")));
 
-    let flow = |finish: &'static str| {
-        let app = &app;
-        let creds = &creds;
-        let cookie = cookie.clone();
-        async move {
-            let start = rp(app, creds, "start", &["openid offline_access"]).await;
-            let callback = authorize(start["url"].as_str().unwrap(), &cookie).await;
-            rp(
-                app,
-                creds,
-                finish,
-                &[
-                    &callback,
-                    start["state"].as_str().unwrap(),
-                    start["code_verifier"].as_str().unwrap(),
-                    start["nonce"].as_str().unwrap(),
-                ],
-            )
-            .await
-        }
-    };
+    let flow = |finish| sign_in_with(&app, &creds, &cookie, "openid offline_access", finish);
     // Without a proof: refused.
     let plain = flow("finish").await;
     assert!(
