@@ -1,6 +1,7 @@
 //! The `gatehouse` command line. `serve` runs the server; `migrate` applies migrations;
 //! `audit verify` checks every audit hash chain; `operator rotate-token` replaces a lost
-//! operator token; `config check` prints the effective configuration with secrets redacted.
+//! operator token; `config check` prints the effective configuration with secrets redacted;
+//! `openapi` prints the described API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,9 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Print the OpenAPI 3.1 document of the operator, admin and decision APIs: what
+    /// `/openapi.json` serves and `docs/openapi.json` holds. Needs no database.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +236,10 @@ pub async fn run(
         Command::Plugin {
             command: PluginCommand::Check { file },
         } => check_plugin(&config, &file, out),
+        Command::Openapi => {
+            write!(out, "{}", crate::http::openapi::document())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -78,7 +78,9 @@ pub struct Profile {
 }
 
 /// A scope a role can be limited to: a kind (`space`) and a name within it (`Berlin office`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeRef {
     pub kind: String,

@@ -16,6 +16,28 @@ use uuid::Uuid;
 #[error("{0}")]
 pub struct ParseError(pub String);
 
+/// Describes a newtype shown as a JSON string in the OpenAPI document (`http::openapi`):
+/// `format` is the JSON Schema format, or `None`; `doc` is what the value is.
+macro_rules! string_schema {
+    ($name:ty, $format:expr, $doc:expr) => {
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let format: Option<&str> = $format;
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .format(
+                        format
+                            .map(|f| utoipa::openapi::schema::SchemaFormat::Custom(f.to_string())),
+                    )
+                    .description(Some($doc))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use string_schema;
+
 /// An enum whose values are stored and shown as fixed words: `as_str`, `FromStr` (a
 /// [`ParseError`] naming the unknown word), `Display`, and `Serialize` as the word. Used for
 /// the closed vocabularies the database and the audit log hold as text (statuses, sources,
@@ -68,6 +90,17 @@ macro_rules! text_enum {
             }
         }
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text,)+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
@@ -97,6 +130,8 @@ macro_rules! uuid_id {
                 self.0.as_hyphenated().fmt(f)
             }
         }
+
+        string_schema!($name, Some("uuid"), $what);
 
         impl FromStr for $name {
             type Err = ParseError;
@@ -178,6 +213,12 @@ impl Slug {
     }
 }
 
+string_schema!(
+    Slug,
+    None,
+    "a tenant slug: 3-63 characters of a-z, 0-9 and inner -"
+);
+
 impl FromStr for Slug {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
@@ -211,6 +252,8 @@ impl DomainName {
         &self.0
     }
 }
+
+string_schema!(DomainName, Some("hostname"), "an email domain, lower-cased");
 
 impl FromStr for DomainName {
     type Err = ParseError;
@@ -274,6 +317,8 @@ impl Email {
         self.0.rsplit_once('@').map_or("", |(_, d)| d)
     }
 }
+
+string_schema!(Email, Some("email"), "an email address");
 
 impl FromStr for Email {
     type Err = ParseError;
@@ -339,6 +384,8 @@ impl Timestamp {
             .unwrap_or_else(|| "invalid-timestamp".to_string())
     }
 }
+
+string_schema!(Timestamp, Some("date-time"), "an RFC 3339 instant in UTC");
 
 impl FromStr for Timestamp {
     type Err = ParseError;

@@ -194,7 +194,9 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.url));
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
@@ -208,6 +210,11 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.bytes().await.expect("body");
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        crate::api_described::check(&method, path, status, content_type, &bytes);
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Resp {
             status,
@@ -247,6 +254,12 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.bytes().await.expect("body");
+        let got = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let path = format!("{prefix}/plugins");
+        crate::api_described::check(&Method::POST, &path, status, got, &bytes);
         Resp {
             status,
             headers,

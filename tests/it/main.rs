@@ -2,6 +2,7 @@
 //! against a fresh database (a temporary SQLite file, or a new PostgreSQL database when
 //! `GATEHOUSE_TEST_DATABASE_URL` is set) and talks HTTP to it.
 
+mod api_described;
 mod app_tokens;
 mod app_webhooks;
 mod audit;

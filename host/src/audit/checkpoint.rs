@@ -34,8 +34,9 @@ const PURPOSE: &str = "audit-checkpoint-key";
 pub type Keys = HashMap<String, PKey<Public>>;
 
 /// A checkpoint as the API, exports and streams show it; enough to check it offline.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AuditCheckpoint)]
 pub struct Checkpoint {
     pub chain: String,
     pub number: i64,

@@ -35,7 +35,8 @@ const LEASE_SECS: i64 = 300;
 const MAX_RUNNING: usize = 2;
 
 /// A job as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditExportJob)]
 pub struct ExportJob {
     pub id: SessionId,
     pub format: String,

@@ -41,8 +41,9 @@ const MAX_KEY_CHARS: usize = 255;
 pub const KEY_TTL_SECS: i64 = 86_400;
 
 /// One event as the app sends it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AppAuditEvent)]
 pub struct AppEvent {
     pub action: String,
     pub occurred_at: Timestamp,
@@ -58,8 +59,9 @@ pub struct AppEvent {
 }
 
 /// An actor or a target.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AppAuditParty)]
 pub struct Party {
     #[serde(rename = "type")]
     pub kind: String,
@@ -71,8 +73,9 @@ pub struct Party {
 }
 
 /// Where the action came from, as the app saw it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AppAuditContext)]
 pub struct Context {
     /// The end user's IP address.
     #[serde(default)]
@@ -82,14 +85,16 @@ pub struct Context {
 }
 
 /// A batch as the app sends it.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AppAuditEventBatch)]
 pub struct Batch {
     pub events: Vec<AppEvent>,
 }
 
 /// What was written: each event's id and sequence, in the order sent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AppAuditEventsWritten)]
 pub struct Written {
     pub events: Vec<WrittenEvent>,
     /// True when this answers a retry of an earlier request with the same key.
@@ -97,7 +102,9 @@ pub struct Written {
     pub replayed: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One event written: its id and its place in the chain.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AppAuditEventWritten)]
 pub struct WrittenEvent {
     pub id: String,
     pub seq: i64,

@@ -93,7 +93,7 @@ pub struct NewEvent {
 }
 
 /// A recorded event as the API shows it and exports carry it (parsed back to check one).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     /// The chain: a tenant id, or `operator`.
@@ -103,9 +103,13 @@ pub struct AuditEvent {
     pub actor: ActorView,
     pub action: String,
     pub target: TargetView,
-    /// The stored JSON as it is: never parsed and re-written on the way out, and hashed
-    /// byte for byte when an export is checked.
+    /// The target before the change. `before` and `after` are the stored JSON as it is:
+    /// never parsed and re-written on the way out, and hashed byte for byte when an export is
+    /// checked.
+    #[schema(value_type = Option<Value>)]
     pub before: Option<Box<RawValue>>,
+    /// The target after the change; for the app's events, its `targets`, `metadata` and `source`.
+    #[schema(value_type = Option<Value>)]
     pub after: Option<Box<RawValue>>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -117,7 +121,9 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Who did it, as an event shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AuditActor)]
 pub struct ActorView {
     #[serde(rename = "type")]
     pub kind: String,
@@ -125,7 +131,9 @@ pub struct ActorView {
     pub label: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What it was done to, as an event shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AuditTarget)]
 pub struct TargetView {
     #[serde(rename = "type")]
     pub kind: String,

@@ -63,7 +63,8 @@ pub struct AuditQuery {
 }
 
 /// One page of events.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEventPage)]
 pub struct Page {
     pub events: Vec<AuditEvent>,
     /// Pass as `cursor` to get the next (older) page; absent on the last page.

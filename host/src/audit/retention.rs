@@ -27,7 +27,8 @@ const MAX_BATCH: i64 = 20_000;
 const FIRST_BATCH: i64 = 500;
 
 /// A tenant's retention as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditRetention)]
 pub struct Retention {
     pub days: u32,
     /// True when the tenant has not set its own and the deployment's default applies.
@@ -37,8 +38,9 @@ pub struct Retention {
 }
 
 /// A change of retention: `days: null` goes back to the deployment's default.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SetAuditRetention)]
 pub struct SetRetention {
     pub days: Option<u32>,
 }

@@ -22,8 +22,9 @@ use crate::types::{StreamId, TenantId, Timestamp};
 const MAX_STREAMS: usize = 10;
 
 /// Where a stream delivers.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[schema(as = AuditStreamDestination)]
 pub enum Destination {
     /// `POST url` with `{"events": [...], "checkpoints": [...]}`, signed.
     Webhook { url: String },
@@ -51,7 +52,7 @@ pub enum Destination {
 }
 
 /// The payload of a syslog message.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SyslogFormat {
     #[default]
@@ -60,8 +61,9 @@ pub enum SyslogFormat {
 }
 
 /// Where a new stream starts.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = AuditStreamStart)]
 pub enum Start {
     /// With the next event.
     #[default]
@@ -70,8 +72,10 @@ pub enum Start {
     Oldest,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/v1/audit-streams`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewAuditStream)]
 pub struct NewStream {
     pub name: String,
     pub destination: Destination,
@@ -82,8 +86,10 @@ pub struct NewStream {
     pub start: Start,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `PATCH /api/v1/audit-streams/{stream}`: the members to change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AuditStreamChange)]
 pub struct StreamChange {
     pub name: Option<String>,
     pub destination: Option<Destination>,
@@ -92,7 +98,8 @@ pub struct StreamChange {
 }
 
 /// A stream as the API shows it (never its secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditStream)]
 pub struct StreamView {
     pub id: StreamId,
     pub name: String,
@@ -111,7 +118,8 @@ pub struct StreamView {
 }
 
 /// A stream's health as lists show it: its view, its tenant, and how far behind it is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditStreamStatus)]
 pub struct StreamStatus {
     #[serde(flatten)]
     pub stream: StreamView,

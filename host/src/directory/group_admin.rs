@@ -23,7 +23,7 @@ use crate::types::{GroupId, TenantId, UserId};
 pub const MAX_PAGE: usize = 200;
 
 /// The body of `POST /api/v1/groups`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     pub display_name: String,
@@ -32,7 +32,7 @@ pub struct NewGroup {
 }
 
 /// The body of `PATCH /api/v1/groups/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupChange {
     pub display_name: Option<String>,
@@ -40,9 +40,11 @@ pub struct GroupChange {
 }
 
 /// A page of groups and where the next starts.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = GroupPage)]
 pub struct Page {
     pub groups: Vec<GroupRow>,
+    /// Pass as `after` for the next page; absent on the last.
     pub next: Option<GroupId>,
 }
 

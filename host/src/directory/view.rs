@@ -12,7 +12,7 @@ use crate::store::{roles, user_reads, Store};
 use crate::types::{Timestamp, UserId};
 
 /// A directory user as the admin API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: UserId,
     pub email: String,
@@ -34,12 +34,17 @@ pub struct UserView {
 pub const MAX_PAGE: usize = 200;
 
 /// The admin's search: every part given must hold.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Search {
+    /// Only users with this status.
     pub status: Option<UserStatus>,
+    /// Only users from this source.
     pub source: Option<UserSource>,
+    /// Only users holding this role (from any source).
     pub role: Option<String>,
+    /// Only members of this group.
     pub group: Option<crate::types::GroupId>,
     /// Email or display name contains this (case-insensitive).
     pub q: Option<String>,
@@ -50,7 +55,8 @@ pub struct Search {
 }
 
 /// A page of users and, when there may be more, where the next page starts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = UserPage)]
 pub struct Page {
     pub users: Vec<UserView>,
     pub next: Option<UserId>,

@@ -8,10 +8,12 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::routing::get;
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
@@ -22,15 +24,16 @@ use crate::rbac::authzen::{self, Evaluation, Pep, Semantic, MAX_EVALUATIONS};
 use crate::rbac::EvaluateAccess;
 use crate::types::{TenantId, UserId};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        // The PDP metadata is AuthZEN's own description, not a route of the document.
         .route("/.well-known/authzen-configuration", get(metadata))
-        .route("/access/v1/evaluation", post(evaluation))
-        .route("/access/v1/evaluations", post(evaluations))
-        .route("/access/v1/search/subject", post(search_subject))
-        .route("/access/v1/search/action", post(search_action))
-        .route("/access/v1/search/resource", post(search_resource))
-        .route("/access/v1/users/{user}/permissions", get(snapshot))
+        .routes(routes!(evaluation))
+        .routes(routes!(evaluations))
+        .routes(routes!(search_subject))
+        .routes(routes!(search_action))
+        .routes(routes!(search_resource))
+        .routes(routes!(snapshot))
 }
 
 /// A JSON body; every way it can be malformed is a 400, as AuthZEN's HTTPS binding asks
@@ -89,6 +92,12 @@ fn bad_request(message: String) -> ApiError {
     ApiError::BadRequest(message)
 }
 
+/// Decides one question: may the subject perform the action on the resource?
+#[utoipa::path(post, path = "/access/v1/evaluation", tag = "access",
+    operation_id = "evaluate_access", request_body = Evaluation,
+    responses((status = 200, body = Value,
+        description = "The decision: `decision`, true when allowed, and \
+                       `context.reason_admin.en`, why")))]
 async fn evaluation(
     State(state): State<AppState>,
     Caller(pep): Caller,
@@ -102,22 +111,45 @@ async fn evaluation(
 }
 
 /// A batch: the defaults, the items and the options.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AccessEvaluationsRequest)]
 struct Batch {
+    /// The top-level members: the defaults of every item (an item's own member replaces one
+    /// whole), or, without `evaluations`, the one question.
     #[serde(flatten)]
     defaults: Evaluation,
+    /// The questions, answered in order (at most 10,000).
     #[serde(default)]
     evaluations: Vec<Evaluation>,
+    /// `evaluations_semantic`: `execute_all` (default), `deny_on_first_deny` or
+    /// `permit_on_first_permit`.
     options: Option<Value>,
 }
 
+/// A batch's answers, or, for a request without `evaluations`, the one decision.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum BatchAnswer {
+    One(Value),
+    Each { evaluations: Vec<Value> },
+}
+
+/// Decides a batch of questions, in order, stopping where `options` says.
+#[utoipa::path(post, path = "/access/v1/evaluations", tag = "access",
+    operation_id = "evaluate_access_batch", request_body = Batch,
+    responses((status = 200, body = Value,
+        description = "`evaluations`: one decision per item, as `/access/v1/evaluation` \
+                       answers, up to the one where the batch stopped (a malformed item is a \
+                       denial with `context.error`: `status` and `message`); a request without \
+                       `evaluations` gets the one decision instead")))]
 async fn evaluations(
     State(state): State<AppState>,
     Caller(pep): Caller,
     Body(batch): Body<Batch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BatchAnswer>, ApiError> {
     if batch.evaluations.is_empty() {
-        return evaluation(State(state), Caller(pep), Body(batch.defaults)).await;
+        let Json(one) = evaluation(State(state), Caller(pep), Body(batch.defaults)).await?;
+        return Ok(Json(BatchAnswer::One(one)));
     }
     if batch.evaluations.len() > MAX_EVALUATIONS {
         return Err(bad_request(format!(
@@ -127,28 +159,68 @@ async fn evaluations(
     let semantic = Semantic::parse(batch.options.as_ref()).map_err(bad_request)?;
     let answers =
         authzen::evaluate_all(&state, pep, &batch.defaults, &batch.evaluations, semantic).await?;
-    Ok(Json(json!({ "evaluations": answers })))
+    Ok(Json(BatchAnswer::Each {
+        evaluations: answers,
+    }))
 }
 
 /// A search request: the question and the page wanted.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AccessSubjectSearchRequest)]
 struct SearchRequest {
+    /// The question, with the subject's `type` (and, for the app, its `tenant` property) but
+    /// no `id`.
     #[serde(flatten)]
     question: Evaluation,
     page: Option<PageRequest>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AccessPageRequest)]
 struct PageRequest {
+    /// The previous page's `next_token`.
     token: Option<String>,
+    /// Users read for this page, 1–100 (default 100).
     limit: Option<usize>,
 }
 
+/// A page of a subject search.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AccessSubjectSearchAnswer)]
+struct SubjectsFound {
+    page: SubjectsPage,
+    /// The users allowed, each `{"type": "user", "id": user id}`.
+    results: Vec<Value>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AccessSubjectSearchPage)]
+struct SubjectsPage {
+    /// Where the next page starts; empty on the last.
+    next_token: String,
+    /// The results on this page.
+    count: usize,
+}
+
+/// The page of a search answered whole.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AccessLastPage)]
+struct LastPage {
+    /// Always empty: there is no next page.
+    next_token: &'static str,
+}
+
+const LAST_PAGE: LastPage = LastPage { next_token: "" };
+
+/// Lists the tenant's users who may perform the action on the resource, a page at a time.
+#[utoipa::path(post, path = "/access/v1/search/subject", tag = "access",
+    operation_id = "search_access_subjects", request_body = SearchRequest,
+    responses((status = 200, body = SubjectsFound)))]
 async fn search_subject(
     State(state): State<AppState>,
     Caller(pep): Caller,
     Body(req): Body<SearchRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SubjectsFound>, ApiError> {
     let page = req.page.as_ref();
     let found = authzen::search_subjects(
         &state,
@@ -159,50 +231,107 @@ async fn search_subject(
     )
     .await?
     .map_err(bad_request)?;
-    Ok(Json(json!({
-        "page": {"next_token": found.next_token, "count": found.results.len()},
-        "results": found.results,
-    })))
+    Ok(Json(SubjectsFound {
+        page: SubjectsPage {
+            next_token: found.next_token,
+            count: found.results.len(),
+        },
+        results: found.results,
+    }))
 }
 
+/// The actions found, on one page.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AccessActionSearchAnswer)]
+struct ActionsFound {
+    page: LastPage,
+    /// The actions allowed, each `{"name": action}`.
+    results: Vec<Value>,
+}
+
+/// Lists the actions the subject may perform on the resource.
+#[utoipa::path(post, path = "/access/v1/search/action", tag = "access",
+    operation_id = "search_access_actions", request_body = Evaluation,
+    responses((status = 200, body = ActionsFound)))]
 async fn search_action(
     State(state): State<AppState>,
     Caller(pep): Caller,
     Body(req): Body<Evaluation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionsFound>, ApiError> {
     let results = authzen::search_actions(&state, pep, &req)
         .await?
         .map_err(bad_request)?;
-    Ok(Json(
-        json!({"page": {"next_token": ""}, "results": results}),
-    ))
+    Ok(Json(ActionsFound {
+        page: LAST_PAGE,
+        results,
+    }))
 }
 
-/// Gatehouse does not know the app's records: no results, and the condition they meet.
+/// A resource search's answer: no records, and the condition the allowed ones meet.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AccessResourceSearchAnswer)]
+struct ResourcesFound {
+    page: LastPage,
+    context: FilterContext,
+    /// Always empty: Gatehouse does not know the app's records.
+    #[schema(max_items = 0)]
+    results: [Value; 0],
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AccessResourceSearchContext)]
+struct FilterContext {
+    /// The condition every record the subject may perform the action on meets, as the
+    /// `filter` extension writes it (`false`: none).
+    filter: Value,
+}
+
+/// Searches resources: the condition the allowed ones meet, and no results.
+///
+/// Gatehouse does not know the app's records.
+#[utoipa::path(post, path = "/access/v1/search/resource", tag = "access",
+    operation_id = "search_access_resources", request_body = Evaluation,
+    responses((status = 200, body = ResourcesFound)))]
 async fn search_resource(
     State(state): State<AppState>,
     Caller(pep): Caller,
     Body(req): Body<Evaluation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResourcesFound>, ApiError> {
     let filter = authzen::filter_for(&state, pep, &req)
         .await?
         .map_err(bad_request)?;
-    Ok(Json(json!({
-        "page": {"next_token": ""},
-        "context": {"filter": filter},
-        "results": [],
-    })))
+    Ok(Json(ResourcesFound {
+        page: LAST_PAGE,
+        context: FilterContext { filter },
+        results: [],
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SnapshotQuery {
     /// The user's tenant; required when the app asks with its client credentials.
+    #[param(value_type = Option<TenantId>)]
     tenant: Option<String>,
 }
 
-/// The user's compiled permissions with their version as a strong ETag; `If-None-Match` with
-/// the current version gets 304.
+/// Reads a user's compiled permissions, with their version as a strong ETag.
+///
+/// `If-None-Match` with the current version gets 304.
+#[utoipa::path(get, path = "/access/v1/users/{user}/permissions", tag = "access",
+    operation_id = "get_user_permissions_snapshot",
+    params(("user" = UserId, Path), SnapshotQuery,
+        ("If-None-Match" = Option<String>, Header,
+            description = "The `ETag` of a snapshot held: unchanged, the answer is 304")),
+    responses(
+        (status = 200, body = Value,
+            description = "The snapshot: `subject` (`type`, `id`), `tenant`, `version`, \
+                           `permissions` (module → action → the filter of the records allowed) \
+                           and `assignments` (`role`, `source`, and `scope` when scoped)",
+            headers(("ETag" = String, description = "`version`, quoted"))),
+        (status = 304, description = "The snapshot held is current",
+            headers(("ETag" = String, description = "`version`, quoted")))))]
 async fn snapshot(
     State(state): State<AppState>,
     Caller(pep): Caller,

@@ -5,16 +5,24 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx};
 use super::require::Require;
 use super::state::AppState;
+use crate::identity::ScopeRef;
 use crate::mfa::admin::{self as mfa, Enrolment};
 use crate::rbac::assign;
+use crate::rbac::catalogue::Assignment;
+use crate::rbac::effective::Source;
 use crate::rbac::{
     ManageScimClients, ReadTenant, ReadUsers, RotatePublicToken, WriteDomains, WriteRoles,
     WriteTokens, WriteUsers,
@@ -25,37 +33,37 @@ use crate::sessions::{links, local_users, scim_clients};
 use crate::store::tokens::ApiTokenRecord;
 use crate::tenancy::domains::{self, DomainChallenge};
 use crate::tenancy::{self, public_token, TenantView};
-use crate::types::TokenId;
+use crate::types::{DomainName, SessionId, TenantId, TokenId, UserId};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tenant", get(get_tenant))
-        .route("/domains", get(list_domains).post(request_domain))
-        .route("/domains/{domain}", delete(remove_domain))
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{token}", delete(revoke_token))
-        .route("/tokens/{token}/rotate", post(rotate_token))
-        .route("/tenant/public-token/rotate", post(rotate_public_token))
-        .route(
-            "/scim-clients",
-            get(list_scim_clients).post(create_scim_client),
-        )
-        .route("/scim-clients/{id}", delete(revoke_scim_client))
-        .route("/users", get(list_users))
-        .route("/users/{user}", get(get_user))
-        .route("/users/{user}/roles", put(set_roles))
-        .route("/users/{user}/permissions", get(user_permissions))
-        .route("/mfa/enrolments", get(mfa_enrolments))
-        .route("/users/{user}/mfa", delete(reset_mfa))
-        .route("/users/{user}/mfa/unlock", post(unlock_mfa))
-        .route("/users/{user}/sessions", get(user_sessions))
-        .route("/invitations", post(invite))
-        .route("/users/{user}/password-reset", post(password_reset))
-        .route("/users/{user}/deactivate", post(deactivate_user))
-        .route("/users/{user}/reactivate", post(reactivate_user))
-        .route("/users/{user}/sessions/{session}", delete(revoke_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_tenant))
+        .routes(routes!(list_domains, request_domain))
+        .routes(routes!(remove_domain))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(rotate_token))
+        .routes(routes!(rotate_public_token))
+        .routes(routes!(list_scim_clients, create_scim_client))
+        .routes(routes!(revoke_scim_client))
+        .routes(routes!(list_users))
+        .routes(routes!(get_user))
+        .routes(routes!(set_roles))
+        .routes(routes!(user_permissions))
+        .routes(routes!(mfa_enrolments))
+        .routes(routes!(reset_mfa))
+        .routes(routes!(unlock_mfa))
+        .routes(routes!(user_sessions))
+        .routes(routes!(invite))
+        .routes(routes!(password_reset))
+        .routes(routes!(deactivate_user))
+        .routes(routes!(reactivate_user))
+        .routes(routes!(revoke_session))
 }
 
+/// Reads one user: profile, status, source and effective roles.
+#[utoipa::path(get, path = "/users/{user}", tag = "admin", operation_id = "get_user",
+    params(("user" = UserId, Path)), responses((status = 200, body = crate::directory::UserView)))]
 async fn get_user(
     State(state): State<AppState>,
     Require(auth): Require<ReadUsers>,
@@ -65,7 +73,10 @@ async fn get_user(
     Ok(Json(crate::directory::view(&state.store, &auth, id).await?))
 }
 
-/// Searches the tenant's users.
+/// Searches the tenant's users, a page at a time.
+#[utoipa::path(get, path = "/users", tag = "admin", operation_id = "list_users",
+    params(crate::directory::view::Search),
+    responses((status = 200, body = crate::directory::view::Page)))]
 async fn list_users(
     State(state): State<AppState>,
     Require(auth): Require<ReadUsers>,
@@ -76,33 +87,132 @@ async fn list_users(
     ))
 }
 
+/// The user's manual role assignments, as stored.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ManualAssignments)]
+struct ManualAssignments {
+    assignments: Vec<Assignment>,
+}
+
 /// Replaces the user's manual role assignments.
+#[utoipa::path(put, path = "/users/{user}/roles", tag = "admin", operation_id = "set_user_roles",
+    params(("user" = UserId, Path)), request_body = assign::ManualRoles,
+    responses((status = 200, body = ManualAssignments)))]
 async fn set_roles(
     State(state): State<AppState>,
     Require(auth): Require<WriteRoles>,
     Ctx(ctx): Ctx,
     Path(user): Path<String>,
     ApiJson(body): ApiJson<assign::ManualRoles>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let stored = assign::set_manual(&state, &auth, &ctx, path_param(&user)?, body).await?;
-    Ok(Json(serde_json::json!({ "assignments": stored })))
+) -> Result<Json<ManualAssignments>, ApiError> {
+    let assignments = assign::set_manual(&state, &auth, &ctx, path_param(&user)?, body).await?;
+    Ok(Json(ManualAssignments { assignments }))
+}
+
+/// A user's effective permissions: the snapshot the app fetches (made by
+/// [`crate::rbac::effective::Effective::snapshot`], so the two cannot differ) and every rule
+/// with its source.
+#[derive(Serialize)]
+struct UserPermissions<'a> {
+    #[serde(flatten)]
+    snapshot: serde_json::Value,
+    sources: Vec<Source<'a>>,
+}
+
+/// Described by hand, since the snapshot is JSON that `rbac::effective` makes: this is its shape.
+impl utoipa::PartialSchema for UserPermissions<'_> {
+    fn schema() -> RefOr<Schema> {
+        let text = |doc: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(doc))
+        };
+        let subject = ObjectBuilder::new()
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["user"])),
+            )
+            .property("id", Ref::from_schema_name(UserId::name()))
+            .required("type")
+            .required("id");
+        let filter = ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some("which records: `true`, `false` or a condition"));
+        let matrix = ObjectBuilder::new()
+            .description(Some(
+                "module → action → filter, for every action the user has a rule for",
+            ))
+            .additional_properties(Some(
+                ObjectBuilder::new().additional_properties(Some(filter)),
+            ));
+        let assignment = ObjectBuilder::new()
+            .property("role", text("the role"))
+            .property(
+                "source",
+                text("where it came from: `sso`, `scim`, `manual`, `group` or `default`"),
+            )
+            .property("scope", Ref::from_schema_name(ScopeRef::name()))
+            .required("role")
+            .required("source");
+        ObjectBuilder::new()
+            .property("subject", subject)
+            .property("tenant", Ref::from_schema_name(TenantId::name()))
+            .property(
+                "version",
+                text("changes whenever the permissions or the assignments do"),
+            )
+            .property("permissions", matrix)
+            .property("assignments", ArrayBuilder::new().items(assignment))
+            .property(
+                "sources",
+                ArrayBuilder::new().items(Ref::from_schema_name(Source::name())),
+            )
+            .required("subject")
+            .required("tenant")
+            .required("version")
+            .required("permissions")
+            .required("assignments")
+            .required("sources")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UserPermissions<'_> {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((UserId::name().into(), UserId::schema()));
+        schemas.push((TenantId::name().into(), TenantId::schema()));
+        schemas.push((ScopeRef::name().into(), ScopeRef::schema()));
+        schemas.push((Source::name().into(), Source::schema()));
+        Source::schemas(schemas);
+    }
 }
 
 /// The user's effective permissions: every assignment, the matrix, and each rule's source.
+#[utoipa::path(get, path = "/users/{user}/permissions", tag = "admin",
+    operation_id = "get_user_permissions", params(("user" = UserId, Path)),
+    responses((status = 200, body = UserPermissions)))]
 async fn user_permissions(
     State(state): State<AppState>,
     Require(auth): Require<ReadUsers>,
     Path(user): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let tenant = auth.tenant();
     let effective = crate::rbac::effective::load(&state, tenant, path_param(&user)?)
         .await?
         .ok_or(crate::Error::NotFound("user"))?;
-    let mut body = effective.snapshot(tenant);
-    body["sources"] = serde_json::json!(effective.sources());
-    Ok(Json(body))
+    // Serialized here: the answer borrows from `effective`.
+    Ok(Json(UserPermissions {
+        snapshot: effective.snapshot(tenant),
+        sources: effective.sources(),
+    })
+    .into_response())
 }
 
+/// Reads the caller's tenant with its domains.
+#[utoipa::path(get, path = "/tenant", tag = "admin", operation_id = "get_own_tenant",
+    responses((status = 200, body = TenantView)))]
 async fn get_tenant(
     State(state): State<AppState>,
     Require(auth): Require<ReadTenant>,
@@ -110,6 +220,9 @@ async fn get_tenant(
     Ok(Json(tenancy::get_own(&state, &auth).await?))
 }
 
+/// Lists the tenant's domains, each with its DNS challenge.
+#[utoipa::path(get, path = "/domains", tag = "admin", operation_id = "list_domains",
+    responses((status = 200, body = Vec<DomainChallenge>)))]
 pub(super) async fn list_domains(
     State(state): State<AppState>,
     Require(auth): Require<ReadTenant>,
@@ -117,6 +230,9 @@ pub(super) async fn list_domains(
     Ok(Json(domains::list(&state, auth.tenant()).await?))
 }
 
+/// Claims a domain: it stays pending, with a DNS TXT challenge, until the operator verifies it.
+#[utoipa::path(post, path = "/domains", tag = "admin", operation_id = "request_domain",
+    request_body = DomainBody, responses((status = 201, body = DomainChallenge)))]
 async fn request_domain(
     State(state): State<AppState>,
     Require(auth): Require<WriteDomains>,
@@ -129,6 +245,9 @@ async fn request_domain(
     ))
 }
 
+/// Removes one of the tenant's domains.
+#[utoipa::path(delete, path = "/domains/{domain}", tag = "admin", operation_id = "remove_domain",
+    params(("domain" = DomainName, Path)), responses((status = 204)))]
 pub(super) async fn remove_domain(
     State(state): State<AppState>,
     Require(auth): Require<WriteDomains>,
@@ -152,17 +271,23 @@ pub(super) struct TokenPath {
 }
 
 /// A domain to claim or verify.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DomainBody {
+    /// The email domain, e.g. `example.com`.
     pub domain: String,
 }
 
-#[derive(Serialize)]
+/// The tenant's API tokens, without their secrets.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiTokenList)]
 pub(super) struct TokenList {
     pub tokens: Vec<ApiTokenRecord>,
 }
 
+/// Lists the tenant's API tokens (revoked and expired ones included), without secrets.
+#[utoipa::path(get, path = "/tokens", tag = "admin", operation_id = "list_api_tokens",
+    responses((status = 200, body = TokenList)))]
 pub(super) async fn list_tokens(
     State(state): State<AppState>,
     Require(auth): Require<WriteTokens>,
@@ -172,6 +297,9 @@ pub(super) async fn list_tokens(
     }))
 }
 
+/// Creates an API token; the answer is the only time its secret is shown.
+#[utoipa::path(post, path = "/tokens", tag = "admin", operation_id = "create_api_token",
+    request_body = CreateApiToken, responses((status = 201, body = CreatedApiToken)))]
 pub(super) async fn create_token(
     State(state): State<AppState>,
     Require(auth): Require<WriteTokens>,
@@ -184,6 +312,9 @@ pub(super) async fn create_token(
     ))
 }
 
+/// Revokes an API token at once.
+#[utoipa::path(delete, path = "/tokens/{token}", tag = "admin", operation_id = "revoke_api_token",
+    params(("token" = TokenId, Path)), responses((status = 200, body = ApiTokenRecord)))]
 pub(super) async fn revoke_token(
     State(state): State<AppState>,
     Require(auth): Require<WriteTokens>,
@@ -194,6 +325,10 @@ pub(super) async fn revoke_token(
     Ok(Json(api_tokens::revoke(&state, &auth, &ctx, token).await?))
 }
 
+/// Replaces an API token with a new one; the old one keeps working for the overlap.
+#[utoipa::path(post, path = "/tokens/{token}/rotate", tag = "admin",
+    operation_id = "rotate_api_token", params(("token" = TokenId, Path)),
+    request_body = RotateApiToken, responses((status = 201, body = CreatedApiToken)))]
 async fn rotate_token(
     State(state): State<AppState>,
     Require(auth): Require<WriteTokens>,
@@ -209,6 +344,9 @@ async fn rotate_token(
 }
 
 /// A new public token for the tenant's IdP-facing URLs; the old one works for the overlap.
+#[utoipa::path(post, path = "/tenant/public-token/rotate", tag = "admin",
+    operation_id = "rotate_public_token", request_body = public_token::Rotate,
+    responses((status = 200, body = public_token::Rotated)))]
 pub(super) async fn rotate_public_token(
     State(state): State<AppState>,
     Require(auth): Require<RotatePublicToken>,
@@ -218,6 +356,10 @@ pub(super) async fn rotate_public_token(
     Ok(Json(public_token::rotate(&state, &auth, &ctx, req).await?))
 }
 
+/// Registers a SCIM client (OAuth client credentials); a secret, if any, is shown only now.
+#[utoipa::path(post, path = "/scim-clients", tag = "admin", operation_id = "create_scim_client",
+    request_body = scim_clients::NewScimClient,
+    responses((status = 201, body = scim_clients::CreatedScimClient)))]
 async fn create_scim_client(
     State(state): State<AppState>,
     Require(auth): Require<ManageScimClients>,
@@ -230,6 +372,9 @@ async fn create_scim_client(
     ))
 }
 
+/// Lists the tenant's SCIM clients, without secrets.
+#[utoipa::path(get, path = "/scim-clients", tag = "admin", operation_id = "list_scim_clients",
+    responses((status = 200, body = Vec<scim_clients::ScimClientView>)))]
 async fn list_scim_clients(
     State(state): State<AppState>,
     Require(auth): Require<ManageScimClients>,
@@ -237,6 +382,10 @@ async fn list_scim_clients(
     Ok(Json(scim_clients::list(&state, &auth).await?))
 }
 
+/// Revokes a SCIM client.
+#[utoipa::path(delete, path = "/scim-clients/{id}", tag = "admin",
+    operation_id = "revoke_scim_client", params(("id" = TokenId, Path)),
+    responses((status = 204)))]
 async fn revoke_scim_client(
     State(state): State<AppState>,
     Require(auth): Require<ManageScimClients>,
@@ -248,6 +397,9 @@ async fn revoke_scim_client(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Lists the users' authenticators (enrolled, pending or locked), by email.
+#[utoipa::path(get, path = "/mfa/enrolments", tag = "admin", operation_id = "list_mfa_enrolments",
+    params(mfa::Page), responses((status = 200, body = Vec<Enrolment>)))]
 async fn mfa_enrolments(
     State(state): State<AppState>,
     Require(auth): Require<ReadUsers>,
@@ -256,6 +408,9 @@ async fn mfa_enrolments(
     Ok(Json(mfa::list(&state, &auth, page).await?))
 }
 
+/// Invites someone as a local user: the answer carries the link to set a password.
+#[utoipa::path(post, path = "/invitations", tag = "admin", operation_id = "invite_user",
+    request_body = links::Invite, responses((status = 201, body = links::Issued)))]
 async fn invite(
     State(state): State<AppState>,
     Require(auth): Require<WriteUsers>,
@@ -266,6 +421,10 @@ async fn invite(
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
+/// Issues a password-reset link for a local user.
+#[utoipa::path(post, path = "/users/{user}/password-reset", tag = "admin",
+    operation_id = "issue_password_reset", params(("user" = UserId, Path)),
+    responses((status = 201, body = links::Issued)))]
 async fn password_reset(
     State(state): State<AppState>,
     Require(auth): Require<WriteUsers>,
@@ -276,6 +435,10 @@ async fn password_reset(
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
+/// Deactivates a local user: they can no longer sign in.
+#[utoipa::path(post, path = "/users/{user}/deactivate", tag = "admin",
+    operation_id = "deactivate_user", params(("user" = UserId, Path)),
+    responses((status = 204)))]
 async fn deactivate_user(
     State(state): State<AppState>,
     Require(auth): Require<WriteUsers>,
@@ -286,6 +449,10 @@ async fn deactivate_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Reactivates a deactivated local user.
+#[utoipa::path(post, path = "/users/{user}/reactivate", tag = "admin",
+    operation_id = "reactivate_user", params(("user" = UserId, Path)),
+    responses((status = 204)))]
 async fn reactivate_user(
     State(state): State<AppState>,
     Require(auth): Require<WriteUsers>,
@@ -296,6 +463,10 @@ async fn reactivate_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Lists a user's live sessions.
+#[utoipa::path(get, path = "/users/{user}/sessions", tag = "admin",
+    operation_id = "list_user_sessions", params(("user" = UserId, Path)),
+    responses((status = 200, body = Vec<SessionView>)))]
 async fn user_sessions(
     State(state): State<AppState>,
     Require(auth): Require<ReadUsers>,
@@ -305,6 +476,11 @@ async fn user_sessions(
     Ok(Json(manage::list_for_admin(&state, &auth, user).await?))
 }
 
+/// Ends one of a user's sessions.
+#[utoipa::path(delete, path = "/users/{user}/sessions/{session}", tag = "admin",
+    operation_id = "revoke_user_session",
+    params(("user" = UserId, Path), ("session" = SessionId, Path)),
+    responses((status = 204)))]
 async fn revoke_session(
     State(state): State<AppState>,
     Require(auth): Require<WriteUsers>,
@@ -316,6 +492,9 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Resets a user's MFA: the authenticator and recovery codes go, and the user enrols again.
+#[utoipa::path(delete, path = "/users/{user}/mfa", tag = "admin", operation_id = "reset_user_mfa",
+    params(("user" = UserId, Path)), responses((status = 204)))]
 async fn reset_mfa(
     State(state): State<AppState>,
     Require(auth): Require<WriteUsers>,
@@ -326,6 +505,10 @@ async fn reset_mfa(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Lifts the lock on a user's MFA after too many failed codes.
+#[utoipa::path(post, path = "/users/{user}/mfa/unlock", tag = "admin",
+    operation_id = "unlock_user_mfa", params(("user" = UserId, Path)),
+    responses((status = 204)))]
 async fn unlock_mfa(
     State(state): State<AppState>,
     Require(auth): Require<WriteUsers>,

@@ -9,10 +9,12 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Ctx};
@@ -30,13 +32,13 @@ use crate::types::Timestamp;
 const MAX_CHECKPOINTS: usize = 1000;
 
 /// `/api/v1` routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/audit-events", get(search).post(ingest_one))
-        .route("/audit-events/batch", post(ingest_batch))
-        .route("/audit-events/export", get(export))
-        .route("/audit-checkpoints", get(checkpoints))
-        .route("/audit-retention", get(get_retention).put(set_retention))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search, ingest_one))
+        .routes(routes!(ingest_batch))
+        .routes(routes!(export))
+        .routes(routes!(checkpoints))
+        .routes(routes!(get_retention, set_retention))
 }
 
 /// Routes at the root.
@@ -45,15 +47,18 @@ pub fn public_router() -> Router<AppState> {
 }
 
 /// `/operator/v1` routes.
-pub fn operator_router() -> Router<AppState> {
-    Router::new()
-        .route("/audit/checkpoints", post(sign_now))
-        .route("/audit/purge", post(purge_now))
+pub fn operator_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_now))
+        .routes(routes!(purge_now))
 }
 
-/// Search and export parameters, shared with the operator API.
-#[derive(Debug, Deserialize)]
+/// Search and export parameters, shared with the operator API: a search's query string, an
+/// export's query string, or an export job's JSON body. Each route refuses the members that
+/// are not its own (the docs below say whose they are).
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct AuditParams {
     /// Operator-wide listing only: `operator`, or a tenant id or slug.
     pub chain: Option<String>,
@@ -61,10 +66,11 @@ pub(super) struct AuditParams {
     pub from: Option<Timestamp>,
     /// Events before this RFC 3339 instant.
     pub to: Option<Timestamp>,
-    /// Actor id.
+    /// Actor id (a user, token or client id).
     pub actor: Option<String>,
     /// The actor's label (a user's email).
     pub actor_email: Option<String>,
+    /// `user`, `api_token`, `operator`, `scim`, `system`, `app`…
     pub actor_type: Option<String>,
     /// Exact actions separated by commas, or a prefix ending in `*`.
     pub action: Option<String>,
@@ -72,13 +78,18 @@ pub(super) struct AuditParams {
     pub target_id: Option<String>,
     /// An address or a CIDR block.
     pub ip: Option<String>,
+    /// `success` or `failure`.
     pub outcome: Option<String>,
     pub request_id: Option<String>,
-    /// Free text.
+    /// Free text: every word must occur in the event; `word*` matches a prefix.
     pub q: Option<String>,
+    /// Searches only: events per page, 1–500 (default 50).
     pub limit: Option<u32>,
+    /// Searches only: the previous page's `next_cursor`.
     pub cursor: Option<String>,
-    /// Export only: `jsonl` (default), `csv` or `ocsf`.
+    /// Exports only: `jsonl` (default), `csv` or `ocsf`.
+    #[param(inline)]
+    #[schema(inline)]
     pub format: Option<Format>,
 }
 
@@ -122,6 +133,9 @@ impl AuditParams {
     }
 }
 
+/// Searches the tenant's audit log, newest first, a page at a time.
+#[utoipa::path(get, path = "/audit-events", tag = "audit", operation_id = "search_audit_events",
+    params(AuditParams), responses((status = 200, body = Page)))]
 async fn search(
     State(state): State<AppState>,
     Require(auth): Require<ReadAudit>,
@@ -132,6 +146,13 @@ async fn search(
     ))
 }
 
+/// Exports the events the filters select, streamed as a file (`format`: JSON Lines, CSV or OCSF).
+#[utoipa::path(get, path = "/audit-events/export", tag = "audit",
+    operation_id = "export_audit_events", params(AuditParams),
+    responses((status = 200,
+        description = "The events as an attachment: JSON Lines for `jsonl` (one event each, \
+                       as a search shows it) and `ocsf`, CSV for `csv`",
+        content(("application/x-ndjson"), ("text/csv")))))]
 async fn export(
     State(state): State<AppState>,
     Require(auth): Require<ExportAudit>,
@@ -163,40 +184,67 @@ async fn export(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct CheckpointParams {
     /// Only checkpoints numbered above this.
     after: Option<i64>,
 }
 
+/// The tenant's signed checkpoints, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditCheckpoints)]
+struct Checkpoints {
+    /// At most 1000; ask again with `after` the last one's `number` for more.
+    checkpoints: Vec<Checkpoint>,
+}
+
+/// Lists the tenant's signed checkpoints, with which its events are checked offline.
+#[utoipa::path(get, path = "/audit-checkpoints", tag = "audit",
+    operation_id = "list_audit_checkpoints", params(CheckpointParams),
+    responses((status = 200, body = Checkpoints)))]
 async fn checkpoints(
     State(state): State<AppState>,
     Require(auth): Require<ReadAudit>,
     ApiQuery(params): ApiQuery<CheckpointParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Checkpoints>, ApiError> {
     let all = checkpoint::of_chain(&state.store, &auth.tenant().to_string()).await?;
     let after = params.after.unwrap_or(0);
-    let page: Vec<&Checkpoint> = all
-        .iter()
+    let checkpoints = all
+        .into_iter()
         .filter(|c| c.number > after)
         .take(MAX_CHECKPOINTS)
         .collect();
-    Ok(Json(serde_json::json!({ "checkpoints": page })))
+    Ok(Json(Checkpoints { checkpoints }))
 }
 
 async fn keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(checkpoint::jwks(&state.store, &state.secrets).await?))
 }
 
+/// What "sign checkpoints now" did.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditCheckpointsSigned)]
+struct Signed {
+    /// Checkpoints written: one per chain with events since its last checkpoint.
+    written: usize,
+}
+
+/// Signs a checkpoint of every chain with new events now (housekeeping does it on a schedule).
+#[utoipa::path(post, path = "/audit/checkpoints", tag = "audit",
+    operation_id = "operator_sign_audit_checkpoints", responses((status = 200, body = Signed)))]
 async fn sign_now(
     State(state): State<AppState>,
     Require(_auth): Require<OperateInstance>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Signed>, ApiError> {
     let written = checkpoint::write_due(&state.store, &state.secrets, &state.clock, 0).await?;
-    Ok(Json(serde_json::json!({ "written": written })))
+    Ok(Json(Signed { written }))
 }
 
+/// Reads the tenant's audit retention.
+#[utoipa::path(get, path = "/audit-retention", tag = "audit", operation_id = "get_audit_retention",
+    responses((status = 200, body = Retention)))]
 async fn get_retention(
     State(state): State<AppState>,
     Require(auth): Require<ReadAudit>,
@@ -204,6 +252,9 @@ async fn get_retention(
     Ok(Json(retention::get(&state, &auth).await?))
 }
 
+/// Sets how many days the tenant's events are kept (`days: null`: the deployment's default).
+#[utoipa::path(put, path = "/audit-retention", tag = "audit", operation_id = "set_audit_retention",
+    request_body = SetRetention, responses((status = 200, body = Retention)))]
 async fn set_retention(
     State(state): State<AppState>,
     Require(auth): Require<WritePolicy>,
@@ -213,14 +264,28 @@ async fn set_retention(
     Ok(Json(retention::set(&state, &auth, &ctx, body).await?))
 }
 
+/// What a purge did.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditPurged)]
+struct Purged {
+    /// Events deleted, past their chain's retention.
+    purged: u64,
+}
+
 /// Runs the retention purge now (housekeeping runs it every few minutes).
+#[utoipa::path(post, path = "/audit/purge", tag = "audit", operation_id = "operator_purge_audit_events",
+    responses((status = 200, body = Purged)))]
 async fn purge_now(
     State(state): State<AppState>,
     Require(_auth): Require<OperateInstance>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Purged>, ApiError> {
     let purged = retention::purge_due(&state.store, &state.clock, &state.config.audit).await?;
-    Ok(Json(serde_json::json!({ "purged": purged })))
+    Ok(Json(Purged { purged }))
 }
+
+/// The ingest routes' description of the `Idempotency-Key` header.
+const IDEMPOTENCY_KEY: &str = "1-255 printable ASCII characters: a retry with the same key \
+    and body gets the first answer (with `replayed: true`) for 24 hours instead of writing twice";
 
 /// The request's `Idempotency-Key`, if any (a value that is not text is refused).
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
@@ -237,6 +302,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         .transpose()
 }
 
+/// Records one of the app's own events in the tenant's chain.
+#[utoipa::path(post, path = "/audit-events", tag = "audit", operation_id = "ingest_audit_event",
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)), request_body = AppEvent, responses((status = 201, body = Written)))]
 async fn ingest_one(
     State(state): State<AppState>,
     Require(auth): Require<IngestAudit>,
@@ -249,6 +317,10 @@ async fn ingest_one(
     Ok((StatusCode::CREATED, Json(written)))
 }
 
+/// Records a batch of the app's events, all or none.
+#[utoipa::path(post, path = "/audit-events/batch", tag = "audit",
+    operation_id = "ingest_audit_events", params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)), request_body = Batch,
+    responses((status = 201, body = Written)))]
 async fn ingest_batch(
     State(state): State<AppState>,
     Require(auth): Require<IngestAudit>,

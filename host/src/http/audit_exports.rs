@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::audit::AuditParams;
 use super::error::ApiError;
@@ -20,12 +22,13 @@ use super::state::AppState;
 use crate::audit::export::Format;
 use crate::audit::export_job::{self, ExportJob};
 use crate::rbac::ExportAudit;
+use crate::types::SessionId;
 
 /// `/api/v1` routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/audit-exports", get(list).post(start))
-        .route("/audit-exports/{export}", get(read))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, start))
+        .routes(routes!(read))
 }
 
 /// Routes at the root.
@@ -33,6 +36,9 @@ pub fn public_router() -> Router<AppState> {
     Router::new().route("/audit-downloads/{tenant}/{export}", get(download))
 }
 
+/// Starts an export job over the events the filters select (`format` as for a streamed export).
+#[utoipa::path(post, path = "/audit-exports", tag = "audit", operation_id = "start_audit_export",
+    request_body = AuditParams, responses((status = 202, body = ExportJob)))]
 async fn start(
     State(state): State<AppState>,
     Require(auth): Require<ExportAudit>,
@@ -50,6 +56,9 @@ async fn start(
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
+/// Lists the tenant's 20 newest export jobs (without download links).
+#[utoipa::path(get, path = "/audit-exports", tag = "audit", operation_id = "list_audit_exports",
+    responses((status = 200, body = Vec<ExportJob>)))]
 async fn list(
     State(state): State<AppState>,
     Require(auth): Require<ExportAudit>,
@@ -57,6 +66,10 @@ async fn list(
     Ok(Json(export_job::list(&state, &auth).await?))
 }
 
+/// Reads an export job: its progress and, when done, a fresh short-lived download link.
+#[utoipa::path(get, path = "/audit-exports/{export}", tag = "audit",
+    operation_id = "get_audit_export", params(("export" = SessionId, Path)),
+    responses((status = 200, body = ExportJob)))]
 async fn read(
     State(state): State<AppState>,
     Require(auth): Require<ExportAudit>,

@@ -4,8 +4,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, Ctx};
@@ -13,13 +14,17 @@ use super::require::Require;
 use super::state::AppState;
 use crate::audit::stream::{self, NewStream, StreamChange, StreamStatus, StreamView};
 use crate::rbac::{ReadAuditStreams, WriteAuditStreams};
+use crate::types::StreamId;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/audit-streams", get(list).post(create))
-        .route("/audit-streams/{stream}", patch(change).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(change, remove))
 }
 
+/// Lists the tenant's audit streams with their health and backlog.
+#[utoipa::path(get, path = "/audit-streams", tag = "audit", operation_id = "list_audit_streams",
+    responses((status = 200, body = Vec<StreamStatus>)))]
 async fn list(
     State(state): State<AppState>,
     Require(auth): Require<ReadAuditStreams>,
@@ -27,6 +32,9 @@ async fn list(
     Ok(Json(stream::list(&state, &auth).await?))
 }
 
+/// Creates an audit stream to a SIEM (webhook, syslog or S3 bucket).
+#[utoipa::path(post, path = "/audit-streams", tag = "audit", operation_id = "create_audit_stream",
+    request_body = NewStream, responses((status = 201, body = StreamView)))]
 async fn create(
     State(state): State<AppState>,
     Require(auth): Require<WriteAuditStreams>,
@@ -39,6 +47,10 @@ async fn create(
     ))
 }
 
+/// Changes, pauses or resumes an audit stream.
+#[utoipa::path(patch, path = "/audit-streams/{stream}", tag = "audit",
+    operation_id = "update_audit_stream", params(("stream" = StreamId, Path)),
+    request_body = StreamChange, responses((status = 200, body = StreamView)))]
 async fn change(
     State(state): State<AppState>,
     Require(auth): Require<WriteAuditStreams>,
@@ -51,6 +63,10 @@ async fn change(
     ))
 }
 
+/// Deletes an audit stream.
+#[utoipa::path(delete, path = "/audit-streams/{stream}", tag = "audit",
+    operation_id = "delete_audit_stream", params(("stream" = StreamId, Path)),
+    responses((status = 204)))]
 async fn remove(
     State(state): State<AppState>,
     Require(auth): Require<WriteAuditStreams>,

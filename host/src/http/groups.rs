@@ -3,9 +3,10 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx};
@@ -16,23 +17,26 @@ use crate::rbac::{ReadUsers, WriteRoles};
 use crate::store::groups::GroupRow;
 use crate::types::GroupId;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/groups", get(list).post(create))
-        .route("/groups/{group}", get(read).patch(change).delete(remove))
-        .route(
-            "/groups/{group}/members/{user}",
-            put(member::<true>).delete(member::<false>),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, change, remove))
+        .routes(routes!(add_member, remove_member))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// The `next` of the previous page.
     after: Option<GroupId>,
+    /// Groups per page, 1–200 (default 50).
     limit: Option<usize>,
 }
 
+/// Lists the tenant's groups, of every source, a page at a time.
+#[utoipa::path(get, path = "/groups", tag = "admin", operation_id = "list_groups",
+    params(PageQuery), responses((status = 200, body = Page)))]
 async fn list(
     State(state): State<AppState>,
     Require(auth): Require<ReadUsers>,
@@ -43,6 +47,9 @@ async fn list(
     ))
 }
 
+/// Reads one group.
+#[utoipa::path(get, path = "/groups/{group}", tag = "admin", operation_id = "get_group",
+    params(("group" = GroupId, Path)), responses((status = 200, body = GroupRow)))]
 async fn read(
     State(state): State<AppState>,
     Require(auth): Require<ReadUsers>,
@@ -53,6 +60,9 @@ async fn read(
     ))
 }
 
+/// Creates a group an admin manages (SCIM's groups stay the IdP's).
+#[utoipa::path(post, path = "/groups", tag = "admin", operation_id = "create_group",
+    request_body = NewGroup, responses((status = 201, body = GroupRow)))]
 async fn create(
     State(state): State<AppState>,
     Require(auth): Require<WriteRoles>,
@@ -63,6 +73,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(group)))
 }
 
+/// Renames an admin-made group or changes its external id.
+#[utoipa::path(patch, path = "/groups/{group}", tag = "admin", operation_id = "update_group",
+    params(("group" = GroupId, Path)), request_body = GroupChange,
+    responses((status = 200, body = GroupRow)))]
 async fn change(
     State(state): State<AppState>,
     Require(auth): Require<WriteRoles>,
@@ -76,6 +90,9 @@ async fn change(
     ))
 }
 
+/// Deletes an admin-made group.
+#[utoipa::path(delete, path = "/groups/{group}", tag = "admin", operation_id = "delete_group",
+    params(("group" = GroupId, Path)), responses((status = 204)))]
 async fn remove(
     State(state): State<AppState>,
     Require(auth): Require<WriteRoles>,
@@ -86,14 +103,43 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Adds (`JOIN`) or removes a member.
-async fn member<const JOIN: bool>(
+/// Adds a user to an admin-made group.
+#[utoipa::path(put, path = "/groups/{group}/members/{user}", tag = "admin",
+    operation_id = "add_group_member",
+    params(("group" = GroupId, Path), ("user" = crate::types::UserId, Path)),
+    responses((status = 204)))]
+async fn add_member(
+    state: State<AppState>,
+    auth: Require<WriteRoles>,
+    ctx: Ctx,
+    ids: Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    member(state, auth, ctx, ids, true).await
+}
+
+/// Removes a user from an admin-made group.
+#[utoipa::path(delete, path = "/groups/{group}/members/{user}", tag = "admin",
+    operation_id = "remove_group_member",
+    params(("group" = GroupId, Path), ("user" = crate::types::UserId, Path)),
+    responses((status = 204)))]
+async fn remove_member(
+    state: State<AppState>,
+    auth: Require<WriteRoles>,
+    ctx: Ctx,
+    ids: Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    member(state, auth, ctx, ids, false).await
+}
+
+/// Adds (`join`) or removes a member.
+async fn member(
     State(state): State<AppState>,
     Require(auth): Require<WriteRoles>,
     Ctx(ctx): Ctx,
     Path((group, user)): Path<(String, String)>,
+    join: bool,
 ) -> Result<StatusCode, ApiError> {
     let (group, user) = (path_param(&group)?, path_param(&user)?);
-    group_admin::set_member(&state, &auth, &ctx, group, user, JOIN).await?;
+    group_admin::set_member(&state, &auth, &ctx, group, user, join).await?;
     Ok(StatusCode::NO_CONTENT)
 }

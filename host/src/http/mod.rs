@@ -1,7 +1,8 @@
 //! The HTTP edge: one router per area ([`operator`], [`admin`], [`audit`], [`audit_exports`], [`audit_streams`], [`plugins`], [`connections`],
 //! [`sso`] (the login page, start links and the IdP-facing SAML and OIDC endpoints),
 //! [`discovery`] (a tenant's sign-in options for apps), [`account`] (password
-//! sign-in, the account page, sign-out), [`mfa`] (the code page, enrolment), [`oauth`] (Gatehouse as OIDC provider), [`scim`]
+//! sign-in, the account page, sign-out), [`mfa`] (the code page, enrolment), [`oauth`] (Gatehouse as OIDC provider), [`openapi`] (the described operator, admin and
+//! decision APIs), [`scim`]
 //! (SCIM 2.0 provisioning), [`health`]); the handlers' [`state::AppState`]; the permission
 //! proof as an extractor ([`require`]) and the other extractors; the pages and their
 //! templates ([`pages`]), CSRF tokens for the forms ([`csrf`]), the sign-in rate limits
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod middleware;
 pub mod oauth;
+pub mod openapi;
 pub mod operator;
 pub mod pages;
 pub mod password_links;
@@ -62,29 +64,11 @@ pub fn router(state: AppState) -> Router {
         .merge(mfa::router())
         .merge(password_links::router())
         .merge(oauth::router())
-        .merge(access::router())
         .merge(ssf::router())
         .merge(audit::public_router())
         .merge(audit_exports::public_router())
         .merge(scim::router())
-        .nest(
-            "/operator/v1",
-            operator::router()
-                .merge(plugins::operator_router(max_component))
-                .merge(oauth::operator_router())
-                .merge(connections::operator_policy_router())
-                .merge(audit::operator_router()),
-        )
-        .nest(
-            "/api/v1",
-            admin::router()
-                .merge(audit::router())
-                .merge(audit_streams::router())
-                .merge(audit_exports::router())
-                .merge(groups::router())
-                .merge(plugins::tenant_router(max_component))
-                .merge(connections::router()),
-        )
+        .merge(openapi::router(max_component))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

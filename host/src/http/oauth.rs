@@ -8,9 +8,11 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::account::session_cookie;
 use super::csrf::Csrf;
@@ -69,12 +71,12 @@ async fn launch(
     }
 }
 
-pub fn operator_router() -> Router<AppState> {
-    Router::new()
-        .route("/apps", post(register_app).get(list_apps))
-        .route("/apps/{id}", delete(revoke_app))
-        .route("/apps/{id}/deliveries", get(app_deliveries))
-        .route("/signing-keys/rotate", post(rotate_key))
+pub fn operator_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_app, list_apps))
+        .routes(routes!(revoke_app))
+        .routes(routes!(app_deliveries))
+        .routes(routes!(rotate_key))
 }
 
 impl IntoResponse for OAuthError {
@@ -340,11 +342,16 @@ fn signed_out(state: &AppState, redirect: Option<String>) -> Response {
         .into_response()
 }
 
-#[derive(serde::Serialize)]
+/// The registered apps.
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct AppList {
     apps: Vec<ClientView>,
 }
 
+/// Registers an app (an OAuth client of Gatehouse as OIDC provider); its secrets, if any,
+/// are shown only now.
+#[utoipa::path(post, path = "/apps", tag = "operator", operation_id = "register_app",
+    request_body = RegisterClient, responses((status = 201, body = ClientView)))]
 async fn register_app(
     State(state): State<AppState>,
     Require(auth): Require<OperateInstance>,
@@ -357,6 +364,9 @@ async fn register_app(
     ))
 }
 
+/// Lists the registered apps (revoked ones included), without secrets.
+#[utoipa::path(get, path = "/apps", tag = "operator", operation_id = "list_apps",
+    responses((status = 200, body = AppList)))]
 async fn list_apps(
     State(state): State<AppState>,
     Require(auth): Require<OperateInstance>,
@@ -366,6 +376,10 @@ async fn list_apps(
     }))
 }
 
+/// Revokes a registered app.
+#[utoipa::path(delete, path = "/apps/{id}", tag = "operator", operation_id = "revoke_app",
+    params(("id" = String, Path, description = "The app's client id")),
+    responses((status = 204)))]
 async fn revoke_app(
     State(state): State<AppState>,
     Require(auth): Require<OperateInstance>,
@@ -376,12 +390,18 @@ async fn revoke_app(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(serde::Serialize)]
+/// An app's webhook deliveries, newest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AppDeliveries)]
 struct Deliveries {
     deliveries: Vec<crate::store::outbox::Delivery>,
 }
 
 /// The app's webhook delivery log, newest first.
+#[utoipa::path(get, path = "/apps/{id}/deliveries", tag = "operator",
+    operation_id = "list_app_deliveries",
+    params(("id" = String, Path, description = "The app's client id")),
+    responses((status = 200, body = Deliveries)))]
 async fn app_deliveries(
     State(state): State<AppState>,
     Require(auth): Require<OperateInstance>,
@@ -392,11 +412,17 @@ async fn app_deliveries(
     }))
 }
 
-#[derive(serde::Serialize)]
+/// The new signing key.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RotatedSigningKey)]
 struct Rotated {
+    /// The key id (`kid`) the tokens signed from now on carry.
     kid: String,
 }
 
+/// Makes a new signing key for the tokens Gatehouse issues and retires the current one.
+#[utoipa::path(post, path = "/signing-keys/rotate", tag = "operator",
+    operation_id = "rotate_signing_key", responses((status = 200, body = Rotated)))]
 async fn rotate_key(
     State(state): State<AppState>,
     Require(auth): Require<OperateInstance>,

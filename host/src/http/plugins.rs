@@ -6,8 +6,9 @@
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx, WasmBody};
@@ -24,41 +25,32 @@ use crate::rbac::{Authorized, OperateInstance, ReadPlugins, ReadRoles, WritePlug
 use crate::types::PluginId;
 
 /// `/api/v1` plugin routes; uploads may be up to `max_component` bytes.
-pub fn tenant_router(max_component: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/plugins",
-            get(list::<ReadPlugins>)
-                .post(upload::<WritePlugins>)
-                .layer(DefaultBodyLimit::max(max_component)),
-        )
-        .route(
-            "/plugins/{id}",
-            get(get_one::<ReadPlugins>).delete(delete_one::<WritePlugins>),
-        )
-        .route("/plugins/{id}/dry-run", post(dry_run_plugin))
-        .route("/pipeline", get(get_pipeline))
-        .route("/pipeline/dry-run", post(dry_run_pipeline))
-        .route("/pipeline/{stage}", put(assign_stage).delete(reset_stage))
-        .route("/catalogue", get(get_catalogue).put(put_catalogue))
+pub fn tenant_router(max_component: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_plugins, upload_plugin).layer(DefaultBodyLimit::max(max_component)))
+        .routes(routes!(get_plugin, delete_plugin))
+        .routes(routes!(dry_run_plugin))
+        .routes(routes!(get_pipeline))
+        .routes(routes!(dry_run_pipeline))
+        .routes(routes!(assign_stage, reset_stage))
+        .routes(routes!(get_catalogue, put_catalogue))
 }
 
 /// `/operator/v1` plugin routes.
-pub fn operator_router(max_component: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/plugins",
-            get(list::<OperateInstance>)
-                .post(upload::<OperateInstance>)
-                .layer(DefaultBodyLimit::max(max_component)),
-        )
-        .route(
-            "/plugins/{id}",
-            get(get_one::<OperateInstance>).delete(delete_one::<OperateInstance>),
-        )
+pub fn operator_router(max_component: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_published, publish).layer(DefaultBodyLimit::max(max_component)))
+        .routes(routes!(get_published, delete_published))
 }
 
-#[derive(serde::Serialize)]
+crate::types::string_schema!(
+    WasmBody,
+    Some("binary"),
+    "a WebAssembly component of one of the plugin worlds"
+);
+
+/// The plugins the caller can see.
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct PluginList {
     plugins: Vec<PluginView>,
 }
@@ -72,8 +64,107 @@ fn stage_param(raw: &str) -> Result<World, ApiError> {
     })
 }
 
-// One handler per action, for both the tenant's routes (its own plugins) and the operator's
-// (published ones): `P` is the permission the route requires.
+// The tenant's routes (its own plugins, and the published ones it can see) and the operator's
+// (published plugins) share one implementation per action: `P` is the permission the route
+// requires.
+
+/// Uploads a private plugin version (the raw component; name and version in the query).
+#[utoipa::path(post, path = "/plugins", tag = "plugins", operation_id = "upload_plugin",
+    params(UploadParams),
+    request_body(content = WasmBody, content_type = "application/wasm"),
+    responses((status = 201, body = PluginView)))]
+async fn upload_plugin(
+    state: State<AppState>,
+    auth: Require<WritePlugins>,
+    ctx: Ctx,
+    params: ApiQuery<UploadParams>,
+    wasm: WasmBody,
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    upload(state, auth, ctx, params, wasm).await
+}
+
+/// Publishes a plugin version to every tenant (the raw component; name and version in the
+/// query).
+#[utoipa::path(post, path = "/plugins", tag = "operator", operation_id = "operator_upload_plugin",
+    params(UploadParams),
+    request_body(content = WasmBody, content_type = "application/wasm"),
+    responses((status = 201, body = PluginView)))]
+async fn publish(
+    state: State<AppState>,
+    auth: Require<OperateInstance>,
+    ctx: Ctx,
+    params: ApiQuery<UploadParams>,
+    wasm: WasmBody,
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    upload(state, auth, ctx, params, wasm).await
+}
+
+/// Lists the plugins the tenant can use: its own and the published ones.
+#[utoipa::path(get, path = "/plugins", tag = "plugins", operation_id = "list_plugins",
+    responses((status = 200, body = PluginList)))]
+async fn list_plugins(
+    state: State<AppState>,
+    auth: Require<ReadPlugins>,
+) -> Result<Json<PluginList>, ApiError> {
+    list(state, auth).await
+}
+
+/// Lists the published plugins.
+#[utoipa::path(get, path = "/plugins", tag = "operator", operation_id = "operator_list_plugins",
+    responses((status = 200, body = PluginList)))]
+async fn list_published(
+    state: State<AppState>,
+    auth: Require<OperateInstance>,
+) -> Result<Json<PluginList>, ApiError> {
+    list(state, auth).await
+}
+
+/// Reads one plugin version the tenant can see.
+#[utoipa::path(get, path = "/plugins/{id}", tag = "plugins", operation_id = "get_plugin",
+    params(("id" = PluginId, Path)), responses((status = 200, body = PluginView)))]
+async fn get_plugin(
+    state: State<AppState>,
+    auth: Require<ReadPlugins>,
+    id: Path<String>,
+) -> Result<Json<PluginView>, ApiError> {
+    get_one(state, auth, id).await
+}
+
+/// Reads one published plugin version.
+#[utoipa::path(get, path = "/plugins/{id}", tag = "operator", operation_id = "operator_get_plugin",
+    params(("id" = PluginId, Path)), responses((status = 200, body = PluginView)))]
+async fn get_published(
+    state: State<AppState>,
+    auth: Require<OperateInstance>,
+    id: Path<String>,
+) -> Result<Json<PluginView>, ApiError> {
+    get_one(state, auth, id).await
+}
+
+/// Deletes one of the tenant's private plugin versions.
+#[utoipa::path(delete, path = "/plugins/{id}", tag = "plugins", operation_id = "delete_plugin",
+    params(("id" = PluginId, Path)), responses((status = 204)))]
+async fn delete_plugin(
+    state: State<AppState>,
+    auth: Require<WritePlugins>,
+    ctx: Ctx,
+    id: Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delete_one(state, auth, ctx, id).await
+}
+
+/// Deletes a published plugin version.
+#[utoipa::path(delete, path = "/plugins/{id}", tag = "operator",
+    operation_id = "operator_delete_plugin", params(("id" = PluginId, Path)),
+    responses((status = 204)))]
+async fn delete_published(
+    state: State<AppState>,
+    auth: Require<OperateInstance>,
+    ctx: Ctx,
+    id: Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delete_one(state, auth, ctx, id).await
+}
 
 async fn upload<P>(
     State(state): State<AppState>,
@@ -131,6 +222,10 @@ where
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Runs one plugin on a sample input and reports what it did; nothing is stored.
+#[utoipa::path(post, path = "/plugins/{id}/dry-run", tag = "plugins",
+    operation_id = "dry_run_plugin", params(("id" = PluginId, Path)),
+    request_body = PluginDryRun, responses((status = 200, body = DryRunReport)))]
 async fn dry_run_plugin(
     State(state): State<AppState>,
     Require(auth): Require<WritePlugins>,
@@ -143,6 +238,9 @@ async fn dry_run_plugin(
     ))
 }
 
+/// Reads the tenant's pipeline: the plugin and configuration of every stage.
+#[utoipa::path(get, path = "/pipeline", tag = "plugins", operation_id = "get_pipeline",
+    responses((status = 200, body = PipelineView)))]
 async fn get_pipeline(
     State(state): State<AppState>,
     Require(auth): Require<ReadPlugins>,
@@ -150,6 +248,10 @@ async fn get_pipeline(
     Ok(Json(pipeline::get(&state, &auth).await?))
 }
 
+/// Runs the sign-in pipeline on a sample raw identity and reports each stage; nothing is stored.
+#[utoipa::path(post, path = "/pipeline/dry-run", tag = "plugins",
+    operation_id = "dry_run_pipeline", request_body = PipelineDryRun,
+    responses((status = 200, body = DryRunReport)))]
 async fn dry_run_pipeline(
     State(state): State<AppState>,
     Require(auth): Require<WritePlugins>,
@@ -158,6 +260,10 @@ async fn dry_run_pipeline(
     Ok(Json(sign_in::dry_run(&state, &auth, body).await?))
 }
 
+/// Assigns a plugin version and its configuration to a stage.
+#[utoipa::path(put, path = "/pipeline/{stage}", tag = "plugins", operation_id = "assign_stage",
+    params(("stage" = World, Path)), request_body = AssignStage,
+    responses((status = 200, body = StageView)))]
 async fn assign_stage(
     State(state): State<AppState>,
     Require(auth): Require<WritePlugins>,
@@ -171,6 +277,9 @@ async fn assign_stage(
     ))
 }
 
+/// Unassigns a stage: the built-in default runs again.
+#[utoipa::path(delete, path = "/pipeline/{stage}", tag = "plugins", operation_id = "reset_stage",
+    params(("stage" = World, Path)), responses((status = 204)))]
 async fn reset_stage(
     State(state): State<AppState>,
     Require(auth): Require<WritePlugins>,
@@ -182,6 +291,9 @@ async fn reset_stage(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Reads the tenant's role catalogue (the default one when it has set none).
+#[utoipa::path(get, path = "/catalogue", tag = "admin", operation_id = "get_role_catalogue",
+    responses((status = 200, body = Catalogue)))]
 async fn get_catalogue(
     State(state): State<AppState>,
     Require(auth): Require<ReadRoles>,
@@ -189,6 +301,9 @@ async fn get_catalogue(
     Ok(Json(catalogue::get(&state, &auth).await?))
 }
 
+/// Replaces the tenant's role catalogue.
+#[utoipa::path(put, path = "/catalogue", tag = "admin", operation_id = "put_role_catalogue",
+    request_body = Catalogue, responses((status = 200, body = Catalogue)))]
 async fn put_catalogue(
     State(state): State<AppState>,
     Require(auth): Require<WriteRoles>,

@@ -17,11 +17,13 @@ use crate::types::{Timestamp, UserId};
 const MAX_PAGE: u32 = 500;
 
 /// One user's authenticator in the list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = MfaEnrolment)]
 pub struct Enrolment {
     pub user_id: UserId,
     pub email: String,
     /// `enrolled`, `pending` or `locked`.
+    #[schema(value_type = String, pattern = "^(enrolled|pending|locked)$")]
     pub state: &'static str,
     pub created_at: Timestamp,
     pub confirmed_at: Option<Timestamp>,
@@ -32,10 +34,13 @@ pub struct Enrolment {
 }
 
 /// The list's paging: by email, after `after`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// The email of the previous page's last user.
     pub after: Option<String>,
+    /// Users per page, 1–500 (default 100).
     pub limit: Option<u32>,
 }
 

@@ -24,7 +24,7 @@ use crate::store::plugins::PluginRecord;
 use crate::types::PluginId;
 
 /// The plugin a report line is about.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginRef {
     pub id: PluginId,
     pub name: String,
@@ -42,17 +42,19 @@ impl PluginRef {
 }
 
 /// A plugin failure as a report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StageError {
+    #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,
 }
 
 /// What one stage did in a dry-run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StageReport {
     pub stage: World,
     pub plugin: PluginRef,
+    /// The plugin's output as JSON (its shape is the world's output record); none on error.
     pub output: Option<Value>,
     pub error: Option<StageError>,
     pub logs: Vec<LogLine>,
@@ -61,7 +63,7 @@ pub struct StageReport {
 }
 
 /// A dry-run's result: `ok` when every stage produced output.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DryRunReport {
     pub ok: bool,
     pub stages: Vec<StageReport>,
@@ -96,7 +98,7 @@ pub(super) fn report<T>(
 }
 
 /// Dry-run of one plugin on a sample.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginDryRun {
     /// The world's input: a raw identity (idp-adapter), an identity (attribute-mapper,

@@ -10,22 +10,28 @@ use serde_json::{json, Value};
 use super::bindings::types;
 use crate::error::Error;
 
-#[derive(Debug, Deserialize)]
+/// An attribute's value: one string or several.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = SampleAttributeValues)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// A named attribute with its values.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SampleAttribute)]
 struct AttributeJson {
     name: String,
     values: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Attributes: a list of `{name, values}`, or an object of name → value(s).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = SampleAttributes)]
 enum AttributesJson {
     List(Vec<AttributeJson>),
     Map(BTreeMap<String, OneOrMany>),
@@ -69,7 +75,8 @@ fn attributes_json(attributes: &[types::Attribute]) -> Value {
 }
 
 /// A raw identity as a dry-run sample.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = SampleRawIdentity)]
 #[serde(deny_unknown_fields)]
 pub struct RawIdentityJson {
     /// `saml` or `oidc`.

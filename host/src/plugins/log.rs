@@ -9,10 +9,14 @@ pub const MAX_LINES_PER_CALL: usize = 64;
 pub const MAX_LINE_BYTES: usize = 4096;
 
 /// One line a plugin logged.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PluginLogLine)]
 pub struct LogLine {
+    #[schema(value_type = String)]
     pub level: &'static str,
     pub message: String,
+    /// `[key, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub fields: Vec<(String, String)>,
 }
 

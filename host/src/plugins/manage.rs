@@ -65,13 +65,15 @@ pub(super) fn chain_of(owner: Owner) -> Chain {
 }
 
 /// Upload parameters (query string; the body is the component).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadParams {
     /// Lower-case letters, digits and `-`, e.g. `acme-role-mapper`.
     pub name: String,
     /// Letters, digits, `.`, `-` and `+`, e.g. `1.2.0`.
     pub version: String,
+    /// What the plugin does, for people.
     pub description: Option<String>,
 }
 

@@ -153,7 +153,7 @@ pub(super) async fn resolve(
 }
 
 /// One stage of the pipeline as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StageView {
     pub stage: World,
     /// The plugin that runs; none for an unassigned SCIM stage (requests pass unchanged).
@@ -166,7 +166,8 @@ pub struct StageView {
     pub updated_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Serialize)]
+/// The tenant's pipeline, every stage in order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PipelineView {
     pub stages: Vec<StageView>,
 }
@@ -210,7 +211,7 @@ pub async fn get(state: &Services, auth: &Authorized<ReadPlugins>) -> Result<Pip
 
 /// A stage assignment: the plugin version and its whole configuration (secrets are
 /// write-only, so an update resends them).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignStage {
     pub plugin_id: PluginId,

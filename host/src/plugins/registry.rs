@@ -201,15 +201,17 @@ async fn register_builtin(
 }
 
 /// A plugin version as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginView {
     pub id: PluginId,
     pub name: String,
     pub version: String,
+    /// The plugin's kind (its WIT world), e.g. `role-mapper`.
     pub world: String,
     pub sha256: String,
     pub size: i64,
     /// `published` (operator, visible to every tenant) or `private` (one tenant's).
+    #[schema(value_type = String, pattern = "^(published|private)$")]
     pub visibility: &'static str,
     pub builtin: bool,
     pub description: Option<String>,

@@ -237,7 +237,8 @@ pub(super) async fn audit_failure(
 }
 
 /// A stage override in a pipeline dry-run.
-#[derive(Debug, Deserialize)]
+/// A plugin to run at a stage instead of the assigned one.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageOverride {
     pub plugin_id: PluginId,
@@ -251,7 +252,7 @@ pub struct StageOverride {
 }
 
 /// Dry-run of the sign-in pipeline.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineDryRun {
     pub raw_identity: wit_json::RawIdentityJson,

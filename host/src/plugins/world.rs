@@ -13,7 +13,20 @@ const PACKAGE: &str = "gatehouse:plugin";
 const VERSION: &str = "0.1.0";
 
 /// A plugin kind: one world of `wit/gatehouse.wit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[schema(as = PluginWorld)]
 #[serde(rename_all = "kebab-case")]
 pub enum World {
     IdpAdapter,

@@ -38,8 +38,9 @@ const MAX_LABEL_CHARS: usize = 40;
 const MAX_EXPIRY_DAYS: u16 = 3650;
 
 /// A tenant's security policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = SecurityPolicy)]
 pub struct Policy {
     /// Only SSO signs users in; local passwords are off, except the break-glass owner's.
     pub sso_only: bool,
@@ -51,8 +52,9 @@ pub struct Policy {
 }
 
 /// Who must present a second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PolicyMfaRequired)]
 pub enum MfaRequired {
     /// Nobody; users who enrolled an authenticator still use it.
     #[default]
@@ -64,8 +66,10 @@ pub enum MfaRequired {
     Everyone,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Who must present a second factor, and from when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = PolicyMfa)]
 pub struct Mfa {
     pub required: MfaRequired,
     /// Days after MFA became required during which an unenrolled user still gets a session;
@@ -87,8 +91,9 @@ impl Default for Mfa {
 }
 
 /// What a sign-in does when the user already holds the most sessions allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PolicySessionsWhenFull)]
 pub enum WhenFull {
     /// The new sign-in is refused.
     DenyNew,
@@ -97,8 +102,10 @@ pub enum WhenFull {
     RevokeOldest,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// How long sessions last and how many a user may hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = PolicySessions)]
 pub struct Sessions {
     /// Minutes without a request before a session ends; `None`: the deployment's setting,
     /// which is also the most a tenant may set.
@@ -110,19 +117,24 @@ pub struct Sessions {
     pub when_full: WhenFull,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Where sign-ins and admin-API calls may come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = PolicyNetworks)]
 pub struct Networks {
     /// Addresses (IPv4/IPv6 CIDRs) sign-ins may come from; empty: any.
+    #[schema(value_type = Vec<String>)]
     pub sign_in: Vec<IpNet>,
     /// Addresses the tenant's admin API may be called from; empty: any.
+    #[schema(value_type = Vec<String>)]
     pub admin_api: Vec<IpNet>,
 }
 
 /// Character classes a password must mix. All off by default: length and the blocklist
 /// protect better, and composition rules push users to predictable patterns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = PasswordComposition)]
 pub struct Composition {
     pub lowercase: bool,
     pub uppercase: bool,
@@ -136,8 +148,10 @@ impl Composition {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a local password must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = PolicyPasswords)]
 pub struct Passwords {
     /// Shortest password; `None`: 15, or 8 when MFA is required for direct sign-ins.
     pub min_length: Option<u16>,
@@ -165,8 +179,9 @@ impl Default for Passwords {
 }
 
 /// The data classification of the tenant's data in the app, shown in tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = PolicyClassification)]
 pub struct Classification {
     /// The labels this tenant uses, lowest first.
     pub labels: Vec<String>,

@@ -32,8 +32,10 @@ pub const DEFAULT_TOKEN_TTL_SECS: i64 = 600;
 /// signature does not) by an hour at most.
 const TOKEN_TTL_SECS: std::ops::RangeInclusive<i64> = 60..=3600;
 
-#[derive(Debug, Deserialize)]
+/// The body of the operator's `POST /apps`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RegisterApp)]
 pub struct RegisterClient {
     pub name: String,
     pub redirect_uris: Vec<String>,
@@ -49,6 +51,7 @@ pub struct RegisterClient {
     pub token_endpoint_auth_method: Option<String>,
     /// The app's public keys (a JWK set of 1 to 5), for `private_key_jwt`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
     /// The app's modules (`work_orders`, `assets`…), each with the standard actions: the
     /// catalogue every tenant's roles start from.
@@ -87,7 +90,8 @@ fn default_ttl() -> i64 {
 }
 
 /// A registered app as the operator API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RegisteredApp)]
 pub struct ClientView {
     pub client_id: String,
     pub name: String,
@@ -101,6 +105,7 @@ pub struct ClientView {
     pub dpop_bound_access_tokens: bool,
     pub token_endpoint_auth_method: &'static str,
     /// The public keys of a `private_key_jwt` app.
+    #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
     pub backchannel_logout_uri: Option<String>,
     pub webhook_url: Option<String>,

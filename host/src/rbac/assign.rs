@@ -21,7 +21,7 @@ use crate::types::{TenantId, UserId};
 pub const MAX_MANUAL: usize = 100;
 
 /// The body of `PUT /api/v1/users/{id}/roles`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualRoles {
     pub assignments: Vec<Assignment>,

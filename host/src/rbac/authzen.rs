@@ -34,21 +34,32 @@ pub const MAX_RECORD_SCOPES: usize = 256;
 
 /// A subject, resource or action as sent; members are checked when used, so one bad item in a
 /// batch fails alone.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = AccessEntity)]
 pub struct Entity {
+    /// A subject's `user`; a resource's module.
     #[serde(rename = "type")]
+    #[schema(value_type = Option<String>)]
     pub kind: Option<Value>,
+    /// A subject's user id.
+    #[schema(value_type = Option<String>)]
     pub id: Option<Value>,
+    /// An action's name (`view`, `edit`…).
+    #[schema(value_type = Option<String>)]
     pub name: Option<Value>,
+    /// A subject's `tenant` (required when the app asks); a resource's `owner` and scopes (a
+    /// name, or a list of names, per kind).
     pub properties: Option<Map<String, Value>>,
 }
 
 /// One evaluation request, or the defaults of a batch.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = AccessEvaluation)]
 pub struct Evaluation {
     pub subject: Option<Entity>,
     pub action: Option<Entity>,
     pub resource: Option<Entity>,
+    /// The request's context, as AuthZEN defines it (decisions do not use it).
     pub context: Option<Value>,
 }
 

@@ -21,7 +21,7 @@ use crate::store;
 use crate::types::TenantId;
 
 /// One row of the group → role table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupMapping {
     /// The group identifier exactly as the IdP sends it (a name, or an Entra object id).
@@ -33,7 +33,7 @@ pub struct GroupMapping {
 
 /// A scope roles can be limited to, and where it sits: a location `Plant 3` with parent
 /// `EMEA` is inside `EMEA`, so a grant within `EMEA` reaches it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeDef {
     pub kind: String,
@@ -53,8 +53,9 @@ impl ScopeDef {
 }
 
 /// A role with an optional scope: what a user gets from one assignment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RoleAssignment)]
 pub struct Assignment {
     pub role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,7 +63,7 @@ pub struct Assignment {
 }
 
 /// The catalogue document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Catalogue {
     /// The tenant's roles: built-in ones by name (`admin`, `member`…: listing one enables

@@ -23,7 +23,8 @@ use super::model::{Reach, OWNER_ROLE};
 use super::Scope;
 
 /// Where a rule came from, for explanations and the user's effective-permission view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = RuleVia)]
 pub struct Via {
     /// The role (an API token's rules are named after its scope).
     pub role: String,

@@ -67,13 +67,15 @@ pub async fn load(
 }
 
 /// One rule of the effective permissions, for people: what it allows and where it came from.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PermissionSource)]
 pub struct Source<'a> {
     pub module: &'a str,
     pub action: &'a str,
     #[serde(flatten)]
     pub via: &'a Via,
-    /// Which records, as a filter.
+    /// Which records, as a filter: `true`, `false` or a condition (`{"owner": …}`,
+    /// `{"<kind>_in": […]}`, `{"all_of": […]}`).
     pub records: Value,
 }
 

@@ -191,6 +191,23 @@ impl<'de> Deserialize<'de> for Scope {
     }
 }
 
+/// Described as its words (`http::openapi`).
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Scope::ALL.map(Scope::as_str)))
+            .description(Some("what a tenant API token may be used for"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scope {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ApiTokenScope".into()
+    }
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub enum Principal {

@@ -86,12 +86,18 @@ impl<'de> Deserialize<'de> for Reach {
     }
 }
 
+crate::types::string_schema!(
+    Reach,
+    None,
+    "how far a grant reaches: `tenant`, `own`, or a scope kind (`location`…) for the user's scopes of that kind"
+);
+
 /// A role's grants: module → action → reach.
 pub type Grants = BTreeMap<String, BTreeMap<String, Reach>>;
 
 /// A role as the catalogue lists it: a bare name (a built-in role, or a custom role with no
 /// grants yet), or a custom role with its grants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum RoleDef {
     Name(String),
@@ -99,13 +105,15 @@ pub enum RoleDef {
 }
 
 /// A tenant-defined role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomRole {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Module → action → reach.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, Reach>>)]
     pub grants: Grants,
 }
 
@@ -120,7 +128,7 @@ impl RoleDef {
 
 /// A module a tenant adds to the app's catalogue, with its actions (the standard ones when
 /// none are listed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleDef {
     pub name: String,

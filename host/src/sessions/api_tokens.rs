@@ -30,7 +30,7 @@ pub const MAX_OVERLAP_SECONDS: i64 = 7 * 24 * 3600;
 const MAX_NAME_CHARS: usize = 100;
 
 /// A request to create a token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
     pub name: String,
@@ -40,7 +40,7 @@ pub struct CreateApiToken {
 }
 
 /// A request to rotate a token.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateApiToken {
     /// Seconds the old token keeps working (0 to 7 days; 24 hours when absent).
@@ -50,7 +50,7 @@ pub struct RotateApiToken {
 }
 
 /// The one response that carries the token text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiToken {
     #[serde(flatten)]
     pub record: ApiTokenRecord,

@@ -38,7 +38,7 @@ fn hash(token: &str) -> [u8; 32] {
 }
 
 /// Body of an invitation.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invite {
     pub email: String,
@@ -46,7 +46,8 @@ pub struct Invite {
 }
 
 /// A link as the admin sees it, once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IssuedLink)]
 pub struct Issued {
     pub user_id: UserId,
     pub email: String,

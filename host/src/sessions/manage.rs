@@ -19,7 +19,7 @@ use crate::types::{SessionId, TenantId, Timestamp, UserId};
 const MAX_LISTED: i64 = 200;
 
 /// A live session as the user and the admin see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: SessionId,
     /// `password`, `password+totp`, `password+recovery_code` or `sso:<connection id>`.

@@ -98,10 +98,12 @@ pub async fn checked_hash(
 }
 
 /// Body of the operator's "set the owner" call.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SetTenantOwner)]
 pub struct SetOwner {
     pub email: String,
+    #[schema(value_type = String, format = Password)]
     pub password: SecretString,
 }
 

@@ -103,7 +103,8 @@ async fn find(state: &Services, client_id: &str) -> Result<Option<ScimClient>, E
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A request to register a SCIM client.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewScimClient {
     pub name: String,
@@ -114,7 +115,7 @@ pub struct NewScimClient {
 }
 
 /// The one answer that carries the secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedScimClient {
     #[serde(flatten)]
     pub client: ScimClientView,
@@ -124,7 +125,7 @@ pub struct CreatedScimClient {
 }
 
 /// A client as the admin API lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScimClientView {
     pub client_id: String,
     #[serde(flatten)]

@@ -15,10 +15,13 @@ use crate::store;
 use crate::types::ConnectionId;
 
 /// A connection as the admin API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SsoConnection)]
 pub struct ConnectionView {
     pub id: ConnectionId,
     pub name: String,
+    /// `saml` or `oidc`: which of `saml` and `oidc` is present.
+    #[schema(value_type = String, pattern = "^(saml|oidc)$")]
     pub protocol: &'static str,
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,7 +33,9 @@ pub struct ConnectionView {
     pub updated_at: crate::types::Timestamp,
 }
 
-#[derive(Debug, Serialize)]
+/// A SAML connection's settings, as the admin API shows them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SamlConnection)]
 pub struct SamlView {
     #[serde(flatten)]
     pub settings: SamlSettings,
@@ -39,7 +44,9 @@ pub struct SamlView {
     pub service_provider: SpEndpoints,
 }
 
-#[derive(Debug, Serialize)]
+/// An OIDC connection's settings, as the admin API shows them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OidcConnection)]
 pub struct OidcView {
     #[serde(flatten)]
     pub settings: OidcSettings,

@@ -24,8 +24,9 @@ use crate::types::{ConnectionId, TenantId};
 const MAX_NAME: usize = 100;
 
 /// Body of a create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateSsoConnection)]
 pub struct CreateConnection {
     pub name: String,
     /// Defaults to `test`: a new connection serves only admin test sign-ins until enabled.
@@ -38,8 +39,9 @@ pub struct CreateConnection {
 }
 
 /// Body of an update; absent fields keep their value. The protocol cannot change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateSsoConnection)]
 pub struct UpdateConnection {
     pub name: Option<String>,
     pub status: Option<ConnectionStatus>,

@@ -32,8 +32,9 @@ use crate::error::Error;
 use crate::types::{ConnectionId, TenantId, Timestamp};
 
 /// Who a connection serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = SsoConnectionStatus)]
 pub enum ConnectionStatus {
     /// Only admin test sign-ins, which show what the IdP sent and what the pipeline made of
     /// it without creating users or sessions.
@@ -80,8 +81,9 @@ impl Settings {
 }
 
 /// What a sign-in through a connection may do to the directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SsoProvisioning)]
 pub struct Provisioning {
     /// Create a user just in time when no user has this subject or email (on by default).
     /// Off: the sign-in only links to a user that SCIM or an admin created first.
@@ -132,7 +134,8 @@ impl Connection {
 }
 
 /// Where a connection's SAML endpoints live, from the public URL and the tenant's token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SamlServiceProvider)]
 pub struct SpEndpoints {
     pub entity_id: String,
     pub acs_url: String,

@@ -20,7 +20,8 @@ text_enum! {
 }
 
 /// A group of any source, as the admin API lists it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Group)]
 pub struct GroupRow {
     pub id: GroupId,
     /// The identifier the IdP (and the catalogue's group table) names the group by.

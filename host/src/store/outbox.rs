@@ -210,7 +210,8 @@ pub async fn failed(
 }
 
 /// One destination's health as the operator sees it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = DeliveryHealth)]
 pub struct Health {
     pub destination: String,
     pub last_success_at: Option<Timestamp>,
@@ -250,11 +251,13 @@ pub async fn health(store: &Store) -> StoreResult<Vec<Health>> {
 }
 
 /// One delivery as the operator's log shows it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
 pub struct Delivery {
     /// The webhook's id (as the app receives it in `id`).
     pub id: String,
     pub tenant_id: String,
+    /// The webhook's event type (its payload's `type`).
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub created_at: Timestamp,

@@ -8,7 +8,7 @@ use super::{parse_col, Store, StoreResult, Tx};
 use crate::types::{TenantId, Timestamp, TokenId};
 
 /// A SCIM client row, as the admin API shows it (no secret, no hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScimClientRecord {
     pub id: TokenId,
     #[serde(skip)]

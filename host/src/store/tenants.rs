@@ -7,7 +7,7 @@ use super::{parse_col, unique_as, Store, StoreError, StoreResult, Tx};
 use crate::types::{text_enum, DomainName, Slug, TenantId, Timestamp};
 
 /// Lifecycle state of a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantStatus {
     Active,
@@ -105,8 +105,36 @@ impl Serialize for Features {
     }
 }
 
+/// Described as what it serializes to: an array of distinct [`Feature`] names.
+impl utoipa::PartialSchema for Features {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::ToSchema;
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name(Feature::name()))
+            .unique_items(true)
+            .description(Some("the features enabled for the tenant"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Features {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TenantFeatures".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((Feature::name().into(), Feature::schema()));
+    }
+}
+
 /// A tenant row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantRecord {
     pub id: TenantId,
     pub slug: Slug,
@@ -126,7 +154,7 @@ pub struct TenantRecord {
 }
 
 /// Whether a domain has been proven to belong to the tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DomainStatus {
     Pending,
@@ -134,7 +162,7 @@ pub enum DomainStatus {
 }
 
 /// An email domain claimed by a tenant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DomainRecord {
     pub domain: DomainName,
     pub status: DomainStatus,

@@ -8,7 +8,7 @@ use crate::rbac::Scope;
 use crate::types::{TenantId, Timestamp, TokenId};
 
 /// A tenant API token, without its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiTokenRecord {
     pub id: TokenId,
     #[serde(skip)]

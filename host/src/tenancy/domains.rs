@@ -22,7 +22,7 @@ use crate::types::{DomainName, TenantId, Timestamp};
 pub const MAX_DOMAINS_PER_TENANT: usize = 100;
 
 /// A pending domain with the DNS record that proves ownership.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DomainChallenge {
     #[serde(flatten)]
     pub domain: DomainRecord,

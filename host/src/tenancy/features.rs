@@ -94,9 +94,11 @@ pub(crate) async fn live_with(
 }
 
 /// The operator's request: the complete set of features the tenant has from now on.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SetTenantFeatures)]
 pub struct SetFeatures {
+    #[schema(value_type = Vec<Feature>)]
     pub enabled: Vec<String>,
 }
 

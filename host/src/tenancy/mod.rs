@@ -31,16 +31,18 @@ const PUBLIC_TOKEN_BYTES: usize = 24;
 pub const MAX_LIST_LIMIT: u32 = 500;
 
 /// A tenant with its domains, as the APIs show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantView {
     #[serde(flatten)]
     pub tenant: TenantRecord,
     pub domains: Vec<DomainRecord>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of the operator's `POST /tenants`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
+    /// 3-63 characters of a-z, 0-9 and inner `-`; names the tenant in the operator's URLs.
     pub slug: String,
     pub name: String,
     /// Domains the operator vouches for; they are verified at once.
@@ -48,6 +50,7 @@ pub struct CreateTenant {
     pub domains: Vec<String>,
     /// The features the tenant starts with ([`features`]); every one when absent.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::store::tenants::Feature>>)]
     pub features: Option<Vec<String>>,
 }
 

@@ -22,15 +22,18 @@ pub const DEFAULT_OVERLAP_SECONDS: i64 = 7 * 24 * 3600;
 /// Longest overlap: a rotation is meant to retire the old URLs.
 pub const MAX_OVERLAP_SECONDS: i64 = 30 * 24 * 3600;
 
-#[derive(Debug, Default, Deserialize)]
+/// The request: how long the old token overlaps.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RotatePublicToken)]
 pub struct Rotate {
     /// Seconds the old token keeps working (0 to 30 days; a week when absent).
     pub overlap_seconds: Option<i64>,
 }
 
 /// The answer: the new token and until when the old one works.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RotatedPublicToken)]
 pub struct Rotated {
     pub public_token: String,
     pub previous_token_valid_until: Timestamp,

@@ -67,7 +67,8 @@ pub(crate) async fn count(
 }
 
 /// What the operator reads.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TenantUsage)]
 pub struct Usage {
     /// `YYYY-MM`.
     pub month: String,

@@ -28,8 +28,9 @@ pub const ACCEPTABLE_ALGS: &[&str] = &[
 ];
 
 /// How we authenticate to the IdP's token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = OidcTokenAuthMethod)]
 pub enum TokenAuthMethod {
     /// HTTP Basic with the client id and secret (the OAuth default).
     ClientSecretBasic,
@@ -38,7 +39,8 @@ pub enum TokenAuthMethod {
 }
 
 /// Stored settings of an OIDC connection (no secrets).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = OidcConnectionSettings)]
 pub struct OidcSettings {
     /// The IdP's issuer identifier; discovery is `{issuer}/.well-known/openid-configuration`
     /// and the ID token's `iss` must equal it exactly.
@@ -56,12 +58,14 @@ pub struct OidcSettings {
 }
 
 /// What an admin sends; absent fields keep their current value on an update.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OidcConnectionInput)]
 pub struct OidcInput {
     pub issuer: Option<String>,
     pub client_id: Option<String>,
     /// Write-only: sealed, never returned.
+    #[schema(value_type = Option<String>, format = Password)]
     pub client_secret: Option<SecretString>,
     pub scopes: Option<Vec<String>>,
     pub allowed_algs: Option<Vec<String>>,

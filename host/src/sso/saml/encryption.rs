@@ -22,7 +22,8 @@ const MAX_PLAINTEXT: usize = 512 * 1024;
 
 /// The public half of an SP decryption key, kept in the connection's settings and published
 /// in SP metadata.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = SamlSpKey)]
 pub struct SpKey {
     pub id: String,
     /// Base64 DER of the self-signed certificate IdPs encrypt to.

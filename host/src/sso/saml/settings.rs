@@ -22,7 +22,8 @@ const MAX_TEXT: usize = 1024;
 const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 
 /// Stored settings of a SAML connection (no secrets).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = SamlConnectionSettings)]
 pub struct SamlSettings {
     pub idp_entity_id: String,
     /// Where AuthnRequests go, with the HTTP-Redirect binding.
@@ -37,11 +38,13 @@ pub struct SamlSettings {
     /// Certificates of the SP's decryption keys, newest last; IdPs encrypt to one of them.
     /// Managed through the connection's encryption-key endpoints, not set directly.
     #[serde(default)]
+    #[schema(required = true)]
     pub sp_encryption_keys: Vec<super::encryption::SpKey>,
     /// Accept encrypted assertions whose content uses AES-CBC or 3DES-CBC (off: AES-GCM
     /// only). Unauthenticated CBC is what XML Encryption's plaintext-recovery attacks need;
     /// turn it on only for an IdP that cannot encrypt with GCM.
     #[serde(default)]
+    #[schema(required = true)]
     pub allow_cbc_encryption: bool,
     /// Where the IdP's metadata was fetched from, when it was given by URL (fetched again
     /// when an update names it).
@@ -50,8 +53,9 @@ pub struct SamlSettings {
 }
 
 /// What an admin sends: metadata XML, or the fields by hand (hand-entered fields win).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SamlConnectionInput)]
 pub struct SamlInput {
     pub metadata_xml: Option<String>,
     /// Fetched by the connection API into `metadata_xml` (an https URL).
@@ -66,10 +70,13 @@ pub struct SamlInput {
 }
 
 /// A signing certificate as the admin API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SamlCertificate)]
 pub struct CertificateView {
     pub sha256: String,
     pub subject: String,
+    /// When the certificate expires (RFC 3339).
+    #[schema(format = DateTime)]
     pub not_after: String,
     pub expired: bool,
 }
