@@ -20,6 +20,7 @@ use super::extract::ApiJson;
 use super::require::Require;
 use super::state::AppState;
 use crate::error::Error;
+use crate::rbac::answers::{ActionFound, Decision, SubjectFound};
 use crate::rbac::authzen::{self, Evaluation, Pep, Semantic, MAX_EVALUATIONS};
 use crate::rbac::EvaluateAccess;
 use crate::types::{TenantId, UserId};
@@ -95,14 +96,14 @@ fn bad_request(message: String) -> ApiError {
 /// Decides one question: may the subject perform the action on the resource?
 #[utoipa::path(post, path = "/access/v1/evaluation", tag = "access",
     operation_id = "evaluate_access", request_body = Evaluation,
-    responses((status = 200, body = Value,
+    responses((status = 200, body = Decision,
         description = "The decision: `decision`, true when allowed, and \
                        `context.reason_admin.en`, why")))]
 async fn evaluation(
     State(state): State<AppState>,
     Caller(pep): Caller,
     Body(req): Body<Evaluation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Decision>, ApiError> {
     let mut subjects = authzen::Subjects::default();
     match authzen::evaluate(&state, pep, &mut subjects, &req).await? {
         Ok(answer) => Ok(Json(answer)),
@@ -127,21 +128,25 @@ struct Batch {
 }
 
 /// A batch's answers, or, for a request without `evaluations`, the one decision.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = AccessEvaluationsAnswer)]
 enum BatchAnswer {
-    One(Value),
-    Each { evaluations: Vec<Value> },
+    One(Decision),
+    Each {
+        /// One decision per item, up to the one where the batch stopped.
+        evaluations: Vec<Decision>,
+    },
 }
 
 /// Decides a batch of questions, in order, stopping where `options` says.
 #[utoipa::path(post, path = "/access/v1/evaluations", tag = "access",
     operation_id = "evaluate_access_batch", request_body = Batch,
-    responses((status = 200, body = Value,
+    responses((status = 200, body = BatchAnswer,
         description = "`evaluations`: one decision per item, as `/access/v1/evaluation` \
                        answers, up to the one where the batch stopped (a malformed item is a \
-                       denial with `context.error`: `status` and `message`); a request without \
-                       `evaluations` gets the one decision instead")))]
+                       denial with `context.error`); a request without `evaluations` gets the \
+                       one decision instead")))]
 async fn evaluations(
     State(state): State<AppState>,
     Caller(pep): Caller,
@@ -189,8 +194,8 @@ struct PageRequest {
 #[schema(as = AccessSubjectSearchAnswer)]
 struct SubjectsFound {
     page: SubjectsPage,
-    /// The users allowed, each `{"type": "user", "id": user id}`.
-    results: Vec<Value>,
+    /// The users allowed.
+    results: Vec<SubjectFound>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -245,8 +250,8 @@ async fn search_subject(
 #[schema(as = AccessActionSearchAnswer)]
 struct ActionsFound {
     page: LastPage,
-    /// The actions allowed, each `{"name": action}`.
-    results: Vec<Value>,
+    /// The actions allowed.
+    results: Vec<ActionFound>,
 }
 
 /// Lists the actions the subject may perform on the resource.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::answers::{ActionFound, Decision, SubjectFound};
 use super::compile::Permissions;
 use super::decide::{decide, filter, Record};
 use crate::error::Error;
@@ -245,14 +246,6 @@ impl Target {
     }
 }
 
-fn denied(reason: String) -> Value {
-    json!({"decision": false, "context": {"reason_admin": {"en": reason}}})
-}
-
-fn error(message: String) -> Value {
-    json!({"decision": false, "context": {"error": {"status": 400, "message": message}}})
-}
-
 /// Answers one evaluation. A malformed item is a denial with `context.error` (the whole
 /// request fails with 400 only at the HTTP edge, for a single evaluation).
 pub async fn evaluate(
@@ -260,11 +253,12 @@ pub async fn evaluate(
     pep: Pep,
     subjects: &mut Subjects,
     req: &Evaluation,
-) -> Result<Result<Value, String>, Error> {
+) -> Result<Result<Decision, String>, Error> {
     let perms = match subjects.of(state, pep, req.subject.as_ref()).await? {
         Err(e) => return Ok(Err(e)),
         Ok(None) => {
-            return Ok(Ok(denied(
+            return Ok(Ok(Decision::explained(
+                false,
                 "denied: the subject is not a user of the tenant, or is deactivated".into(),
             )))
         }
@@ -279,10 +273,7 @@ pub async fn evaluate(
         Err(e) => return Ok(Err(e)),
     };
     let (allowed, reason) = target.allows(&perms, action);
-    Ok(Ok(json!({
-        "decision": allowed,
-        "context": {"reason_admin": {"en": reason}},
-    })))
+    Ok(Ok(Decision::explained(allowed, reason)))
 }
 
 /// How a batch stops early.
@@ -317,16 +308,16 @@ pub async fn evaluate_all(
     defaults: &Evaluation,
     items: &[Evaluation],
     semantic: Semantic,
-) -> Result<Vec<Value>, Error> {
+) -> Result<Vec<Decision>, Error> {
     let mut subjects = Subjects::default();
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let answer =
             match evaluate(state, pep, &mut subjects, &item.with_defaults(defaults)).await? {
                 Ok(answer) => answer,
-                Err(message) => error(message),
+                Err(message) => Decision::malformed(message),
             };
-        let allowed = answer["decision"] == Value::Bool(true);
+        let allowed = answer.decision;
         out.push(answer);
         match semantic {
             Semantic::DenyOnFirstDeny if !allowed => break,
@@ -342,7 +333,7 @@ pub async fn search_actions(
     state: &Services,
     pep: Pep,
     req: &Evaluation,
-) -> Result<Result<Vec<Value>, String>, Error> {
+) -> Result<Result<Vec<ActionFound>, String>, Error> {
     let mut subjects = Subjects::default();
     let perms = match subjects.of(state, pep, req.subject.as_ref()).await? {
         Err(e) => return Ok(Err(e)),
@@ -362,7 +353,7 @@ pub async fn search_actions(
     Ok(Ok(actions
         .into_iter()
         .filter(|a| target.allows(&perms, a).0)
-        .map(|a| json!({"name": a}))
+        .map(|a| ActionFound { name: a.clone() })
         .collect()))
 }
 
@@ -372,7 +363,7 @@ pub const MAX_SUBJECT_PAGE: usize = 100;
 /// A page of a subject search: the users (of the scanned page) allowed, and where the next
 /// page starts (`""`: no more).
 pub struct SubjectPage {
-    pub results: Vec<Value>,
+    pub results: Vec<SubjectFound>,
     pub next_token: String,
 }
 
@@ -443,7 +434,10 @@ pub async fn search_subjects(
         };
         if let Ok(Some(perms)) = subjects.of(state, Pep::Tenant(tenant), Some(&who)).await? {
             if target.allows(&perms, action).0 {
-                results.push(json!({"type": "user", "id": user.id}));
+                results.push(SubjectFound {
+                    kind: "user",
+                    id: user.id,
+                });
             }
         }
     }

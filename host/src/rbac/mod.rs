@@ -7,6 +7,7 @@
 //! takes an [`Authorized`] proof, and this module is the only place that makes one, so there
 //! are no permission `if`s in handlers.
 
+pub mod answers;
 pub mod assign;
 pub mod authzen;
 pub mod catalogue;
