@@ -66,6 +66,22 @@ async fn a_dpop_bound_app_gets_tokens_only_its_key_can_use() {
         json!([200, 401]),
         "a proof works once"
     );
+    // The refusals challenge with the DPoP scheme and the algorithms taken (RFC 9449 §7.1).
+    let challenge = |name: &str| done[name].as_str().unwrap_or_default().to_string();
+    assert!(
+        challenge("bearer_challenge").starts_with("DPoP error=\"invalid_token\""),
+        "{done}"
+    );
+    let replay = challenge("replay_challenge");
+    assert!(
+        replay.starts_with("DPoP error=\"invalid_dpop_proof\""),
+        "{replay}"
+    );
+    assert!(
+        replay.contains("algs=\"") && replay.contains("ES256"),
+        "{replay}"
+    );
+    assert_eq!(done["replay_error"], "invalid_dpop_proof");
 
     // Introspection says the token is bound, and to which key.
     let (status, body) = crate::helpers::post_form_json(

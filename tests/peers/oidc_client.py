@@ -25,7 +25,8 @@ steps so the test can play the browser in between:
   oidc_client.py finish-dpop DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI CALLBACK_URL STATE VERIFIER NONCE
       redeems the code with a DPoP proof (RFC 9449) by a fresh P-256 key, calls userinfo with
       the bound token as DPoP, as Bearer, and twice with one proof; prints {"token", "key",
-      "userinfo_status", "userinfo", "bearer_status", "replay_statuses"}
+      "userinfo_status", "userinfo", "bearer_status", "replay_statuses", "bearer_challenge",
+      "replay_challenge", "replay_error"}
   oidc_client.py refresh-dpop DISCOVERY_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI KEY REFRESH_TOKEN
       refreshes with a DPoP proof by the private JWK KEY; prints {"status", "body"}
   oidc_client.py client-credentials DISCOVERY_URL CLIENT_ID CLIENT_SECRET - SCOPE
@@ -209,6 +210,9 @@ def finish_dpop(meta, client, client_id, rest):
         "userinfo": bound.json(),
         "bearer_status": bearer.status_code,
         "replay_statuses": [first.status_code, again.status_code],
+        "bearer_challenge": bearer.headers.get("WWW-Authenticate"),
+        "replay_challenge": again.headers.get("WWW-Authenticate"),
+        "replay_error": again.json().get("error"),
     }
 
 

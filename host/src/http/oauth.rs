@@ -88,6 +88,7 @@ impl IntoResponse for OAuthError {
         });
         let mut response = (status, [(header::CACHE_CONTROL, "no-store")], body).into_response();
         let challenge = match self.error {
+            _ if self.challenge.is_some() => self.challenge.clone(),
             "invalid_client" => Some("Basic realm=\"gatehouse\"".to_string()),
             "invalid_token" => Some(format!(
                 "Bearer error=\"invalid_token\", error_description=\"{}\"",

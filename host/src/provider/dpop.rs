@@ -13,12 +13,15 @@ use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::client_auth::ALGORITHMS;
+use super::client_auth::ALGORITHMS as KEY_ALGORITHMS;
 use super::OAuthError;
 use crate::services::Services;
 use crate::store::{self, StoreError};
 use crate::types::Timestamp;
 
+/// The proof algorithms taken, as discovery and a DPoP challenge's `algs` name them (the
+/// asymmetric ones of [`ALGORITHMS`]).
+pub const ALGORITHMS: &str = "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA";
 /// The request header that carries a proof.
 pub const HEADER: &str = "dpop";
 /// How old a proof may be; its `jti` is remembered a little longer.
@@ -59,7 +62,7 @@ pub async fn check(
     if header.typ.as_deref() != Some("dpop+jwt") {
         return Err(invalid("its typ must be dpop+jwt"));
     }
-    if !ALGORITHMS.contains(&header.alg) {
+    if !KEY_ALGORITHMS.contains(&header.alg) {
         return Err(invalid(
             "its algorithm must be asymmetric (RS, PS, ES or EdDSA)",
         ));

@@ -32,6 +32,9 @@ pub struct OAuthError {
     pub status: u16,
     pub error: &'static str,
     pub description: String,
+    /// The `WWW-Authenticate` value a protected resource answers with, where the default for
+    /// the error (RFC 6750's `Bearer`) is not the right one: a DPoP challenge (RFC 9449 §7.1).
+    pub challenge: Option<String>,
 }
 
 impl OAuthError {
@@ -40,7 +43,20 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
+            challenge: None,
         }
+    }
+    /// This error as a resource answers a DPoP request (RFC 9449 §7.1): 401 with a `DPoP`
+    /// challenge naming the error and the proof algorithms taken.
+    pub fn dpop_challenge(mut self) -> Self {
+        self.status = 401;
+        self.challenge = Some(format!(
+            "DPoP error=\"{}\", error_description=\"{}\", algs=\"{}\"",
+            self.error,
+            self.description.replace(['"', '\\'], "'"),
+            dpop::ALGORITHMS
+        ));
+        self
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", d)
@@ -103,7 +119,7 @@ pub fn discovery(public_url: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],
-        "dpop_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"],
+        "dpop_signing_alg_values_supported": dpop::ALGORITHMS.split(' ').collect::<Vec<_>>(),
         "scopes_supported": ["openid", "email", "profile", "permissions", "offline_access"],
         "acr_values_supported": [
             crate::sessions::auth_context::ACR_MFA,

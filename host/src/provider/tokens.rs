@@ -383,28 +383,35 @@ pub async fn userinfo(
     let (scheme, token) = authorization
         .and_then(|a| a.split_once(' '))
         .ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
-    let live = live_access(state, token).await?;
+    let live = live_access(state, token).await.map_err(|e| match scheme {
+        "DPoP" if e.status == 401 => e.dpop_challenge(),
+        _ => e,
+    })?;
     // A DPoP-bound token only with a proof by its key over it; a plain one only as Bearer.
     match (scheme, live.claims["cnf"]["jkt"].as_str()) {
         ("DPoP", Some(jkt)) => {
-            let proof =
-                dpop.ok_or_else(|| OAuthError::invalid_token("a DPoP proof is required"))?;
+            let proof = dpop.ok_or_else(|| {
+                OAuthError::new(401, "invalid_dpop_proof", "a DPoP proof is required")
+                    .dpop_challenge()
+            })?;
             let url = format!("{}/oauth2/userinfo", state.config.public_url());
-            // At a resource a bad proof is 401 (RFC 9449 §7.1).
+            // At a resource a bad proof is 401 with a DPoP challenge (RFC 9449 §7.1).
             let checked = super::dpop::check(state, proof, method, &url, Some(token))
                 .await
-                .map_err(|e| OAuthError::new(401, e.error, e.description))?;
+                .map_err(OAuthError::dpop_challenge)?;
             if checked.jkt != jkt {
                 return Err(OAuthError::invalid_token(
                     "the DPoP proof is not made with the token's key",
-                ));
+                )
+                .dpop_challenge());
             }
         }
         ("Bearer", None) => {}
         ("Bearer", Some(_)) => {
             return Err(OAuthError::invalid_token(
                 "this token is DPoP-bound: send it as `Authorization: DPoP` with a proof",
-            ))
+            )
+            .dpop_challenge())
         }
         _ => return Err(OAuthError::invalid_token("use the Bearer or DPoP scheme")),
     }
