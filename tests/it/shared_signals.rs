@@ -217,6 +217,23 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
         4,
         "the removed subject's event was never sent"
     );
+    // A subject removed by email (compared without case) is not sent either.
+    let r = ssf(
+        &app,
+        &creds,
+        Method::POST,
+        "/ssf/subjects:remove",
+        Some(json!({"stream_id": stream, "subject": {"format": "email", "email": "Bob@Signals.example"}})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    set_active(&scim, &app, &bob, true).await;
+    let cy = create_user(&scim, &app, "cy@signals.example").await;
+    set_active(&scim, &app, &cy, false).await;
+    let (_, body) = receiver.nth(5).await;
+    let claims = verified(&app, &creds.0, &body).await;
+    assert_eq!(claims["sub_id"]["user"]["sub"], cy.as_str(), "{claims}");
+    assert_eq!(receiver.count(), 5, "bob's account-enabled was not sent");
 
     // A poll stream: the deletion waits until the app polls, and goes once acknowledged.
     let r = ssf(
@@ -248,7 +265,7 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
     assert_eq!(again["sets"], json!({}), "acknowledged: {again}");
     assert_eq!(
         receiver.count(),
-        4,
+        5,
         "the push stream did not ask for deletions"
     );
 
@@ -278,7 +295,7 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
     // again, they go.
     set_active(&scim, &app, &ada, true).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert_eq!(receiver.count(), 4, "held while paused");
+    assert_eq!(receiver.count(), 5, "held while paused");
     let r = ssf(
         &app,
         &creds,
@@ -289,7 +306,7 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     app.clock.advance(std::time::Duration::from_secs(31));
-    let (_, body) = receiver.nth(5).await;
+    let (_, body) = receiver.nth(6).await;
     let claims = verified(&app, &creds.0, &body).await;
     assert!(claims["events"].get(ENABLED).is_some(), "{claims}");
     let attempts = app
@@ -466,7 +483,7 @@ async fn streams_belong_to_their_app_and_bad_requests_are_refused_in_oauth_form(
         &creds,
         Method::POST,
         "/ssf/subjects:remove",
-        Some(json!({"stream_id": stream, "subject": {"format": "email", "email": "a@b.example"}})),
+        Some(json!({"stream_id": stream, "subject": {"format": "phone_number", "phone_number": "+12065550100"}})),
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);

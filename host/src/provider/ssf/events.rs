@@ -124,13 +124,16 @@ struct Subject {
     keys: Vec<String>,
 }
 
-/// The removal keys of a user and its tenant (see [`super::streams::subject_key`]).
-fn keys_of(iss: &str, tenant: &str, user: &str) -> Vec<String> {
-    vec![
+/// The removal keys of a user (and its email, while the user is kept) and its tenant (see
+/// [`super::streams::subject_key`]).
+fn keys_of(iss: &str, tenant: &str, user: &str, email: Option<&str>) -> Vec<String> {
+    let mut keys = vec![
         format!("user:{user}"),
         format!("iss_sub:{iss} {user}"),
         format!("tenant:{tenant}"),
-    ]
+    ];
+    keys.extend(email.map(super::streams::email_key));
+    keys
 }
 
 async fn subject_of(state: &Services, event: &AuditEvent, iss: &str) -> Result<Subject, String> {
@@ -151,9 +154,14 @@ async fn subject_of(state: &Services, event: &AuditEvent, iss: &str) -> Result<S
         }
         other => return Err(format!("an event about a {other} has no subject")),
     };
-    if user.parse::<UserId>().is_err() {
+    let (Ok(t), Ok(u)) = (tenant.parse::<TenantId>(), user.parse::<UserId>()) else {
         return Err("the event names no user".into());
-    }
+    };
+    // A purged user is no longer kept: only its ids name it then.
+    let email = store::user_reads::user(&state.store, t, u)
+        .await
+        .map_err(|e| format!("reading the user: {e}"))?
+        .map(|row| row.email);
     let mut sub_id = json!({
         "format": "complex",
         "user": {"format": "iss_sub", "iss": iss, "sub": user},
@@ -164,7 +172,7 @@ async fn subject_of(state: &Services, event: &AuditEvent, iss: &str) -> Result<S
     }
     Ok(Subject {
         sub_id,
-        keys: keys_of(iss, tenant, &user),
+        keys: keys_of(iss, tenant, &user, email.as_deref()),
     })
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Decisions where the spec leaves room: every subject is in a stream until the receiver
 //! removes it (`default_subjects: ALL`); a removed subject is named by its user (`iss_sub`
-//! with Gatehouse's issuer, or `opaque` user id) or its tenant (`complex` with `tenant`).
+//! with Gatehouse's issuer, `opaque` user id, or `email`) or its tenant (`complex` with
+//! `tenant`).
 //! A paused stream holds its events (push rows wait, poll rows stay); a disabled one drops
 //! new events. An app has at most [`MAX_STREAMS`] streams.
 
@@ -345,31 +346,37 @@ pub struct SubjectIn {
     pub verified: Option<bool>,
 }
 
+/// The removal key of a user's email: compared without case, as IdPs compare them.
+pub fn email_key(email: &str) -> String {
+    format!("email:{}", email.to_lowercase())
+}
+
 /// The key a subject is removed by (see [`super::events`]).
 pub fn subject_key(iss: &str, subject: &Value) -> Result<String, OAuthError> {
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let user_of = |v: &Value| -> Option<String> {
         match text(v, "format").as_deref() {
-            Some("iss_sub") if text(v, "iss").as_deref() == Some(iss) => text(v, "sub"),
-            Some("opaque") => text(v, "id"),
+            Some("iss_sub") if text(v, "iss").as_deref() == Some(iss) => {
+                text(v, "sub").map(|u| format!("user:{u}"))
+            }
+            Some("opaque") => text(v, "id").map(|u| format!("user:{u}")),
+            Some("email") => text(v, "email")
+                .filter(|e| e.parse::<crate::types::Email>().is_ok())
+                .map(|e| email_key(&e)),
             _ => None,
         }
     };
     let unsupported = || {
         bad(
             "name the subject as iss_sub (this issuer and a user's sub), opaque (a user id), \
-             or complex with `user` or `tenant`",
+             email, or complex with `user` or `tenant`",
         )
     };
     match text(subject, "format").as_deref() {
-        Some("iss_sub" | "opaque") => user_of(subject)
-            .map(|u| format!("user:{u}"))
-            .ok_or_else(unsupported),
+        Some("iss_sub" | "opaque" | "email") => user_of(subject).ok_or_else(unsupported),
         Some("complex") => {
             if let Some(user) = subject.get("user") {
-                return user_of(user)
-                    .map(|u| format!("user:{u}"))
-                    .ok_or_else(unsupported);
+                return user_of(user).ok_or_else(unsupported);
             }
             subject
                 .get("tenant")
