@@ -263,6 +263,38 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
     assert_eq!(claims["sub_id"]["user"]["sub"], bob.as_str());
     let again = poll(&app, &creds, &poll_url, &[jti]).await;
     assert_eq!(again["sets"], json!({}), "acknowledged: {again}");
+    // A long poll (no `returnImmediately`) waits for the next SET and answers with it.
+    let poll_path = format!("/ssf/poll/{polled}");
+    let (waited, deleted) = tokio::join!(
+        ssf(
+            &app,
+            &creds,
+            Method::POST,
+            &poll_path,
+            Some(json!({"maxEvents": 5}))
+        ),
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            scim.call(&app, Method::DELETE, &format!("/Users/{cy}"), None)
+                .await
+        }
+    );
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(waited.status, StatusCode::OK, "{}", waited.body);
+    let sets = waited.body["sets"].as_object().unwrap();
+    assert_eq!(
+        sets.len(),
+        1,
+        "the SET made while the poll waited: {}",
+        waited.body
+    );
+    let set = sets.values().next().unwrap().as_str().unwrap();
+    let claims = verified(&app, &creds.0, set.as_bytes()).await;
+    assert!(claims["events"].get(PURGED).is_some(), "{claims}");
+    assert_eq!(claims["sub_id"]["user"]["sub"], cy.as_str());
+    let jti = sets.keys().next().unwrap().as_str();
+    let acked = poll(&app, &creds, &poll_url, &[jti]).await;
+    assert_eq!(acked["sets"], json!({}), "{acked}");
     assert_eq!(
         receiver.count(),
         5,

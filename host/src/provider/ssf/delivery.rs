@@ -1,7 +1,8 @@
 //! Getting SETs to receivers. Push (RFC 8935): the delivery worker calls [`deliver`] for each
 //! outbox row of a push stream, which POSTs the SET as `application/secevent+jwt` with the
 //! receiver's `Authorization` value, with the worker's retries and backoff. Poll (RFC 8936):
-//! the receiver POSTs to its stream's poll URL, acknowledging what it got ([`poll`]).
+//! the receiver POSTs to its stream's poll URL, acknowledging what it got ([`poll`]); with
+//! nothing held, the poll waits for a SET (long polling) unless told to return at once.
 //! A verification event (no tenant, so no outbox row) is pushed by a task of its own with a
 //! few retries, or held for the next poll.
 
@@ -23,6 +24,12 @@ use crate::store::{self, outbox::OutboxRow, ssf::StreamRow, ssf::SSF_PREFIX};
 const MAX_POLL: u32 = 100;
 /// Most acknowledgements (and errors) one poll may carry.
 const MAX_ACKS: usize = 1000;
+/// How long a poll without `returnImmediately: true` waits for a SET when none is held
+/// (RFC 8936 §2.4 long polling): a receiver gets events within a second without asking every
+/// second, and the wait stays under the 30 s idle timeout of common proxies.
+const LONG_POLL: Duration = Duration::from_secs(20);
+/// How often a waiting poll looks for SETs again (in the database, so any node's events).
+const LONG_POLL_STEP: Duration = Duration::from_millis(500);
 /// Waits between the attempts of a pushed verification event.
 const VERIFY_RETRIES: [u64; 3] = [0, 2, 10];
 
@@ -151,7 +158,8 @@ pub struct PollOut {
 }
 
 /// Acknowledges what the receiver got (and drops what it refused), then hands out the
-/// oldest held SETs. Always answers at once (no long polling).
+/// oldest held SETs; with none held, waits up to [`LONG_POLL`] for one unless the receiver
+/// asked to `returnImmediately`.
 pub async fn poll(
     state: &Services,
     app: &Client,
@@ -183,8 +191,16 @@ pub async fn poll(
         });
     }
     let limit = input.max_events.unwrap_or(MAX_POLL).min(MAX_POLL);
-    let (held, more_available) =
-        store::ssf::held(&state.store, &stream.id, i64::from(limit)).await?;
+    let wait = input.return_immediately != Some(true) && limit > 0;
+    let deadline = tokio::time::Instant::now() + LONG_POLL;
+    // No transaction is open while it waits.
+    let (held, more_available) = loop {
+        let found = store::ssf::held(&state.store, &stream.id, i64::from(limit)).await?;
+        if !found.0.is_empty() || !wait || tokio::time::Instant::now() >= deadline {
+            break found;
+        }
+        tokio::time::sleep(LONG_POLL_STEP).await;
+    };
     let mut dropped = Vec::new();
     for (jti, payload) in held {
         let queued: Option<Queued> = serde_json::from_str(&payload).ok();
