@@ -348,6 +348,22 @@ async fn deprovisioning_reaches_a_subscribed_app_as_verified_sets_by_push_and_po
         .await;
     assert_eq!(attempts, 1, "each SET went at its first attempt");
 
+    // The operator suspends the tenant: all its sessions end, in one SET about the tenant.
+    let suspend = format!("/tenants/{}/suspend", scim.tenant);
+    let r = app.op(Method::POST, &suspend, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let (_, body) = receiver.nth(7).await;
+    let claims = verified(&app, &creds.0, &body).await;
+    assert_eq!(
+        claims["sub_id"],
+        json!({"format": "complex", "tenant": {"format": "opaque", "id": scim.tenant}}),
+        "{claims}"
+    );
+    assert_eq!(
+        claims["events"][SESSION_REVOKED]["initiating_entity"],
+        "admin"
+    );
+
     // Moved to another URL by PATCH, the stream does not take the old Authorization along.
     let (moved, moved_url) = Receiver::start().await;
     let r = ssf(

@@ -6,7 +6,8 @@
 //!
 //! The subject (`sub_id`) is an SSF complex subject: `user` as `iss_sub` (Gatehouse's
 //! issuer and the `sub` of its ID tokens), `tenant` as `opaque` (the `tenant` claim), and
-//! for a session, `session` as `opaque` (the `sid` claim).
+//! for a session, `session` as `opaque` (the `sid` claim); about a whole tenant (suspended or
+//! deleted), `tenant` alone.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -28,7 +29,8 @@ pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-ty
 /// A CAEP or RISC event Gatehouse transmits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
-    /// CAEP: a session ended (sign-out, an admin's or the user's revocation).
+    /// CAEP: a session ended (sign-out, an admin's or the user's revocation), or all of a
+    /// tenant's (suspended or deleted by the operator; the subject is the tenant alone).
     SessionRevoked,
     /// CAEP: a password was set (by its link, or the operator setting the owner), or an
     /// authenticator enrolled or reset.
@@ -79,7 +81,11 @@ impl Signal {
 /// The signal a Gatehouse audit action is, if any.
 pub fn signal_of(action: Action) -> Option<Signal> {
     Some(match action {
-        Action::SessionRevoked | Action::Logout => Signal::SessionRevoked,
+        // A suspended or deleted tenant's sessions all end: one SET about the tenant.
+        Action::SessionRevoked
+        | Action::Logout
+        | Action::TenantSuspended
+        | Action::TenantDeleted => Signal::SessionRevoked,
         Action::MfaEnrolled | Action::MfaReset | Action::PasswordSet | Action::OwnerSet => {
             Signal::CredentialChange
         }
@@ -139,6 +145,15 @@ fn keys_of(iss: &str, tenant: &str, user: &str, email: Option<&str>) -> Vec<Stri
 async fn subject_of(state: &Services, event: &AuditEvent, iss: &str) -> Result<Subject, String> {
     let tenant = event.tenant_id.as_str();
     let (user, session) = match event.target.kind.as_str() {
+        "tenant" => {
+            return Ok(Subject {
+                sub_id: json!({
+                    "format": "complex",
+                    "tenant": {"format": "opaque", "id": tenant},
+                }),
+                keys: vec![format!("tenant:{tenant}")],
+            })
+        }
         "user" => (event.target.id.clone(), None),
         "session" => {
             let (t, s): (TenantId, SessionId) = tenant
