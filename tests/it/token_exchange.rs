@@ -221,8 +221,8 @@ async fn an_exchange_is_refused_in_oauth_form_for_what_it_cannot_do() {
                 ),
                 ("organization", "tx-refused"),
             ],
-            "invalid_request",
-            "SAML",
+            "invalid_grant",
+            "SAML assertion",
         ),
         (
             vec![
@@ -312,4 +312,93 @@ async fn an_exchange_is_refused_in_oauth_form_for_what_it_cannot_do() {
             .contains("no active tenant"),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn a_native_app_trades_a_signed_saml_assertion_once() {
+    use base64::Engine;
+    let s = crate::saml::setup("tx-saml", json!({})).await;
+    let native = register(&s.app, json!({"public": true, "token_exchange": true})).await;
+    // The assertion a native app got from the SAML IdP (pysaml2) for this connection's SP,
+    // answering the app's own request.
+    let assertion = |name: &str| {
+        let body = json!({
+            "sp": s.acs_url.replace("/acs", "/metadata"), "acs": s.acs_url, "name_id": name,
+            "attributes": {"email": [name]}, "in_response_to": "_the-apps-own-request",
+        });
+        let idp = s.idp.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{idp}/assertion"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let encode = |xml: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(xml);
+    let xml = assertion("lin@tx-saml.example").await;
+    assert!(
+        xml.trim_start().starts_with('<') && xml.contains("Signature"),
+        "{xml}"
+    );
+    let token = encode(&xml);
+    let saml2 = "subject_token_type=urn:ietf:params:oauth:token-type:saml2";
+    // Authlib exchanges it and validates Gatehouse's ID token and userinfo.
+    let out = rp(&s.app, &native, "exchange", &[&token, &s.tenant, saml2]).await;
+    assert!(out.get("error").is_none(), "{out}");
+    assert_eq!(out["id_token"]["email"], "lin@tx-saml.example");
+    assert_eq!(out["id_token"]["tenant"], s.tenant.as_str());
+    let ok = last_event(&s.app, &s.tenant, "login.succeeded").await;
+    assert_eq!(ok["after"]["method"], "token_exchange");
+    assert_eq!(ok["after"]["connection"], s.connection.as_str());
+
+    // Used once: the same assertion again is refused, and audited.
+    let again = rp(&s.app, &native, "exchange", &[&token, &s.tenant, saml2]).await;
+    assert!(
+        again["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid_grant"),
+        "{again}"
+    );
+    let failed = last_event(&s.app, &s.tenant, "login.failed").await;
+    assert_eq!(failed["after"]["reason"], "replayed", "{failed}");
+
+    // A changed assertion fails its signature; an unsigned or non-XML token is refused.
+    let other = assertion("max@tx-saml.example").await;
+    let forged = other.replace("max@tx-saml.example", "boss@tx-saml.example");
+    let form = |token: &str| {
+        vec![
+            ("grant_type", GRANT.to_string()),
+            ("client_id", native.0.clone()),
+            ("subject_token", token.to_string()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:saml2".to_string(),
+            ),
+            ("organization", s.tenant.clone()),
+        ]
+    };
+    for bad in [encode(&forged), encode("<not-saml/>"), "%%%".to_string()] {
+        let fields = form(&bad);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = crate::helpers::post_form_json(&s.app, "/oauth2/token", &pairs).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    let failed = last_event(&s.app, &s.tenant, "login.failed").await;
+    assert!(failed["after"]["reason"].is_string(), "{failed}");
+    // The untouched one still goes through: the forgery spent nothing.
+    let out = rp(
+        &s.app,
+        &native,
+        "exchange",
+        &[&encode(&other), &s.tenant, saml2],
+    )
+    .await;
+    assert!(out.get("error").is_none(), "{out}");
+    assert_eq!(out["id_token"]["email"], "max@tx-saml.example");
 }

@@ -246,7 +246,8 @@ def exchange(meta, client, client_id, rest):
         meta["token_endpoint"],
         grant_type=TOKEN_EXCHANGE,
         subject_token=subject,
-        subject_token_type=ID_TOKEN_TYPE,
+        # An ID token unless the caller says (`subject_token_type=…:saml2` for an assertion).
+        subject_token_type=extra.pop("subject_token_type", ID_TOKEN_TYPE),
         requested_token_type=ACCESS_TOKEN_TYPE,
         organization=organization,
         **extra,

@@ -10,6 +10,8 @@ Endpoints:
                             HTTP-POST form out. The test adds `as=<base64url JSON>` naming the
                             user and options (see `Options`), as a login form would.
   POST /idp-initiated       JSON {sp, user…}: an unsolicited response, as an HTML POST form
+  POST /assertion           JSON {sp, acs, user…, in_response_to?}: the signed assertion alone
+                            (what a native app that signed in at the IdP presents)
   POST /signature-template  JSON {id}: an XML-DSig template (RSA-SHA256) for element `id`
   POST /sign                JSON {xml, node, id, key}: signs an element of a forged document
                             that holds such a template (for the negative tests: expired,
@@ -27,6 +29,7 @@ import datetime
 import functools
 import html
 import json
+import re
 import os
 import sys
 import tempfile
@@ -196,6 +199,24 @@ class Idp:
         return str(response)
 
 
+def standalone_assertion(response_xml):
+    """The signed Assertion of a Response as a document of its own, as a native app holds
+    it: the text cut out as signed, with the namespaces in scope at the Response declared
+    on it (exclusive canonicalization, which signed it, ignores the unused ones)."""
+    start = re.search(r"<([A-Za-z0-9_.-]+:)?Assertion[\s>]", response_xml)
+    prefix = start.group(1) or ""
+    end_tag = f"</{prefix}Assertion>"
+    end = response_xml.index(end_tag, start.start()) + len(end_tag)
+    assertion = response_xml[start.start():end]
+    root = re.search(r"<[A-Za-z][^>]*>", re.sub(r"<\?xml[^>]*\?>", "", response_xml, count=1))
+    in_scope = dict(re.findall(r'\s(xmlns(?::[A-Za-z0-9_.-]+)?)="([^"]*)"', root.group(0)))
+    head_end = assertion.index(">")
+    own = set(re.findall(r'\s(xmlns(?::[A-Za-z0-9_.-]+)?)=', assertion[:head_end]))
+    added = "".join(f' {k}="{v}"' for k, v in in_scope.items() if k not in own)
+    name_end = len(f"<{prefix}Assertion")
+    return assertion[:name_end] + added + assertion[name_end:]
+
+
 def post_form(action, saml_response, relay_state):
     encoded = base64.b64encode(saml_response.encode()).decode()
     relay = (
@@ -260,6 +281,10 @@ def handler_for(idp):
                     options = json.loads(self.body())
                     response = idp.respond(options, None, options["acs"], options["sp"])
                     self.reply(200, post_form(options["acs"], response, options.get("relay_state")))
+                elif url.path == "/assertion":
+                    options = json.loads(self.body())
+                    response = idp.respond(options, options.get("in_response_to"), options["acs"], options["sp"])
+                    self.reply(200, standalone_assertion(response), "application/xml")
                 elif url.path == "/sign":
                     req = json.loads(self.body())
                     server = idp.server(req.get("key", "idp"), "basic")

@@ -1,6 +1,7 @@
 //! The token-exchange grant (RFC 8693) for native and mobile apps: an app registered for it
 //! (`token_exchange`) presents an ID token its user got from the tenant's OIDC IdP
-//! (`subject_token_type` `…:id_token`) and names the tenant (`organization`, an id or a
+//! (`subject_token_type` `…:id_token`), or the signed assertion from its SAML IdP
+//! (`…:saml2`, base64url), and names the tenant (`organization`, an id or a
 //! slug); the user signs in through [`crate::sso::exchange`] (the same checks, pipeline,
 //! policy, session and audit as a browser sign-in) and the app gets Gatehouse tokens, the
 //! access token typed `…:access_token`. Delegation (`actor_token`), other audiences and
@@ -19,7 +20,7 @@ use crate::store::tenants::TenantStatus;
 
 /// The grant type (RFC 8693 §2.1).
 pub const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-/// The subject token types (RFC 8693 §3): what is exchanged, and what a SAML one would be.
+/// The subject token types (RFC 8693 §3): an OIDC ID token, a SAML 2.0 assertion.
 const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 const SAML2: &str = "urn:ietf:params:oauth:token-type:saml2";
 /// What is issued.
@@ -76,24 +77,21 @@ pub(super) async fn exchange(
             "subject_token is longer than {MAX_TOKEN} bytes"
         )));
     }
-    match p.subject_token_type.as_deref() {
-        Some(ID_TOKEN) => {}
-        Some(SAML2) => {
-            return Err(OAuthError::invalid_request(format!(
-                "SAML assertions are not exchanged; sign in with OIDC and send {ID_TOKEN}"
-            )))
-        }
+    let saml = match p.subject_token_type.as_deref() {
+        Some(ID_TOKEN) => false,
+        Some(SAML2) => true,
         _ => {
             return Err(OAuthError::invalid_request(format!(
-                "subject_token_type must be {ID_TOKEN}"
+                "subject_token_type must be {ID_TOKEN} or {SAML2}"
             )))
         }
-    }
+    };
     let organization = short("organization", &p.organization)?.ok_or_else(|| {
         OAuthError::invalid_request("organization (the tenant's id or slug) is missing")
     })?;
     let presented = Presented {
         token,
+        saml,
         nonce: short("nonce", &p.nonce)?,
         connection: short("connection", &p.connection)?,
     };
@@ -112,7 +110,7 @@ pub(super) async fn exchange(
         .await
         .map_err(|f| match f {
             Failure::NotFound => OAuthError::invalid_grant(
-                "the subject token was not issued for an enabled OIDC connection of this \
+                "the subject token was not issued for an enabled connection of this \
                  organization",
             ),
             Failure::Refused { message, .. } => OAuthError::invalid_grant(message),

@@ -76,6 +76,7 @@ async fn saml_acs_inner(
             want_assertions_signed: saml.want_assertions_signed,
             skew_secs: i64::from(saml.clock_skew_secs),
             request_id: login.as_ref().map(|l| l.request_id.as_str()),
+            app_solicited: false,
             now: state.clock.now(),
         },
     )?;

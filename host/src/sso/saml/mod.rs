@@ -1,12 +1,14 @@
 //! SAML 2.0 service provider, one per connection: its settings and IdP certificates
 //! ([`settings`]), SP metadata ([`metadata`]), the AuthnRequest sent with the HTTP-Redirect
 //! binding ([`authn_request`]), the checks on the response posted to the ACS ([`response`])
-//! and the one-time use of assertion ids ([`replay`]). It knows nothing of users or
+//! and on a bare assertion an app presents for token exchange ([`presented`]), and the
+//! one-time use of assertion ids ([`replay`]). It knows nothing of users or
 //! sessions; [`crate::sso::pipeline`] joins it to the pipeline and the directory.
 
 pub mod authn_request;
 pub mod encryption;
 pub mod metadata;
+pub mod presented;
 pub mod replay;
 pub mod response;
 pub mod settings;

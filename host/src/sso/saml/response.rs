@@ -36,7 +36,7 @@ const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
 /// Signature algorithms accepted: SHA-2 RSA and ECDSA. SHA-1 and DSA are refused.
-const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
+pub(super) const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
     AllowedSignatureAlgorithm::RsaSha256,
     AllowedSignatureAlgorithm::RsaSha384,
     AllowedSignatureAlgorithm::RsaSha512,
@@ -59,6 +59,9 @@ pub struct Expectations<'a> {
     pub skew_secs: i64,
     /// The AuthnRequest id this answers (SP-initiated), or `None` for an unsolicited response.
     pub request_id: Option<&'a str>,
+    /// An assertion an app presents answers the app's own request, which Gatehouse never
+    /// saw: any `InResponseTo` is taken (the app checked it; the replay cache still holds).
+    pub app_solicited: bool,
     pub now: Timestamp,
 }
 
@@ -76,17 +79,17 @@ pub struct Verified {
 
 /// What the pre-scan counted.
 #[derive(Default)]
-struct Shape {
-    assertions: usize,
-    encrypted: usize,
-    signatures: usize,
+pub(super) struct Shape {
+    pub(super) assertions: usize,
+    pub(super) encrypted: usize,
+    pub(super) signatures: usize,
     /// A Signature is a direct child of the Assertion element.
-    assertion_signed: bool,
+    pub(super) assertion_signed: bool,
 }
 
 /// Refuses DTDs (entity expansion, XXE), comments (NameID comment injection), processing
 /// instructions and more than one assertion (signature wrapping); counts signatures.
-fn prescan(xml: &str) -> Result<Shape, Rejection> {
+pub(super) fn prescan(xml: &str) -> Result<Shape, Rejection> {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut shape = Shape::default();
     let mut parents: Vec<Vec<u8>> = Vec::new();
@@ -245,6 +248,7 @@ fn check_envelope(response: &Response, expect: &Expectations) -> Result<(), Reje
 
 fn check_in_response_to(found: Option<&str>, expect: &Expectations) -> Result<(), Rejection> {
     match (expect.request_id, found) {
+        (None, _) if expect.app_solicited => Ok(()),
         (Some(expected), Some(found)) if expected == found => Ok(()),
         (Some(_), _) => Err(Rejection::InResponseTo),
         (None, None) => Ok(()),
@@ -256,7 +260,10 @@ fn check_in_response_to(found: Option<&str>, expect: &Expectations) -> Result<()
 /// verified, so an assertion carrying its own Signature is signed; `need_own_signature`
 /// (wanted, and the pre-scan saw none inside the assertion) is met only when the verified
 /// content is the assertion itself.
-fn signed_assertion(reduced: &str, need_own_signature: bool) -> Result<Assertion, Rejection> {
+pub(super) fn signed_assertion(
+    reduced: &str,
+    need_own_signature: bool,
+) -> Result<Assertion, Rejection> {
     let malformed = |e: String| Rejection::Malformed(format!("signed content: {e}"));
     let root = root_name(reduced).map_err(malformed)?;
     let assertion = match root.as_str() {
@@ -276,7 +283,7 @@ fn signed_assertion(reduced: &str, need_own_signature: bool) -> Result<Assertion
     Ok(assertion)
 }
 
-fn root_name(xml: &str) -> Result<String, String> {
+pub(super) fn root_name(xml: &str) -> Result<String, String> {
     let mut reader = quick_xml::Reader::from_str(xml);
     loop {
         match reader.read_event() {
@@ -290,7 +297,10 @@ fn root_name(xml: &str) -> Result<String, String> {
     }
 }
 
-fn check_assertion(assertion: &Assertion, expect: &Expectations) -> Result<Verified, Rejection> {
+pub(super) fn check_assertion(
+    assertion: &Assertion,
+    expect: &Expectations,
+) -> Result<Verified, Rejection> {
     let skew = expect.skew_secs;
     let now = expect.now;
     if assertion.issuer.value.as_deref().map(str::trim) != Some(expect.idp_entity_id) {
