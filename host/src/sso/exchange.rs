@@ -22,7 +22,9 @@ use super::saml::response::Expectations;
 use super::saml::{presented, replay};
 use super::{route, Connection, Settings, SpEndpoints};
 use crate::audit::RequestContext;
+use crate::identity::RawIdentity;
 use crate::services::Services;
+use crate::sessions::auth_context::Upstream;
 use crate::store::tenants::TenantRecord;
 use crate::types::ConnectionId;
 
@@ -49,15 +51,22 @@ pub async fn sign_in(
     ctx: &RequestContext,
 ) -> Result<Exchanged, Failure> {
     let connection = issuing_connection(state, tenant, presented).await?;
-    let (result, protocol) = match presented.saml {
+    let (checked, protocol) = match presented.saml {
         true => (
-            saml_sign_in(state, tenant, &connection, presented, app, ctx).await,
+            checked_assertion(state, tenant, &connection, presented).await,
             "saml",
         ),
         false => (
-            sign_in_at(state, tenant, &connection, presented, app, ctx).await,
+            checked_id_token(state, tenant, &connection, presented).await,
             "oidc",
         ),
+    };
+    let result = match checked {
+        Ok((identity, upstream)) => {
+            pipeline::finish_exchange(state, tenant, &connection, &identity, &upstream, app, ctx)
+                .await
+        }
+        Err(refused) => Err(refused),
     };
     audited(state, tenant, connection.id, protocol, ctx, result).await
 }
@@ -107,14 +116,13 @@ async fn issuing_connection(
     found.ok_or(Failure::NotFound)
 }
 
-async fn sign_in_at(
+/// A presented ID token, checked as the relying-party flow checks one, then spent.
+async fn checked_id_token(
     state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     presented: Presented<'_>,
-    app: &str,
-    ctx: &RequestContext,
-) -> Result<Exchanged, Failure> {
+) -> Result<(RawIdentity, Upstream), Failure> {
     let Settings::Oidc(settings) = &connection.settings else {
         return Err(Failure::NotFound);
     };
@@ -135,28 +143,17 @@ async fn sign_in_at(
             detail: None,
         });
     }
-    pipeline::finish_exchange(
-        state,
-        tenant,
-        connection,
-        &verified.identity,
-        &verified.upstream,
-        app,
-        ctx,
-    )
-    .await
+    Ok((verified.identity, verified.upstream))
 }
 
 /// A presented SAML assertion, checked as the ACS checks one, then spent in the same replay
 /// cache: an assertion is used once, at the ACS or here.
-async fn saml_sign_in(
+async fn checked_assertion(
     state: &Services,
     tenant: &TenantRecord,
     connection: &Connection,
     presented: Presented<'_>,
-    app: &str,
-    ctx: &RequestContext,
-) -> Result<Exchanged, Failure> {
+) -> Result<(RawIdentity, Upstream), Failure> {
     let Settings::Saml(saml) = &connection.settings else {
         return Err(Failure::NotFound);
     };
@@ -191,14 +188,5 @@ async fn saml_sign_in(
         verified.replay_until,
     )
     .await??;
-    pipeline::finish_exchange(
-        state,
-        tenant,
-        connection,
-        &verified.identity,
-        &verified.upstream,
-        app,
-        ctx,
-    )
-    .await
+    Ok((verified.identity, verified.upstream))
 }
