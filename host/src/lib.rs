@@ -18,7 +18,7 @@
 //! | [`cli`] | the `gatehouse` command line: `serve`, `migrate`, `audit verify`, `operator rotate-token`, `config check`, `plugin check` |
 //! | [`tenancy`] | tenants, verified email domains, the opaque public tenant token and its rotation, per-tenant features, usage |
 //! | [`sessions`] | tenant API tokens and operator tokens (hashed, shown once, constant-time checks); SCIM clients and their client-credentials access tokens; browser sessions, listed and ended by users and admins; local passwords and the one-time links (invitation, reset) that set them |
-//! | [`sso`] | SSO connections and the sign-in flow by step (start, login state, ACS / callback, the one pipeline tail); [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
+//! | [`sso`] | SSO connections and the sign-in flow by step (start, login state, ACS / callback, the one pipeline tail, an app's token exchange); [`sso::saml`] is the SAML 2.0 service provider, [`sso::oidc`] the OIDC relying party |
 //! | [`identity`] | who signs in, in our own types: raw identity, identity, profile, role grants (the plugin contract's records are converted at the plugin boundary) |
 //! | [`provider`] | Gatehouse as OIDC provider to the app: discovery, JWKS and key rotation, registered apps, code + PKCE flow, userinfo, logout; the Shared Signals transmitter (`ssf`) |
 //! | [`policy`] | the tenant security policy document (SSO-only, MFA, sessions, networks, passwords, classification), its presets, and [`policy::admit`], the one enforcement point on every path that makes a session or a token |
@@ -29,7 +29,7 @@
 //! | [`rbac`] | scopes and the one permission check, which mints [`rbac::Authorized`] proofs; each tenant's role catalogue ([`rbac::catalogue`]) |
 //! | [`audit`] | append-only, per-tenant hash-chained events; listing; chain verification |
 //! | [`secrets`] | master key, per-tenant data keys, AES-256-GCM envelope encryption |
-//! | [`http`] | [`http::state::AppState`], axum routers, extractors (`Require<P>`), middleware, page templates, the single error → response mapping |
+//! | [`http`] | [`http::state::AppState`], axum routers, extractors (`Require<P>`), middleware, page templates, the single error → response mapping, the OpenAPI document of the APIs ([`http::openapi`]) |
 //! | [`plugins`] | the engine (wasmtime runtime and limits, per-world calls with output checks, compiled cache, registry) and the operations on it (upload and deletion, built-ins, tenant pipelines, dry-runs) |
 //! | [`store`] | the database (SQLite or PostgreSQL), migrations, every SQL statement |
 //! | [`throttle`] | per-node rate limits (keyed GCRA, bounded table) for the anonymous paths |
