@@ -20,6 +20,8 @@ fuzz_target!(|data: &[u8]| {
         want_assertions_signed: true,
         skew_secs: 120,
         request_id: Some("id-1"),
+        // Both the ACS path and the token exchange's presented-assertion path.
+        app_solicited: data.first().is_some_and(|b| b & 1 == 1),
         now: Timestamp::from_micros(1_780_000_000_000_000),
     };
     let _ = verify(xml, &expect);
