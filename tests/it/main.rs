@@ -17,6 +17,7 @@ mod browser;
 mod builtins;
 mod cli;
 mod components;
+mod connection_adapters;
 mod dpop;
 mod faults;
 mod features;

@@ -135,6 +135,8 @@ async fn the_template_built_both_ways_uploads_dry_runs_and_runs_in_the_pipeline(
         let mapped = sign_in::run(
             &app.state,
             tenant_id,
+            // A connection without its own adapter: the tenant's stages run.
+            gatehouse::types::ConnectionId::generate(),
             &RequestContext::default(),
             &raw_identity_domain(),
         )
@@ -536,6 +538,7 @@ async fn a_failing_plugin_fails_sign_in_closed_and_is_audited() {
     let err = sign_in::run(
         &app.state,
         tenant.parse().unwrap(),
+        gatehouse::types::ConnectionId::generate(),
         &RequestContext::default(),
         &raw_identity_domain(),
     )

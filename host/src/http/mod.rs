@@ -35,6 +35,7 @@ pub mod plugins;
 pub mod require;
 pub mod scim;
 pub mod sign_in_limits;
+pub mod slots;
 pub mod ssf;
 pub mod sso;
 pub mod state;

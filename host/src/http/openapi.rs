@@ -137,6 +137,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<AppState> {
                 .merge(super::audit_exports::router())
                 .merge(super::groups::router())
                 .merge(super::plugins::tenant_router(max_component))
+                .merge(super::slots::router())
                 .merge(super::connections::router()),
         )
 }

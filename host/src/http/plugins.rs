@@ -14,12 +14,13 @@ use super::error::ApiError;
 use super::extract::{path_param, ApiJson, ApiQuery, Ctx, WasmBody};
 use super::require::Require;
 use super::state::AppState;
+use crate::plugins::activation;
 use crate::plugins::dry_run::{self, DryRunReport, PluginDryRun};
 use crate::plugins::manage::{self, UploadParams, ViewPlugins, WritePluginsAs};
 use crate::plugins::pipeline::{self, AssignStage, PipelineView, StageView};
 use crate::plugins::registry::PluginView;
 use crate::plugins::sign_in::{self, PipelineDryRun};
-use crate::plugins::World;
+use crate::plugins::{Slot, World};
 use crate::rbac::catalogue::{self, Catalogue};
 use crate::rbac::{Authorized, OperateInstance, ReadPlugins, ReadRoles, WritePlugins, WriteRoles};
 use crate::types::PluginId;
@@ -55,7 +56,7 @@ struct PluginList {
     plugins: Vec<PluginView>,
 }
 
-fn stage_param(raw: &str) -> Result<World, ApiError> {
+pub(super) fn stage_param(raw: &str) -> Result<World, ApiError> {
     World::parse(raw).ok_or_else(|| {
         ApiError::InvalidPath(format!(
             "`{}` is not a stage; stages are idp-adapter, attribute-mapper, role-mapper, scim-adapter",
@@ -273,7 +274,7 @@ async fn assign_stage(
 ) -> Result<Json<StageView>, ApiError> {
     let stage = stage_param(&stage)?;
     Ok(Json(
-        pipeline::assign(&state, &auth, &ctx, stage, body).await?,
+        activation::assign(&state, &auth, &ctx, Slot::Stage(stage), body).await?,
     ))
 }
 
@@ -287,7 +288,7 @@ async fn reset_stage(
     Path(stage): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let stage = stage_param(&stage)?;
-    pipeline::reset(&state, &auth, &ctx, stage).await?;
+    activation::reset(&state, &auth, &ctx, Slot::Stage(stage)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

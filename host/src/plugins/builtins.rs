@@ -24,6 +24,37 @@ impl Builtin {
     }
 }
 
+/// The IdPs a connection can be created for: each picks the built-in adapter that reads its
+/// dialect (its group claim, its names for email and names).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum IdpPreset {
+    /// Any standards-compliant IdP: `generic-adapter`.
+    Generic,
+    /// Okta: `okta-adapter`.
+    Okta,
+    /// Microsoft Entra ID: `entra-adapter` (object-id groups from the `…/claims/groups` claim).
+    Entra,
+    /// Google Workspace: `google-adapter`.
+    Google,
+    /// AD FS: `generic-adapter`, which reads its `…/claims/Group` and `…/emailaddress` claims.
+    Adfs,
+}
+
+impl IdpPreset {
+    /// The built-in adapter the preset picks.
+    pub fn adapter(self) -> &'static str {
+        match self {
+            IdpPreset::Generic | IdpPreset::Adfs => "generic-adapter",
+            IdpPreset::Okta => "okta-adapter",
+            IdpPreset::Entra => "entra-adapter",
+            IdpPreset::Google => "google-adapter",
+        }
+    }
+}
+
 /// The version of the built-in crates (`plugins/*/Cargo.toml`).
 const CRATE_VERSION: &str = "0.1.0";
 

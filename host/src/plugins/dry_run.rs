@@ -158,7 +158,15 @@ pub async fn dry_run_plugin(
         None => {
             let stored = stored_stages(state, tenant).await?;
             match stored.get(&world).filter(|s| s.plugin_id == id) {
-                Some(s) => open_config(state, tenant, world, s.config_sealed.as_deref()).await?,
+                Some(s) => {
+                    open_config(
+                        state,
+                        tenant,
+                        super::Slot::Stage(world),
+                        s.config_sealed.as_deref(),
+                    )
+                    .await?
+                }
                 None => StageConfig::default(),
             }
         }

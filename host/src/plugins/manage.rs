@@ -217,10 +217,10 @@ pub async fn delete(
         return Err(Error::Conflict("built-in plugins cannot be deleted".into()));
     }
     let mut tx = state.store.begin().await?;
-    let used = store::plugins::usage(&mut tx, id).await?;
+    let used = store::plugin_slots::usage(&mut tx, id).await?;
     if used > 0 {
         return Err(Error::Conflict(format!(
-            "the plugin is assigned in {used} pipeline stage(s); assign another version first"
+            "the plugin runs in {used} pipeline stage(s) or connection adapter(s); assign another version first"
         )));
     }
     if !store::plugins::delete(&mut tx, owner, id).await? {

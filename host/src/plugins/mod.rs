@@ -3,11 +3,13 @@
 //! ([`PluginHost`]: one engine, the pooling allocator, a content-addressed compiled cache, a
 //! fresh store per call under memory, time, fuel and output limits), the per-world calls
 //! and their output checks, the registry of uploaded components, the built-ins embedded in
-//! the binary, and each tenant's pipeline with its dry-run. It is the only module that
-//! imports wasmtime; it reaches the database through `store` only.
+//! the binary, and each tenant's pipeline (its stages and its connections' own adapters),
+//! with their dry-runs and each slot's history of activations and rollbacks. It is the only
+//! module that imports wasmtime; it reaches the database through `store` only.
 
+pub mod activation;
 mod bindings;
-mod builtins;
+pub mod builtins;
 mod cache;
 mod calls;
 mod config;
@@ -22,6 +24,7 @@ pub mod provisioning;
 pub mod registry;
 mod runtime;
 pub mod sign_in;
+pub mod slot;
 mod wasi;
 mod world;
 
@@ -29,6 +32,7 @@ mod world;
 mod tests;
 
 pub use bindings::types;
+pub use builtins::IdpPreset;
 pub use cache::CacheUse;
 #[cfg(feature = "fuzzing")]
 pub use calls::check_outputs;
@@ -36,4 +40,5 @@ pub use limits::{Limits, Outcome, PluginConfig, PluginError, MAX_OUTPUT_BYTES, M
 pub use log::{LogLine, MAX_LINES_PER_CALL as MAX_LOG_LINES_PER_CALL};
 pub use registry::Registry;
 pub use runtime::{digest, HostState, Loaded, PluginHost};
+pub use slot::Slot;
 pub use world::World;

@@ -1,29 +1,28 @@
 //! A tenant's pipeline: which plugin version runs at each stage (idp-adapter →
-//! attribute-mapper → role-mapper for sign-in, scim-adapter for SCIM), with each stage's
-//! configuration sealed by the tenant's data key. Unassigned stages use the built-in default
-//! (no SCIM adapter: requests pass unchanged). Dry-runs are in `dry_run`; a real run fails
-//! closed and audits the failing stage (`sign_in`, `provisioning`).
+//! attribute-mapper → role-mapper for sign-in, scim-adapter for SCIM) and as each connection's
+//! own adapter, with each slot's configuration sealed by the tenant's data key. Unassigned
+//! stages use the built-in default (no SCIM adapter: requests pass unchanged); a connection
+//! without its own adapter uses the idp-adapter stage. Changing a slot is `activation`'s;
+//! dry-runs are in `dry_run`; a real run fails closed and audits the failing stage
+//! (`sign_in`, `provisioning`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::config::MAX_KEY_BYTES;
 use super::limits::PluginConfig;
 use super::registry::PluginView;
 use super::runtime::Loaded;
+use super::slot::Slot;
 use super::world::World;
-use crate::audit::action::Action;
-use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
-use crate::rbac::{Authorized, ReadPlugins, WritePlugins};
+use crate::rbac::{Authorized, ReadPlugins};
 use crate::services::Services;
 use crate::store::plugins::{Owner, PluginRecord, StageRecord};
-use crate::store::tenants::Feature;
 use crate::store::{self};
-use crate::types::{PluginId, TenantId, Timestamp};
+use crate::types::{ConnectionId, PluginId, TenantId, Timestamp};
 
 /// Most configuration entries (values and secrets together) one stage may have.
 pub const MAX_CONFIG_ENTRIES: usize = 64;
@@ -84,14 +83,10 @@ impl StageConfig {
     }
 }
 
-fn purpose(stage: World) -> String {
-    format!("plugin-config:{stage}")
-}
-
 pub(super) async fn open_config(
     state: &Services,
     tenant: TenantId,
-    stage: World,
+    slot: Slot,
     sealed: Option<&[u8]>,
 ) -> Result<StageConfig, Error> {
     let Some(sealed) = sealed else {
@@ -99,7 +94,7 @@ pub(super) async fn open_config(
     };
     let plain = state
         .secrets
-        .open(&state.store, tenant, &purpose(stage), sealed)
+        .open(&state.store, tenant, &slot.purpose(), sealed)
         .await?;
     serde_json::from_slice(&plain)
         .map_err(|e| Error::Internal(anyhow::anyhow!("stored stage config does not parse: {e}")))
@@ -126,23 +121,25 @@ pub(super) async fn stored_stages(
     Ok(map)
 }
 
-/// The plugin and configuration a stage runs: the assigned one, else the built-in default.
+/// The plugin and configuration a slot runs: the assigned one, else a stage's built-in
+/// default (none for a connection's adapter: its sign-ins use the idp-adapter stage).
 pub(super) async fn resolve(
     state: &Services,
     tenant: TenantId,
-    world: World,
+    slot: Slot,
     stored: Option<&StageRecord>,
 ) -> Result<Option<Stage>, Error> {
     let viewer = Owner::Tenant(tenant);
-    let (id, config) = match stored {
-        Some(s) => (
+    let (id, config) = match (stored, slot) {
+        (Some(s), _) => (
             s.plugin_id,
-            open_config(state, tenant, world, s.config_sealed.as_deref()).await?,
+            open_config(state, tenant, slot, s.config_sealed.as_deref()).await?,
         ),
-        None => match state.plugins.default_for(world) {
+        (None, Slot::Stage(world)) => match state.plugins.default_for(world) {
             Some(id) => (id, StageConfig::default()),
             None => return Ok(None),
         },
+        (None, Slot::Adapter(_)) => return Ok(None),
     };
     let (record, loaded) = state.plugins.load(&state.store, viewer, id).await?;
     Ok(Some(Stage {
@@ -152,13 +149,17 @@ pub(super) async fn resolve(
     }))
 }
 
-/// One stage of the pipeline as the API shows it.
+/// What runs in a slot, as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StageView {
     pub stage: World,
+    /// The connection whose own adapter this is; absent for a stage of the pipeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<ConnectionId>,
     /// The plugin that runs; none for an unassigned SCIM stage (requests pass unchanged).
     pub plugin: Option<PluginView>,
-    /// False when the built-in default runs because nothing is assigned.
+    /// False when the default runs because nothing is assigned here: a stage's built-in, or
+    /// for a connection the tenant's idp-adapter stage (shown with its configuration).
     pub assigned: bool,
     pub config: BTreeMap<String, String>,
     /// Names of the secret entries; their values are never shown.
@@ -166,50 +167,71 @@ pub struct StageView {
     pub updated_at: Option<Timestamp>,
 }
 
-/// The tenant's pipeline, every stage in order.
+/// The tenant's pipeline: every stage in order, then each connection's own adapter.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PipelineView {
     pub stages: Vec<StageView>,
+    pub connection_adapters: Vec<StageView>,
+}
+
+/// What runs in `slot` now.
+pub async fn slot_view(state: &Services, tenant: TenantId, slot: Slot) -> Result<StageView, Error> {
+    let stored = store::plugin_slots::current(&state.store, tenant, slot.key()).await?;
+    let (shown, stored) = match (slot, stored) {
+        (Slot::Adapter(_), None) => {
+            let stage = Slot::Stage(World::IdpAdapter);
+            let stored = store::plugin_slots::current(&state.store, tenant, stage.key()).await?;
+            (stage, stored)
+        }
+        (_, stored) => (slot, stored),
+    };
+    let config = match &stored {
+        Some(s) => open_config(state, tenant, shown, s.config_sealed.as_deref()).await?,
+        None => StageConfig::default(),
+    };
+    let plugin_id = match &stored {
+        Some(s) => Some(s.plugin_id),
+        None => state.plugins.default_for(shown.world()),
+    };
+    let plugin = match plugin_id {
+        Some(id) => Some(PluginView::of(
+            &store::plugins::get(&state.store, Owner::Tenant(tenant), id)
+                .await?
+                .ok_or(Error::NotFound("plugin"))?,
+        )),
+        None => None,
+    };
+    Ok(StageView {
+        stage: slot.world(),
+        connection_id: match slot {
+            Slot::Adapter(id) => Some(id),
+            Slot::Stage(_) => None,
+        },
+        plugin,
+        assigned: shown == slot && stored.is_some(),
+        config: config.values,
+        secret_keys: config.secrets.into_keys().collect(),
+        updated_at: stored.map(|s| s.updated_at),
+    })
 }
 
 pub async fn get(state: &Services, auth: &Authorized<ReadPlugins>) -> Result<PipelineView, Error> {
     let tenant = auth.tenant();
-    let stored = stored_stages(state, tenant).await?;
     let mut stages = Vec::new();
     for world in World::ALL {
-        let s = stored.get(&world);
-        let (plugin, config) = match s {
-            Some(s) => {
-                let record = store::plugins::get(&state.store, Owner::Tenant(tenant), s.plugin_id)
-                    .await?
-                    .ok_or(Error::NotFound("plugin"))?;
-                let config = open_config(state, tenant, world, s.config_sealed.as_deref()).await?;
-                (Some(PluginView::of(&record)), config)
-            }
-            None => {
-                let plugin = match state.plugins.default_for(world) {
-                    Some(id) => store::plugins::get(&state.store, Owner::Tenant(tenant), id)
-                        .await?
-                        .as_ref()
-                        .map(PluginView::of),
-                    None => None,
-                };
-                (plugin, StageConfig::default())
-            }
-        };
-        stages.push(StageView {
-            stage: world,
-            plugin,
-            assigned: s.is_some(),
-            config: config.values,
-            secret_keys: config.secrets.into_keys().collect(),
-            updated_at: s.map(|s| s.updated_at),
-        });
+        stages.push(slot_view(state, tenant, Slot::Stage(world)).await?);
     }
-    Ok(PipelineView { stages })
+    let mut connection_adapters = Vec::new();
+    for (id, _) in store::plugin_slots::connection_adapters(&state.store, tenant).await? {
+        connection_adapters.push(slot_view(state, tenant, Slot::Adapter(id)).await?);
+    }
+    Ok(PipelineView {
+        stages,
+        connection_adapters,
+    })
 }
 
-/// A stage assignment: the plugin version and its whole configuration (secrets are
+/// A slot assignment: the plugin version and its whole configuration (secrets are
 /// write-only, so an update resends them).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -219,141 +241,4 @@ pub struct AssignStage {
     pub config: BTreeMap<String, String>,
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
-}
-
-fn stage_summary(record: &PluginRecord, config: &StageConfig) -> Value {
-    json!({
-        "plugin_id": record.id,
-        "name": record.name,
-        "version": record.version,
-        "config": config.values,
-        "secret_keys": config.secrets.keys().collect::<Vec<_>>(),
-    })
-}
-
-async fn current_summary(
-    state: &Services,
-    tenant: TenantId,
-    world: World,
-) -> Result<Option<Value>, Error> {
-    let stored = stored_stages(state, tenant).await?;
-    match stored.get(&world) {
-        None => Ok(None),
-        Some(s) => match resolve(state, tenant, world, Some(s)).await? {
-            Some(stage) => Ok(Some(stage_summary(&stage.record, &stage.config))),
-            None => Ok(None),
-        },
-    }
-}
-
-/// Assigns a plugin version (and its configuration) to a stage of the tenant's pipeline.
-pub async fn assign(
-    state: &Services,
-    auth: &Authorized<WritePlugins>,
-    ctx: &RequestContext,
-    world: World,
-    body: AssignStage,
-) -> Result<StageView, Error> {
-    let tenant = auth.tenant();
-    let config = StageConfig {
-        values: body.config,
-        secrets: body.secrets,
-    };
-    config.check()?;
-    let (record, _) = state
-        .plugins
-        .load(&state.store, Owner::Tenant(tenant), body.plugin_id)
-        .await?;
-    if record.world != world.as_str() {
-        return Err(Error::invalid(
-            "plugin_id",
-            format!(
-                "`{}` {} is a {} plugin and cannot run at the {world} stage",
-                record.name, record.version, record.world
-            ),
-        ));
-    }
-    if record.owner == Owner::Tenant(tenant) {
-        crate::tenancy::features::require(state, tenant, Feature::CustomPlugins).await?;
-    }
-    let before = current_summary(state, tenant, world).await?;
-    let plain = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.into()))?;
-    let sealed = state
-        .secrets
-        .seal(&state.store, tenant, &purpose(world), &plain)
-        .await?;
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    if record.owner == Owner::Tenant(tenant) {
-        crate::tenancy::features::live_with(&mut tx, tenant, Feature::CustomPlugins).await?;
-    } else {
-        crate::tenancy::domains::live_tenant(&mut tx, tenant).await?;
-    }
-    store::plugins::put_stage(
-        &mut tx,
-        tenant,
-        &StageRecord {
-            stage: world.as_str().to_string(),
-            plugin_id: record.id,
-            config_sealed: Some(sealed),
-            updated_at: now,
-        },
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        ctx,
-        NewEvent {
-            chain: Chain::Tenant(tenant),
-            actor: auth.actor(),
-            action: Action::PipelineStageAssigned,
-            target: Target::new("pipeline_stage", world),
-            before,
-            after: Some(stage_summary(&record, &config)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    state.cache.invalidate_tenant(tenant);
-    Ok(StageView {
-        stage: world,
-        plugin: Some(PluginView::of(&record)),
-        assigned: true,
-        config: config.values,
-        secret_keys: config.secrets.into_keys().collect(),
-        updated_at: Some(now),
-    })
-}
-
-/// Returns a stage to its built-in default (rollback to "nothing custom").
-pub async fn reset(
-    state: &Services,
-    auth: &Authorized<WritePlugins>,
-    ctx: &RequestContext,
-    world: World,
-) -> Result<(), Error> {
-    let tenant = auth.tenant();
-    let before = current_summary(state, tenant, world).await?;
-    let mut tx = state.store.begin().await?;
-    if !store::plugins::delete_stage(&mut tx, tenant, world.as_str()).await? {
-        return Err(Error::NotFound("pipeline stage assignment"));
-    }
-    audit::record(
-        &mut tx,
-        state.clock.now(),
-        ctx,
-        NewEvent {
-            chain: Chain::Tenant(tenant),
-            actor: auth.actor(),
-            action: Action::PipelineStageReset,
-            target: Target::new("pipeline_stage", world),
-            before,
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    state.cache.invalidate_tenant(tenant);
-    Ok(())
 }

@@ -32,6 +32,8 @@ pub struct Registry {
     loaded: Mutex<HashMap<String, Loaded>>,
     /// The built-in used for each stage a tenant has not assigned.
     defaults: BTreeMap<World, PluginId>,
+    /// Every built-in's registered id, by name.
+    builtins: BTreeMap<&'static str, PluginId>,
     pub(super) max_component_bytes: usize,
 }
 
@@ -54,8 +56,10 @@ impl Registry {
         };
         let host = PluginHost::with_cache(limits, Some(config.plugin_cache_dir()))?;
         let mut defaults = BTreeMap::new();
+        let mut builtins = BTreeMap::new();
         for builtin in BUILTINS {
             let record = register_builtin(store, clock, builtin).await?;
+            builtins.insert(builtin.name, record.id);
             if builtin.default_for_stage {
                 defaults.insert(builtin.world, record.id);
             }
@@ -64,6 +68,7 @@ impl Registry {
             host: Arc::new(host),
             loaded: Mutex::new(HashMap::new()),
             defaults,
+            builtins,
             max_component_bytes: p.max_component_bytes,
         };
         registry.warm_builtins().await?;
@@ -93,6 +98,11 @@ impl Registry {
     /// The built-in a stage uses when the tenant has not assigned one.
     pub fn default_for(&self, world: World) -> Option<PluginId> {
         self.defaults.get(&world).copied()
+    }
+
+    /// The registered id of the built-in named `name`.
+    pub fn builtin(&self, name: &str) -> Option<PluginId> {
+        self.builtins.get(name).copied()
     }
 
     /// Compiles (or takes from the caches) `wasm`, off the async threads.

@@ -1,9 +1,9 @@
-//! The sign-in pipeline: raw identity → idp-adapter → attribute-mapper → role-mapper, each in
-//! a fresh instance. A real run ([`run`]) fails closed at the first failing stage and audits
+//! The sign-in pipeline: raw identity → idp-adapter (the connection's own, else the tenant's
+//! stage) → attribute-mapper → role-mapper, each in a fresh instance. A real run ([`run`]) fails closed at the first failing stage and audits
 //! it; a dry-run ([`dry_run`]) reports every stage it reached, with overrides so a new
 //! version or catalogue can be tried before it is assigned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use super::json as wit_json;
 use super::limits::PluginError;
 use super::pipeline::{resolve, stored_stages, Stage, StageConfig};
 use super::registry::Registry;
+use super::slot::Slot;
 use super::world::World;
 use crate::audit::action::Action;
 use crate::audit::{self, Actor, Chain, NewEvent, RequestContext, Target};
@@ -24,8 +25,9 @@ use crate::identity::{Mapped, RawIdentity};
 use crate::rbac::catalogue::{self, Catalogue};
 use crate::rbac::{Authorized, WritePlugins};
 use crate::services::Services;
+use crate::store;
 use crate::store::plugins::{Owner, StageRecord};
-use crate::types::{PluginId, TenantId};
+use crate::types::{ConnectionId, PluginId, TenantId};
 
 /// The sign-in stages, in order.
 const STAGES: [World; 3] = [World::IdpAdapter, World::AttributeMapper, World::RoleMapper];
@@ -41,12 +43,16 @@ struct Failure {
 fn run_stages(
     registry: &Registry,
     pipeline: &Pipeline,
+    connection: Option<ConnectionId>,
     raw: &types::RawIdentity,
 ) -> (Vec<StageReport>, Result<Mapped, Failure>) {
     let host = registry.host();
     let mut lines = Vec::with_capacity(3);
     let catalogue = &pipeline.catalogue;
-    let [adapter, mapper, roles] = &pipeline.stages;
+    let [stage_adapter, mapper, roles] = &pipeline.stages;
+    let adapter = connection
+        .and_then(|c| pipeline.adapters.get(&c))
+        .unwrap_or(stage_adapter);
     macro_rules! stage {
         ($stage:expr, $outcome:expr, $show:expr) => {{
             let (line, result) = report($stage, $outcome, $show);
@@ -87,6 +93,8 @@ fn run_stages(
 /// stages' decrypted configuration in memory for at most [`crate::cache::STALE_AFTER`].
 pub struct Pipeline {
     stages: [Stage; 3],
+    /// The connections that name their own IdP adapter, which runs instead of `stages[0]`.
+    adapters: HashMap<ConnectionId, Stage>,
     /// The SCIM adapter, when the tenant assigned one (otherwise requests pass unchanged).
     pub(super) scim: Option<Stage>,
     pub(super) catalogue: types::Catalogue,
@@ -105,10 +113,11 @@ impl Pipeline {
 async fn run_blocking(
     state: &Services,
     pipeline: Arc<Pipeline>,
+    connection: Option<ConnectionId>,
     raw: types::RawIdentity,
 ) -> Result<(Vec<StageReport>, Result<Mapped, Failure>), Error> {
     let registry = state.plugins.clone();
-    blocking(move || run_stages(&registry, &pipeline, &raw)).await
+    blocking(move || run_stages(&registry, &pipeline, connection, &raw)).await
 }
 
 /// The tenant's pipeline as stored now, read from the database.
@@ -117,12 +126,19 @@ async fn load_pipeline(state: &Services, tenant: TenantId) -> Result<Arc<Pipelin
     let scim = resolve(
         state,
         tenant,
-        World::ScimAdapter,
+        Slot::Stage(World::ScimAdapter),
         stored.get(&World::ScimAdapter),
     )
     .await?;
+    let mut adapters = HashMap::new();
+    for (id, record) in store::plugin_slots::connection_adapters(&state.store, tenant).await? {
+        if let Some(stage) = resolve(state, tenant, Slot::Adapter(id), Some(&record)).await? {
+            adapters.insert(id, stage);
+        }
+    }
     Ok(Arc::new(Pipeline {
         stages: tenant_stages(state, tenant, &stored).await?,
+        adapters,
         scim,
         catalogue: convert::catalogue_to_wit(&catalogue::load(state, tenant).await?),
     }))
@@ -146,7 +162,7 @@ async fn tenant_stages(
 ) -> Result<[Stage; 3], Error> {
     let mut out = Vec::with_capacity(3);
     for world in STAGES {
-        let stage = resolve(state, tenant, world, stored.get(&world))
+        let stage = resolve(state, tenant, Slot::Stage(world), stored.get(&world))
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("no plugin for stage {world}")))?;
         out.push(stage);
@@ -155,16 +171,24 @@ async fn tenant_stages(
         .map_err(|_| Error::Internal(anyhow::anyhow!("pipeline has the wrong number of stages")))
 }
 
-/// Runs the tenant's pipeline on a verified sign-in. A failing stage fails the sign-in
-/// closed and is audited as `plugin.failed` with its stage, plugin and reason.
+/// Runs the tenant's pipeline on a sign-in verified through `connection`. A failing stage
+/// fails the sign-in closed and is audited as `plugin.failed` with its stage, plugin and
+/// reason.
 pub async fn run(
     state: &Services,
     tenant: TenantId,
+    connection: ConnectionId,
     ctx: &RequestContext,
     raw: &RawIdentity,
 ) -> Result<Mapped, Error> {
     let pipeline = cached_pipeline(state, tenant).await?;
-    let (_, result) = run_blocking(state, pipeline, convert::raw_identity(raw)).await?;
+    let (_, result) = run_blocking(
+        state,
+        pipeline,
+        Some(connection),
+        convert::raw_identity(raw),
+    )
+    .await?;
     let failure = match result {
         Ok(mapped) => return Ok(mapped),
         Err(f) => f,
@@ -262,6 +286,10 @@ pub struct PipelineDryRun {
     /// A catalogue to use instead of the tenant's.
     #[serde(default)]
     pub catalogue: Option<Catalogue>,
+    /// Run as a sign-in through this connection: its own IdP adapter, if it has one,
+    /// replaces the idp-adapter stage (an override still wins).
+    #[serde(default)]
+    pub connection_id: Option<ConnectionId>,
 }
 
 pub async fn dry_run(
@@ -280,6 +308,14 @@ pub async fn dry_run(
         ));
     }
     let mut stages = tenant_stages(state, tenant, &stored_stages(state, tenant).await?).await?;
+    if let Some(id) = body.connection_id {
+        let slot = Slot::Adapter(id);
+        super::activation::check_slot(state, tenant, slot).await?;
+        let own = store::plugin_slots::current(&state.store, tenant, slot.key()).await?;
+        if let Some(adapter) = resolve(state, tenant, slot, own.as_ref()).await? {
+            stages[0] = adapter;
+        }
+    }
     for (i, world) in STAGES.iter().enumerate() {
         let Some(o) = body.overrides.get(world) else {
             continue;
@@ -324,25 +360,33 @@ pub async fn dry_run(
     };
     let pipeline = Arc::new(Pipeline {
         stages,
+        adapters: HashMap::new(),
         scim: None,
         catalogue: convert::catalogue_to_wit(&catalogue),
     });
-    let (lines, result) = run_blocking(state, pipeline, raw).await?;
+    let (lines, result) = run_blocking(state, pipeline, None, raw).await?;
     Ok(DryRunReport {
         ok: result.is_ok(),
         stages: lines,
     })
 }
 
-/// Runs the tenant's current pipeline on `raw` as a dry-run, for an SSO connection's test
-/// sign-in: every stage reached is reported; nothing is audited or written.
+/// Runs the tenant's current pipeline on `raw` as a dry-run, for a test sign-in through
+/// `connection`: every stage reached is reported; nothing is audited or written.
 pub async fn trial(
     state: &Services,
     tenant: TenantId,
+    connection: ConnectionId,
     raw: &RawIdentity,
 ) -> Result<DryRunReport, Error> {
     let pipeline = cached_pipeline(state, tenant).await?;
-    let (lines, result) = run_blocking(state, pipeline, convert::raw_identity(raw)).await?;
+    let (lines, result) = run_blocking(
+        state,
+        pipeline,
+        Some(connection),
+        convert::raw_identity(raw),
+    )
+    .await?;
     Ok(DryRunReport {
         ok: result.is_ok(),
         stages: lines,

@@ -10,6 +10,7 @@ use super::saml::settings::CertificateView;
 use super::saml::SamlSettings;
 use super::{oidc_redirect_uri, Connection, ConnectionStatus, Provisioning, Settings, SpEndpoints};
 use crate::error::Error;
+use crate::plugins::slot::ActivatedPlugin;
 use crate::services::Services;
 use crate::store;
 use crate::types::ConnectionId;
@@ -29,6 +30,9 @@ pub struct ConnectionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcView>,
     pub provisioning: Provisioning,
+    /// The connection's own IdP adapter; none when its sign-ins use the tenant's
+    /// idp-adapter stage (`/sso/connections/{id}/adapter` changes it).
+    pub adapter: Option<ActivatedPlugin>,
     pub created_at: crate::types::Timestamp,
     pub updated_at: crate::types::Timestamp,
 }
@@ -89,6 +93,7 @@ pub async fn view(state: &Services, c: &Connection) -> Result<ConnectionView, Er
         saml,
         oidc,
         provisioning: c.provisioning.clone(),
+        adapter: crate::plugins::activation::own_adapter(state, c.tenant_id, c.id).await?,
         created_at: c.created_at,
         updated_at: c.updated_at,
     })

@@ -16,6 +16,7 @@ use super::{Connection, ConnectionStatus, Provisioning, Settings};
 use crate::audit::action::Action;
 use crate::audit::{self, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
+use crate::plugins::{activation, IdpPreset};
 use crate::rbac::{Authorized, ReadSso, WriteSso};
 use crate::services::Services;
 use crate::store::{self, sso::ConnectionRow};
@@ -36,6 +37,9 @@ pub struct CreateConnection {
     pub oidc: Option<OidcInput>,
     /// Just-in-time creation (default on) and a default role for the users it creates.
     pub provisioning: Option<Provisioning>,
+    /// The IdP this connection is for: gives the connection the built-in adapter that reads
+    /// its dialect. Absent: its sign-ins use the tenant's idp-adapter stage.
+    pub preset: Option<IdpPreset>,
 }
 
 /// Body of an update; absent fields keep their value. The protocol cannot change.
@@ -153,6 +157,12 @@ pub async fn create(
     if let Some(secret) = &secret {
         connection.secrets_sealed = Some(seal_client_secret(state, &connection, secret).await?);
     }
+    let adapter = match body.preset {
+        Some(preset) => {
+            Some(activation::prepare_preset(state, tenant, connection.id, preset).await?)
+        }
+        None => None,
+    };
     let mut tx = state.store.begin().await?;
     store::sso::insert_connection(&mut tx, &to_row(&connection)?).await?;
     audit::record(
@@ -169,6 +179,9 @@ pub async fn create(
         },
     )
     .await?;
+    if let Some(adapter) = &adapter {
+        activation::write(&mut tx, tenant, auth.actor(), ctx, now, adapter, None).await?;
+    }
     tx.commit().await?;
     state.cache.invalidate_tenant(tenant);
     view(state, &connection).await

@@ -72,7 +72,7 @@ pub(super) async fn finish(
     ctx: &RequestContext,
 ) -> Result<Finished, Failure> {
     if login.as_ref().is_some_and(|l| l.test_mode) {
-        let pipeline = sign_in::trial(state, tenant.id, identity).await?;
+        let pipeline = sign_in::trial(state, tenant.id, connection.id, identity).await?;
         return Ok(Finished::Test(Box::new(TestReport {
             connection: connection.id,
             raw_identity: identity.to_json(),
@@ -215,7 +215,7 @@ async fn sign_in_user(
     ctx: &RequestContext,
 ) -> Result<(UserId, browser::Opened), Failure> {
     let SignIn { raw, upstream, app } = how;
-    let mapped = sign_in::run(state, tenant.id, ctx, raw).await?;
+    let mapped = sign_in::run(state, tenant.id, connection.id, ctx, raw).await?;
     let domains = crate::tenancy::domains::verified(state, tenant.id).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await.map_err(Error::from)?;

@@ -21,6 +21,7 @@ pub mod mfa;
 pub mod mfa_challenges;
 pub mod outbox;
 pub mod password_links;
+pub mod plugin_slots;
 pub mod plugins;
 pub mod provider;
 pub mod refresh_tokens;

@@ -170,16 +170,6 @@ pub async fn find_published(
         .transpose()
 }
 
-/// How many pipeline stages (of any tenant) use the plugin.
-pub async fn usage(tx: &mut Tx, id: PluginId) -> StoreResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM pipeline_stages WHERE plugin_id = $1")
-            .bind(id.to_string())
-            .fetch_one(tx.conn())
-            .await?,
-    )
-}
-
 /// Deletes a plugin owned exactly by `owner`; false when there is none.
 pub async fn delete(tx: &mut Tx, owner: Owner, id: PluginId) -> StoreResult<bool> {
     let result = match owner.tenant() {
@@ -232,32 +222,6 @@ pub async fn stages(store: &Store, tenant: TenantId) -> StoreResult<Vec<StageRec
         })
     })
     .collect()
-}
-
-pub async fn put_stage(tx: &mut Tx, tenant: TenantId, s: &StageRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO pipeline_stages (tenant_id, stage, plugin_id, config_sealed, updated_at) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (tenant_id, stage) DO UPDATE SET plugin_id = excluded.plugin_id, \
-         config_sealed = excluded.config_sealed, updated_at = excluded.updated_at",
-    )
-    .bind(tenant.to_string())
-    .bind(&s.stage)
-    .bind(s.plugin_id.to_string())
-    .bind(s.config_sealed.clone())
-    .bind(s.updated_at.as_micros())
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-pub async fn delete_stage(tx: &mut Tx, tenant: TenantId, stage: &str) -> StoreResult<bool> {
-    let r = sqlx::query("DELETE FROM pipeline_stages WHERE tenant_id = $1 AND stage = $2")
-        .bind(tenant.to_string())
-        .bind(stage)
-        .execute(tx.conn())
-        .await?;
-    Ok(r.rows_affected() == 1)
 }
 
 /// The tenant's role catalogue as JSON text, if it set one.

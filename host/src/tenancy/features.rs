@@ -202,14 +202,26 @@ async fn still_needed(
             }
         }
         Feature::CustomPlugins => {
+            let own = |id| async move {
+                let plugin = store::plugins::get(store, Owner::Tenant(tenant), id).await?;
+                Ok::<_, Error>(plugin.is_some_and(|p| p.owner == Owner::Tenant(tenant)))
+            };
             for stage in store::plugins::stages(store, tenant).await? {
-                let plugin =
-                    store::plugins::get(store, Owner::Tenant(tenant), stage.plugin_id).await?;
-                if plugin.is_some_and(|p| p.owner == Owner::Tenant(tenant)) {
+                if own(stage.plugin_id).await? {
                     return Err(Error::Conflict(format!(
                         "the tenant's `{}` stage runs one of its own plugins; reset it first \
                          (DELETE /api/v1/pipeline/{})",
                         stage.stage, stage.stage
+                    )));
+                }
+            }
+            for (connection, adapter) in
+                store::plugin_slots::connection_adapters(store, tenant).await?
+            {
+                if own(adapter.plugin_id).await? {
+                    return Err(Error::Conflict(format!(
+                        "connection {connection} runs one of the tenant's own plugins as its \
+                         adapter; reset it first (DELETE /api/v1/sso/connections/{connection}/adapter)"
                     )));
                 }
             }
