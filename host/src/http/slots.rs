@@ -1,6 +1,6 @@
 //! Routes for what runs in a slot beyond the stage assignment itself (`plugins.rs`): each
 //! stage's history and rollback, and each SSO connection's own IdP adapter (read, assign,
-//! reset, history, rollback). The tenant admin's `/api/v1`; reads need `plugins:read`,
+//! reset, history, rollback). The tenant admin's `/api/v1`; reads need `tenant:read`,
 //! changes `plugins:write`.
 
 use axum::extract::{Path, State};
