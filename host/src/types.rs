@@ -191,6 +191,12 @@ uuid_id!(
     "stream id"
 );
 
+uuid_id!(
+    /// A stored replay of a candidate plugin version over recorded inputs.
+    ReplayId,
+    "replay id"
+);
+
 /// Shortens client input quoted back in an error message.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

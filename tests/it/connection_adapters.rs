@@ -16,16 +16,20 @@ const ENTRA_GROUPS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/cla
 const ENTRA_EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
 const ENTRA_OBJECT_ID: &str = "http://schemas.microsoft.com/identity/claims/objectidentifier";
 
-struct Tenant {
-    app: TestApp,
-    tenant: String,
-    token: String,
+pub(crate) struct Tenant {
+    pub(crate) app: TestApp,
+    pub(crate) tenant: String,
+    pub(crate) token: String,
     public_token: String,
-    idp: String,
+    pub(crate) idp: String,
 }
 
-async fn tenant(slug: &str) -> Tenant {
-    let app = spawn_app().await;
+pub(crate) async fn tenant(slug: &str) -> Tenant {
+    tenant_in(spawn_app().await, slug).await
+}
+
+/// [`tenant`] in an app started by the caller.
+pub(crate) async fn tenant_in(app: TestApp, slug: &str) -> Tenant {
     let tenant = app.create_tenant(slug).await;
     let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
     let catalogue = json!({
@@ -59,14 +63,25 @@ async fn tenant(slug: &str) -> Tenant {
 
 /// A SAML connection made from the test IdP's metadata with `preset` (if any), enabled and
 /// registered at the IdP; returns its id.
-async fn connection(t: &Tenant, name: &str, preset: Option<&str>) -> String {
+pub(crate) async fn connection(t: &Tenant, name: &str, preset: Option<&str>) -> String {
     let metadata = reqwest::get(format!("{}/metadata", t.idp))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let mut body = json!({"name": name, "status": "enabled", "saml": {"metadata_xml": metadata}});
+    connection_with(t, name, json!({"metadata_xml": metadata}), preset).await
+}
+
+/// A SAML connection with these `saml` settings (and `preset`, if any), enabled and
+/// registered at the test IdP; returns its id.
+pub(crate) async fn connection_with(
+    t: &Tenant,
+    name: &str,
+    saml: Value,
+    preset: Option<&str>,
+) -> String {
+    let mut body = json!({"name": name, "status": "enabled", "saml": saml});
     if let Some(preset) = preset {
         body["preset"] = json!(preset);
     }
@@ -89,9 +104,9 @@ async fn connection(t: &Tenant, name: &str, preset: Option<&str>) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
-/// Signs `who` in through `connection` (SP-initiated, from its start link) and returns the
-/// user's effective roles, sorted.
-async fn sign_in(t: &Tenant, connection: &str, who: &Value) -> Vec<String> {
+/// Sends `who` through `connection`'s sign-in (SP-initiated, from its start link) and
+/// returns the ACS's answer.
+pub(crate) async fn attempt(t: &Tenant, connection: &str, who: &Value) -> reqwest::Response {
     let start = browser()
         .get(format!(
             "{}/sso/start/{}/{connection}",
@@ -109,7 +124,13 @@ async fn sign_in(t: &Tenant, connection: &str, who: &Value) -> Vec<String> {
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
         .collect();
     let (action, fields) = at_idp(&location, who).await;
-    let done = post_bound(&action, &fields, &binding.join("; ")).await;
+    post_bound(&action, &fields, &binding.join("; ")).await
+}
+
+/// Signs `who` in through `connection` (SP-initiated, from its start link) and returns the
+/// user's effective roles, sorted.
+pub(crate) async fn sign_in(t: &Tenant, connection: &str, who: &Value) -> Vec<String> {
+    let done = attempt(t, connection, who).await;
     assert_eq!(
         done.status(),
         StatusCode::SEE_OTHER,
@@ -145,7 +166,7 @@ fn entra_user(email: &str, object_id: &str) -> Value {
     }})
 }
 
-async fn plugin_id(t: &Tenant, name: &str) -> String {
+pub(crate) async fn plugin_id(t: &Tenant, name: &str) -> String {
     let r = t.app.api(&t.token, Method::GET, "/plugins", None).await;
     r.body["plugins"]
         .as_array()

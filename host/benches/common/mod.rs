@@ -2,6 +2,8 @@
 //! by default), and a fixed number of calls from concurrent workers, timed one by one:
 //! the first calls after start (cold) and the warm rate, with p50 and p99 latency.
 
+pub mod saml;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -88,6 +88,36 @@ impl Config {
                     .into(),
             });
         }
+        if !(60..=7 * 86_400).contains(&self.sso.metadata_refresh_secs) {
+            return Err(ConfigError {
+                message: format!(
+                    "sso.metadata_refresh_secs = {} is out of range",
+                    self.sso.metadata_refresh_secs
+                ),
+                hint: "60 s to 7 days (604800); the default is 21600 (6 hours)".into(),
+            });
+        }
+        if !(1..=65_536).contains(&p.loaded_budget_mib) {
+            return Err(ConfigError {
+                message: format!(
+                    "plugins.loaded_budget_mib = {} is out of range",
+                    p.loaded_budget_mib
+                ),
+                hint: "1–65536 MiB; the default is 256".into(),
+            });
+        }
+        if p.record_max_per_source > 100_000 || !(1..=365).contains(&p.record_max_age_days) {
+            return Err(ConfigError {
+                message: format!(
+                    "recording bounds out of range: record_max_per_source = {}, \
+                     record_max_age_days = {}",
+                    p.record_max_per_source, p.record_max_age_days
+                ),
+                hint: "record_max_per_source 0–100000 (0 turns recording off), \
+                       record_max_age_days 1–365; defaults are 1000 and 7"
+                    .into(),
+            });
+        }
         if let Some(url) = &self.server.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError {

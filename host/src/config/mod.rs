@@ -197,6 +197,16 @@ pub struct PluginsConfig {
     pub fuel: u64,
     /// Where compiled components are cached; default `{data_dir}/plugin-cache`.
     pub cache_dir: Option<PathBuf>,
+    /// Memory the node's compiled components may hold, in MiB (estimated: native code plus
+    /// a fixed overhead each); least recently used ones are dropped past it and reload from
+    /// the compiled cache when next used. Built-ins are always kept.
+    pub loaded_budget_mib: usize,
+    /// Most recorded inputs kept per source (one connection's sign-ins, newest per user; a
+    /// tenant's SCIM requests) for replaying a candidate plugin version; a tenant may keep
+    /// fewer. 0 turns recording off for every tenant.
+    pub record_max_per_source: u32,
+    /// Longest a recorded input is kept, in days; a tenant may keep them for less.
+    pub record_max_age_days: u32,
 }
 
 impl Default for PluginsConfig {
@@ -207,6 +217,9 @@ impl Default for PluginsConfig {
             timeout_ms: 10,
             fuel: 50_000_000,
             cache_dir: None,
+            loaded_budget_mib: 256,
+            record_max_per_source: 1000,
+            record_max_age_days: 7,
         }
     }
 }
@@ -231,7 +244,7 @@ impl Default for SessionsConfig {
 }
 
 /// Single sign-on: how Gatehouse calls identity providers.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SsoConfig {
     /// Let OIDC issuers and SAML metadata URLs live on loopback, private or link-local
@@ -239,6 +252,19 @@ pub struct SsoConfig {
     /// become a way into the operator's internal network. Turn on only when every IdP is
     /// internal and every tenant admin is trusted with the network.
     pub allow_private_networks: bool,
+    /// How often a SAML connection created from a metadata URL fetches it again, in seconds,
+    /// so an IdP's certificate rotation needs no admin action. A failed fetch is retried
+    /// after a tenth of this (at least a minute).
+    pub metadata_refresh_secs: u64,
+}
+
+impl Default for SsoConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            metadata_refresh_secs: 6 * 3600,
+        }
+    }
 }
 
 /// SCIM provisioning.

@@ -1,6 +1,6 @@
 //! SSO connection routes for tenant admins (`/api/v1/sso/connections`): create, list, get,
 //! update, delete, start a test sign-in (which returns the IdP URL to open), manage SP
-//! encryption keys; and the tenant's sign-in policy (`/api/v1/policy`, SSO-only).
+//! encryption keys, refresh IdP metadata from its URL; and the tenant's sign-in policy (`/api/v1/policy`, SSO-only).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(apply_preset))
         .routes(routes!(add_key))
         .routes(routes!(remove_key))
+        .routes(routes!(refresh_metadata))
 }
 
 /// The tenant's SSO connections.
@@ -142,6 +143,23 @@ async fn test(
     Ok(Json(TestStarted {
         redirect_url: started.redirect_url,
     }))
+}
+
+/// Fetches a SAML connection's metadata URL again now and adopts what changed (entity id, SSO
+/// URL, signing certificates); a failed fetch changes nothing and shows in `health`.
+#[utoipa::path(post, path = "/sso/connections/{id}/metadata/refresh", tag = "connections",
+    operation_id = "refresh_sso_metadata", params(("id" = ConnectionId, Path)),
+    responses((status = 200, body = ConnectionView)))]
+async fn refresh_metadata(
+    State(state): State<AppState>,
+    Require(auth): Require<WriteSso>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let id: ConnectionId = path_param(&id)?;
+    Ok(Json(
+        crate::sso::metadata_refresh::refresh_now(&state, &auth, &ctx, id).await?,
+    ))
 }
 
 /// Adds a freshly generated SP decryption key to a SAML connection; IdPs encrypt to its

@@ -44,6 +44,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             Err(e) => tracing::warn!(error = ?e, "the usage for /metrics could not be read"),
         }
     }
+    state.metrics.set_plugins(&state.plugins.resident_stats());
     (
         [(
             header::CONTENT_TYPE,

@@ -34,6 +34,11 @@ struct BuildLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WithinLabels {
+    within: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantLabels {
     tenant: String,
 }
@@ -56,6 +61,15 @@ pub struct Metrics {
     tenant_users: Family<TenantStatusLabels, Gauge>,
     tenant_sign_ins: Family<TenantLabels, Gauge>,
     tenant_scim: Family<TenantLabels, Gauge>,
+    /// The resident compiled components: budget, bytes, count.
+    plugin_budget: Gauge,
+    plugin_bytes: Gauge,
+    plugin_components: Gauge,
+    plugin_hits: Counter,
+    plugin_misses: Counter,
+    plugin_evictions: Counter,
+    /// SSO connections whose certificates reach an expiry threshold.
+    certificates_expiring: Family<WithinLabels, Gauge>,
     /// When the usage was last read.
     usage_read_at: Mutex<Option<Instant>>,
 }
@@ -100,6 +114,49 @@ impl Metrics {
             "A tenant's SCIM writes in this calendar month (UTC)",
             tenant_scim.clone(),
         );
+        let plugin_budget = Gauge::default();
+        registry.register(
+            "plugin_resident_budget_bytes",
+            "Memory the node's compiled components may hold (plugins.loaded_budget_mib)",
+            plugin_budget.clone(),
+        );
+        let plugin_bytes = Gauge::default();
+        registry.register(
+            "plugin_resident_bytes",
+            "Estimated memory of the compiled components held now",
+            plugin_bytes.clone(),
+        );
+        let plugin_components = Gauge::default();
+        registry.register(
+            "plugin_resident_components",
+            "Compiled components held now",
+            plugin_components.clone(),
+        );
+        let plugin_hits = Counter::default();
+        registry.register(
+            "plugin_resident_hits",
+            "Plugin uses served by a resident component",
+            plugin_hits.clone(),
+        );
+        let plugin_misses = Counter::default();
+        registry.register(
+            "plugin_resident_misses",
+            "Plugin uses that had to load the component (from the compiled cache)",
+            plugin_misses.clone(),
+        );
+        let plugin_evictions = Counter::default();
+        registry.register(
+            "plugin_resident_evictions",
+            "Components dropped to stay within the budget",
+            plugin_evictions.clone(),
+        );
+        let certificates_expiring = Family::<WithinLabels, Gauge>::default();
+        registry.register(
+            "sso_connections_certificate_expiring",
+            "SSO connections whose last IdP or SP certificate expires within 30, 7 or 1 day, \
+             or has expired (at the last hourly check)",
+            certificates_expiring.clone(),
+        );
         Self {
             registry,
             requests,
@@ -107,6 +164,13 @@ impl Metrics {
             tenant_users,
             tenant_sign_ins,
             tenant_scim,
+            plugin_budget,
+            plugin_bytes,
+            plugin_components,
+            plugin_hits,
+            plugin_misses,
+            plugin_evictions,
+            certificates_expiring,
             usage_read_at: Mutex::new(None),
         }
     }
@@ -146,6 +210,40 @@ impl Metrics {
                     })
                     .set(*n);
             }
+        }
+    }
+
+    /// Sets the resident-component figures from the registry's.
+    pub fn set_plugins(&self, s: &crate::plugins::resident::ResidentStats) {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.plugin_budget.set(gauge(s.budget_bytes));
+        self.plugin_bytes.set(gauge(s.bytes));
+        self.plugin_components.set(gauge(s.components));
+        for (counter, now) in [
+            (&self.plugin_hits, s.hits),
+            (&self.plugin_misses, s.misses),
+            (&self.plugin_evictions, s.evictions),
+        ] {
+            let before = counter.get();
+            if now > before {
+                counter.inc_by(now - before);
+            }
+        }
+    }
+
+    /// Sets the certificate-expiry gauges from the last check.
+    pub fn set_certificate_expiry(&self, c: &crate::sso::health::ExpiryCounts) {
+        for (within, n) in [
+            ("30d", c.within_30_days),
+            ("7d", c.within_7_days),
+            ("1d", c.within_1_day),
+            ("expired", c.expired),
+        ] {
+            self.certificates_expiring
+                .get_or_create(&WithinLabels {
+                    within: within.into(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

@@ -32,6 +32,7 @@ pub mod operator;
 pub mod pages;
 pub mod password_links;
 pub mod plugins;
+pub mod replays;
 pub mod require;
 pub mod scim;
 pub mod sign_in_limits;

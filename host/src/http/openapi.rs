@@ -138,6 +138,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<AppState> {
                 .merge(super::groups::router())
                 .merge(super::plugins::tenant_router(max_component))
                 .merge(super::slots::router())
+                .merge(super::replays::router())
                 .merge(super::connections::router()),
         )
 }

@@ -1,4 +1,5 @@
-//! Directory lifecycle webhooks for the apps: each tenant's user, group and role changes,
+//! Directory lifecycle webhooks for the apps: each tenant's user, group and role changes
+//! (and warnings about its SSO connections: a certificate expiring, metadata failing),
 //! POSTed to every app registered with a `webhook_url`, so an app keeps its own user table
 //! in step without polling. They come from the audit trail: the change's own audit event
 //! ([`crate::audit::record`], which every change writes in its transaction) queues the
@@ -33,6 +34,8 @@ pub fn kind_of(action: Action) -> Option<&'static str> {
         Action::ScimGroupDeleted | Action::GroupDeleted => "group.deleted",
         Action::GroupMemberAdded => "group.member_added",
         Action::GroupMemberRemoved => "group.member_removed",
+        Action::SsoCertificateExpiring => "connection.certificate_expiring",
+        Action::SsoMetadataRefreshFailed => "connection.metadata_refresh_failed",
         _ => return None,
     })
 }

@@ -19,7 +19,7 @@ use crate::store::plugin_slots::ActivationRecord;
 use crate::store::plugins::{Owner, PluginRecord};
 use crate::store::tenants::Feature;
 use crate::store::{self, Tx};
-use crate::types::{ConnectionId, PluginId, TenantId, Timestamp};
+use crate::types::{ConnectionId, PluginId, ReplayId, TenantId, Timestamp};
 
 /// Most history entries a slot's history shows (the newest).
 pub const MAX_HISTORY_SHOWN: i64 = 100;
@@ -34,9 +34,28 @@ pub(crate) struct Prepared {
     kind: Kind,
     /// For a rollback, the history entry it restores.
     restores: Option<i64>,
+    /// The digest of the replay it was activated from.
+    replay: Option<Value>,
 }
 
 impl Prepared {
+    pub(super) fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    pub(super) fn record(&self) -> Option<&PluginRecord> {
+        self.record.as_ref()
+    }
+
+    pub(super) fn config(&self) -> &StageConfig {
+        &self.config
+    }
+
+    /// Marks the change as activated from a replay with this digest.
+    pub(super) fn gated_by(&mut self, digest: Value) {
+        self.replay = Some(digest);
+    }
+
     fn summary(&self) -> Value {
         match &self.record {
             Some(r) => json!({
@@ -123,6 +142,7 @@ pub(crate) async fn prepare_assign(
         sealed: Some(sealed),
         kind: Kind::Assigned,
         restores: None,
+        replay: None,
     })
 }
 
@@ -188,6 +208,7 @@ async fn current_summary(
             sealed: None,
             kind: Kind::Assigned,
             restores: None,
+            replay: None,
         }
         .summary(),
     ))
@@ -237,13 +258,16 @@ pub(crate) async fn write(
                 actor.id.clone(),
                 actor.label.clone(),
             ),
-            replay: None,
+            replay: p.replay.as_ref().map(Value::to_string),
             activated_at: now,
         },
     )
     .await?;
     let mut after = p.summary();
     after["seq"] = json!(seq);
+    if let Some(replay) = &p.replay {
+        after["replay"] = replay.clone();
+    }
     if let Some(restored) = p.restores {
         after["restores"] = json!(restored);
     }
@@ -280,7 +304,35 @@ async fn commit(
     slot_view(state, tenant, p.slot).await
 }
 
-/// Assigns a plugin version (and its configuration) to `slot`.
+/// Writes replay `id`'s prepared changes in one transaction, marking the replay activated
+/// (refused when it already was), and invalidates the tenant's cached pipeline.
+pub(super) async fn commit_replay(
+    state: &Services,
+    tenant: TenantId,
+    actor: Actor,
+    ctx: &RequestContext,
+    prepared: Vec<Prepared>,
+    id: ReplayId,
+) -> Result<(), Error> {
+    let mut befores = Vec::with_capacity(prepared.len());
+    for p in &prepared {
+        befores.push(current_summary(state, tenant, p.slot).await?);
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    if !store::recordings::mark_activated(&mut tx, tenant, id, now).await? {
+        return Err(Error::Conflict("this replay was already activated".into()));
+    }
+    for (p, before) in prepared.iter().zip(befores) {
+        write(&mut tx, tenant, actor.clone(), ctx, now, p, before).await?;
+    }
+    tx.commit().await?;
+    state.cache.invalidate_tenant(tenant);
+    Ok(())
+}
+
+/// Assigns a plugin version (and its configuration) to `slot`. Refused when the tenant
+/// requires new versions to come from a replay.
 pub async fn assign(
     state: &Services,
     auth: &Authorized<WritePlugins>,
@@ -290,6 +342,17 @@ pub async fn assign(
 ) -> Result<StageView, Error> {
     let tenant = auth.tenant();
     check_slot(state, tenant, slot).await?;
+    if super::recording::settings(state, tenant)
+        .await?
+        .require_replay
+    {
+        return Err(Error::Conflict(
+            "this tenant requires a replay before a new plugin version is activated: \
+             POST /api/v1/pipeline/replay with the candidate, then \
+             POST /api/v1/pipeline/replays/{id}/activate"
+                .into(),
+        ));
+    }
     let prepared = prepare_assign(state, tenant, slot, body).await?;
     commit(state, tenant, auth.actor(), ctx, prepared).await
 }
@@ -311,6 +374,7 @@ pub async fn reset(
         sealed: None,
         kind: Kind::Reset,
         restores: None,
+        replay: None,
     };
     commit(state, tenant, auth.actor(), ctx, prepared).await
 }
@@ -394,6 +458,7 @@ pub async fn rollback(
         sealed,
         kind: Kind::RolledBack,
         restores,
+        replay: None,
     };
     commit(state, tenant, auth.actor(), ctx, prepared).await
 }

@@ -141,7 +141,7 @@ pub async fn upload(
         ));
     }
     let loaded = registry
-        .compile(&params.name, wasm.clone())
+        .compile(&params.name, wasm.clone(), false)
         .await
         .map_err(|e| Error::invalid("component", e.to_string()))?;
     let record = PluginRecord {

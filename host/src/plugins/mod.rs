@@ -4,7 +4,8 @@
 //! fresh store per call under memory, time, fuel and output limits), the per-world calls
 //! and their output checks, the registry of uploaded components, the built-ins embedded in
 //! the binary, and each tenant's pipeline (its stages and its connections' own adapters),
-//! with their dry-runs and each slot's history of activations and rollbacks. It is the only
+//! with their dry-runs, each slot's history of activations and rollbacks, the recorded
+//! sign-ins and SCIM requests and the replay of a candidate over them. It is the only
 //! module that imports wasmtime; it reaches the database through `store` only.
 
 pub mod activation;
@@ -21,7 +22,11 @@ mod log;
 pub mod manage;
 pub mod pipeline;
 pub mod provisioning;
+pub mod recording;
 pub mod registry;
+pub mod replay;
+pub mod replay_report;
+pub mod resident;
 mod runtime;
 pub mod sign_in;
 pub mod slot;

@@ -101,10 +101,35 @@ pub(super) async fn open_config(
 }
 
 /// A stage ready to run.
+#[derive(Clone)]
 pub(super) struct Stage {
     pub(super) record: PluginRecord,
     pub(super) loaded: Loaded,
     pub(super) config: StageConfig,
+}
+
+/// A stage's plugin and opened configuration without its compiled component: what the node
+/// cache keeps, so that cached pipelines do not hold components in memory beyond the
+/// registry's budget.
+#[derive(Clone)]
+pub(super) struct StageSpec {
+    pub(super) record: PluginRecord,
+    pub(super) config: StageConfig,
+}
+
+impl StageSpec {
+    /// The stage with its component (resident, or reloaded from the compiled cache).
+    pub(super) async fn ready(&self, state: &Services, tenant: TenantId) -> Result<Stage, Error> {
+        let loaded = state
+            .plugins
+            .loaded_for(&state.store, Owner::Tenant(tenant), &self.record)
+            .await?;
+        Ok(Stage {
+            record: self.record.clone(),
+            loaded,
+            config: self.config.clone(),
+        })
+    }
 }
 
 /// The tenant's stored stages by world.
@@ -128,7 +153,7 @@ pub(super) async fn resolve(
     tenant: TenantId,
     slot: Slot,
     stored: Option<&StageRecord>,
-) -> Result<Option<Stage>, Error> {
+) -> Result<Option<StageSpec>, Error> {
     let viewer = Owner::Tenant(tenant);
     let (id, config) = match (stored, slot) {
         (Some(s), _) => (
@@ -141,12 +166,10 @@ pub(super) async fn resolve(
         },
         (None, Slot::Adapter(_)) => return Ok(None),
     };
-    let (record, loaded) = state.plugins.load(&state.store, viewer, id).await?;
-    Ok(Some(Stage {
-        record,
-        loaded,
-        config,
-    }))
+    let record = store::plugins::get(&state.store, viewer, id)
+        .await?
+        .ok_or(Error::NotFound("plugin"))?;
+    Ok(Some(StageSpec { record, config }))
 }
 
 /// What runs in a slot, as the API shows it.

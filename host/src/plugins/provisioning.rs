@@ -5,6 +5,7 @@
 
 use super::convert;
 use super::dry_run::{blocking, PluginRef};
+use super::recording;
 use super::sign_in::{audit_failure, cached_pipeline, Failed};
 use super::world::World;
 use crate::audit::RequestContext;
@@ -22,6 +23,7 @@ pub async fn normalize_scim(
     sent: Sent,
 ) -> Result<Sent, Error> {
     let pipeline = cached_pipeline(state, tenant).await?;
+    recording::scim(state, tenant, pipeline.recording, &sent).await;
     if pipeline.scim.is_none() {
         return Ok(sent);
     }

@@ -1,16 +1,18 @@
 //! The plugin registry: the node's runtime, the built-ins registered at start, and the
-//! in-memory map of compiled components by content hash, loaded from the stored components
-//! uploaded by the operator (visible to every tenant) or by a tenant (visible to it alone).
+//! bounded in-memory map of compiled components by content hash ([`super::resident`]), loaded
+//! from the stored components uploaded by the operator (visible to every tenant) or by a
+//! tenant (visible to it alone).
 //! Uploading, listing and deleting them is [`super::manage`]'s.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::builtins::BUILTINS;
 use super::limits::{Limits, PluginError};
+use super::resident::{Resident, ResidentStats};
 use super::runtime::digest;
 use super::runtime::{Loaded, PluginHost};
 use super::world::World;
@@ -22,14 +24,10 @@ use crate::store::plugins::{Owner, PluginRecord};
 use crate::store::{self, Store, StoreError};
 use crate::types::{Clock, PluginId};
 
-/// Most compiled components kept in memory per node; past it the map is emptied and refilled
-/// on demand (from the on-disk cache, so cheaply). Bounds memory when tenants upload many.
-const MAX_LOADED: usize = 512;
-
 /// The node's plugin runtime and what it has compiled.
 pub struct Registry {
     host: Arc<PluginHost>,
-    loaded: Mutex<HashMap<String, Loaded>>,
+    resident: Resident,
     /// The built-in used for each stage a tenant has not assigned.
     defaults: BTreeMap<World, PluginId>,
     /// Every built-in's registered id, by name.
@@ -66,7 +64,7 @@ impl Registry {
         }
         let registry = Self {
             host: Arc::new(host),
-            loaded: Mutex::new(HashMap::new()),
+            resident: Resident::new(p.loaded_budget_mib.saturating_mul(1024 * 1024)),
             defaults,
             builtins,
             max_component_bytes: p.max_component_bytes,
@@ -81,7 +79,7 @@ impl Registry {
     async fn warm_builtins(&self) -> anyhow::Result<()> {
         for builtin in BUILTINS {
             let loaded = self
-                .compile(builtin.name, builtin.wasm.to_vec())
+                .compile(builtin.name, builtin.wasm.to_vec(), true)
                 .await
                 .map_err(|e| anyhow::anyhow!("built-in {} does not load: {e}", builtin.name))?;
             self.host
@@ -105,10 +103,16 @@ impl Registry {
         self.builtins.get(name).copied()
     }
 
-    /// Compiles (or takes from the caches) `wasm`, off the async threads.
-    pub(super) async fn compile(&self, name: &str, wasm: Vec<u8>) -> Result<Loaded, PluginError> {
+    /// Compiles (or takes from the caches) `wasm`, off the async threads; a `pinned`
+    /// component (a built-in) stays resident whatever the budget.
+    pub(super) async fn compile(
+        &self,
+        name: &str,
+        wasm: Vec<u8>,
+        pinned: bool,
+    ) -> Result<Loaded, PluginError> {
         let sha256 = digest(&wasm);
-        if let Some(hit) = self.cached(&sha256) {
+        if let Some(hit) = self.resident.get(&sha256) {
             return Ok(hit);
         }
         let host = self.host.clone();
@@ -116,20 +120,8 @@ impl Registry {
         let loaded = tokio::task::spawn_blocking(move || host.load(&name, &wasm))
             .await
             .map_err(|e| PluginError::Trap(format!("compilation task failed: {e}")))??;
-        let mut map = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_LOADED {
-            map.clear();
-        }
-        map.insert(sha256, loaded.clone());
+        self.resident.insert(loaded.clone(), pinned);
         Ok(loaded)
-    }
-
-    fn cached(&self, sha256: &str) -> Option<Loaded> {
-        self.loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sha256)
-            .cloned()
     }
 
     /// The record and compiled component of a plugin `viewer` can see.
@@ -142,19 +134,37 @@ impl Registry {
         let record = store::plugins::get(store, viewer, id)
             .await?
             .ok_or(Error::NotFound("plugin"))?;
-        if let Some(hit) = self.cached(&record.sha256) {
-            return Ok((record, hit));
+        let loaded = self.loaded_for(store, viewer, &record).await?;
+        Ok((record, loaded))
+    }
+
+    /// The compiled component of `record`: resident, or reloaded (its bytes from the
+    /// database, its native code from the compiled cache on disk).
+    pub(super) async fn loaded_for(
+        &self,
+        store: &Store,
+        viewer: Owner,
+        record: &PluginRecord,
+    ) -> Result<Loaded, Error> {
+        if let Some(hit) = self.resident.get(&record.sha256) {
+            return Ok(hit);
         }
-        let wasm = store::plugins::wasm(store, viewer, id)
+        let wasm = store::plugins::wasm(store, viewer, record.id)
             .await?
             .ok_or(Error::NotFound("plugin"))?;
-        let loaded = self.compile(&record.name, wasm).await.map_err(|e| {
-            Error::Internal(anyhow::anyhow!(
-                "stored plugin {} no longer loads: {e}",
-                record.id
-            ))
-        })?;
-        Ok((record, loaded))
+        self.compile(&record.name, wasm, record.builtin)
+            .await
+            .map_err(|e| {
+                Error::Internal(anyhow::anyhow!(
+                    "stored plugin {} no longer loads: {e}",
+                    record.id
+                ))
+            })
+    }
+
+    /// Budget, size, hits, misses and evictions of the resident components.
+    pub fn resident_stats(&self) -> ResidentStats {
+        self.resident.stats()
     }
 }
 

@@ -14,7 +14,8 @@ use super::convert;
 use super::dry_run::{blocking, report, DryRunReport, PluginRef, StageReport};
 use super::json as wit_json;
 use super::limits::PluginError;
-use super::pipeline::{resolve, stored_stages, Stage, StageConfig};
+use super::pipeline::{resolve, stored_stages, Stage, StageConfig, StageSpec};
+use super::recording::{self, RecordingSettings};
 use super::registry::Registry;
 use super::slot::Slot;
 use super::world::World;
@@ -30,17 +31,18 @@ use crate::store::plugins::{Owner, StageRecord};
 use crate::types::{ConnectionId, PluginId, TenantId};
 
 /// The sign-in stages, in order.
-const STAGES: [World; 3] = [World::IdpAdapter, World::AttributeMapper, World::RoleMapper];
+pub(super) const STAGES: [World; 3] =
+    [World::IdpAdapter, World::AttributeMapper, World::RoleMapper];
 
 /// Where a run stopped.
-struct Failure {
-    stage: World,
+pub(super) struct Failure {
+    pub(super) stage: World,
     plugin: PluginRef,
-    error: PluginError,
+    pub(super) error: PluginError,
 }
 
 /// Runs the three stages, collecting a report line per stage reached.
-fn run_stages(
+pub(super) fn run_stages(
     registry: &Registry,
     pipeline: &Pipeline,
     connection: Option<ConnectionId>,
@@ -89,8 +91,9 @@ fn run_stages(
 }
 
 /// The tenant's sign-in stages (plugin, compiled component, opened configuration) and
-/// role catalogue, ready to run. Cached per node in [`crate::cache`], so it holds the
-/// stages' decrypted configuration in memory for at most [`crate::cache::STALE_AFTER`].
+/// role catalogue, ready to run: made for a run from the [`PipelineSpec`] the node cache
+/// keeps (which holds the stages' decrypted configuration in memory for at most
+/// [`crate::cache::STALE_AFTER`]).
 pub struct Pipeline {
     stages: [Stage; 3],
     /// The connections that name their own IdP adapter, which runs instead of `stages[0]`.
@@ -98,12 +101,39 @@ pub struct Pipeline {
     /// The SCIM adapter, when the tenant assigned one (otherwise requests pass unchanged).
     pub(super) scim: Option<Stage>,
     pub(super) catalogue: types::Catalogue,
+    /// Whether and how much of the tenant's sign-ins and SCIM requests to record for replay.
+    pub(super) recording: RecordingSettings,
 }
 
 impl Pipeline {
     /// The role-mapper stage.
     pub(super) fn role_stage(&self) -> &Stage {
         &self.stages[2]
+    }
+
+    /// This pipeline with `candidates` running in their slots instead.
+    pub(super) fn with(&self, candidates: Vec<(Slot, Stage)>) -> Pipeline {
+        let mut out = Pipeline {
+            stages: self.stages.clone(),
+            adapters: self.adapters.clone(),
+            scim: self.scim.clone(),
+            catalogue: self.catalogue.clone(),
+            recording: self.recording,
+        };
+        for (slot, stage) in candidates {
+            match slot {
+                Slot::Adapter(id) => {
+                    out.adapters.insert(id, stage);
+                }
+                Slot::Stage(World::ScimAdapter) => out.scim = Some(stage),
+                Slot::Stage(world) => {
+                    if let Some(i) = STAGES.iter().position(|w| *w == world) {
+                        out.stages[i] = stage;
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -120,8 +150,46 @@ async fn run_blocking(
     blocking(move || run_stages(&registry, &pipeline, connection, &raw)).await
 }
 
+/// The tenant's pipeline as the node cache keeps it: plugin records and opened configuration,
+/// but no compiled components (those stay within the registry's memory budget and are
+/// fetched for each run by [`PipelineSpec::ready`]).
+pub(super) struct PipelineSpec {
+    stages: [StageSpec; 3],
+    adapters: HashMap<ConnectionId, StageSpec>,
+    scim: Option<StageSpec>,
+    catalogue: types::Catalogue,
+    recording: RecordingSettings,
+}
+
+impl PipelineSpec {
+    /// The pipeline with every stage's component, ready to run.
+    async fn ready(&self, state: &Services, tenant: TenantId) -> Result<Pipeline, Error> {
+        let mut stages = Vec::with_capacity(3);
+        for spec in &self.stages {
+            stages.push(spec.ready(state, tenant).await?);
+        }
+        let mut adapters = HashMap::with_capacity(self.adapters.len());
+        for (id, spec) in &self.adapters {
+            adapters.insert(*id, spec.ready(state, tenant).await?);
+        }
+        let scim = match &self.scim {
+            Some(spec) => Some(spec.ready(state, tenant).await?),
+            None => None,
+        };
+        Ok(Pipeline {
+            stages: stages.try_into().map_err(|_| {
+                Error::Internal(anyhow::anyhow!("pipeline has the wrong number of stages"))
+            })?,
+            adapters,
+            scim,
+            catalogue: self.catalogue.clone(),
+            recording: self.recording,
+        })
+    }
+}
+
 /// The tenant's pipeline as stored now, read from the database.
-async fn load_pipeline(state: &Services, tenant: TenantId) -> Result<Arc<Pipeline>, Error> {
+async fn load_spec(state: &Services, tenant: TenantId) -> Result<Arc<PipelineSpec>, Error> {
     let stored = stored_stages(state, tenant).await?;
     let scim = resolve(
         state,
@@ -136,30 +204,37 @@ async fn load_pipeline(state: &Services, tenant: TenantId) -> Result<Arc<Pipelin
             adapters.insert(id, stage);
         }
     }
-    Ok(Arc::new(Pipeline {
+    Ok(Arc::new(PipelineSpec {
         stages: tenant_stages(state, tenant, &stored).await?,
         adapters,
         scim,
         catalogue: convert::catalogue_to_wit(&catalogue::load(state, tenant).await?),
+        recording: recording::settings(state, tenant).await?,
     }))
 }
 
-/// The tenant's pipeline through the node cache.
+/// The tenant's pipeline as stored now, bypassing the node cache, ready to run.
+pub(super) async fn load_pipeline(state: &Services, tenant: TenantId) -> Result<Pipeline, Error> {
+    load_spec(state, tenant).await?.ready(state, tenant).await
+}
+
+/// The tenant's pipeline through the node cache, ready to run.
 pub(super) async fn cached_pipeline(
     state: &Services,
     tenant: TenantId,
 ) -> Result<Arc<Pipeline>, Error> {
-    state
+    let spec = state
         .cache
-        .pipeline(tenant, || load_pipeline(state, tenant))
-        .await
+        .pipeline(tenant, || load_spec(state, tenant))
+        .await?;
+    Ok(Arc::new(spec.ready(state, tenant).await?))
 }
 
 async fn tenant_stages(
     state: &Services,
     tenant: TenantId,
     stored: &BTreeMap<World, StageRecord>,
-) -> Result<[Stage; 3], Error> {
+) -> Result<[StageSpec; 3], Error> {
     let mut out = Vec::with_capacity(3);
     for world in STAGES {
         let stage = resolve(state, tenant, Slot::Stage(world), stored.get(&world))
@@ -182,6 +257,7 @@ pub async fn run(
     raw: &RawIdentity,
 ) -> Result<Mapped, Error> {
     let pipeline = cached_pipeline(state, tenant).await?;
+    let settings = pipeline.recording;
     let (_, result) = run_blocking(
         state,
         pipeline,
@@ -189,6 +265,7 @@ pub async fn run(
         convert::raw_identity(raw),
     )
     .await?;
+    recording::sign_in(state, tenant, settings, connection, raw).await;
     let failure = match result {
         Ok(mapped) => return Ok(mapped),
         Err(f) => f,
@@ -307,14 +384,18 @@ pub async fn dry_run(
             ),
         ));
     }
-    let mut stages = tenant_stages(state, tenant, &stored_stages(state, tenant).await?).await?;
+    let mut specs = tenant_stages(state, tenant, &stored_stages(state, tenant).await?).await?;
     if let Some(id) = body.connection_id {
         let slot = Slot::Adapter(id);
         super::activation::check_slot(state, tenant, slot).await?;
         let own = store::plugin_slots::current(&state.store, tenant, slot.key()).await?;
         if let Some(adapter) = resolve(state, tenant, slot, own.as_ref()).await? {
-            stages[0] = adapter;
+            specs[0] = adapter;
         }
+    }
+    let mut stages = Vec::with_capacity(3);
+    for spec in &specs {
+        stages.push(spec.ready(state, tenant).await?);
     }
     for (i, world) in STAGES.iter().enumerate() {
         let Some(o) = body.overrides.get(world) else {
@@ -359,10 +440,13 @@ pub async fn dry_run(
         None => catalogue::load(state, tenant).await?,
     };
     let pipeline = Arc::new(Pipeline {
-        stages,
+        stages: stages.try_into().map_err(|_| {
+            Error::Internal(anyhow::anyhow!("pipeline has the wrong number of stages"))
+        })?,
         adapters: HashMap::new(),
         scim: None,
         catalogue: convert::catalogue_to_wit(&catalogue),
+        recording: RecordingSettings::OFF,
     });
     let (lines, result) = run_blocking(state, pipeline, None, raw).await?;
     Ok(DryRunReport {

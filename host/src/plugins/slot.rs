@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::world::World;
 use crate::audit::action::Action;
@@ -30,6 +30,14 @@ impl Slot {
         match self {
             Slot::Stage(world) => world,
             Slot::Adapter(_) => World::IdpAdapter,
+        }
+    }
+
+    /// The slot a history or replay names as text (see [`SlotKey::as_text`]).
+    pub(super) fn parse(text: &str) -> Option<Slot> {
+        match text.strip_prefix("connection:") {
+            Some(id) => id.parse().ok().map(Slot::Adapter),
+            None => World::parse(text).map(Slot::Stage),
         }
     }
 
@@ -97,7 +105,7 @@ impl Kind {
 }
 
 /// The plugin version an activation made current.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivatedPlugin {
     pub id: PluginId,
     pub name: String,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::Digest;
 
+use super::health::HealthView;
 use super::oidc::OidcSettings;
 use super::saml::settings::CertificateView;
 use super::saml::SamlSettings;
@@ -33,6 +34,8 @@ pub struct ConnectionView {
     /// The connection's own IdP adapter; none when its sign-ins use the tenant's
     /// idp-adapter stage (`/sso/connections/{id}/adapter` changes it).
     pub adapter: Option<ActivatedPlugin>,
+    /// Metadata refresh and certificate expiry.
+    pub health: HealthView,
     pub created_at: crate::types::Timestamp,
     pub updated_at: crate::types::Timestamp,
 }
@@ -94,6 +97,11 @@ pub async fn view(state: &Services, c: &Connection) -> Result<ConnectionView, Er
         oidc,
         provisioning: c.provisioning.clone(),
         adapter: crate::plugins::activation::own_adapter(state, c.tenant_id, c.id).await?,
+        health: super::health::view(
+            c,
+            &store::connection_health::get(&state.store, c.tenant_id, c.id).await?,
+            state.clock.now(),
+        ),
         created_at: c.created_at,
         updated_at: c.updated_at,
     })

@@ -82,7 +82,7 @@ pub(crate) fn parse_row(row: ConnectionRow) -> Result<Connection, Error> {
     })
 }
 
-fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
+pub(super) fn to_row(c: &Connection) -> Result<ConnectionRow, Error> {
     let settings = match &c.settings {
         Settings::Saml(s) => serde_json::to_string(s),
         Settings::Oidc(s) => serde_json::to_string(s),
@@ -344,7 +344,10 @@ pub async fn delete(
 /// Locks the connection `before` was read from, inside `tx`, and refuses the change when
 /// someone else changed it since: the slow parts of a change are computed outside the write
 /// transaction, from that read.
-async fn lock_unchanged(tx: &mut crate::store::Tx, before: &Connection) -> Result<(), Error> {
+pub(super) async fn lock_unchanged(
+    tx: &mut crate::store::Tx,
+    before: &Connection,
+) -> Result<(), Error> {
     let current = store::sso::connection_for_update(tx, before.tenant_id, before.id)
         .await?
         .ok_or(Error::NotFound("connection"))?;

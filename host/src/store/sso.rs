@@ -25,7 +25,8 @@ pub struct ConnectionRow {
 const COLUMNS: &str = "id, tenant_id, name, protocol, status, settings, secrets_sealed, \
     provisioning, created_at, updated_at";
 
-fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<ConnectionRow> {
+/// A connection from a row holding the connection's columns.
+pub(super) fn connection_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ConnectionRow> {
     Ok(ConnectionRow {
         id: parse_col(&row.try_get::<String, _>("id")?, "sso_connections.id")?,
         tenant_id: parse_col(
@@ -125,7 +126,7 @@ async fn connection_with<'e>(
         .bind(id.to_string())
         .fetch_optional(executor)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(connection_from_row).transpose()
 }
 
 pub async fn connections(store: &Store, tenant: TenantId) -> StoreResult<Vec<ConnectionRow>> {
@@ -134,7 +135,7 @@ pub async fn connections(store: &Store, tenant: TenantId) -> StoreResult<Vec<Con
         .bind(tenant.to_string())
         .fetch_all(store.reader())
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(connection_from_row).collect()
 }
 
 /// A sign-in waiting for the IdP's answer.

@@ -190,11 +190,17 @@ impl SamlSettings {
     }
 }
 
-fn view(der: &[u8], now_unix: i64) -> Option<CertificateView> {
+/// When a certificate (DER) expires, in unix seconds; none when it does not parse.
+pub fn not_after_unix(der: &[u8]) -> Option<i64> {
     let cert = X509::from_der(der).ok()?;
     let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
     let diff = epoch.diff(cert.not_after()).ok()?;
-    let not_after_unix = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
+    Some(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
+}
+
+fn view(der: &[u8], now_unix: i64) -> Option<CertificateView> {
+    let cert = X509::from_der(der).ok()?;
+    let not_after_unix = not_after_unix(der)?;
     let subject = cert
         .subject_name()
         .entries()
