@@ -10,6 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How many calls, and from how many workers.
+#[allow(
+    dead_code,
+    reason = "every bench compiles this module; the replay and memory benches do not use it"
+)]
 pub struct Load {
     /// Calls made right after the server started: the first alone (it may create what the
     /// rest use), the others from `concurrency` workers, timed and reported as the cold start.
@@ -20,6 +24,10 @@ pub struct Load {
     pub concurrency: usize,
 }
 
+#[allow(
+    dead_code,
+    reason = "every bench compiles this module; the replay and memory benches do not use it"
+)]
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
@@ -27,6 +35,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Runs `call(i)` for every i in `range` from `concurrency` workers; each call's latency,
 /// sorted, and the wall time of the whole phase.
+#[allow(
+    dead_code,
+    reason = "every bench compiles this module; the replay and memory benches do not use it"
+)]
 async fn phase<F, Fut>(
     call: &Arc<F>,
     range: std::ops::Range<usize>,
@@ -67,6 +79,10 @@ where
 
 /// Runs the `load` of `call` and prints `what`'s cold-start latency, then its warm rate
 /// and latency; returns the warm rate (calls per second).
+#[allow(
+    dead_code,
+    reason = "every bench compiles this module; the replay and memory benches do not use it"
+)]
 pub async fn measure<F, Fut>(what: &str, load: Load, call: F) -> f64
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
