@@ -373,6 +373,29 @@ async fn a_scim_adapter_version_is_replayed_over_recorded_requests() {
     );
     assert_eq!(after.body["active"], false, "{}", after.body);
 
+    // The count bound: past it, the oldest inputs go.
+    let two = json!({"enabled": true, "max_per_source": 2, "max_age_days": 7,
+        "require_replay": false});
+    let r = app
+        .api(
+            &s.admin,
+            Method::PUT,
+            "/pipeline/recordings/settings",
+            Some(two),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for n in 0..3 {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("u{n}@scim-replay.example")});
+        let r = s.call(app, Method::POST, "/Users", Some(body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let counts = app
+        .api(&s.admin, Method::GET, "/pipeline/recordings", None)
+        .await;
+    assert_eq!(counts.body["sources"][0]["count"], 2, "{}", counts.body);
+
     // Recording off: nothing more is kept.
     let off = json!({"enabled": false, "max_per_source": 1000, "max_age_days": 7,
         "require_replay": false});
