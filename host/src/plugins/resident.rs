@@ -1,7 +1,7 @@
 //! The compiled components a node keeps in memory, by content hash: least recently used out
 //! once their estimated size passes the budget (`plugins.loaded_budget_mib`), the built-ins
 //! pinned. An evicted component reloads on its next use from the compiled cache on disk
-//! (deserialising native code, well under a millisecond; no recompilation). Pipelines hold
+//! (deserialising native code; no recompilation). Pipelines hold
 //! plugin records, not components, so what is resident is what this map holds plus what
 //! runs at this moment. Counts hits, misses and evictions for `/metrics`.
 
@@ -11,9 +11,10 @@ use std::sync::Mutex;
 
 use super::runtime::Loaded;
 
-/// What a component costs beyond its native code image: its instance pre-linking, type
-/// information and metadata, measured as the resident-set growth per loaded component in
-/// the memory benchmark less its image size (BENCHMARKS.md, issue 18).
+/// What a component is counted for beyond its native code image: its pre-linking, type
+/// information and metadata. An estimate; in the memory benchmark (BENCHMARKS.md, issue
+/// 18) 612 resident components counted at the 256 MiB budget left the server at 316 MiB
+/// RSS, 60 MiB of it from before any plugin was loaded.
 const OVERHEAD_BYTES: usize = 160 * 1024;
 
 /// The figures `/metrics` reports.
