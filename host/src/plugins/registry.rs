@@ -124,27 +124,6 @@ impl Registry {
         Ok(loaded)
     }
 
-    /// Brings back an evicted component from the compiled cache on disk alone, off the
-    /// async threads; `None` when the cache does not hold it.
-    async fn reload(&self, record: &PluginRecord) -> Option<Loaded> {
-        let host = self.host.clone();
-        let (name, sha256) = (record.name.clone(), record.sha256.clone());
-        let loaded = tokio::task::spawn_blocking(move || host.reload(&name, &sha256))
-            .await
-            .ok()??;
-        match loaded {
-            Ok(loaded) => {
-                self.resident.insert(loaded.clone(), record.builtin);
-                Some(loaded)
-            }
-            Err(e) => {
-                tracing::warn!(plugin = %record.id, error = %e,
-                    "a cached compiled plugin did not load; loading it from its bytes");
-                None
-            }
-        }
-    }
-
     /// The record and compiled component of a plugin `viewer` can see.
     pub(super) async fn load(
         &self,
@@ -159,8 +138,8 @@ impl Registry {
         Ok((record, loaded))
     }
 
-    /// The compiled component of `record`: resident, or reloaded from the compiled cache on
-    /// disk, or (when the cache lost it) loaded from its bytes in the database.
+    /// The compiled component of `record`: resident, or reloaded (its bytes from the
+    /// database, its native code from the compiled cache on disk).
     pub(super) async fn loaded_for(
         &self,
         store: &Store,
@@ -169,9 +148,6 @@ impl Registry {
     ) -> Result<Loaded, Error> {
         if let Some(hit) = self.resident.get(&record.sha256) {
             return Ok(hit);
-        }
-        if let Some(loaded) = self.reload(record).await {
-            return Ok(loaded);
         }
         let wasm = store::plugins::wasm(store, viewer, record.id)
             .await?
