@@ -111,10 +111,20 @@ impl Registry {
         wasm: Vec<u8>,
         pinned: bool,
     ) -> Result<Loaded, PluginError> {
-        let sha256 = digest(&wasm);
-        if let Some(hit) = self.resident.get(&sha256) {
+        if let Some(hit) = self.resident.get(&digest(&wasm)) {
             return Ok(hit);
         }
+        self.compile_fresh(name, wasm, pinned).await
+    }
+
+    /// Compiles (or loads from the on-disk cache) `wasm` already known not to be resident,
+    /// and keeps it resident.
+    async fn compile_fresh(
+        &self,
+        name: &str,
+        wasm: Vec<u8>,
+        pinned: bool,
+    ) -> Result<Loaded, PluginError> {
         let host = self.host.clone();
         let name = name.to_string();
         let loaded = tokio::task::spawn_blocking(move || host.load(&name, &wasm))
@@ -152,7 +162,8 @@ impl Registry {
         let wasm = store::plugins::wasm(store, viewer, record.id)
             .await?
             .ok_or(Error::NotFound("plugin"))?;
-        self.compile(&record.name, wasm, record.builtin)
+        // Not `compile`: its residency check would count this miss a second time.
+        self.compile_fresh(&record.name, wasm, record.builtin)
             .await
             .map_err(|e| {
                 Error::Internal(anyhow::anyhow!(
