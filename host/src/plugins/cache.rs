@@ -48,6 +48,26 @@ impl CompiledCache {
             .map(|d| d.join(format!("{sha256_hex}-{}.cwasm", self.engine_tag)))
     }
 
+    /// The compiled component stored for the wasm with digest `sha256_hex`, if this cache
+    /// holds a usable one (an unusable file is removed).
+    pub fn get(&self, engine: &Engine, sha256_hex: &str) -> Option<Component> {
+        let path = self.path(sha256_hex)?;
+        // Read into memory rather than map the file: a file truncated under a mapping
+        // (by an operator, or a disk problem) would crash the process on access.
+        let bytes = fs::read(&path).ok()?;
+        // SAFETY: the bytes were written by `Component::serialize` of this engine
+        // configuration (the engine tag is in the file name) into a directory only this
+        // process's user can write; wasmtime also checks their header and version.
+        match unsafe { Component::deserialize(engine, &bytes) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "dropping unusable compiled plugin");
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
     /// Returns the compiled component for `wasm` (whose digest is `sha256_hex`).
     pub fn get_or_compile(
         &self,
@@ -58,19 +78,8 @@ impl CompiledCache {
         let Some(path) = self.path(sha256_hex) else {
             return Ok((Component::new(engine, wasm)?, CacheUse::Compiled));
         };
-        // Read into memory rather than map the file: a file truncated under a mapping
-        // (by an operator, or a disk problem) would crash the process on access.
-        if let Ok(bytes) = fs::read(&path) {
-            // SAFETY: the bytes were written by `Component::serialize` of this engine
-            // configuration (the engine tag is in the file name) into a directory only this
-            // process's user can write; wasmtime also checks their header and version.
-            match unsafe { Component::deserialize(engine, &bytes) } {
-                Ok(component) => return Ok((component, CacheUse::Hit)),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "dropping unusable compiled plugin");
-                    let _ = fs::remove_file(&path);
-                }
-            }
+        if let Some(component) = self.get(engine, sha256_hex) {
+            return Ok((component, CacheUse::Hit));
         }
         let component = Component::new(engine, wasm)?;
         if let Err(e) = store_file(&path, &component.serialize()?) {

@@ -127,11 +127,35 @@ impl Registry {
     ) -> Result<Loaded, PluginError> {
         let host = self.host.clone();
         let name = name.to_string();
-        let loaded = tokio::task::spawn_blocking(move || host.load(&name, &wasm))
-            .await
-            .map_err(|e| PluginError::Trap(format!("compilation task failed: {e}")))??;
+        let loaded =
+            tokio::task::spawn_blocking(move || host.load(&name, &wasm).map(warmed(&host)))
+                .await
+                .map_err(|e| PluginError::Trap(format!("compilation task failed: {e}")))??;
         self.resident.insert(loaded.clone(), pinned);
         Ok(loaded)
+    }
+
+    /// Brings back an evicted component from the compiled cache on disk alone, off the
+    /// async threads; `None` when the cache does not hold it.
+    async fn reload(&self, record: &PluginRecord) -> Option<Loaded> {
+        let host = self.host.clone();
+        let (name, sha256) = (record.name.clone(), record.sha256.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            host.reload(&name, &sha256).map(|r| r.map(warmed(&host)))
+        })
+        .await
+        .ok()??;
+        match loaded {
+            Ok(loaded) => {
+                self.resident.insert(loaded.clone(), record.builtin);
+                Some(loaded)
+            }
+            Err(e) => {
+                tracing::warn!(plugin = %record.id, error = %e,
+                    "a cached compiled plugin did not load; loading it from its bytes");
+                None
+            }
+        }
     }
 
     /// The record and compiled component of a plugin `viewer` can see.
@@ -148,8 +172,8 @@ impl Registry {
         Ok((record, loaded))
     }
 
-    /// The compiled component of `record`: resident, or reloaded (its bytes from the
-    /// database, its native code from the compiled cache on disk).
+    /// The compiled component of `record`: resident, or reloaded from the compiled cache on
+    /// disk, or (when the cache lost it) loaded from its bytes in the database.
     pub(super) async fn loaded_for(
         &self,
         store: &Store,
@@ -158,6 +182,9 @@ impl Registry {
     ) -> Result<Loaded, Error> {
         if let Some(hit) = self.resident.get(&record.sha256) {
             return Ok(hit);
+        }
+        if let Some(loaded) = self.reload(record).await {
+            return Ok(loaded);
         }
         let wasm = store::plugins::wasm(store, viewer, record.id)
             .await?
@@ -176,6 +203,17 @@ impl Registry {
     /// Budget, size, hits, misses and evictions of the resident components.
     pub fn resident_stats(&self) -> ResidentStats {
         self.resident.stats()
+    }
+}
+
+/// Instantiates a just-loaded component once and drops the instance, on the loading
+/// thread: wasmtime builds a component's memory images on its first instantiation, and the
+/// code pages fault in on their first run, which would otherwise count against the first
+/// call's time limit. A failure here is left for the real call to report.
+fn warmed(host: &PluginHost) -> impl Fn(Loaded) -> Loaded + '_ {
+    move |loaded| {
+        let _ = host.instantiate_only(&loaded);
+        loaded
     }
 }
 

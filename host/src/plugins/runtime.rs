@@ -247,24 +247,39 @@ impl PluginHost {
             .cache
             .get_or_compile(&self.engine, &sha256, wasm)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let world = world::classify(&self.engine, &component).map_err(PluginError::WrongExports)?;
-        super::wasi::check_imports(&self.engine, &component)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+        Ok((self.prepared(name, sha256, &component)?, used))
+    }
+
+    /// The component whose wasm has digest `sha256`, from the compiled cache on disk alone
+    /// (no wasm bytes, no compilation): how an evicted component comes back. `None` when the
+    /// cache does not hold it (then load it from its bytes).
+    pub fn reload(&self, name: &str, sha256: &str) -> Option<Result<Loaded, PluginError>> {
+        let component = self.cache.get(&self.engine, sha256)?;
+        Some(self.prepared(name, sha256.to_string(), &component))
+    }
+
+    /// Names `component`'s world, checks its imports and pre-links it.
+    fn prepared(
+        &self,
+        name: &str,
+        sha256: String,
+        component: &wasmtime::component::Component,
+    ) -> Result<Loaded, PluginError> {
+        let world = world::classify(&self.engine, component).map_err(PluginError::WrongExports)?;
+        super::wasi::check_imports(&self.engine, component)?;
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
             PluginError::Invalid(format!(
                 "it imports something the host does not provide: {e:#}"
             ))
         })?;
         let exports = exports_of(world, &pre)?;
-        Ok((
-            Loaded {
-                name: Arc::from(name),
-                world,
-                sha256,
-                pre,
-                exports,
-            },
-            used,
-        ))
+        Ok(Loaded {
+            name: Arc::from(name),
+            world,
+            sha256,
+            pre,
+            exports,
+        })
     }
 
     /// A store for one call: fresh state, the memory cap, fuel and the epoch deadline.

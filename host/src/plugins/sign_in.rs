@@ -164,10 +164,15 @@ pub(super) struct PipelineSpec {
 impl PipelineSpec {
     /// The pipeline with every stage's component, ready to run.
     async fn ready(&self, state: &Services, tenant: TenantId) -> Result<Pipeline, Error> {
-        let mut stages = Vec::with_capacity(3);
-        for spec in &self.stages {
-            stages.push(spec.ready(state, tenant).await?);
-        }
+        // Concurrently: a stage whose component was evicted reloads from disk on the
+        // blocking pool, and the three reloads need not wait for one another.
+        let [a, b, c] = &self.stages;
+        let (a, b, c) = tokio::join!(
+            a.ready(state, tenant),
+            b.ready(state, tenant),
+            c.ready(state, tenant)
+        );
+        let stages = [a?, b?, c?];
         let mut adapters = HashMap::with_capacity(self.adapters.len());
         for (id, spec) in &self.adapters {
             adapters.insert(*id, spec.ready(state, tenant).await?);
@@ -177,9 +182,7 @@ impl PipelineSpec {
             None => None,
         };
         Ok(Pipeline {
-            stages: stages.try_into().map_err(|_| {
-                Error::Internal(anyhow::anyhow!("pipeline has the wrong number of stages"))
-            })?,
+            stages,
             adapters,
             scim,
             catalogue: self.catalogue.clone(),
