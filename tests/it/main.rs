@@ -18,6 +18,7 @@ mod builtins;
 mod cli;
 mod components;
 mod connection_adapters;
+mod console;
 mod dpop;
 mod faults;
 mod features;

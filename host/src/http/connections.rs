@@ -19,7 +19,6 @@ use crate::rbac::{ReadPolicy, ReadSso, WritePolicy, WriteSso};
 use crate::sso::connection_view::ConnectionView;
 use crate::sso::connections::{self, CreateConnection, UpdateConnection};
 use crate::sso::start;
-use crate::store;
 use crate::types::ConnectionId;
 
 /// The preset names.
@@ -134,15 +133,8 @@ async fn test(
     Path(id): Path<String>,
 ) -> Result<Json<TestStarted>, ApiError> {
     let id: ConnectionId = path_param(&id)?;
-    let connection = connections::load(&state, auth.tenant(), id).await?;
-    let tenant = store::tenants::get(&state.store, auth.tenant())
-        .await
-        .map_err(crate::Error::from)?
-        .ok_or(crate::Error::NotFound("tenant"))?;
-    let started = start::start(&state, &tenant, &connection, None, None, true).await?;
-    Ok(Json(TestStarted {
-        redirect_url: started.redirect_url,
-    }))
+    let redirect_url = start::test(&state, &auth, id).await?;
+    Ok(Json(TestStarted { redirect_url }))
 }
 
 /// Fetches a SAML connection's metadata URL again now and adopts what changed (entity id, SSO

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod audit_exports;
 pub mod audit_streams;
 pub mod connections;
+pub mod console;
 pub mod csrf;
 pub mod discovery;
 pub mod error;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sso::router())
         .merge(discovery::router())
         .merge(account::router())
+        .merge(console::router())
         .merge(mfa::router())
         .merge(password_links::router())
         .merge(oauth::router())

@@ -118,6 +118,86 @@ pub struct LogoutConfirm<'a> {
     pub hidden: Vec<(&'a str, &'a str)>,
 }
 
+/// A test sign-in's report: what the IdP sent, then each pipeline stage's output.
+#[derive(Template)]
+#[template(path = "test_report.html")]
+pub struct TestReport<'a> {
+    /// `SAML` or `OIDC`.
+    pub protocol: String,
+    /// The protocol checks the answer passed (a failed one refuses before any report).
+    pub checks: &'a [&'a str],
+    pub raw_identity: String,
+    pub ok: bool,
+    /// (stage, plugin, microseconds, output or error as text, log lines).
+    pub stages: Vec<(String, String, u64, String, Vec<String>)>,
+}
+
+/// What a SAML answer has passed when it reaches the pipeline (`sso::saml`).
+const SAML_CHECKS: [&str; 7] = [
+    "signed by one of the connection's IdP certificates (XML signature, no wrapping)",
+    "issued by the connection's IdP entity ID",
+    "for this SP (audience), to this ACS (recipient, destination)",
+    "inside its validity window, with the connection's clock skew",
+    "in response to this browser's request (InResponseTo and its binding cookie)",
+    "not seen before (replay cache)",
+    "decrypted with one of this SP's keys, when encrypted",
+];
+
+/// What an OIDC answer has passed when it reaches the pipeline (`sso::oidc`).
+const OIDC_CHECKS: [&str; 6] = [
+    "state bound to this browser",
+    "code exchanged with its PKCE verifier",
+    "ID token signed by a key from the issuer's JWKS, with an accepted algorithm",
+    "issuer and audience (client ID) as configured",
+    "not expired, issued recently, within the clock skew",
+    "nonce matching this sign-in",
+];
+
+/// The page of a test sign-in's report.
+pub(super) fn test_report(report: &crate::sso::pipeline::TestReport) -> Response {
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let stages = report
+        .pipeline
+        .stages
+        .iter()
+        .map(|s| {
+            let shown = match (&s.output, &s.error) {
+                (Some(output), _) => pretty(output),
+                (None, Some(e)) => format!("failed ({}): {}", e.code, e.message),
+                (None, None) => String::new(),
+            };
+            let logs = s
+                .logs
+                .iter()
+                .map(|l| format!("{} {}", l.level, l.message))
+                .collect();
+            (
+                s.stage.as_str().to_string(),
+                format!("{} {}", s.plugin.name, s.plugin.version),
+                s.duration_us,
+                shown,
+                logs,
+            )
+        })
+        .collect();
+    let protocol = report.raw_identity["protocol"].as_str().unwrap_or("sso");
+    let checks: &[&str] = if protocol == "oidc" {
+        &OIDC_CHECKS
+    } else {
+        &SAML_CHECKS
+    };
+    render(
+        StatusCode::OK,
+        &TestReport {
+            protocol: protocol.to_uppercase(),
+            checks,
+            raw_identity: pretty(&report.raw_identity),
+            ok: report.pipeline.ok,
+            stages,
+        },
+    )
+}
+
 /// `page` as an HTML response with `status`: never cached, never framed.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
     let html = match page.render() {

@@ -294,12 +294,17 @@ async fn acs(
         &ctx,
     )
     .await;
-    finished_response(finished, form.relay_state.as_deref())
+    finished_response(finished, form.relay_state.as_deref(), &headers)
 }
 
 /// The browser's answer to a finished sign-in: the session cookie and a redirect (clearing
-/// the binding cookie of the login state `state_id`), a test report, or the failure page.
-fn finished_response(finished: Result<Finished, Failure>, state_id: Option<&str>) -> Response {
+/// the binding cookie of the login state `state_id`), a test report (a page for a browser,
+/// JSON for a client that does not ask for HTML), or the failure page.
+fn finished_response(
+    finished: Result<Finished, Failure>,
+    state_id: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     let clear = state_id
         .filter(|r| !r.is_empty() && r.len() <= 80)
         .map(login_state::clear_binding_cookie);
@@ -322,9 +327,19 @@ fn finished_response(finished: Result<Finished, Failure>, state_id: Option<&str>
             }
             response
         }
+        Ok(Finished::Test(report)) if wants_html(headers) => super::pages::test_report(&report),
         Ok(Finished::Test(report)) => Json(report).into_response(),
         Err(f) => failure_page(f),
     }
+}
+
+/// A browser navigating: its `Accept` names HTML.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
 }
 
 async fn oidc_callback(
@@ -354,5 +369,5 @@ async fn oidc_callback(
         &ctx,
     )
     .await;
-    finished_response(finished, params.state.as_deref())
+    finished_response(finished, params.state.as_deref(), &headers)
 }

@@ -40,6 +40,11 @@ pub struct CreateConnection {
     /// The IdP this connection is for: gives the connection the built-in adapter that reads
     /// its dialect. Absent: its sign-ins use the tenant's idp-adapter stage.
     pub preset: Option<IdpPreset>,
+    /// The new connection's id, chosen by the client so that it can show the values to
+    /// enter at the IdP (ACS URL, entity id, redirect URI: they name the connection) before
+    /// the IdP's metadata exists, as the console's setup wizard does. Absent: a fresh one.
+    /// An id already in use is refused (409).
+    pub id: Option<ConnectionId>,
 }
 
 /// Body of an update; absent fields keep their value. The protocol cannot change.
@@ -144,7 +149,7 @@ pub async fn create(
     };
     let now = state.clock.now();
     let mut connection = Connection {
-        id: ConnectionId::generate(),
+        id: body.id.unwrap_or_else(ConnectionId::generate),
         tenant_id: tenant,
         name,
         status: body.status.unwrap_or(ConnectionStatus::Test),

@@ -35,6 +35,17 @@ pub enum HealthState {
     Error,
 }
 
+impl HealthState {
+    /// The word the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Ok => "ok",
+            HealthState::Warning => "warning",
+            HealthState::Error => "error",
+        }
+    }
+}
+
 /// The metadata refresh of a connection made from a metadata URL.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MetadataHealth {

@@ -155,3 +155,20 @@ pub async fn start(
         binding_cookie: binding.map(|b| binding_set_cookie(state, &login.id, &b)),
     })
 }
+
+/// Starts an admin's test sign-in through connection `id` of the caller's tenant: where the
+/// browser goes to sign in at the IdP; the answer comes back as a report of what the IdP sent
+/// and what the pipeline made of it, creating no user or session.
+pub async fn test(
+    state: &Services,
+    auth: &crate::rbac::Authorized<crate::rbac::WriteSso>,
+    id: crate::types::ConnectionId,
+) -> Result<String, Error> {
+    let connection = super::connections::load(state, auth.tenant(), id).await?;
+    let tenant = crate::store::tenants::get(&state.store, auth.tenant())
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    Ok(start(state, &tenant, &connection, None, None, true)
+        .await?
+        .redirect_url)
+}

@@ -5,6 +5,7 @@
 //!
 //! Writes happen in a [`Tx`]; a change and the audit event that records it share one.
 
+pub mod activity;
 pub mod audit;
 pub mod audit_checkpoints;
 pub mod audit_exports;

@@ -1,0 +1,103 @@
+//! The admin console (`/console`): server-rendered pages for a tenant's administrators. It is a
+//! client of the admin API, not a second implementation: every page takes its proof with
+//! [`guard::Admin`] (the API's own [`super::require::Require`], answering with a page instead of
+//! JSON) and calls the same service function the REST route calls, so a page can do nothing
+//! the API would refuse the same user, and a hidden button is never the only guard. Forms carry
+//! the CSRF token in a hidden field; [`form_csrf`] moves it into the `X-CSRF-Token` header the
+//! API's caller check reads, so there is one check. One stylesheet and one script, both served
+//! from here, under a strict CSP (`script-src 'self'`, no inline script or style, no eval).
+//! Pages: [`overview`] (setup checklist, activity charts, connection health) and [`sso`]
+//! (connections and the per-preset setup wizard with its test sign-in).
+
+mod chart;
+mod guard;
+mod overview;
+mod presets;
+mod sso;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::error::ApiError;
+use super::extract::CSRF_HEADER;
+use super::state::AppState;
+
+/// The stylesheet every page links (the sign-in pages too).
+const STYLESHEET: &str = include_str!("../../../static/gatehouse.css");
+/// The console's one script: copy buttons and confirmations before destructive actions.
+const SCRIPT: &str = include_str!("../../../static/console.js");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(overview::page))
+        .route("/console/sso", get(sso::list))
+        .route("/console/sso/new", get(sso::presets))
+        .route(
+            "/console/sso/new/{preset}",
+            get(sso::wizard).post(sso::create),
+        )
+        .route("/console/sso/{id}", get(sso::detail))
+        .route("/console/sso/{id}/test", post(sso::test))
+        .route("/console/sso/{id}/status", post(sso::set_status))
+        .layer(axum::middleware::from_fn(form_csrf))
+        .route("/static/gatehouse.css", get(stylesheet))
+        .route("/static/console.js", get(script))
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The most a console form may send (a pasted IdP metadata document is the largest field).
+const MAX_FORM_BYTES: usize = 512 * 1024;
+
+/// For a form POST (`application/x-www-form-urlencoded`) to the console: copies the form's
+/// `csrf` field into the `X-CSRF-Token` header (unless the request already has one), so the
+/// API's caller check verifies it against the CSRF cookie exactly as for a script's call.
+/// The body is passed on unchanged.
+async fn form_csrf(request: Request, next: Next) -> Response {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if request.method() != Method::POST || !is_form || request.headers().contains_key(CSRF_HEADER) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return ApiError::BodyTooLarge {
+            limit: "512 KiB (a console form)",
+        }
+        .into_response();
+    };
+    let token = url::form_urlencoded::parse(&bytes)
+        .find(|(name, _)| name == "csrf")
+        .map(|(_, value)| value.into_owned());
+    if let Some(value) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        parts.headers.insert(CSRF_HEADER, value);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}

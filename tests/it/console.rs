@@ -1,0 +1,265 @@
+//! The admin console in a real browser (headless Chromium): the owner signs in with a
+//! password, reads the overview, sets up an Okta-preset SAML connection through the wizard
+//! against the SAML IdP peer (metadata by URL), runs a test sign-in and reads its report,
+//! then enables the connection. Also: the console sends a signed-out visitor to the sign-in
+//! page, refuses a form without the CSRF token, and a user without the permission gets the
+//! API's own refusal as a page. Screenshots land in `docs/console/` when
+//! `GATEHOUSE_SCREENSHOTS=1`.
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::peers;
+
+const PASSWORD: &str = "a long enough secret phrase";
+
+/// The steps that sign the owner of `slug` in, ending on the account page.
+fn sign_in(app: &TestApp, slug: &str) -> Vec<Value> {
+    vec![
+        json!({"goto": format!("{}/login/password", app.url)}),
+        json!({"fill": "#organisation", "value": slug}),
+        json!({"fill": "#email", "value": format!("owner@{slug}.example")}),
+        json!({"fill": "#password", "value": PASSWORD}),
+        json!({"click": "button[type=submit]"}),
+        json!({"wait_url": "/account"}),
+    ]
+}
+
+/// A screenshot step when screenshots are asked for (the README's pages), else nothing.
+fn screenshot(name: &str) -> Vec<Value> {
+    if std::env::var("GATEHOUSE_SCREENSHOTS").as_deref() != Ok("1") {
+        return vec![];
+    }
+    let path = format!("{}/../docs/console/{name}.png", env!("CARGO_MANIFEST_DIR"));
+    vec![json!({"screenshot": path})]
+}
+
+async fn tenant_with_owner(app: &TestApp, slug: &str) -> String {
+    let tenant = app.create_tenant(slug).await;
+    let r = app
+        .op(
+            Method::PUT,
+            &format!("/tenants/{tenant}/owner"),
+            Some(json!({"email": format!("owner@{slug}.example"), "password": PASSWORD})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    tenant
+}
+
+fn ok(page: &Value) -> &Value {
+    assert!(page.get("error").is_none(), "the browser failed: {page:#}");
+    page
+}
+
+#[tokio::test]
+async fn the_saml_wizard_creates_tests_and_enables_an_okta_connection_in_a_browser() {
+    let app = spawn_app().await;
+    let slug = "console-okta";
+    let tenant = tenant_with_owner(&app, slug).await;
+    let idp = peers::saml_idp();
+
+    // Signed out, the console sends the browser to sign in; then the overview, the
+    // preset chooser and the Okta wizard, which creates the connection in test mode.
+    let mut steps = vec![
+        json!({"goto": format!("{}/console", app.url)}),
+        json!({"snapshot": true}),
+    ];
+    steps.extend(sign_in(&app, slug));
+    steps.extend([
+        json!({"goto": format!("{}/console", app.url)}),
+        json!({"snapshot": true}),
+    ]);
+    steps.extend(screenshot("overview"));
+    steps.extend([
+        json!({"goto": format!("{}/console/sso/new", app.url)}),
+        json!({"click": "#preset-okta"}),
+        json!({"wait_url": "/console/sso/new/okta"}),
+        json!({"remember": "acs", "text_of": "dt"}),
+        json!({"snapshot": true}),
+    ]);
+    steps.extend(screenshot("sso-wizard-okta"));
+    steps.extend([
+        json!({"fill": "#name", "value": "Okta"}),
+        json!({"fill": "#metadata_url", "value": format!("{idp}/metadata")}),
+        json!({"click": "#create"}),
+        json!({"snapshot": true}),
+    ]);
+    steps.extend(screenshot("sso-connection"));
+    let page = peers::browser(Value::Array(steps)).await;
+    let page = ok(&page);
+    let signed_out = &page["snapshots"][0];
+    assert!(
+        signed_out["url"]
+            .as_str()
+            .unwrap()
+            .contains("/login?return_to=%2Fconsole"),
+        "{page:#}"
+    );
+    let overview = page["snapshots"][1]["text"].as_str().unwrap();
+    assert!(overview.contains("Setup checklist"), "{overview}");
+    assert!(
+        overview.contains("SSO connection tested and enabled"),
+        "{overview}"
+    );
+    assert!(overview.contains("Sign-ins per day"), "{overview}");
+    let wizard = page["snapshots"][2]["text"].as_str().unwrap();
+    assert!(wizard.contains("Okta Admin Console"), "{wizard}");
+    let created = &page["snapshots"][3];
+    let url = created["url"].as_str().unwrap();
+    let connection = url.rsplit('/').next().unwrap().to_string();
+    let text = created["text"].as_str().unwrap();
+    assert!(text.contains(&format!("{idp}/sso/redirect")), "{text}");
+    assert!(text.contains("test"), "{text}");
+
+    // What the console made is what the API shows: the Okta adapter, test mode, the
+    // metadata URL; and the audit event names the signed-in owner.
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let r = app
+        .api(
+            &token,
+            Method::GET,
+            &format!("/sso/connections/{connection}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "test");
+    assert_eq!(r.body["adapter"]["name"], "okta-adapter");
+    assert_eq!(r.body["saml"]["metadata_url"], format!("{idp}/metadata"));
+    let created_event = crate::saml::last_event(&app, &tenant, "sso_connection.created").await;
+    assert_eq!(created_event["actor"]["type"], "user", "{created_event:#}");
+
+    // The IdP admin registers the SP (the wizard's values, as SP metadata).
+    let sp_metadata = reqwest::get(
+        r.body["saml"]["service_provider"]["metadata_url"]
+            .as_str()
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let registered = reqwest::Client::new()
+        .post(format!("{idp}/sp"))
+        .body(sp_metadata)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::NO_CONTENT);
+
+    // A test sign-in from the connection's page: the report page, then enable.
+    let email = "ada@console-okta.example";
+    let who = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(crate::saml::user(email, &["engineering"]).to_string());
+    let mut steps = sign_in(&app, slug);
+    steps.extend([
+        json!({"goto": format!("{}/console/sso/{connection}", app.url)}),
+        json!({"click": "#test-sign-in"}),
+        json!({"wait_url": "/sso/redirect"}),
+        json!({"goto_append": format!("&as={who}")}),
+        json!({"wait_url": "/acs"}),
+        json!({"snapshot": true}),
+    ]);
+    steps.extend(screenshot("sso-test-report"));
+    steps.extend([
+        json!({"goto": format!("{}/console/sso/{connection}", app.url)}),
+        json!({"click": "#enable"}),
+        json!({"snapshot": true}),
+    ]);
+    let page = peers::browser(Value::Array(steps)).await;
+    let page = ok(&page);
+    let report = page["snapshots"][0]["text"].as_str().unwrap();
+    assert!(report.contains("passed every SAML check"), "{report}");
+    assert!(report.contains("engineering"), "{report}");
+    assert!(report.contains("idp-adapter · okta-adapter"), "{report}");
+    assert!(report.contains(email), "{report}");
+    let enabled = page["snapshots"][1]["text"].as_str().unwrap();
+    assert!(enabled.contains("Status enabled"), "{enabled}");
+    let r = app
+        .api(
+            &token,
+            Method::GET,
+            &format!("/sso/connections/{connection}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "enabled", "{}", r.body);
+    // The test sign-in created nobody.
+    let users = app
+        .api(
+            &token,
+            Method::GET,
+            &format!("/users?filter=email eq \"{email}\""),
+            None,
+        )
+        .await;
+    assert!(!users.body.to_string().contains(email), "{}", users.body);
+}
+
+#[tokio::test]
+async fn the_console_holds_to_the_apis_checks() {
+    let app = spawn_app().await;
+    let client = crate::saml::browser();
+    // Signed out: to the sign-in page, coming back.
+    let r = client
+        .get(format!("{}/console/sso", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/login?return_to=%2Fconsole%2Fsso");
+    // Signed in, a page carries the strict CSP; a form without the CSRF token is refused
+    // with the API's own reason, and changes nothing.
+    let slug = "console-checks";
+    let tenant = tenant_with_owner(&app, slug).await;
+    let r =
+        crate::local_login::password_login(&app, slug, &format!("owner@{slug}.example"), PASSWORD)
+            .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = crate::saml::cookie(&r);
+    let page = client
+        .get(format!("{}/console", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let before = app.audit_actions(&tenant).await.len();
+    let r = client
+        .post(format!("{}/console/sso/new/saml", app.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("id", "00000000-0000-4000-8000-000000000000"),
+            ("name", "x"),
+            ("metadata_url", "https://idp.example/m"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("X-CSRF-Token"));
+    assert_eq!(app.audit_actions(&tenant).await.len(), before);
+    // The stylesheet is served.
+    let css = client
+        .get(format!("{}/static/gatehouse.css", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+}
