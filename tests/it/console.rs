@@ -263,3 +263,89 @@ async fn the_console_holds_to_the_apis_checks() {
         .unwrap()
         .starts_with("text/css"));
 }
+
+#[tokio::test]
+async fn the_oidc_wizard_creates_tests_and_enables_a_connection_in_a_browser() {
+    let app = spawn_app().await;
+    let slug = "console-oidc";
+    let tenant = tenant_with_owner(&app, slug).await;
+    let issuer = peers::oidc_op();
+
+    // The wizard keeps its connection id in the URL: the admin reads the redirect URI,
+    // registers it at the provider, and comes back to the same values.
+    let mut steps = sign_in(&app, slug);
+    steps.extend([
+        json!({"goto": format!("{}/console/sso/new/oidc", app.url)}),
+        json!({"wait_url": "?id="}),
+        json!({"remember": "redirect_uri", "value_of": "#sp-redirect-uri"}),
+    ]);
+    steps.extend(screenshot("sso-wizard-oidc"));
+    let page = peers::browser(Value::Array(steps)).await;
+    let page = ok(&page);
+    let wizard = page["url"].as_str().unwrap().to_string();
+    let redirect_uri = page["remembered"]["redirect_uri"].as_str().unwrap();
+    let connection = wizard.rsplit("id=").next().unwrap().to_string();
+    assert!(
+        redirect_uri.ends_with(&format!("/{connection}/callback")),
+        "{redirect_uri}"
+    );
+    let (client_id, secret) =
+        peers::oidc_op_register(&issuer, redirect_uri, "client_secret_basic").await;
+    let email = "ada@console-oidc.example";
+    peers::oidc_op_account(
+        &issuer,
+        "ada-console",
+        json!({"email": email, "email_verified": true, "name": "Ada Lovelace",
+               "given_name": "Ada", "family_name": "Lovelace", "groups": ["engineering"]}),
+    )
+    .await;
+
+    let mut steps = sign_in(&app, slug);
+    steps.extend([
+        json!({"goto": wizard}),
+        json!({"fill": "#name", "value": "Node OP"}),
+        json!({"fill": "#issuer", "value": issuer}),
+        json!({"fill": "#client_id", "value": client_id}),
+        json!({"fill": "#client_secret", "value": secret}),
+        json!({"fill": "#scopes", "value": "openid email profile groups"}),
+        json!({"click": "#create"}),
+        json!({"snapshot": true}),
+        json!({"click": "#test-sign-in"}),
+        json!({"wait_url": "/interaction/"}),
+        json!({"fill": "input[name=login]", "value": "ada-console"}),
+        json!({"click": "button[type=submit]"}),
+        json!({"wait_url": "/callback"}),
+        json!({"snapshot": true}),
+        json!({"goto": format!("{}/console/sso/{connection}", app.url)}),
+        json!({"click": "#enable"}),
+        json!({"snapshot": true}),
+    ]);
+    let page = peers::browser(Value::Array(steps)).await;
+    let page = ok(&page);
+    let created = page["snapshots"][0]["text"].as_str().unwrap();
+    assert!(created.contains(&issuer), "{created}");
+    assert!(created.contains("stored"), "{created}");
+    assert!(
+        !created.contains(&secret),
+        "the secret was shown: {created}"
+    );
+    let report = page["snapshots"][1]["text"].as_str().unwrap();
+    assert!(report.contains("passed every OIDC check"), "{report}");
+    assert!(
+        report.contains(email) && report.contains("engineering"),
+        "{report}"
+    );
+    let enabled = page["snapshots"][2]["text"].as_str().unwrap();
+    assert!(enabled.contains("Status enabled"), "{enabled}");
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let r = app
+        .api(
+            &token,
+            Method::GET,
+            &format!("/sso/connections/{connection}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "enabled", "{}", r.body);
+    assert_eq!(r.body["oidc"]["client_secret_set"], true, "{}", r.body);
+}

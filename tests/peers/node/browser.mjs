@@ -15,6 +15,7 @@
 //   {"wait_url": SUBSTRING}             wait until the URL contains SUBSTRING
 //   {"snapshot": true}                  record what the page shows now (in "snapshots")
 //   {"remember": NAME, "text_of": SEL}  keep the text of an element (printed in "remembered")
+//   {"remember": NAME, "value_of": SEL} keep the value of a form field
 //   {"fill": SELECTOR, "recall": NAME}  type a remembered text
 //   {"fill_totp": SELECTOR, "secret": NAME | "secret_value": BASE32, "offset_secs": N}
 //                                       type the RFC 6238 code (SHA-1, 6 digits, 30 s) of the
@@ -94,6 +95,8 @@ try {
       await page.fill(a.fill, remembered[a.recall]);
     } else if (a.fill) {
       await page.fill(a.fill, a.value);
+    } else if (a.remember && a.value_of) {
+      remembered[a.remember] = await page.inputValue(a.value_of);
     } else if (a.remember) {
       remembered[a.remember] = (await page.locator(a.text_of).first().innerText()).trim();
     } else if (a.fill_totp) {

@@ -7,7 +7,7 @@
 //! [`Admin`].
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -97,6 +97,9 @@ pub(super) struct WizardForm {
     client_id: String,
     #[serde(default)]
     client_secret: String,
+    /// Space-separated; blank: the default (`openid email profile`).
+    #[serde(default)]
+    scopes: String,
 }
 
 #[derive(Template)]
@@ -124,20 +127,34 @@ impl Wizard<'_> {
     }
 }
 
+/// The wizard's query: the id the connection will have.
+#[derive(Debug, Deserialize)]
+pub(super) struct WizardQuery {
+    id: Option<String>,
+}
+
+/// The wizard for a preset. The connection's id is chosen on the first visit and kept in
+/// the URL, so a reload (or coming back after setting up the IdP in another tab) shows the
+/// same values the IdP was given.
 pub(super) async fn wizard(
     State(state): State<AppState>,
     Admin { auth, chrome }: Admin<WriteSso>,
     Path(slug): Path<String>,
+    Query(query): Query<WizardQuery>,
 ) -> Response {
     let Some(preset) = presets::find(&slug) else {
         return error_page(Error::NotFound("preset"));
+    };
+    let Some(id) = query.id.and_then(|id| path_param::<ConnectionId>(&id).ok()) else {
+        let id = ConnectionId::generate();
+        return Redirect::to(&format!("/console/sso/new/{}?id={id}", preset.slug)).into_response();
     };
     wizard_page(
         &state,
         &chrome,
         auth.tenant(),
         preset,
-        ConnectionId::generate(),
+        id,
         WizardForm::default(),
         None,
     )
@@ -252,6 +269,8 @@ pub(super) async fn create(
                 issuer: given(&form.issuer),
                 client_id: given(&form.client_id),
                 client_secret: given(&form.client_secret).map(SecretString::from),
+                scopes: given(&form.scopes)
+                    .map(|s| s.split_whitespace().map(str::to_string).collect()),
                 ..OidcInput::default()
             }),
         ),
