@@ -251,6 +251,17 @@ async fn the_console_holds_to_the_apis_checks() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("X-CSRF-Token"));
     assert_eq!(app.audit_actions(&tenant).await.len(), before);
+    // The other pages allow no script at all.
+    let login = client
+        .get(format!("{}/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    let csp = login.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     // The stylesheet is served.
     let css = client
         .get(format!("{}/static/gatehouse.css", app.url))
