@@ -360,3 +360,67 @@ async fn the_oidc_wizard_creates_tests_and_enables_a_connection_in_a_browser() {
     assert_eq!(r.body["status"], "enabled", "{}", r.body);
     assert_eq!(r.body["oidc"]["client_secret_set"], true, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_user_without_the_permission_gets_the_apis_refusal_as_a_page() {
+    use crate::saml::{at_idp, login_page, post_bound, session_cookie, setup, user};
+    let s = setup("console-member", json!({})).await;
+    let email = "bob@console-member.example";
+    let (location, binding) = login_page(&s.app, email).await;
+    let (action, fields) = at_idp(&location, &user(email, &[])).await;
+    let done = post_bound(&action, &fields, &binding).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let session = session_cookie(&done);
+    let client = crate::saml::browser();
+    let api = client
+        .get(format!("{}/api/v1/sso/connections", s.app.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::FORBIDDEN);
+    let api: Value = api.json().await.unwrap();
+    let reason = api["detail"].as_str().unwrap().to_string();
+    let page = client
+        .get(format!("{}/console/sso", s.app.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let html = page.text().await.unwrap();
+    // The page says what the API says (as escaped HTML).
+    let escaped = reason
+        .replace('&', "&#38;")
+        .replace('`', "&#96;")
+        .replace('\'', "&#39;")
+        .replace('"', "&#34;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;");
+    assert!(
+        html.contains(&escaped) || html.contains(&reason),
+        "{reason} not in {html}"
+    );
+    assert!(!html.contains("/console/sso/new"), "{html}");
+    // A form post with a good CSRF token is refused on the permission, and changes nothing.
+    let csrf = "c".repeat(43);
+    let r = client
+        .post(format!("{}/console/sso/{}/status", s.app.url, s.connection))
+        .header("cookie", format!("{session}; gatehouse_csrf={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("status", "disabled")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("Not allowed"));
+    let connection = s
+        .app
+        .api(
+            &s.token,
+            Method::GET,
+            &format!("/sso/connections/{}", s.connection),
+            None,
+        )
+        .await;
+    assert_eq!(connection.body["status"], "enabled");
+}
