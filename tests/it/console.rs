@@ -212,6 +212,18 @@ async fn the_console_holds_to_the_apis_checks() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/login?return_to=%2Fconsole%2Fsso");
+    // A form posted with no session is not acted on: to the sign-in page.
+    let r = client
+        .post(format!("{}/console/sso/new/saml", app.url))
+        .form(&[("csrf", "x"), ("name", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login?return_to="));
     // Signed in, a page carries the strict CSP; a form without the CSRF token is refused
     // with the API's own reason, and changes nothing.
     let slug = "console-checks";
@@ -330,9 +342,22 @@ async fn the_oidc_wizard_creates_tests_and_enables_a_connection_in_a_browser() {
         json!({"goto": format!("{}/console/sso/{connection}", app.url)}),
         json!({"click": "#enable"}),
         json!({"snapshot": true}),
+        // Disabling asks first (the console's script, allowed by the CSP); the harness
+        // accepts, and the connection is disabled.
+        json!({"click": "#disable"}),
+        json!({"snapshot": true}),
     ]);
     let page = peers::browser(Value::Array(steps)).await;
     let page = ok(&page);
+    let disabled = page["snapshots"][3]["text"].as_str().unwrap();
+    assert!(disabled.contains("Status disabled"), "{disabled}");
+    // The question came from the console's script: it loads under the CSP.
+    assert!(
+        page["dialogs"][0]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Disable this connection?")),
+        "{page:#}"
+    );
     let created = page["snapshots"][0]["text"].as_str().unwrap();
     assert!(created.contains(&issuer), "{created}");
     assert!(created.contains("stored"), "{created}");
@@ -357,8 +382,17 @@ async fn the_oidc_wizard_creates_tests_and_enables_a_connection_in_a_browser() {
             None,
         )
         .await;
-    assert_eq!(r.body["status"], "enabled", "{}", r.body);
+    assert_eq!(r.body["status"], "disabled", "{}", r.body);
     assert_eq!(r.body["oidc"]["client_secret_set"], true, "{}", r.body);
+    let actions = app.audit_actions(&tenant).await;
+    assert!(
+        actions
+            .iter()
+            .filter(|a| *a == "sso_connection.updated")
+            .count()
+            >= 2,
+        "{actions:?}"
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 // runs the actions in one fresh browser context (its own cookie jar) and prints one JSON
 // line: {"url": final URL, "status": last navigation's HTTP status, "text": the page's
 // visible text, "cookies": [{name, path, httpOnly, sameSite}], "snapshots": [the same,
-// taken midway]}; on failure
+// taken midway], "dialogs": [messages of the confirmations, each accepted]}; on failure
 // {"error": "...", "url": ..., "text": ...} and exit status 1. Actions, in order:
 //   {"goto": URL}                       open a URL
 //   {"goto_append": SUFFIX}             open the current URL with SUFFIX appended
@@ -67,6 +67,13 @@ const browser = await chromium.launch({
 const context = await browser.newContext();
 const page = await context.newPage();
 page.setDefaultTimeout(TIMEOUT_MS);
+// A confirmation (window.confirm before a destructive action) is accepted, as a user would,
+// and its message kept (printed in "dialogs").
+const dialogs = [];
+page.on('dialog', (dialog) => {
+  dialogs.push(dialog.message());
+  dialog.accept();
+});
 let status = null;
 page.on('response', (r) => {
   if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) status = r.status();
@@ -118,7 +125,7 @@ try {
       throw new Error(`unknown action ${JSON.stringify(a)}`);
     }
   }
-  console.log(JSON.stringify({ ...(await snapshot()), snapshots, remembered }));
+  console.log(JSON.stringify({ ...(await snapshot()), snapshots, remembered, dialogs }));
   await browser.close();
 } catch (e) {
   console.log(JSON.stringify({ error: String(e.message ?? e), ...(await snapshot()), snapshots }));

@@ -82,7 +82,14 @@ async fn form_csrf(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if request.method() != Method::POST || !is_form || request.headers().contains_key(CSRF_HEADER) {
+    // Without a session there is nobody to act for: the page's own check refuses, and the
+    // body is not worth reading.
+    let has_session = super::account::session_cookie(request.headers()).is_some();
+    if request.method() != Method::POST
+        || !is_form
+        || !has_session
+        || request.headers().contains_key(CSRF_HEADER)
+    {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
