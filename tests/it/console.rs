@@ -458,3 +458,89 @@ async fn a_user_without_the_permission_gets_the_apis_refusal_as_a_page() {
         .await;
     assert_eq!(connection.body["status"], "enabled");
 }
+
+#[tokio::test]
+async fn scim_tokens_are_created_shown_once_rotated_and_revoked_in_a_browser() {
+    let app = spawn_app().await;
+    let slug = "console-scim";
+    let tenant = tenant_with_owner(&app, slug).await;
+    let mut steps = sign_in(&app, slug);
+    steps.extend([
+        json!({"goto": format!("{}/console/scim", app.url)}),
+        json!({"fill": "#token-name", "value": "Okta provisioning"}),
+        json!({"click": "#create-token"}),
+        json!({"remember": "first", "value_of": "#new-token"}),
+        json!({"remember": "base", "value_of": "#scim-base"}),
+        json!({"goto": format!("{}/console/scim", app.url)}),
+        json!({"snapshot": true}),
+        json!({"click": "button.rotate"}),
+        json!({"remember": "second", "value_of": "#new-token"}),
+    ]);
+    steps.extend(screenshot("scim"));
+    let page = peers::browser(Value::Array(steps)).await;
+    let page = ok(&page);
+    let first = page["remembered"]["first"].as_str().unwrap().to_string();
+    let second = page["remembered"]["second"].as_str().unwrap().to_string();
+    let base = page["remembered"]["base"].as_str().unwrap().to_string();
+    assert_eq!(base, format!("{}/scim/v2", app.url));
+    assert_ne!(first, second);
+    // Shown once: the page reloaded afterwards does not carry it.
+    let listed = page["snapshots"][0]["text"].as_str().unwrap();
+    assert!(
+        listed.contains("Okta provisioning") && !listed.contains(&first),
+        "{listed}"
+    );
+    // The rotation asked first, naming the overlap.
+    assert!(
+        page["dialogs"][0]
+            .as_str()
+            .unwrap()
+            .contains("keeps working for 24 hours"),
+        "{page:#}"
+    );
+    let users = |token: String| {
+        let url = format!("{base}/Users");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Both work during the overlap; the new one is a SCIM token.
+    assert_eq!(users(first.clone()).await, StatusCode::OK);
+    assert_eq!(users(second.clone()).await, StatusCode::OK);
+
+    // Revoking the new one (after the confirmation) stops it at once.
+    let mut steps = sign_in(&app, slug);
+    steps.extend([
+        json!({"goto": format!("{}/console/scim", app.url)}),
+        json!({"click": "tr:last-child button.revoke"}),
+        json!({"snapshot": true}),
+    ]);
+    let page = peers::browser(Value::Array(steps)).await;
+    let page = ok(&page);
+    assert!(
+        page["snapshots"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{page:#}"
+    );
+    let revoked = [users(first).await, users(second).await];
+    assert!(revoked.contains(&StatusCode::UNAUTHORIZED), "{revoked:?}");
+    let actions = app.audit_actions(&tenant).await;
+    for action in [
+        "api_token.created",
+        "api_token.rotated",
+        "api_token.revoked",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} not in {actions:?}"
+        );
+    }
+}

@@ -47,6 +47,12 @@ const SECTIONS: &[Section] = &[
         module: <rbac::ReadSso as TenantPermission>::MODULE,
         action: <rbac::ReadSso as TenantPermission>::ACTION,
     },
+    Section {
+        href: "/console/scim",
+        label: "SCIM provisioning",
+        module: <rbac::WriteTokens as TenantPermission>::MODULE,
+        action: <rbac::WriteTokens as TenantPermission>::ACTION,
+    },
 ];
 
 /// A navigation entry as the layout shows it.

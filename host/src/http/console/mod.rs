@@ -6,13 +6,15 @@
 //! the CSRF token in a hidden field; [`form_csrf`] moves it into the `X-CSRF-Token` header the
 //! API's caller check reads, so there is one check. One stylesheet and one script, both served
 //! from here, under a strict CSP (`script-src 'self'`, no inline script or style, no eval).
-//! Pages: [`overview`] (setup checklist, activity charts, connection health) and [`sso`]
-//! (connections and the per-preset setup wizard with its test sign-in).
+//! Pages: [`overview`] (setup checklist, activity charts, connection health), [`sso`]
+//! (connections and the per-preset setup wizard with its test sign-in) and [`scim`] (the
+//! base URL and the SCIM tokens).
 
 mod chart;
 mod guard;
 mod overview;
 mod presets;
+mod scim;
 mod sso;
 
 use axum::body::Body;
@@ -44,6 +46,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/sso/{id}", get(sso::detail))
         .route("/console/sso/{id}/test", post(sso::test))
         .route("/console/sso/{id}/status", post(sso::set_status))
+        .route("/console/scim", get(scim::page))
+        .route("/console/scim/tokens", post(scim::create))
+        .route("/console/scim/tokens/{id}/rotate", post(scim::rotate))
+        .route("/console/scim/tokens/{id}/revoke", post(scim::revoke))
         .layer(axum::middleware::from_fn(form_csrf))
         .route("/static/gatehouse.css", get(stylesheet))
         .route("/static/console.js", get(script))
