@@ -129,6 +129,25 @@ async fn the_saml_wizard_creates_tests_and_enables_an_okta_connection_in_a_brows
     assert_eq!(r.body["status"], "test");
     assert_eq!(r.body["adapter"]["name"], "okta-adapter");
     assert_eq!(r.body["saml"]["metadata_url"], format!("{idp}/metadata"));
+    // An id already taken is refused, and the connection keeps its settings.
+    let taken = app
+        .api(
+            &token,
+            Method::POST,
+            "/sso/connections",
+            Some(json!({"id": connection, "name": "Again", "saml": {"metadata_url": format!("{idp}/metadata")}})),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    let bad = app
+        .api(
+            &token,
+            Method::POST,
+            "/sso/connections",
+            Some(json!({"id": "not-an-id", "name": "Bad", "saml": {"metadata_url": format!("{idp}/metadata")}})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
     let created_event = crate::saml::last_event(&app, &tenant, "sso_connection.created").await;
     assert_eq!(created_event["actor"]["type"], "user", "{created_event:#}");
 

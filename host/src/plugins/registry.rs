@@ -73,9 +73,11 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Compiles (or loads from the on-disk cache) every built-in and instantiates each once,
-    /// before the node serves: the first sign-ins and SCIM requests after a start or on a new
-    /// node then find the default path ready instead of all waiting on Cranelift at once.
+    /// Compiles (or loads from the on-disk cache) every built-in before the node serves: the
+    /// first sign-ins and SCIM requests after a start or on a new node then find the default
+    /// path ready instead of all waiting on Cranelift at once. The load's own warm-up
+    /// instantiation ignores a failure; the one here makes a built-in that cannot start stop
+    /// the node.
     async fn warm_builtins(&self) -> anyhow::Result<()> {
         for builtin in BUILTINS {
             let loaded = self

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use crate::sso::saml::metadata::escape;
+
 /// One stacked series: its label, the stylesheet class that colours it, a count per day.
 pub(super) struct Series {
     pub label: String,
@@ -16,22 +18,6 @@ const WIDTH: u32 = 600;
 const HEIGHT: u32 = 140;
 /// Room under the bars for the first and last day's labels.
 const AXIS: u32 = 16;
-
-/// Escapes `text` for SVG (XML) content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Stacked daily bars named `title`, over `days` (their labels, oldest first).
 pub(super) fn stacked_bars(title: &str, days: &[String], series: &[Series]) -> String {

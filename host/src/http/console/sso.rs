@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::guard::{also, error_page, Admin, Chrome};
@@ -95,8 +95,9 @@ pub(super) struct WizardForm {
     issuer: String,
     #[serde(default)]
     client_id: String,
+    /// Write-only: never rendered back, never in `Debug`.
     #[serde(default)]
-    client_secret: String,
+    client_secret: Option<SecretString>,
     /// Space-separated; blank: the default (`openid email profile`).
     #[serde(default)]
     scopes: String,
@@ -240,7 +241,7 @@ pub(super) async fn create(
     Admin { auth, chrome }: Admin<WriteSso>,
     Ctx(ctx): Ctx,
     Path(slug): Path<String>,
-    Form(form): Form<WizardForm>,
+    Form(mut form): Form<WizardForm>,
 ) -> Response {
     let Some(preset) = presets::find(&slug) else {
         return error_page(Error::NotFound("preset"));
@@ -268,7 +269,10 @@ pub(super) async fn create(
             Some(OidcInput {
                 issuer: given(&form.issuer),
                 client_id: given(&form.client_id),
-                client_secret: given(&form.client_secret).map(SecretString::from),
+                client_secret: form
+                    .client_secret
+                    .take()
+                    .filter(|s| !s.expose_secret().trim().is_empty()),
                 scopes: given(&form.scopes)
                     .map(|s| s.split_whitespace().map(str::to_string).collect()),
                 ..OidcInput::default()
@@ -287,11 +291,7 @@ pub(super) async fn create(
     match connections::create(&state, &auth, &ctx, body).await {
         Ok(view) => Redirect::to(&format!("/console/sso/{}", view.id)).into_response(),
         Err(Error::Invalid { field, detail }) => {
-            // Never echo the secret back into the page.
-            let form = WizardForm {
-                client_secret: String::new(),
-                ..form
-            };
+            // The secret went into the request above: it is not echoed back into the page.
             // The API names nested fields (`saml.metadata_url`); the form's are flat.
             let field = field
                 .and_then(|f| f.rsplit('.').next())
