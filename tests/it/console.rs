@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, TestApp};
 use crate::peers;
 
-const PASSWORD: &str = "a long enough secret phrase";
+pub(crate) const PASSWORD: &str = "a long enough secret phrase";
 
 /// The steps that sign the owner of `slug` in, ending on the account page.
-fn sign_in(app: &TestApp, slug: &str) -> Vec<Value> {
+pub(crate) fn sign_in(app: &TestApp, slug: &str) -> Vec<Value> {
     vec![
         json!({"goto": format!("{}/login/password", app.url)}),
         json!({"fill": "#organisation", "value": slug}),
@@ -28,7 +28,7 @@ fn sign_in(app: &TestApp, slug: &str) -> Vec<Value> {
 }
 
 /// A screenshot step when screenshots are asked for (the README's pages), else nothing.
-fn screenshot(name: &str) -> Vec<Value> {
+pub(crate) fn screenshot(name: &str) -> Vec<Value> {
     if std::env::var("GATEHOUSE_SCREENSHOTS").as_deref() != Ok("1") {
         return vec![];
     }
@@ -36,7 +36,7 @@ fn screenshot(name: &str) -> Vec<Value> {
     vec![json!({"screenshot": path})]
 }
 
-async fn tenant_with_owner(app: &TestApp, slug: &str) -> String {
+pub(crate) async fn tenant_with_owner(app: &TestApp, slug: &str) -> String {
     let tenant = app.create_tenant(slug).await;
     let r = app
         .op(
@@ -49,7 +49,7 @@ async fn tenant_with_owner(app: &TestApp, slug: &str) -> String {
     tenant
 }
 
-fn ok(page: &Value) -> &Value {
+pub(crate) fn ok(page: &Value) -> &Value {
     assert!(page.get("error").is_none(), "the browser failed: {page:#}");
     page
 }

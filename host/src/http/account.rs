@@ -39,6 +39,14 @@ pub(super) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
         .map(|(_, value)| SecretString::from(value.to_string()))
 }
 
+/// The setup-session cookie's value (see [`crate::sessions::setup_links`]), if the request
+/// carries one.
+pub(super) fn setup_cookie(headers: &HeaderMap) -> Option<SecretString> {
+    cookies(headers)
+        .find(|(name, _)| *name == crate::sessions::setup_links::COOKIE)
+        .map(|(_, value)| SecretString::from(value.to_string()))
+}
+
 /// The signed-in browser's session and user; otherwise the response to give instead (to
 /// the sign-in page, coming back to `return_to`).
 pub(super) async fn signed_in(
@@ -154,10 +162,19 @@ async fn logout(
             Err(e) => return failure_page(Failure::Internal(e)),
         }
     }
+    if let Some(token) = setup_cookie(&headers) {
+        if let Err(e) = crate::sessions::setup_links::end(&state, &token).await {
+            return failure_page(Failure::Internal(e));
+        }
+    }
     (
         StatusCode::SEE_OTHER,
         [
             (header::SET_COOKIE, browser::clear_cookie(&state)),
+            (
+                header::SET_COOKIE,
+                crate::sessions::setup_links::clear_cookie(&state),
+            ),
             (header::LOCATION, "/login".to_string()),
         ],
     )

@@ -167,7 +167,12 @@ async fn export(
     }
     let format = params.format.unwrap_or(Format::Jsonl);
     let export = export::start(&state, &auth, &ctx, format, params.filters()).await?;
-    Ok((
+    Ok(attachment(export))
+}
+
+/// An export as a download, streamed (the API's and the console's).
+pub(super) fn attachment(export: export::Export) -> Response {
+    (
         [
             (
                 header::CONTENT_TYPE,
@@ -181,7 +186,7 @@ async fn export(
         ],
         Body::from_stream(export.body),
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -120,7 +120,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<SecretString, &'static str> {
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The authenticated caller: `Authorization: Bearer …` (an API or operator token) or, without
-/// one, the browser-session cookie of a signed-in user. A cookie-authenticated call that can
+/// one, the browser-session cookie of a signed-in user (else a setup link's session cookie). A cookie-authenticated call that can
 /// change something must also carry the CSRF cookie's value in `X-CSRF-Token`.
 pub struct Caller(pub Principal);
 
@@ -130,14 +130,19 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let has_bearer = parts.headers.contains_key(header::AUTHORIZATION);
         let session = (!has_bearer)
-            .then(|| super::account::session_cookie(&parts.headers))
+            .then(|| {
+                let headers = &parts.headers;
+                super::account::session_cookie(headers)
+                    .map(|c| (c, false))
+                    .or_else(|| super::account::setup_cookie(headers).map(|c| (c, true)))
+            })
             .flatten();
         let principal = match session {
             None => {
                 let token = bearer(&parts.headers).map_err(|e| Error::Unauthenticated(e.into()))?;
                 crate::sessions::authenticate(state, &token).await?
             }
-            Some(cookie) => {
+            Some((cookie, setup)) => {
                 if !parts.method.is_safe() {
                     let csrf = super::csrf::Csrf::from_request_parts(parts, state)
                         .await
@@ -153,16 +158,22 @@ impl FromRequestParts<AppState> for Caller {
                     }
                 }
                 let Ctx(ctx) = Ctx::from_request_parts(parts, state).await?;
-                crate::sessions::session_principal(state, &cookie, &ctx)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::Unauthenticated(
-                            "send a token as `Authorization: Bearer <token>`, or sign in".into(),
-                        )
-                    })?
+                let principal = if setup {
+                    crate::sessions::setup_links::principal(state, &cookie).await?
+                } else {
+                    crate::sessions::session_principal(state, &cookie, &ctx).await?
+                };
+                principal.ok_or_else(|| {
+                    Error::Unauthenticated(
+                        "send a token as `Authorization: Bearer <token>`, or sign in".into(),
+                    )
+                })?
             }
         };
-        if let Principal::ApiToken { tenant, .. } | Principal::User { tenant, .. } = &principal {
+        if let Principal::ApiToken { tenant, .. }
+        | Principal::User { tenant, .. }
+        | Principal::SetupLink { tenant, .. } = &principal
+        {
             tracing::Span::current().record("tenant", tracing::field::display(tenant));
         }
         Ok(Caller(principal))

@@ -36,6 +36,7 @@ pub mod plugins;
 pub mod replays;
 pub mod require;
 pub mod scim;
+pub mod setup_links;
 pub mod sign_in_limits;
 pub mod slots;
 pub mod ssf;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(mfa::router())
         .merge(password_links::router())
+        .merge(setup_links::router())
         .merge(oauth::router())
         .merge(ssf::router())
         .merge(audit::public_router())

@@ -127,7 +127,8 @@ pub fn routes(max_component: usize) -> OpenApiRouter<AppState> {
                 .merge(super::plugins::operator_router(max_component))
                 .merge(super::oauth::operator_router())
                 .merge(super::connections::operator_policy_router())
-                .merge(super::audit::operator_router()),
+                .merge(super::audit::operator_router())
+                .merge(super::setup_links::operator_router()),
         )
         .nest(
             "/api/v1",

@@ -4,7 +4,7 @@
 //! (every value auto-escaped), with the headers every page carries.
 
 use askama::Template;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::csrf::Csrf;
@@ -48,6 +48,17 @@ pub struct Choose<'a> {
 pub struct Password<'a> {
     pub csrf: &'a str,
     pub error: Option<&'a str>,
+}
+
+/// The page a setup link opens: what it is for, and the button that spends it.
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub struct Setup<'a> {
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub tenant: &'a str,
+    pub label: &'a str,
+    pub hours: i64,
 }
 
 /// The page of a one-time password link: the form, or the confirmation.
@@ -272,6 +283,17 @@ pub(super) fn notice(
             try_again: false,
         },
     )
+}
+
+/// No caching and no referrer, for a page whose URL holds a one-time token.
+pub(super) fn private(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 pub(super) fn secure(state: &AppState) -> bool {

@@ -4,7 +4,7 @@
 //! token is in the URL, so the page is never cached and sends no referrer.
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::csrf::Csrf;
 use super::extract::Ctx;
-use super::pages::{expired_form, failure_page, render, secure, SetPassword};
+use super::pages::{expired_form, failure_page, private, render, secure, SetPassword};
 use super::sign_in_limits::over_limit;
 use super::state::AppState;
 use crate::sessions::links::{self, GONE, PAGE};
@@ -64,17 +64,6 @@ fn gone() -> Response {
         message: GONE.into(),
         detail: None,
     }))
-}
-
-/// No caching and no referrer: the URL holds the token.
-fn private(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        "no-referrer".parse().expect("static"),
-    );
-    response
 }
 
 async fn page(

@@ -65,6 +65,11 @@ impl<P: TenantPermission> FromRequestParts<AppState> for Require<P> {
                 crate::policy::admit::admin_api(state, *tenant, &session.to_string(), &ctx).await?;
                 *tenant
             }
+            (None, Principal::SetupLink { tenant, link, .. }) => {
+                let Ctx(ctx) = Ctx::from_request_parts(parts, state).await?;
+                crate::policy::admit::admin_api(state, *tenant, &link.to_string(), &ctx).await?;
+                *tenant
+            }
             (None, Principal::Operator { .. }) => {
                 return Err(Error::Forbidden(
                     "the operator token acts on tenants through /operator/v1/tenants/{tenant}/…"

@@ -198,7 +198,12 @@ async fn tenant_of(
                 TenantStatus::Deleted => Err(ScimError::not_found("tenant")),
             }
         }
-        (None, Principal::ApiToken { tenant, .. } | Principal::User { tenant, .. }) => Ok(*tenant),
+        (
+            None,
+            Principal::ApiToken { tenant, .. }
+            | Principal::User { tenant, .. }
+            | Principal::SetupLink { tenant, .. },
+        ) => Ok(*tenant),
         (None, Principal::Operator { .. }) => Err(ScimError::new(
             404,
             None,

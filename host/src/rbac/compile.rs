@@ -296,25 +296,41 @@ pub fn scope_grants(scope: Scope) -> &'static [(&'static str, &'static [&'static
 pub fn for_token(scopes: &[Scope]) -> Permissions {
     let mut perms = Permissions::default();
     for scope in scopes {
-        for (module, actions) in scope_grants(*scope) {
-            for action in *actions {
-                perms
-                    .rules
-                    .entry(module.to_string())
-                    .or_default()
-                    .entry(action.to_string())
-                    .or_default()
-                    .push(Rule {
-                        via: Via {
-                            role: scope.as_str().to_string(),
-                            source: "token".into(),
-                            scope: None,
-                            reach: Reach::Tenant,
-                        },
-                        cond: Cond::Any,
-                    });
-            }
-        }
+        grant(&mut perms, scope.as_str(), "token", scope_grants(*scope));
     }
     perms
+}
+
+/// What a setup link's session may do, tenant-wide: set up SSO connections (and test them)
+/// and the SCIM tokens an IdP provisions with. Nothing else: no users, roles, policy or
+/// audit log, and no token but a SCIM one (`Authorized::can_grant`).
+pub fn for_setup_link() -> Permissions {
+    const EDIT: &[&str] = &["view", "edit"];
+    let mut perms = Permissions::default();
+    let grants: &[(&str, &[&str])] = &[("gatehouse.sso", EDIT), ("gatehouse.tokens", EDIT)];
+    grant(&mut perms, "setup", "setup_link", grants);
+    perms
+}
+
+/// Adds tenant-wide `grants` to `perms`, as role `role` from `source`.
+fn grant(perms: &mut Permissions, role: &str, source: &str, grants: &[(&str, &[&str])]) {
+    for (module, actions) in grants {
+        for action in *actions {
+            perms
+                .rules
+                .entry(module.to_string())
+                .or_default()
+                .entry(action.to_string())
+                .or_default()
+                .push(Rule {
+                    via: Via {
+                        role: role.to_string(),
+                        source: source.into(),
+                        scope: None,
+                        reach: Reach::Tenant,
+                    },
+                    cond: Cond::Any,
+                });
+        }
+    }
 }

@@ -48,7 +48,7 @@ pub async fn app_modules(state: &crate::services::Services) -> Result<Vec<String
 /// Who did it, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
-    /// `operator`, `api_token`, `user`, `app` or `system`.
+    /// `operator`, `api_token`, `user`, `setup_link`, `app` or `system`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub id: String,
@@ -85,6 +85,15 @@ impl Actor {
             kind: "user",
             id: user.to_string(),
             label: label.to_string(),
+        }
+    }
+    /// The holder of a setup link, in the setup session it opened (`label`: whom the
+    /// operator issued it for).
+    pub fn setup_link(link: TokenId, label: &str) -> Self {
+        Self {
+            kind: "setup_link",
+            id: link.to_string(),
+            label: format!("setup link: {label}"),
         }
     }
     /// Gatehouse itself (first-start bootstrap, CLI maintenance).
@@ -230,6 +239,13 @@ pub enum Principal {
         label: String,
         permissions: Arc<Permissions>,
     },
+    /// A customer's IT admin in the setup session a one-time setup link opened: SSO and SCIM
+    /// set-up on one tenant, nothing else ([`compile::for_setup_link`]).
+    SetupLink {
+        tenant: TenantId,
+        link: TokenId,
+        label: String,
+    },
 }
 
 impl Principal {
@@ -239,6 +255,7 @@ impl Principal {
             Principal::Operator { token_id } => Actor::operator(*token_id),
             Principal::ApiToken { token_id, name, .. } => Actor::api_token(*token_id, name),
             Principal::User { user, label, .. } => Actor::user(*user, label),
+            Principal::SetupLink { link, label, .. } => Actor::setup_link(*link, label),
         }
     }
 
@@ -253,6 +270,10 @@ impl Principal {
                 &token_perms
             }
             Principal::User { permissions, .. } => permissions.as_ref(),
+            Principal::SetupLink { .. } => {
+                token_perms = compile::for_setup_link();
+                &token_perms
+            }
         };
         let decision = decide(perms, module, action, &Record::default());
         if decision.allowed() {
@@ -367,6 +388,8 @@ impl<P> Authorized<P> {
     pub fn can_grant(&self, scope: Scope) -> bool {
         match &self.principal {
             Principal::ApiToken { scopes, .. } if scopes.contains(&scope) => true,
+            // A setup session hands on only what an IdP's provisioning job needs.
+            Principal::SetupLink { .. } => scope == Scope::Scim,
             principal => compile::scope_grants(scope)
                 .iter()
                 .all(|(module, actions)| {
@@ -391,7 +414,9 @@ pub fn for_tenant<P: TenantPermission>(
 ) -> Result<Authorized<P>, Error> {
     match principal {
         Principal::Operator { .. } => {}
-        Principal::ApiToken { tenant: own, .. } | Principal::User { tenant: own, .. }
+        Principal::ApiToken { tenant: own, .. }
+        | Principal::User { tenant: own, .. }
+        | Principal::SetupLink { tenant: own, .. }
             if *own != tenant =>
         {
             // Another tenant's resources look exactly like missing ones.
@@ -410,6 +435,13 @@ pub fn for_tenant<P: TenantPermission>(
                 .allows(P::MODULE, P::ACTION)
                 .map_err(Error::Forbidden)?;
         }
+        Principal::SetupLink { .. } => {
+            if principal.allows(P::MODULE, P::ACTION).is_err() {
+                return Err(Error::Forbidden(
+                    "a setup link opens the SSO and SCIM set-up only".into(),
+                ));
+            }
+        }
     }
     Ok(Authorized {
         principal: principal.clone(),
@@ -426,9 +458,9 @@ pub fn operator(principal: &Principal) -> Result<Authorized<OperateInstance>, Er
             tenant: None,
             _permission: PhantomData,
         }),
-        Principal::ApiToken { .. } | Principal::User { .. } => Err(Error::Forbidden(
-            "this endpoint needs the operator token".into(),
-        )),
+        Principal::ApiToken { .. } | Principal::User { .. } | Principal::SetupLink { .. } => Err(
+            Error::Forbidden("this endpoint needs the operator token".into()),
+        ),
     }
 }
 

@@ -178,6 +178,13 @@ pub async fn revoke(
     if before.revoked_at.is_some() {
         return Ok(before);
     }
+    // One may end only a token one could have issued: a setup session revokes SCIM tokens,
+    // never the app's admin token.
+    if let Some(s) = before.scopes.iter().find(|s| !auth.can_grant(**s)) {
+        return Err(Error::Forbidden(format!(
+            "cannot revoke a token with the `{s}` scope: only a caller who could grant it can"
+        )));
+    }
     store::tokens::revoke_api_token(&mut tx, tenant, id, now).await?;
     let mut after = before.clone();
     after.revoked_at = Some(now);

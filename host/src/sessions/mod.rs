@@ -12,6 +12,7 @@ pub mod manage;
 pub mod operator;
 pub mod password;
 pub mod scim_clients;
+pub mod setup_links;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;

@@ -32,6 +32,7 @@ pub mod roles;
 pub mod scim_clients;
 pub mod session_apps;
 pub mod sessions;
+pub mod setup_links;
 pub mod ssf;
 pub mod sso;
 pub mod tenants;

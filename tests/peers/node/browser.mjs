@@ -22,6 +22,10 @@
 //                                       secret at now + N seconds (computed here, with node's
 //                                       crypto: a third implementation beside ours and pyotp)
 //   {"screenshot": PATH}                save a PNG of the page
+//   {"select": SELECTOR, "value": V}    choose an option of a <select>
+//   {"check": SELECTOR}                 tick a checkbox
+//   {"upload": SELECTOR, "file": PATH}  put a file into a file input
+//   {"download": SELECTOR, "save": PATH} click what starts a download and save the file
 // Chromium comes from CHROMIUM (default /usr/bin/chromium); no browser is downloaded.
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -64,7 +68,7 @@ const browser = await chromium.launch({
     '--disable-sync',
   ],
 });
-const context = await browser.newContext();
+const context = await browser.newContext({ acceptDownloads: true });
 const page = await context.newPage();
 page.setDefaultTimeout(TIMEOUT_MS);
 // A confirmation (window.confirm before a destructive action) is accepted, as a user would,
@@ -109,6 +113,15 @@ try {
     } else if (a.fill_totp) {
       const secret = a.secret_value ?? remembered[a.secret];
       await page.fill(a.fill_totp, totp(secret, a.offset_secs ?? 0));
+    } else if (a.select) {
+      await page.selectOption(a.select, a.value);
+    } else if (a.check) {
+      await page.check(a.check);
+    } else if (a.upload) {
+      await page.setInputFiles(a.upload, a.file);
+    } else if (a.download) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(a.download)]);
+      await download.saveAs(a.save);
     } else if (a.screenshot) {
       await page.screenshot({ path: a.screenshot, fullPage: true });
     } else if (a.click) {

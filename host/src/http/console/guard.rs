@@ -34,25 +34,26 @@ struct Section {
     action: &'static str,
 }
 
+/// The section at `href`, which a user reads with `P`.
+const fn section<P: TenantPermission>(href: &'static str, label: &'static str) -> Section {
+    Section {
+        href,
+        label,
+        module: P::MODULE,
+        action: P::ACTION,
+    }
+}
+
 const SECTIONS: &[Section] = &[
-    Section {
-        href: "/console",
-        label: "Overview",
-        module: <rbac::ReadTenant as TenantPermission>::MODULE,
-        action: <rbac::ReadTenant as TenantPermission>::ACTION,
-    },
-    Section {
-        href: "/console/sso",
-        label: "Single sign-on",
-        module: <rbac::ReadSso as TenantPermission>::MODULE,
-        action: <rbac::ReadSso as TenantPermission>::ACTION,
-    },
-    Section {
-        href: "/console/scim",
-        label: "SCIM provisioning",
-        module: <rbac::WriteTokens as TenantPermission>::MODULE,
-        action: <rbac::WriteTokens as TenantPermission>::ACTION,
-    },
+    section::<rbac::ReadTenant>("/console", "Overview"),
+    section::<rbac::ReadTenant>("/console/domains", "Domains"),
+    section::<rbac::ReadSso>("/console/sso", "Single sign-on"),
+    section::<rbac::WriteTokens>("/console/scim", "SCIM provisioning"),
+    section::<rbac::ReadUsers>("/console/users", "Users"),
+    section::<rbac::ReadRoles>("/console/roles", "Roles"),
+    section::<rbac::ReadPolicy>("/console/policy", "Security policy"),
+    section::<rbac::ReadPlugins>("/console/plugins", "Plugins"),
+    section::<rbac::ReadAudit>("/console/audit", "Audit log"),
 ];
 
 /// A navigation entry as the layout shows it.
@@ -72,9 +73,24 @@ pub(super) struct Chrome {
 }
 
 impl Chrome {
+    /// Where the brand link goes: the first section this user may read.
+    pub fn home(&self) -> &'static str {
+        self.nav.first().map_or("/console", |item| item.href)
+    }
+
     /// The token for a form's hidden `csrf` field.
     pub fn csrf(&self) -> &str {
         self.csrf.token()
+    }
+
+    /// `page` after a form: 422 when it shows what was wrong with the input, else 200.
+    pub fn form_page(&self, refused: bool, page: &impl Template) -> Response {
+        let status = if refused {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        self.page(status, page)
     }
 
     /// `page` with `status` and the console's headers (and the CSRF cookie when new).

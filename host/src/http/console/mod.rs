@@ -6,16 +6,24 @@
 //! the CSRF token in a hidden field; [`form_csrf`] moves it into the `X-CSRF-Token` header the
 //! API's caller check reads, so there is one check. One stylesheet and one script, both served
 //! from here, under a strict CSP (`script-src 'self'`, no inline script or style, no eval).
-//! Pages: [`overview`] (setup checklist, activity charts, connection health), [`sso`]
-//! (connections and the per-preset setup wizard with its test sign-in) and [`scim`] (the
-//! base URL and the SCIM tokens).
+//! Pages: [`overview`] (setup checklist, activity charts, connection health), [`domains`],
+//! [`sso`] (connections and the per-preset setup wizard with its test sign-in), [`scim`]
+//! (the base URL, the SCIM tokens, recent provisioning), [`users`], [`roles`] (the role
+//! matrix), [`policy`], [`plugins`] (its upload reads its own multipart form) and [`audit`]
+//! (search and export). A setup link's session sees the SSO and SCIM pages only.
 
+mod audit;
 mod chart;
+mod domains;
 mod guard;
 mod overview;
+mod plugins;
+mod policy;
 mod presets;
+mod roles;
 mod scim;
 mod sso;
+mod users;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -46,6 +54,34 @@ pub fn router() -> Router<AppState> {
         .route("/console/sso/{id}", get(sso::detail))
         .route("/console/sso/{id}/test", post(sso::test))
         .route("/console/sso/{id}/status", post(sso::set_status))
+        .route("/console/domains", get(domains::page).post(domains::claim))
+        .route("/console/domains/{domain}/remove", post(domains::remove))
+        .route("/console/users", get(users::list))
+        .route("/console/users/{id}", get(users::detail))
+        .route("/console/users/{id}/roles", post(users::add_role))
+        .route("/console/users/{id}/roles/remove", post(users::remove_role))
+        .route("/console/users/{id}/status", post(users::set_status))
+        .route("/console/users/{id}/mfa/reset", post(users::reset_mfa))
+        .route(
+            "/console/users/{id}/sessions/{session}/revoke",
+            post(users::revoke_session),
+        )
+        .route("/console/roles", get(roles::list).post(roles::save))
+        .route("/console/roles/edit", get(roles::edit))
+        .route("/console/plugins", get(plugins::page).post(plugins::upload))
+        .route(
+            "/console/plugins/{id}/dry-run",
+            get(plugins::dry_run_form).post(plugins::dry_run),
+        )
+        .route("/console/plugins/{id}/assign", post(plugins::assign))
+        .route(
+            "/console/plugins/stages/{stage}/{action}",
+            post(plugins::stage_action),
+        )
+        .route("/console/audit", get(audit::page))
+        .route("/console/audit/export", get(audit::download))
+        .route("/console/policy", get(policy::page).post(policy::save))
+        .route("/console/policy/presets/{name}", post(policy::apply_preset))
         .route("/console/scim", get(scim::page))
         .route("/console/scim/tokens", post(scim::create))
         .route("/console/scim/tokens/{id}/rotate", post(scim::rotate))
@@ -90,7 +126,8 @@ async fn form_csrf(request: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     // Without a session there is nobody to act for: the page's own check refuses, and the
     // body is not worth reading.
-    let has_session = super::account::session_cookie(request.headers()).is_some();
+    let has_session = super::account::session_cookie(request.headers()).is_some()
+        || super::account::setup_cookie(request.headers()).is_some();
     if request.method() != Method::POST
         || !is_form
         || !has_session

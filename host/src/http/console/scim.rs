@@ -1,12 +1,12 @@
 //! The console's SCIM page: the base URL an IdP provisions to, the tenant's SCIM tokens (API
 //! tokens with the `scim` scope: when each was last used, when it expires), a new token shown
 //! once, rotation (the old token keeps working for the API's default overlap, said before
-//! the admin confirms) and revocation. Each action is the API's own (`sessions::api_tokens`)
+//! the admin confirms) and revocation, and the newest provisioning events from the audit log
+//! (for whom may read it). Each action is the API's own (`sessions::api_tokens`)
 //! under the same permission (`tokens.edit`).
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -20,6 +20,9 @@ use crate::sessions::api_tokens::{self, CreateApiToken, RotateApiToken, DEFAULT_
 use crate::store::tokens::ApiTokenRecord;
 use crate::types::TokenId;
 
+/// Provisioning events the page shows.
+const RECENT: u32 = 20;
+
 #[derive(Template)]
 #[template(path = "console/scim.html")]
 struct Page<'a> {
@@ -31,6 +34,8 @@ struct Page<'a> {
     created: Option<(String, String)>,
     overlap_hours: i64,
     error: Option<String>,
+    /// The newest SCIM writes, when the user may read the audit log.
+    recent: Option<Vec<super::audit::Row>>,
 }
 
 async fn render(
@@ -47,13 +52,12 @@ async fn render(
             .collect(),
         Err(e) => return error_page(e),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
+    let recent = match super::audit::recent(state, auth, "scim_*", RECENT).await {
+        Ok(recent) => recent,
+        Err(e) => return error_page(e),
     };
-    chrome.page(
-        status,
+    chrome.form_page(
+        error.is_some(),
         &Page {
             chrome,
             base_url: format!("{}/scim/v2", state.config.public_url()),
@@ -62,6 +66,7 @@ async fn render(
             created,
             overlap_hours: DEFAULT_OVERLAP_SECONDS / 3600,
             error,
+            recent,
         },
     )
 }

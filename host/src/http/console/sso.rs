@@ -202,13 +202,8 @@ async fn wizard_page(
             None,
         )
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    chrome.page(
-        status,
+    chrome.form_page(
+        error.is_some(),
         &Wizard {
             chrome,
             preset,

@@ -196,7 +196,7 @@ fn body_of(signal: Signal, event: &AuditEvent) -> Value {
     let at = event.occurred_at.as_micros() / 1_000_000;
     let initiator = match event.actor.kind.as_str() {
         "user" if event.action == Action::Logout.as_str() => "user",
-        "user" | "api_token" | "operator" => "admin",
+        "user" | "api_token" | "operator" | "setup_link" => "admin",
         _ => "system",
     };
     match signal {
