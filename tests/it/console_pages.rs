@@ -22,6 +22,15 @@ async fn a_role_made_in_the_matrix_shows_in_a_users_effective_permissions() {
     let invited = crate::local_accounts::invite(&app, &token, "dana@console-roles.example").await;
     assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
     let user = invited.body["user_id"].as_str().unwrap().to_string();
+    let group = app
+        .api(
+            &token,
+            Method::POST,
+            "/groups",
+            Some(json!({"display_name": "Support desk", "external_id": "support"})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
 
     let mut steps = sign_in(&app, slug);
     steps.extend([
@@ -48,6 +57,7 @@ async fn a_role_made_in_the_matrix_shows_in_a_users_effective_permissions() {
         json!({"goto": format!("{}/console/users/{user}", app.url)}),
         json!({"select": "#add-role", "value": "support_agent"}),
         json!({"click": "#add-role-button"}),
+        json!({"click": "tr[data-group=\"support\"] button.join"}),
         json!({"snapshot": true}),
     ]);
     steps.extend(screenshot("user"));
@@ -68,6 +78,7 @@ async fn a_role_made_in_the_matrix_shows_in_a_users_effective_permissions() {
     let detail = page["snapshots"][3]["text"].as_str().unwrap();
     assert!(detail.contains("gatehouse.users view"), "{detail}");
     assert!(detail.contains("support_agent (manual)"), "{detail}");
+    assert!(detail.contains("Support desk support\tmember"), "{detail}");
 
     // The API sees what the console made: the role in the catalogue, the user's permission
     // with its source, and both changes audited as the owner's.
@@ -103,7 +114,7 @@ async fn a_role_made_in_the_matrix_shows_in_a_users_effective_permissions() {
         "{sources:?}"
     );
     let actions = app.audit_actions(&tenant).await;
-    for action in ["catalogue.updated", "roles.assigned"] {
+    for action in ["catalogue.updated", "roles.assigned", "group.member_added"] {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
 }
@@ -381,4 +392,78 @@ async fn a_domain_is_claimed_with_its_dns_record_and_a_user_deactivated_in_a_bro
         .api(&token, Method::GET, &format!("/users/{user}"), None)
         .await;
     assert_eq!(r.body["status"], "deactivated", "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_uploaded_metadata_file_makes_a_connection_whose_page_maps_groups_to_roles() {
+    let app = spawn_app().await;
+    let slug = "console-mapping";
+    let tenant = tenant_with_owner(&app, slug).await;
+    let idp = peers::saml_idp();
+    let metadata = reqwest::get(format!("{idp}/metadata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("idp-metadata.xml");
+    std::fs::write(&file, &metadata).unwrap();
+    let mut steps = sign_in(&app, slug);
+    steps.extend([
+        json!({"goto": format!("{}/console/sso/new/entra", app.url)}),
+        json!({"fill": "#name", "value": "Entra from a file"}),
+        json!({"upload": "#metadata_file", "file": file.to_str().unwrap()}),
+        json!({"remember": "pasted", "value_of": "#metadata_xml"}),
+        json!({"click": "#create"}),
+        json!({"fill": "#map-group", "value": "3f2a9c4e-0000-4000-8000-00000000beef"}),
+        json!({"select": "#map-role", "value": "member"}),
+        json!({"click": "#add-mapping"}),
+        json!({"snapshot": true}),
+    ]);
+    steps.extend(screenshot("sso-group-mapping"));
+    let page = peers::browser(Value::Array(steps)).await;
+    let page = ok(&page);
+    // The file went into the paste box (the console's script), and the connection trusts it.
+    assert_eq!(page["remembered"]["pasted"], metadata.as_str());
+    let shown = &page["snapshots"][0];
+    let text = shown["text"].as_str().unwrap();
+    assert!(text.contains("Object ID"), "the Entra hint: {text}");
+    assert!(
+        text.contains("3f2a9c4e-0000-4000-8000-00000000beef\tmember"),
+        "{text}"
+    );
+    let connection = shown["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    let r = app
+        .api(
+            &token,
+            Method::GET,
+            &format!("/sso/connections/{connection}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["adapter"]["name"], "entra-adapter", "{}", r.body);
+    assert!(
+        metadata.contains(r.body["saml"]["idp_entity_id"].as_str().unwrap()),
+        "{}",
+        r.body
+    );
+    let r = app.api(&token, Method::GET, "/catalogue", None).await;
+    assert_eq!(
+        r.body["group_mappings"],
+        json!([{"group_id": "3f2a9c4e-0000-4000-8000-00000000beef", "role": "member"}]),
+        "{}",
+        r.body
+    );
 }

@@ -53,12 +53,15 @@ async fn a_setup_link_opens_sso_and_scim_set_up_once_in_a_browser() {
     let url = link["url"].as_str().unwrap().to_string();
     assert!(url.starts_with(&format!("{}/setup/ghs_", app.url)), "{url}");
 
-    let steps = vec![
-        json!({"goto": url}),
-        json!({"snapshot": true}),
+    let mut steps = vec![json!({"goto": url}), json!({"snapshot": true})];
+    steps.extend(crate::console::screenshot("setup-link"));
+    steps.extend([
         json!({"click": "#start"}),
         json!({"wait_url": "/console/sso"}),
         json!({"snapshot": true}),
+    ]);
+    steps.extend(crate::console::screenshot("setup-session"));
+    steps.extend([
         json!({"goto": format!("{}/console/scim", app.url)}),
         json!({"fill": "#token-name", "value": "Okta provisioning"}),
         json!({"click": "#create-token"}),
@@ -67,7 +70,7 @@ async fn a_setup_link_opens_sso_and_scim_set_up_once_in_a_browser() {
         json!({"snapshot": true}),
         json!({"goto": url}),
         json!({"snapshot": true}),
-    ];
+    ]);
     let page = peers::browser(Value::Array(steps)).await;
     assert!(page.get("error").is_none(), "the browser failed: {page:#}");
     let landing = page["snapshots"][0]["text"].as_str().unwrap();

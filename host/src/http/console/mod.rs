@@ -16,6 +16,8 @@ mod audit;
 mod chart;
 mod domains;
 mod guard;
+mod mappings;
+mod memberships;
 mod overview;
 mod plugins;
 mod policy;
@@ -54,6 +56,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/sso/{id}", get(sso::detail))
         .route("/console/sso/{id}/test", post(sso::test))
         .route("/console/sso/{id}/status", post(sso::set_status))
+        .route("/console/sso/{id}/mappings", post(mappings::add))
+        .route("/console/sso/{id}/mappings/remove", post(mappings::remove))
         .route("/console/domains", get(domains::page).post(domains::claim))
         .route("/console/domains/{domain}/remove", post(domains::remove))
         .route("/console/users", get(users::list))
@@ -61,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/users/{id}/roles", post(users::add_role))
         .route("/console/users/{id}/roles/remove", post(users::remove_role))
         .route("/console/users/{id}/status", post(users::set_status))
+        .route("/console/users/{id}/groups", post(memberships::set))
         .route("/console/users/{id}/mfa/reset", post(users::reset_mfa))
         .route(
             "/console/users/{id}/sessions/{session}/revoke",

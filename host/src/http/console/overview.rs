@@ -1,7 +1,8 @@
 //! The console's first page: the setup checklist (domain verified, SSO enabled, SCIM
 //! provisioning seen, MFA policy, roles defined), each item read through the service the
 //! API uses and shown only to whom that read is allowed; the last 30 days of sign-ins,
-//! refusals by reason and SCIM writes as charts; the SSO connections' health.
+//! refusals by reason and SCIM writes as charts; the SSO connections' and audit streams'
+//! health.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use super::chart::{stacked_bars, Series};
 use super::guard::{also, error_page, Admin, Chrome};
 use crate::http::state::AppState;
 use crate::policy::MfaRequired;
-use crate::rbac::{ReadPolicy, ReadRoles, ReadSso, ReadTenant};
+use crate::rbac::{ReadAuditStreams, ReadPolicy, ReadRoles, ReadSso, ReadTenant};
 use crate::sso::ConnectionStatus;
 use crate::store::activity::DailyCount;
 use crate::types::Timestamp;
@@ -69,12 +70,17 @@ struct Page<'a> {
     checks: Vec<Check>,
     charts: Vec<Chart>,
     health: Option<Vec<Health>>,
+    streams: Option<Vec<Health>>,
 }
 
 pub(super) async fn page(
     State(state): State<AppState>,
     Admin { auth, chrome }: Admin<ReadTenant>,
 ) -> Response {
+    let streams = match streams(&state, &auth).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e),
+    };
     match build(&state, &auth).await {
         Ok((checks, charts, health)) => chrome.page(
             StatusCode::OK,
@@ -83,10 +89,47 @@ pub(super) async fn page(
                 checks,
                 charts,
                 health,
+                streams,
             },
         ),
         Err(e) => error_page(e),
     }
+}
+
+/// The audit streams' health, when the user may read them (and the tenant has streaming).
+async fn streams(
+    state: &AppState,
+    auth: &crate::rbac::Authorized<ReadTenant>,
+) -> Result<Option<Vec<Health>>, Error> {
+    let Some(read) = also::<ReadAuditStreams, _>(state, auth).await else {
+        return Ok(None);
+    };
+    let streams = crate::audit::stream::list(state, &read).await?;
+    Ok(Some(
+        streams
+            .into_iter()
+            .map(|s| {
+                let mut reasons = Vec::new();
+                if let Some(error) = &s.stream.last_error {
+                    reasons.push(format!("last attempt failed: {error}"));
+                }
+                if s.backlog > 0 {
+                    reasons.push(format!("{} events waiting", s.backlog));
+                }
+                Health {
+                    name: s.stream.name,
+                    href: "/console/audit".into(),
+                    state: match s.stream.status {
+                        "error" => "error",
+                        "paused" => "warning",
+                        _ if s.backlog > 0 => "warning",
+                        _ => "ok",
+                    },
+                    reasons,
+                }
+            })
+            .collect(),
+    ))
 }
 
 type Built = (Vec<Check>, Vec<Chart>, Option<Vec<Health>>);

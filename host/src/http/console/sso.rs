@@ -313,6 +313,7 @@ struct Detail<'a> {
     chrome: &'a Chrome,
     c: ConnectionView,
     can_write: bool,
+    mappings: Option<super::mappings::Mappings>,
 }
 
 pub(super) async fn detail(
@@ -327,12 +328,18 @@ pub(super) async fn detail(
     match connections::get(&state, &auth, id).await {
         Ok(c) => {
             let can_write = also::<WriteSso, _>(&state, &auth).await.is_some();
+            let adapter = c.adapter.as_ref().map(|a| a.name.as_str());
+            let mappings = match super::mappings::view(&state, &auth, adapter).await {
+                Ok(m) => m,
+                Err(e) => return error_page(e),
+            };
             chrome.page(
                 StatusCode::OK,
                 &Detail {
                     chrome: &chrome,
                     c,
                     can_write,
+                    mappings,
                 },
             )
         }

@@ -1,7 +1,8 @@
 //! The console's users: a search over the tenant's users, and a user's page with their
 //! profile, effective roles and where each comes from (owner, SSO, SCIM, manual, group,
-//! default), every permission rule with its source, live sessions, and the admin's actions:
-//! add or remove a manual role, deactivate or reactivate, reset MFA, end a session. Every
+//! default), every permission rule with its source, admin-made groups ([`super::memberships`]),
+//! live sessions, and the admin's actions: add or remove a manual role, join or leave a
+//! group, deactivate or reactivate, reset MFA, end a session. Every
 //! read and action is the API's own (`directory::view`, `rbac::effective`,
 //! `rbac::assign::set_manual`, `sessions::local_users::set_active`, `mfa::admin::reset`,
 //! `sessions::manage`) under the same permission.
@@ -102,6 +103,7 @@ struct DetailPage<'a> {
     can_write_users: bool,
     can_write_roles: bool,
     error: Option<String>,
+    groups: Vec<super::memberships::GroupChoice>,
 }
 
 fn scope_text(scope: &Option<ScopeRef>) -> String {
@@ -157,6 +159,10 @@ async fn detail_page(
         })
         .collect();
     let can_write_roles = also::<WriteRoles, _>(state, auth).await.is_some();
+    let groups = match super::memberships::of(state, auth, id).await {
+        Ok(g) => g,
+        Err(e) => return error_page(e),
+    };
     let (roles, scopes) = match also::<ReadRoles, _>(state, auth).await {
         Some(read) => match catalogue::get(state, &read).await {
             Ok(c) => (
@@ -184,6 +190,7 @@ async fn detail_page(
             can_write_users: also::<WriteUsers, _>(state, auth).await.is_some(),
             can_write_roles,
             error,
+            groups,
         },
     )
 }
