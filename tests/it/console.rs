@@ -563,3 +563,60 @@ async fn scim_tokens_are_created_shown_once_rotated_and_revoked_in_a_browser() {
         );
     }
 }
+
+#[tokio::test]
+async fn on_https_the_browser_cookies_are_host_prefixed_and_only_those_count() {
+    // Behind a TLS-terminating proxy: the public URL is https, the test talks plain HTTP.
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.server.public_url = Some("https://gatehouse.example".into());
+    })
+    .await;
+    let slug = "console-https";
+    tenant_with_owner(&app, slug).await;
+    let email = format!("owner@{slug}.example");
+    let signed_in = crate::local_login::password_login(&app, slug, &email, PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let set: Vec<String> = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("__Host-gatehouse_session="))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    assert!(
+        session.contains("; Secure") && session.contains("Path=/") && !session.contains("Domain"),
+        "{session}"
+    );
+    let value = session
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let console = |cookie: String| {
+        let url = format!("{}/console", app.url);
+        async move {
+            crate::saml::browser()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        console(format!("__Host-gatehouse_session={value}")).await,
+        StatusCode::OK
+    );
+    // The same value under the plain name (what a sibling subdomain could plant) is nobody.
+    assert_eq!(
+        console(format!("gatehouse_session={value}")).await,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -414,6 +414,7 @@ async fn an_uploaded_metadata_file_makes_a_connection_whose_page_maps_groups_to_
         json!({"goto": format!("{}/console/sso/new/entra", app.url)}),
         json!({"fill": "#name", "value": "Entra from a file"}),
         json!({"upload": "#metadata_file", "file": file.to_str().unwrap()}),
+        json!({"wait_filled": "#metadata_xml"}),
         json!({"remember": "pasted", "value_of": "#metadata_xml"}),
         json!({"click": "#create"}),
         json!({"fill": "#map-group", "value": "3f2a9c4e-0000-4000-8000-00000000beef"}),

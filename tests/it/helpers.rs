@@ -126,8 +126,10 @@ async fn spawn_with(mut config: Config, dir: tempfile::TempDir, pg: Option<PgDat
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    // IdPs are told absolute URLs (ACS, metadata): they must name the bound port.
-    config.server.public_url = Some(format!("http://{addr}"));
+    // IdPs are told absolute URLs (ACS, metadata): they must name the bound port. A test
+    // that set an https public URL keeps the scheme (as behind a TLS-terminating proxy).
+    let scheme = if config.is_https() { "https" } else { "http" };
+    config.server.public_url = Some(format!("{scheme}://{addr}"));
     let clock = Clock::system();
     let started = app::start(config.clone(), clock.clone())
         .await

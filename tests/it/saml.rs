@@ -170,7 +170,7 @@ pub(crate) async fn submit_form_with(
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("gatehouse_csrf="))
+        .find(|v| v.starts_with("gatehouse_csrf=") || v.starts_with("__Host-gatehouse_csrf="))
         .map(|v| v.split(';').next().unwrap().to_string());
     let html = r.text().await.unwrap();
     let token = html

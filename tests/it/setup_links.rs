@@ -236,6 +236,18 @@ async fn a_setup_session_is_held_to_sso_and_scim_and_ends_when_its_link_is_revok
     assert!(r.body["revoked_at"].is_string());
     let r = call(Method::GET, "/sso/connections", None).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let page = client
+        .get(format!("{}/console/sso", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("Ask for a new setup link"));
     let actions = app.audit_actions(&tenant).await;
     assert!(
         actions.iter().any(|a| a == "setup_link.revoked"),

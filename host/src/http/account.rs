@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::csrf::Csrf;
-use super::extract::{cookies, Ctx};
+use super::extract::{cookies, own_cookie, Ctx};
 use super::pages::{expired_form, failure_page, render, secure, Account, Password};
 use super::sign_in_limits::over_limit;
 use super::state::AppState;
@@ -33,18 +33,26 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The session cookie's value, if the request carries one.
-pub(super) fn session_cookie(headers: &HeaderMap) -> Option<SecretString> {
-    cookies(headers)
-        .find(|(name, _)| *name == browser::COOKIE)
-        .map(|(_, value)| SecretString::from(value.to_string()))
+pub(super) fn session_cookie(state: &AppState, headers: &HeaderMap) -> Option<SecretString> {
+    own_cookie(headers, browser::COOKIE, secure(state)).map(|v| SecretString::from(v.to_string()))
 }
 
 /// The setup-session cookie's value (see [`crate::sessions::setup_links`]), if the request
 /// carries one.
-pub(super) fn setup_cookie(headers: &HeaderMap) -> Option<SecretString> {
-    cookies(headers)
-        .find(|(name, _)| *name == crate::sessions::setup_links::COOKIE)
-        .map(|(_, value)| SecretString::from(value.to_string()))
+pub(super) fn setup_cookie(state: &AppState, headers: &HeaderMap) -> Option<SecretString> {
+    let name = crate::sessions::setup_links::COOKIE;
+    own_cookie(headers, name, secure(state)).map(|v| SecretString::from(v.to_string()))
+}
+
+/// Whether the request carries a session or setup cookie under either name: for deciding
+/// whether a form body is worth reading before the caller is checked, never for trusting it.
+pub(super) fn may_be_signed_in(headers: &HeaderMap) -> bool {
+    let bases = [browser::COOKIE, crate::sessions::setup_links::COOKIE];
+    cookies(headers).any(|(name, _)| {
+        bases
+            .iter()
+            .any(|b| name == *b || name.strip_prefix("__Host-") == Some(*b))
+    })
 }
 
 /// The signed-in browser's session and user; otherwise the response to give instead (to
@@ -54,7 +62,7 @@ pub(super) async fn signed_in(
     headers: &HeaderMap,
     return_to: &str,
 ) -> Result<(SessionRow, UserRow), Response> {
-    let session = match session_cookie(headers) {
+    let session = match session_cookie(state, headers) {
         Some(token) => browser::current(state, &token).await,
         None => Ok(None),
     };
@@ -151,7 +159,7 @@ async fn logout(
     if !csrf.verify(presented.as_deref()) {
         return expired_form(&state, &csrf);
     }
-    if let Some(token) = session_cookie(&headers) {
+    if let Some(token) = session_cookie(&state, &headers) {
         match browser::current(&state, &token).await {
             Ok(Some(row)) => {
                 if let Err(e) = browser::revoke(&state, &row, &ctx).await {
@@ -162,7 +170,7 @@ async fn logout(
             Err(e) => return failure_page(Failure::Internal(e)),
         }
     }
-    if let Some(token) = setup_cookie(&headers) {
+    if let Some(token) = setup_cookie(&state, &headers) {
         if let Err(e) = crate::sessions::setup_links::end(&state, &token).await {
             return failure_page(Failure::Internal(e));
         }

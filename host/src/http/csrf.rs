@@ -6,9 +6,11 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use subtle::ConstantTimeEq;
+
+use super::state::AppState;
 
 /// The cookie's name.
 const COOKIE: &str = "gatehouse_csrf";
@@ -30,14 +32,25 @@ fn is_token(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Csrf {
+impl FromRequestParts<AppState> for Csrf {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let existing = super::extract::cookies(&parts.headers)
-            .find(|(name, value)| *name == COOKIE && is_token(value))
-            .map(|(_, value)| value.to_string());
-        Ok(match existing {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Csrf::of(&parts.headers, state.config.is_https()))
+    }
+}
+
+impl Csrf {
+    /// The browser's token from its cookie (the `__Host-` one on https, `secure`), or a
+    /// fresh one.
+    fn of(headers: &HeaderMap, secure: bool) -> Csrf {
+        let existing = super::extract::own_cookie(headers, COOKIE, secure)
+            .filter(|value| is_token(value))
+            .map(str::to_string);
+        match existing {
             Some(token) => Csrf {
                 token,
                 fresh: false,
@@ -46,11 +59,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Csrf {
                 token: crate::types::random_token(),
                 fresh: true,
             },
-        })
+        }
     }
-}
 
-impl Csrf {
     /// The token, for the form's hidden `csrf` field.
     pub fn token(&self) -> &str {
         &self.token
@@ -66,7 +77,8 @@ impl Csrf {
     pub fn apply(&self, mut response: Response, secure: bool) -> Response {
         if self.fresh {
             let cookie = format!(
-                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{}",
+                "{}={}; Path=/; HttpOnly; SameSite=Strict{}",
+                crate::sessions::browser::cookie_name(secure, COOKIE),
                 self.token,
                 if secure { "; Secure" } else { "" }
             );
@@ -82,27 +94,47 @@ impl Csrf {
 mod tests {
     use super::*;
 
-    async fn csrf_for(cookie: &str) -> Csrf {
-        let request = axum::http::Request::builder()
-            .header(header::COOKIE, cookie)
-            .body(())
-            .unwrap();
-        let (mut parts, ()) = request.into_parts();
-        Csrf::from_request_parts(&mut parts, &()).await.unwrap()
+    fn csrf_for(cookie: &str, secure: bool) -> Csrf {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, cookie.parse().unwrap());
+        Csrf::of(&headers, secure)
     }
 
-    #[tokio::test]
-    async fn only_a_token_of_ours_is_kept_and_echoed() {
+    #[test]
+    fn only_a_token_of_ours_is_kept_and_echoed() {
         let good = "A".repeat(42) + "_";
-        let kept = csrf_for(&format!("{COOKIE}={good}")).await;
+        let kept = csrf_for(&format!("{COOKIE}={good}"), false);
         assert!(!kept.fresh);
         assert_eq!(kept.token(), good);
         // 43 bytes that would break out of the hidden field's attribute.
         let hostile = format!("\"><script>alert(1)</script>{}", "x".repeat(16));
         assert_eq!(hostile.len(), TOKEN_CHARS);
-        let replaced = csrf_for(&format!("{COOKIE}={hostile}")).await;
+        let replaced = csrf_for(&format!("{COOKIE}={hostile}"), false);
         assert!(replaced.fresh);
         assert!(!replaced.token().contains("<script>"));
         assert!(!replaced.verify(Some(&hostile)));
+    }
+
+    #[test]
+    fn on_https_only_the_host_prefixed_cookie_counts() {
+        let good = "B".repeat(43);
+        // A sibling subdomain can plant `gatehouse_csrf`, never `__Host-gatehouse_csrf`.
+        assert!(csrf_for(&format!("{COOKIE}={good}"), true).fresh);
+        let kept = csrf_for(&format!("__Host-{COOKIE}={good}"), true);
+        assert!(!kept.fresh);
+        assert!(csrf_for(&format!("__Host-{COOKIE}={good}"), false).fresh);
+        let set = kept_cookie(csrf_for("", true));
+        assert!(
+            set.starts_with("__Host-gatehouse_csrf=") && set.contains("; Secure"),
+            "{set}"
+        );
+    }
+
+    fn kept_cookie(csrf: Csrf) -> String {
+        let response = csrf.apply(Response::default(), true);
+        response.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string()
     }
 }

@@ -132,9 +132,9 @@ impl FromRequestParts<AppState> for Caller {
         let session = (!has_bearer)
             .then(|| {
                 let headers = &parts.headers;
-                super::account::session_cookie(headers)
+                super::account::session_cookie(state, headers)
                     .map(|c| (c, false))
-                    .or_else(|| super::account::setup_cookie(headers).map(|c| (c, true)))
+                    .or_else(|| super::account::setup_cookie(state, headers).map(|c| (c, true)))
             })
             .flatten();
         let principal = match session {
@@ -247,6 +247,18 @@ pub fn cookies(headers: &axum::http::HeaderMap) -> impl Iterator<Item = (&str, &
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
+}
+
+/// The value of Gatehouse's own cookie `base` as the browser sent it: under its `__Host-`
+/// name on https (`secure`), its plain name otherwise (see
+/// [`crate::sessions::browser::cookie_name`]); a cookie under the other name is ignored.
+pub fn own_cookie<'a>(
+    headers: &'a axum::http::HeaderMap,
+    base: &str,
+    secure: bool,
+) -> Option<&'a str> {
+    let name = crate::sessions::browser::cookie_name(secure, base);
+    cookies(headers).find(|(n, _)| *n == name).map(|(_, v)| v)
 }
 
 /// Parses a path segment into a newtype, or a 400 naming what was expected.

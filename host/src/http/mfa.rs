@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::account::signed_in;
 use super::csrf::Csrf;
-use super::extract::{cookies, Ctx};
+use super::extract::{own_cookie, Ctx};
 use super::pages::{expired_form, failure_page, render, secure, MfaCode, MfaCodes, MfaEnrol};
 use super::sign_in_limits::over_limit;
 use super::state::AppState;
@@ -39,10 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/mfa/recovery-codes", post(new_recovery_codes))
 }
 
-fn challenge_cookie(headers: &HeaderMap) -> Option<SecretString> {
-    cookies(headers)
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| SecretString::from(value.to_string()))
+fn challenge_cookie(state: &AppState, headers: &HeaderMap) -> Option<SecretString> {
+    own_cookie(headers, COOKIE, secure(state)).map(|value| SecretString::from(value.to_string()))
 }
 
 /// The challenge a code post answers, within its rate limits and with a valid CSRF token;
@@ -54,7 +52,7 @@ fn challenge_post(
     headers: &HeaderMap,
     presented: Option<&str>,
 ) -> Result<SecretString, Box<Response>> {
-    let Some(token) = challenge_cookie(headers) else {
+    let Some(token) = challenge_cookie(state, headers) else {
         return Err(Box::new(Redirect::to("/login/password").into_response()));
     };
     if let Some(refused) = over_limit(state, ctx, &[per_challenge(&token)]) {
@@ -88,7 +86,7 @@ fn code_form(state: &AppState, csrf: &Csrf, status: StatusCode, error: Option<&s
 }
 
 async fn code_page(State(state): State<AppState>, csrf: Csrf, headers: HeaderMap) -> Response {
-    let live = match challenge_cookie(&headers) {
+    let live = match challenge_cookie(&state, &headers) {
         Some(token) => challenge::current(&state, &token).await,
         None => Ok(None),
     };

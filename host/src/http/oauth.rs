@@ -118,7 +118,7 @@ async fn current_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<crate::store::sessions::SessionRow>, OAuthError> {
-    match session_cookie(headers) {
+    match session_cookie(state, headers) {
         Some(token) => Ok(browser::current(state, &token).await?),
         None => Ok(None),
     }

@@ -237,14 +237,24 @@ pub async fn live(
         }))
 }
 
-/// A `Set-Cookie` value for one of Gatehouse's own cookies: HttpOnly, SameSite=Lax, whole
-/// site, Secure when the public URL is https. An empty `value` with age 0 clears it.
-pub fn cookie(state: &Services, name: &str, value: &str, max_age_secs: i64) -> String {
-    let secure = if state.config.is_https() {
-        "; Secure"
+/// The name Gatehouse's cookie `base` goes by: on https `__Host-{base}`, which a browser
+/// keeps only when it is Secure, for this host alone and the whole path, so no sibling
+/// subdomain can plant or shadow it; over plain http (development) just `base`.
+pub fn cookie_name(secure: bool, base: &str) -> String {
+    if secure {
+        format!("__Host-{base}")
     } else {
-        ""
-    };
+        base.to_string()
+    }
+}
+
+/// A `Set-Cookie` value for one of Gatehouse's own cookies: HttpOnly, SameSite=Lax, whole
+/// site, Secure and `__Host-` named when the public URL is https. An empty `value` with age
+/// 0 clears it.
+pub fn cookie(state: &Services, name: &str, value: &str, max_age_secs: i64) -> String {
+    let https = state.config.is_https();
+    let secure = if https { "; Secure" } else { "" };
+    let name = cookie_name(https, name);
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 

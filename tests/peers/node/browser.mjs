@@ -25,6 +25,8 @@
 //   {"select": SELECTOR, "value": V}    choose an option of a <select>
 //   {"check": SELECTOR}                 tick a checkbox
 //   {"upload": SELECTOR, "file": PATH}  put a file into a file input
+//   {"wait_filled": SELECTOR}           wait until a form field has a value (a page script
+//                                       filling it)
 //   {"download": SELECTOR, "save": PATH} click what starts a download and save the file
 // Chromium comes from CHROMIUM (default /usr/bin/chromium); no browser is downloaded.
 import { createHmac } from 'node:crypto';
@@ -119,6 +121,12 @@ try {
       await page.check(a.check);
     } else if (a.upload) {
       await page.setInputFiles(a.upload, a.file);
+    } else if (a.wait_filled) {
+      const until = Date.now() + TIMEOUT_MS;
+      while ((await page.inputValue(a.wait_filled)) === '') {
+        if (Date.now() > until) throw new Error(`${a.wait_filled} stayed empty`);
+        await page.waitForTimeout(50);
+      }
     } else if (a.download) {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click(a.download)]);
       await download.saveAs(a.save);

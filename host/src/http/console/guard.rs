@@ -121,7 +121,7 @@ impl<P: TenantPermission + Send> FromRequestParts<AppState> for Admin<P> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let auth = match Require::<P>::from_request_parts(parts, state).await {
             Ok(Require(auth)) => auth,
-            Err(refused) => return Err(refusal(refused, parts)),
+            Err(refused) => return Err(refusal(refused, parts, state)),
         };
         let csrf = Csrf::from_request_parts(parts, state)
             .await
@@ -154,9 +154,18 @@ impl<P: TenantPermission + Send> FromRequestParts<AppState> for Admin<P> {
 }
 
 /// A refused page: to the sign-in page when nobody is signed in (coming back here after),
-/// otherwise the API's refusal as a page.
-fn refusal(refused: ApiError, parts: &Parts) -> Response {
+/// a notice when a setup session ended, otherwise the API's refusal as a page.
+fn refusal(refused: ApiError, parts: &Parts, state: &AppState) -> Response {
+    let setup_only = crate::http::account::session_cookie(state, &parts.headers).is_none()
+        && crate::http::account::setup_cookie(state, &parts.headers).is_some();
     match refused {
+        // A setup link's session that ended (revoked, or its hours ran out): signing in is
+        // no way back for someone without an account.
+        ApiError::Domain(Error::Unauthenticated(_)) if setup_only => message_page(
+            StatusCode::UNAUTHORIZED,
+            "Setup session ended",
+            "This setup session has ended or its link was revoked. Ask for a new setup link.",
+        ),
         ApiError::Domain(Error::Unauthenticated(_)) => {
             let back = parts
                 .uri

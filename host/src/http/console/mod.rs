@@ -131,8 +131,7 @@ async fn form_csrf(request: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     // Without a session there is nobody to act for: the page's own check refuses, and the
     // body is not worth reading.
-    let has_session = super::account::session_cookie(request.headers()).is_some()
-        || super::account::setup_cookie(request.headers()).is_some();
+    let has_session = super::account::may_be_signed_in(request.headers());
     if request.method() != Method::POST
         || !is_form
         || !has_session

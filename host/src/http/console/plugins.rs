@@ -117,7 +117,7 @@ pub(super) async fn upload(State(state): State<AppState>, request: Request) -> R
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let signed_in = crate::http::account::session_cookie(&parts.headers).is_some();
+    let signed_in = crate::http::account::may_be_signed_in(&parts.headers);
     let mut fields = Vec::new();
     if signed_in && content_type.starts_with("multipart/form-data") {
         let limit = state.config.plugins.max_component_bytes + 64 * 1024;
