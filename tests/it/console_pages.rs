@@ -286,6 +286,9 @@ async fn a_plugin_is_uploaded_dry_run_assigned_and_rolled_back_in_a_browser() {
         json!({"snapshot": true}),
         json!({"click": "tr[data-stage=\"attribute-mapper\"] button.rollback"}),
         json!({"snapshot": true}),
+        json!({"fill": "#config-attribute-mapper", "value": "custom_attributes=department"}),
+        json!({"click": "tr[data-stage=\"attribute-mapper\"] button.save-config"}),
+        json!({"snapshot": true}),
     ]);
     let page = peers::browser(Value::Array(steps)).await;
     let page = ok(&page);
@@ -312,6 +315,21 @@ async fn a_plugin_is_uploaded_dry_run_assigned_and_rolled_back_in_a_browser() {
     );
 
     let (_, token) = app.tenant_token(&tenant, &["admin"]).await;
+    // The stage's configuration, saved from the page: the API shows it, and the built-in
+    // mapper now keeps the department (a dry-run of the pipeline).
+    let r = app.api(&token, Method::GET, "/pipeline", None).await;
+    let stage = r.body["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "attribute-mapper")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        stage["config"]["custom_attributes"], "department",
+        "{stage}"
+    );
+    assert_eq!(stage["assigned"], true, "{stage}");
     let r = app.api(&token, Method::GET, "/plugins", None).await;
     let plugin = r.body["plugins"]
         .as_array()

@@ -80,6 +80,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/plugins/{id}/assign", post(plugins::assign))
         .route(
+            "/console/plugins/stages/{stage}/config",
+            post(plugins::configure),
+        )
+        .route(
             "/console/plugins/stages/{stage}/{action}",
             post(plugins::stage_action),
         )

@@ -1,10 +1,13 @@
 //! The console's plugins: the pipeline (what runs in each stage, with roll-back to the
 //! previous version and reset to the built-in), the plugins the tenant can use, an upload of
 //! a private component from a file, a dry-run of one plugin on a sample (its output, logs and
-//! time, nothing stored), and assigning a plugin to its stage. Each action is the API's own
+//! time, nothing stored), assigning a plugin to its stage, and a stage's configuration (the
+//! attribute mapper's `custom_attributes`, say). Each action is the API's own
 //! (`plugins::manage::upload`, `plugins::dry_run::dry_run_plugin`,
 //! `plugins::activation::{assign, rollback, reset}`) under the same permission; an
 //! activation the tenant gates behind a replay is refused here as there, with the reason.
+
+use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::body::Bytes;
@@ -254,6 +257,21 @@ async fn dry_run_page(
     )
 }
 
+/// A configuration typed as `key=value` lines (blank lines skipped).
+fn config_lines(config: &str) -> Result<BTreeMap<String, String>, Error> {
+    let mut values = BTreeMap::new();
+    for line in config.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(Error::invalid(
+                "config",
+                format!("configuration lines are key=value: {line:?}"),
+            ));
+        };
+        values.insert(key.trim().to_string(), value.trim().to_string());
+    }
+    Ok(values)
+}
+
 /// `config` is `key=value` lines; blank means the stage's stored configuration.
 async fn run(
     state: &AppState,
@@ -264,16 +282,7 @@ async fn run(
 ) -> Result<DryRunReport, Error> {
     let input: Value = serde_json::from_str(input)
         .map_err(|e| Error::invalid("input", format!("the sample is not JSON: {e}")))?;
-    let mut values = std::collections::BTreeMap::new();
-    for line in config.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(Error::invalid(
-                "config",
-                format!("configuration lines are key=value: {line:?}"),
-            ));
-        };
-        values.insert(key.trim().to_string(), value.trim().to_string());
-    }
+    let values = config_lines(config)?;
     let body = PluginDryRun {
         input,
         config: (!values.is_empty()).then_some(values),
@@ -363,4 +372,50 @@ pub(super) async fn stage_action(
         _ => return error_page(Error::NotFound("action")),
     };
     after(&state, &auth, &chrome, done.map(|_| ())).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct StageConfig {
+    #[serde(default)]
+    config: String,
+}
+
+/// A stage's configuration (`key=value` lines), saved by assigning the plugin that runs
+/// there again with it. A stage with secrets is configured through the API, which takes
+/// them again (the page cannot show them to keep).
+pub(super) async fn configure(
+    State(state): State<AppState>,
+    Admin { auth, chrome }: Admin<WritePlugins>,
+    Ctx(ctx): Ctx,
+    Path(raw): Path<String>,
+    Form(form): Form<StageConfig>,
+) -> Response {
+    let Some(world) = World::parse(&raw) else {
+        return error_page(Error::NotFound("stage"));
+    };
+    let done = async {
+        let config = config_lines(&form.config)?;
+        let current = pipeline::slot_view(&state, auth.tenant(), Slot::Stage(world)).await?;
+        if !current.secret_keys.is_empty() {
+            return Err(Error::Conflict(
+                "this stage holds secrets: change its configuration through the API \
+                 (PUT /api/v1/pipeline/{stage} with the secrets again)"
+                    .into(),
+            ));
+        }
+        let Some(plugin) = current.plugin else {
+            return Err(Error::Conflict(
+                "nothing runs in this stage: assign a plugin first".into(),
+            ));
+        };
+        let body = AssignStage {
+            plugin_id: plugin.id,
+            config,
+            secrets: Default::default(),
+        };
+        activation::assign(&state, &auth, &ctx, Slot::Stage(world), body).await
+    }
+    .await
+    .map(|_| ());
+    after(&state, &auth, &chrome, done).await
 }
