@@ -120,8 +120,9 @@ pub fn bearer(headers: &HeaderMap) -> Result<SecretString, &'static str> {
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The authenticated caller: `Authorization: Bearer …` (an API or operator token) or, without
-/// one, the browser-session cookie of a signed-in user (else a setup link's session cookie). A cookie-authenticated call that can
-/// change something must also carry the CSRF cookie's value in `X-CSRF-Token`.
+/// one, the browser-session cookie of a signed-in user (else a setup link's session cookie).
+/// A cookie-authenticated call that can change something must also carry the CSRF cookie's
+/// value in `X-CSRF-Token`.
 pub struct Caller(pub Principal);
 
 impl FromRequestParts<AppState> for Caller {
