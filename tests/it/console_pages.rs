@@ -22,17 +22,14 @@ async fn a_role_made_in_the_matrix_shows_in_a_users_effective_permissions() {
     let invited = crate::local_accounts::invite(&app, &token, "dana@console-roles.example").await;
     assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
     let user = invited.body["user_id"].as_str().unwrap().to_string();
-    let group = app
-        .api(
-            &token,
-            Method::POST,
-            "/groups",
-            Some(json!({"display_name": "Support desk", "external_id": "support"})),
-        )
-        .await;
-    assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
-
     let mut steps = sign_in(&app, slug);
+    steps.extend([
+        json!({"goto": format!("{}/console/groups", app.url)}),
+        json!({"fill": "#group-name", "value": "Support desk"}),
+        json!({"fill": "#group-external", "value": "support"}),
+        json!({"click": "#create-group"}),
+    ]);
+    steps.extend(screenshot("groups"));
     steps.extend([
         json!({"goto": format!("{}/console/roles", app.url)}),
         json!({"snapshot": true}),

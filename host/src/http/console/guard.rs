@@ -50,6 +50,7 @@ const SECTIONS: &[Section] = &[
     section::<rbac::ReadSso>("/console/sso", "Single sign-on"),
     section::<rbac::WriteTokens>("/console/scim", "SCIM provisioning"),
     section::<rbac::ReadUsers>("/console/users", "Users"),
+    section::<rbac::ReadUsers>("/console/groups", "Groups"),
     section::<rbac::ReadRoles>("/console/roles", "Roles"),
     section::<rbac::ReadPolicy>("/console/policy", "Security policy"),
     section::<rbac::ReadPlugins>("/console/plugins", "Plugins"),

@@ -6,15 +6,16 @@
 //! the CSRF token in a hidden field; [`form_csrf`] moves it into the `X-CSRF-Token` header the
 //! API's caller check reads, so there is one check. One stylesheet and one script, both served
 //! from here, under a strict CSP (`script-src 'self'`, no inline script or style, no eval).
-//! Pages: [`overview`] (setup checklist, activity charts, connection health), [`domains`],
-//! [`sso`] (connections and the per-preset setup wizard with its test sign-in), [`scim`]
-//! (the base URL, the SCIM tokens, recent provisioning), [`users`], [`roles`] (the role
-//! matrix), [`policy`], [`plugins`] (its upload reads its own multipart form) and [`audit`]
-//! (search and export). A setup link's session sees the SSO and SCIM pages only.
+//! Pages: [`overview`] (setup checklist, activity charts, connection and stream health),
+//! [`domains`], [`sso`] (connections and the per-preset setup wizard with its test sign-in),
+//! [`scim`] (the base URL, the SCIM tokens, recent provisioning), [`users`], [`groups`],
+//! [`roles`] (the role matrix), [`policy`], [`plugins`] (its upload reads its own multipart
+//! form) and [`audit`] (search and export). A setup link's session sees SSO and SCIM only.
 
 mod audit;
 mod chart;
 mod domains;
+mod groups;
 mod guard;
 mod mappings;
 mod memberships;
@@ -71,6 +72,8 @@ pub fn router() -> Router<AppState> {
             "/console/users/{id}/sessions/{session}/revoke",
             post(users::revoke_session),
         )
+        .route("/console/groups", get(groups::page).post(groups::create))
+        .route("/console/groups/{id}/delete", post(groups::delete))
         .route("/console/roles", get(roles::list).post(roles::save))
         .route("/console/roles/edit", get(roles::edit))
         .route("/console/plugins", get(plugins::page).post(plugins::upload))
