@@ -186,7 +186,7 @@ impl Filters {
             after: None,
             seq_after: None,
             seq_until: None,
-            seq_floor: None,
+            seq_window: None,
             limit: 0,
         })
     }
