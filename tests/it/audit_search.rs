@@ -555,6 +555,19 @@ async fn an_export_of_many_pages_is_whole_and_in_order() {
     }
 }
 
+/// Records the app's `events` in one batch.
+async fn ingest(app: &TestApp, writer: &str, events: Vec<Value>) {
+    let r = app
+        .api(
+            writer,
+            Method::POST,
+            "/audit-events/batch",
+            Some(json!({ "events": events })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
 #[tokio::test]
 async fn free_text_in_growing_windows_finds_what_the_whole_chain_search_finds() {
     use gatehouse::store::audit_search::{search_in_windows, Position, SearchFilter, Word};
@@ -571,15 +584,7 @@ async fn free_text_in_growing_windows_finds_what_the_whole_chain_search_finds() 
                    "metadata": {"note": note}})
         })
         .collect();
-    let r = app
-        .api(
-            &writer,
-            Method::POST,
-            "/audit-events/batch",
-            Some(json!({ "events": events })),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    ingest(&app, &writer, events).await;
     let store = &app.state.store;
     let filter = |words: &str, limit: u32, after: Option<i64>| SearchFilter {
         chain: Some(tenant.clone()),
@@ -648,15 +653,7 @@ async fn a_cidr_block_in_growing_windows_finds_the_newest_of_the_block() {
                    "context": {"location": address(j)}})
         })
         .collect();
-    let r = app
-        .api(
-            &writer,
-            Method::POST,
-            "/audit-events/batch",
-            Some(json!({ "events": events })),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    ingest(&app, &writer, events).await;
     let store = &app.state.store;
     let rows = |f: &SearchFilter, windows: &'static [i64]| {
         let f = f.clone();
