@@ -383,11 +383,23 @@ impl Timestamp {
         Self(self.0.saturating_add(seconds.saturating_mul(1_000_000)))
     }
     pub fn to_rfc3339(self) -> String {
+        let mut out = Vec::with_capacity(32);
+        self.write_rfc3339(&mut out);
+        String::from_utf8(out).unwrap_or_else(|_| "invalid-timestamp".to_string())
+    }
+
+    /// Appends [`to_rfc3339`](Self::to_rfc3339)'s text to `out`, without a `String` of its
+    /// own (an export writes one per event).
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        let start = out.len();
         let nanos = i128::from(self.0) * 1000;
-        OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        let written = OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .ok()
-            .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_else(|| "invalid-timestamp".to_string())
+            .is_some_and(|t| t.format_into(out, &Rfc3339).is_ok());
+        if !written {
+            out.truncate(start);
+            out.extend_from_slice(b"invalid-timestamp");
+        }
     }
 }
 

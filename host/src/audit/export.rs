@@ -21,9 +21,11 @@ use super::{ocsf, Action, AuditEvent, Chain, NewEvent, RequestContext, Target};
 use crate::error::Error;
 use crate::rbac::{Authorized, ExportAudit};
 use crate::services::Services;
+use crate::store::audit_lines::{push_hex, EventParts, Span};
+use crate::store::audit_packed::Lines;
 use crate::store::audit_search::SearchFilter;
-use crate::store::{self, Store};
-use crate::types::text_enum;
+use crate::store::{self, Store, StoreResult};
+use crate::types::{text_enum, Timestamp};
 
 /// Sequences a page spans (so at most as many events): large enough to amortise the query,
 /// small enough that a page is a few hundred kilobytes whatever the export's size.
@@ -192,43 +194,29 @@ struct Walk {
     /// Where the next page to be read starts (after this sequence).
     next_low: i64,
     /// The pages being read, oldest first.
-    reading: VecDeque<tokio::task::JoinHandle<store::StoreResult<Page>>>,
+    reading: VecDeque<tokio::task::JoinHandle<StoreResult<Lines>>>,
     done: bool,
     count: u64,
     first_seq: Option<i64>,
 }
 
-/// A page as read: JSON Lines come written by the database; the other forms as rows.
-enum Page {
-    Lines(store::audit_packed::Lines),
-    Rows(Vec<store::audit::AuditRow>),
-}
-
-impl Page {
-    async fn read(
-        store: &Store,
-        filter: &SearchFilter,
-        format: Format,
-    ) -> store::StoreResult<Self> {
-        Ok(match format {
-            Format::Jsonl => Page::Lines(store::audit_packed::lines(store, filter).await?),
-            Format::Csv | Format::Ocsf => {
-                Page::Rows(store::audit_packed::page(store, filter).await?)
+/// Reads and writes out one page of the export. This runs on the page's own task, so the
+/// pages read at once are also formatted at once.
+async fn read_page(store: &Store, filter: &SearchFilter, format: Format) -> StoreResult<Lines> {
+    let mut text = Vec::with_capacity(filter.limit as usize * 512);
+    let span = match format {
+        Format::Jsonl => return store::audit_packed::lines(store, filter).await,
+        Format::Csv => store::audit_packed::each(store, filter, |e| csv_row(&mut text, e)).await?,
+        Format::Ocsf => {
+            let mut span = Span::default();
+            for row in store::audit_packed::page(store, filter).await? {
+                span.add(row.seq);
+                write_line(&mut text, &ocsf::event(&AuditEvent::from(row)));
             }
-        })
-    }
-
-    /// How many events, and the first and last sequence.
-    fn span(&self) -> (usize, Option<i64>, Option<i64>) {
-        match self {
-            Page::Lines(l) => (l.count as usize, l.first_seq, l.last_seq),
-            Page::Rows(rows) => (
-                rows.len(),
-                rows.first().map(|r| r.seq),
-                rows.last().map(|r| r.seq),
-            ),
+            span
         }
-    }
+    };
+    Ok(Lines { text, span })
 }
 
 impl Walk {
@@ -241,7 +229,7 @@ impl Walk {
             self.next_low = filter.seq_until.unwrap_or(self.end);
             let (store, format) = (self.store.clone(), self.format);
             self.reading.push_back(tokio::spawn(async move {
-                Page::read(&store, &filter, format).await
+                read_page(&store, &filter, format).await
             }));
         }
     }
@@ -272,26 +260,15 @@ impl Walk {
             }
         }
         if let Some(page) = page {
-            let (count, first, last) = page.span();
-            if let Some(first) = first {
+            if let Some(first) = page.span.first_seq {
                 self.first_seq.get_or_insert(first);
             }
-            self.count += count as u64;
-            self.filter.seq_after = last.or(self.filter.seq_after);
-            match page {
-                Page::Lines(lines) if out.is_empty() => out = lines.text.into_bytes(),
-                Page::Lines(lines) => out.extend_from_slice(lines.text.as_bytes()),
-                Page::Rows(rows) => {
-                    out.reserve(rows.len() * 512);
-                    for row in rows {
-                        let event = AuditEvent::from(row);
-                        match self.format {
-                            Format::Jsonl => write_line(&mut out, &event),
-                            Format::Ocsf => write_line(&mut out, &ocsf::event(&event)),
-                            Format::Csv => csv_row(&mut out, &event),
-                        }
-                    }
-                }
+            self.count += u64::from(page.span.count);
+            self.filter.seq_after = page.span.last_seq.or(self.filter.seq_after);
+            if out.is_empty() {
+                out = page.text;
+            } else {
+                out.extend_from_slice(&page.text);
             }
         }
         if self.reading.is_empty() {
@@ -346,48 +323,59 @@ fn write_line(out: &mut Vec<u8>, value: &impl serde::Serialize) {
 
 /// One CSV record (RFC 4180). A cell a spreadsheet would run as a formula (`=`, `+`, `-`,
 /// `@`, tab or carriage return first) gets a leading `'`, as OWASP advises for CSV exports.
-fn csv_row(out: &mut Vec<u8>, e: &AuditEvent) {
-    let json = |v: &Option<Box<serde_json::value::RawValue>>| {
-        v.as_ref().map(|v| v.get().to_string()).unwrap_or_default()
-    };
-    let cells = [
-        e.id.clone(),
-        e.tenant_id.clone(),
-        e.seq.to_string(),
-        e.occurred_at.to_rfc3339(),
-        e.actor.kind.clone(),
-        e.actor.id.clone(),
-        e.actor.label.clone(),
-        e.action.clone(),
-        e.outcome.clone(),
-        e.target.kind.clone(),
-        e.target.id.clone(),
-        e.ip.clone().unwrap_or_default(),
-        e.user_agent.clone().unwrap_or_default(),
-        e.request_id.clone().unwrap_or_default(),
-        json(&e.before),
-        json(&e.after),
-        e.prev_hash.clone(),
-        e.hash.clone(),
-    ];
-    for (i, cell) in cells.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let guarded = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{cell}")
-        } else {
-            cell.clone()
-        };
-        if guarded.contains([',', '"', '\r', '\n']) {
-            out.push(b'"');
-            out.extend_from_slice(guarded.replace('"', "\"\"").as_bytes());
-            out.push(b'"');
-        } else {
-            out.extend_from_slice(guarded.as_bytes());
-        }
+fn csv_row(out: &mut Vec<u8>, e: &EventParts<'_>) {
+    csv_cell(out, e.id);
+    for cell in [e.chain, &e.seq.to_string()] {
+        out.push(b',');
+        csv_cell(out, cell);
     }
+    // A time and hex digits are never quoted nor defused.
+    out.push(b',');
+    Timestamp::from_micros(e.occurred_at).write_rfc3339(out);
+    for cell in [
+        e.actor_type,
+        e.actor_id,
+        e.actor_label,
+        e.action,
+        e.outcome,
+        e.target_type,
+        e.target_id,
+        e.ip.unwrap_or_default(),
+        e.user_agent.unwrap_or_default(),
+        e.request_id.unwrap_or_default(),
+        e.before_json.unwrap_or_default(),
+        e.after_json.unwrap_or_default(),
+    ] {
+        out.push(b',');
+        csv_cell(out, cell);
+    }
+    out.push(b',');
+    push_hex(out, e.prev_hash);
+    out.push(b',');
+    push_hex(out, e.hash);
     out.extend_from_slice(b"\r\n");
+}
+
+fn csv_cell(out: &mut Vec<u8>, cell: &str) {
+    let guard = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if cell.contains([',', '"', '\r', '\n']) {
+        out.push(b'"');
+        if guard {
+            out.push(b'\'');
+        }
+        for (i, part) in cell.split('"').enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"\"\"");
+            }
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.push(b'"');
+    } else {
+        if guard {
+            out.push(b'\'');
+        }
+        out.extend_from_slice(cell.as_bytes());
+    }
 }
 
 #[cfg(test)]
@@ -408,11 +396,19 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        csv_row(&mut out, &e);
+        csv_row(&mut out, &e.to_row().unwrap().parts());
         let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("e1,t,1,2026-01-01T00:00:00Z,user,u,"),
+            "{text}"
+        );
         assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
         assert!(text.contains(",\"1,2\","), "{text}");
         assert!(text.contains(",\"{\"\"k\"\":\"\"v\"\"}\","), "{text}");
-        assert!(text.ends_with("\r\n"));
+        assert!(text.ends_with(",00,11\r\n"), "{text}");
+        // A formula with no character to quote is defused all the same.
+        let mut out = Vec::new();
+        csv_cell(&mut out, "@SUM(A1)");
+        assert_eq!(out, b"'@SUM(A1)");
     }
 }

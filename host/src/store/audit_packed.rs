@@ -2,16 +2,15 @@
 //! Read row by row, each event cost more in the driver (a row handed between threads, every
 //! column converted twice) than everything else an export does.
 //!
-//! - JSON Lines: the database writes each event's line itself, in the exact bytes
+//! - JSON Lines on SQLite: the database writes each event's line itself, in the exact bytes
 //!   `serde_json` gives an [`AuditEvent`](crate::audit::AuditEvent) (a test holds the two
 //!   to the same output on each database), and the page arrives as one text; the stored
 //!   `before` and `after` go into the line as stored, never re-parsed. With two pages read
 //!   at once (see `audit::export`), the formatting runs on two cores: at 1M events SQLite
 //!   exports 232,796 rows/s this way against 180,378 for CSV formatted in Rust
-//!   (BENCHMARKS.md, third run). On PostgreSQL a line whose texts need no escaping skips
-//!   `to_json` ([`POSTGRES_NEEDS_ESCAPING`]), and on both the page's order is checked in
-//!   Rust rather than sorted again by the aggregate: together a third less of the
-//!   database's time per page on PostgreSQL (6.4 ms to 4.3 ms for 1,000 events).
+//!   (BENCHMARKS.md, third run). The page's order is checked in Rust rather than sorted
+//!   again by the aggregate. On PostgreSQL, Gatehouse writes the lines from rows
+//!   (`audit_lines`): there the database's `format()` was the export's limit.
 //! - CSV and OCSF are formatted in Rust from rows. On SQLite the rows come packed, as one
 //!   JSON array (`json_group_array`): 59,480 rows/s row by row against 173,424 packed.
 //!   PostgreSQL's rows are cheaper to read than its JSON is to build (128,240 rows/s by
@@ -20,18 +19,16 @@
 use serde::Deserialize;
 
 use super::audit::AuditRow;
+use super::audit_lines::{self, EventParts, Span};
 use super::audit_search::{render, search, SearchFilter};
 use super::listing::bind_params;
 use super::{Backend, Store, StoreError, StoreResult};
 
-/// A page of JSON Lines: the lines (each ending in a newline), how many, and the first and
-/// last sequence.
+/// A page of an export: its lines (each ending in a newline) and the events they hold.
 #[derive(Debug)]
 pub struct Lines {
-    pub text: String,
-    pub count: u32,
-    pub first_seq: Option<i64>,
-    pub last_seq: Option<i64>,
+    pub text: Vec<u8>,
+    pub span: Span,
 }
 
 /// One event in the packed array, in the order [`ELEMENTS`] lists.
@@ -62,6 +59,9 @@ struct Packed(
 const ELEMENTS: &str = "tenant_id, seq, id, occurred_at, actor_type, actor_id, actor_label, \
     action, target_type, target_id, before_json, after_json, ip, user_agent, request_id, \
     hex(prev_hash), hex(hash), outcome, ip_key";
+
+/// About a JSON Lines line's length, to size a page's buffer once.
+const LINE_BYTES: usize = 768;
 
 /// The events matching `f` (which must ask for sequence order): an export's page.
 pub async fn page(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>> {
@@ -94,31 +94,40 @@ pub async fn page(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>>
     Ok(rows)
 }
 
+/// Lends each event matching `f` (which must ask for sequence order) to `visit`, in order.
+pub async fn each(
+    store: &Store,
+    f: &SearchFilter,
+    mut visit: impl FnMut(&EventParts<'_>),
+) -> StoreResult<Span> {
+    if let Some(pool) = store.bulk_reader() {
+        return audit_lines::each(pool, f, visit).await;
+    }
+    let mut span = Span::default();
+    for row in page(store, f).await? {
+        span.add(row.seq);
+        visit(&row.parts());
+    }
+    Ok(span)
+}
+
 /// The events matching `f` (which must ask for sequence order) as JSON Lines.
 pub async fn lines(store: &Store, f: &SearchFilter) -> StoreResult<Lines> {
-    let backend = store.backend();
-    let (inner, params) = render(f, backend);
+    if store.bulk_reader().is_some() {
+        let mut text = Vec::with_capacity(f.limit as usize * LINE_BYTES);
+        let span = each(store, f, |e| audit_lines::write_line(&mut text, e)).await?;
+        return Ok(Lines { text, span });
+    }
+    let (inner, params) = render(f, Backend::Sqlite);
     // No ORDER BY in the aggregate: it sorted the page's lines again (a sixth of the
     // database's work on a page); the order is checked here instead.
-    let (line, concat) = match backend {
-        Backend::Sqlite => (
-            format!("format({LINE}, {SQLITE_PIECES})"),
-            "group_concat(line, char(10))",
-        ),
-        Backend::Postgres => (
-            format!(
-                "CASE WHEN {POSTGRES_NEEDS_ESCAPING} THEN format({LINE}, {POSTGRES_PIECES}) \
-                 ELSE format({PLAIN_LINE}, {POSTGRES_PLAIN_PIECES}) END"
-            ),
-            "string_agg(line, E'\\n')",
-        ),
-    };
     let sql = format!(
-        "SELECT {concat} AS text, COUNT(*) AS n, MIN(seq) AS first_seq, MAX(seq) AS last_seq \
-         FROM (SELECT seq, {line} AS line FROM ({inner}) AS p) AS l"
+        "SELECT group_concat(line, char(10)) AS text, COUNT(*) AS n, MIN(seq) AS first_seq, \
+         MAX(seq) AS last_seq \
+         FROM (SELECT seq, format({LINE}, {SQLITE_PIECES}) AS line FROM ({inner}) AS p) AS l"
     );
     let row = bind_params(sqlx::query(&sql), params)
-        .persistent(backend == Backend::Sqlite)
+        .persistent(true)
         .fetch_one(store.reader())
         .await?;
     let count: i64 = sqlx::Row::try_get(&row, "n")?;
@@ -128,10 +137,12 @@ pub async fn lines(store: &Store, f: &SearchFilter) -> StoreResult<Lines> {
         text.push('\n');
     }
     Ok(Lines {
-        text,
-        count: u32::try_from(count).map_err(|_| StoreError::Corrupt("a page's size".into()))?,
-        first_seq: sqlx::Row::try_get(&row, "first_seq")?,
-        last_seq: sqlx::Row::try_get(&row, "last_seq")?,
+        text: text.into_bytes(),
+        span: Span {
+            count: u32::try_from(count).map_err(|_| StoreError::Corrupt("a page's size".into()))?,
+            first_seq: sqlx::Row::try_get(&row, "first_seq")?,
+            last_seq: sqlx::Row::try_get(&row, "last_seq")?,
+        },
     })
 }
 
@@ -184,7 +195,7 @@ const LINE: &str = "'{\"id\":%s,\"tenant_id\":%s,\"seq\":%s,\"occurred_at\":\"%s
     \"ip\":%s,\"user_agent\":%s,\"request_id\":%s,\"outcome\":%s,\
     \"prev_hash\":\"%s\",\"hash\":\"%s\"}'";
 
-/// The pieces on SQLite: `json_quote` escapes as `serde_json` does, and the time is
+/// The pieces: `json_quote` escapes as `serde_json` does, and the time is
 /// RFC 3339 with the microseconds' trailing zeros cut, as the `time` crate writes it.
 const SQLITE_PIECES: &str = "json_quote(id), json_quote(tenant_id), seq, \
     strftime('%Y-%m-%dT%H:%M:%S', occurred_at / 1000000, 'unixepoch'), \
@@ -195,56 +206,6 @@ const SQLITE_PIECES: &str = "json_quote(id), json_quote(tenant_id), seq, \
     coalesce(before_json, 'null'), coalesce(after_json, 'null'), \
     json_quote(ip), json_quote(user_agent), json_quote(request_id), json_quote(outcome), \
     lower(hex(prev_hash)), lower(hex(hash))";
-
-/// The time's two pieces on PostgreSQL, as on SQLite.
-macro_rules! postgres_time {
-    () => {
-        "to_char(to_timestamp(occurred_at / 1000000) AT TIME ZONE 'UTC', \
-         'YYYY-MM-DD\"T\"HH24:MI:SS'), \
-         CASE WHEN occurred_at % 1000000 = 0 THEN '' \
-              ELSE '.' || rtrim(lpad((occurred_at % 1000000)::text, 6, '0'), '0') END"
-    };
-}
-
-/// The same on PostgreSQL (`to_json` escapes as `serde_json` does).
-const POSTGRES_PIECES: &str = concat!(
-    "to_json(id), to_json(tenant_id), seq, ",
-    postgres_time!(),
-    ", to_json(actor_type), to_json(actor_id), to_json(actor_label), to_json(action), \
-    to_json(target_type), to_json(target_id), \
-    coalesce(before_json, 'null'), coalesce(after_json, 'null'), \
-    coalesce(to_json(ip)::text, 'null'), coalesce(to_json(user_agent)::text, 'null'), \
-    coalesce(to_json(request_id)::text, 'null'), to_json(outcome), \
-    encode(prev_hash, 'hex'), encode(hash, 'hex')"
-);
-
-/// On PostgreSQL, `to_json` was half of a line's cost, and almost no value needs it: a
-/// JSON string is the text in quotes unless the text holds a `"`, a `\` or a control
-/// character (`serde_json` escapes nothing else). One pattern match over all of an event's
-/// texts picks the line's form: [`PLAIN_LINE`] when none does, else [`LINE`] with
-/// `to_json`. Every text the line holds is in the match.
-const POSTGRES_NEEDS_ESCAPING: &str = "concat(id, tenant_id, actor_type, actor_id, \
-    actor_label, action, target_type, target_id, ip, user_agent, request_id, outcome) \
-    ~ '[\\x01-\\x1f\"\\\\]'";
-
-/// [`LINE`] with the quotes of its texts in the shape.
-const PLAIN_LINE: &str =
-    "'{\"id\":\"%s\",\"tenant_id\":\"%s\",\"seq\":%s,\"occurred_at\":\"%s%sZ\",\
-    \"actor\":{\"type\":\"%s\",\"id\":\"%s\",\"label\":\"%s\"},\"action\":\"%s\",\
-    \"target\":{\"type\":\"%s\",\"id\":\"%s\"},\"before\":%s,\"after\":%s,\
-    \"ip\":%s,\"user_agent\":%s,\"request_id\":%s,\"outcome\":\"%s\",\
-    \"prev_hash\":\"%s\",\"hash\":\"%s\"}'";
-
-/// The pieces of [`PLAIN_LINE`] on PostgreSQL.
-const POSTGRES_PLAIN_PIECES: &str = concat!(
-    "id, tenant_id, seq, ",
-    postgres_time!(),
-    ", actor_type, actor_id, actor_label, action, target_type, target_id, \
-    coalesce(before_json, 'null'), coalesce(after_json, 'null'), \
-    coalesce('\"' || ip || '\"', 'null'), coalesce('\"' || user_agent || '\"', 'null'), \
-    coalesce('\"' || request_id || '\"', 'null'), outcome, \
-    encode(prev_hash, 'hex'), encode(hash, 'hex')"
-);
 
 fn unpack(p: Packed) -> StoreResult<AuditRow> {
     let bytes = |hex_text: &str| {

@@ -169,10 +169,14 @@ pub(super) fn where_clause(cond: Option<&Cond>, backend: Backend) -> (String, Ve
     }
 }
 
-pub(super) fn bind_params<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+pub(super) fn bind_params<'q, DB: sqlx::Database>(
+    mut query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     params: Vec<Param>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     for p in params {
         query = match p {
             Param::Text(t) => query.bind(t),

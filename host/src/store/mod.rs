@@ -10,6 +10,7 @@ pub mod audit;
 pub mod audit_checkpoints;
 pub mod audit_exports;
 pub mod audit_ingest;
+pub mod audit_lines;
 pub mod audit_packed;
 pub mod audit_retention;
 pub mod audit_search;
@@ -105,7 +106,14 @@ pub struct Store {
     /// Serves write transactions. On SQLite it holds one connection, so writers queue in
     /// process instead of failing with SQLITE_BUSY.
     writer: AnyPool,
+    /// PostgreSQL only: a few connections of the native driver, opened on first use, for
+    /// reads of many rows (an export's pages). The generic driver copies every column of
+    /// every row into a value of its own; the native one hands out borrowed text.
+    bulk_reader: Option<sqlx::PgPool>,
 }
+
+/// The most connections [`Store::bulk_reader`] opens: an export reads two pages at once.
+const BULK_CONNECTIONS: u32 = 4;
 
 /// A write transaction, safe to cancel at any `.await`.
 ///
@@ -259,10 +267,17 @@ impl Store {
                     .connect_with(options)
                     .await
                     .context("connecting to PostgreSQL")?;
+                let bulk_options = sqlx::postgres::PgConnectOptions::from_str(url)
+                    .context("parsing database.url")?;
+                let bulk_reader = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(BULK_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_lazy_with(bulk_options);
                 Ok(Self {
                     backend,
                     reader: pool.clone(),
                     writer: pool,
+                    bulk_reader: Some(bulk_reader),
                 })
             }
         }
@@ -310,6 +325,7 @@ impl Store {
             backend: Backend::Sqlite,
             reader,
             writer,
+            bulk_reader: None,
         })
     }
 
@@ -373,6 +389,11 @@ impl Store {
         &self.reader
     }
 
+    /// On PostgreSQL, the native driver's pool for reads of many rows (see the field).
+    pub(crate) fn bulk_reader(&self) -> Option<&sqlx::PgPool> {
+        self.bulk_reader.as_ref()
+    }
+
     /// The write pool, for a single write statement that commits on its own.
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.writer
@@ -387,6 +408,9 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        if let Some(bulk) = &self.bulk_reader {
+            bulk.close().await;
+        }
     }
 }
 
