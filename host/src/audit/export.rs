@@ -203,20 +203,23 @@ struct Walk {
 /// Reads and writes out one page of the export. This runs on the page's own task, so the
 /// pages read at once are also formatted at once.
 async fn read_page(store: &Store, filter: &SearchFilter, format: Format) -> StoreResult<Lines> {
-    let mut text = Vec::with_capacity(filter.limit as usize * 512);
-    let span = match format {
-        Format::Jsonl => return store::audit_packed::lines(store, filter).await,
-        Format::Csv => store::audit_packed::each(store, filter, |e| csv_row(&mut text, e)).await?,
+    let buffer = || Vec::with_capacity(filter.limit as usize * 512);
+    match format {
+        Format::Jsonl => store::audit_packed::lines(store, filter).await,
+        Format::Csv => {
+            let mut text = buffer();
+            let span = store::audit_packed::each(store, filter, |e| csv_row(&mut text, e)).await?;
+            Ok(Lines { text, span })
+        }
         Format::Ocsf => {
-            let mut span = Span::default();
+            let (mut text, mut span) = (buffer(), Span::default());
             for row in store::audit_packed::page(store, filter).await? {
                 span.add(row.seq);
                 write_line(&mut text, &ocsf::event(&AuditEvent::from(row)));
             }
-            span
+            Ok(Lines { text, span })
         }
-    };
-    Ok(Lines { text, span })
+    }
 }
 
 impl Walk {

@@ -113,9 +113,9 @@ pub async fn each(
 
 /// The events matching `f` (which must ask for sequence order) as JSON Lines.
 pub async fn lines(store: &Store, f: &SearchFilter) -> StoreResult<Lines> {
-    if store.bulk_reader().is_some() {
+    if let Some(pool) = store.bulk_reader() {
         let mut text = Vec::with_capacity(f.limit as usize * LINE_BYTES);
-        let span = each(store, f, |e| audit_lines::write_line(&mut text, e)).await?;
+        let span = audit_lines::each(pool, f, |e| audit_lines::write_line(&mut text, e)).await?;
         return Ok(Lines { text, span });
     }
     let (inner, params) = render(f, Backend::Sqlite);
