@@ -614,6 +614,9 @@ async fn free_text_in_growing_windows_finds_what_the_whole_chain_search_finds() 
         // From a cursor, windows count down from it.
         ("common", 3, Some(20)),
         ("rare", 2, Some(25)),
+        // A page gathered from several windows, each read from where the one before ended.
+        ("common", 6, None),
+        ("rare", 3, Some(32)),
         // Two words: on PostgreSQL a window adds its recency words to the query.
         ("common rare", 3, None),
         ("rare common", 2, Some(25)),

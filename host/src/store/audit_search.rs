@@ -51,8 +51,9 @@ pub struct SearchFilter {
     pub seq_after: Option<i64>,
     /// With `seq_after`: up to this sequence, included.
     pub seq_until: Option<i64>,
-    /// `(floor, top)`: only events after `floor`, the window below `top` (the cursor or the
-    /// chain's end) a free-text search on PostgreSQL looks in first (see [`search`]).
+    /// `(floor, top)`: only events after `floor` and before `top`, one of the windows a
+    /// free-text search on PostgreSQL looks in, newest first (see [`search`]). Sequences
+    /// start at 1, so a floor of 0 is the chain's first event.
     pub seq_window: Option<(i64, i64)>,
     pub limit: u32,
 }
@@ -104,7 +105,8 @@ pub async fn search_in_windows(
         // that meet 18,000 times in 10M events cost 18,000 reads) and a CIDR block (its
         // blocks' events, sorted). Both look among the newest events first, in windows that
         // grow fourfold, so only the matches inside a window are read; the whole chain only
-        // when the largest window holds less than a page.
+        // when the largest window holds less than a page. Free text reads each window from
+        // where the one before ended and gathers its page across them.
         let windowed = match order_of(&f) {
             Order::Recorded => Some(Window::Sequence),
             Order::Time if ip_blocks(&f, Backend::Postgres).is_some() => Some(Window::Time),
@@ -117,33 +119,61 @@ pub async fn search_in_windows(
                     .await?
                     .saturating_add(1),
             };
-            for &window in windows {
-                if top <= window {
-                    break;
-                }
-                let mut windowed = f.clone().into_owned();
-                match kind {
-                    Window::Sequence => windowed.seq_window = Some((top - window, top)),
-                    // A page of the newest events since the window's first: every event
-                    // older than that sorts after them, whatever its sequence.
-                    Window::Time => {
+            match kind {
+                Window::Sequence => return text_in_windows(store, &f, top, windows).await,
+                Window::Time => {
+                    for &window in windows {
+                        if top <= window {
+                            break;
+                        }
+                        // A page of the newest events since the window's first: every
+                        // event older than that sorts after them, whatever its sequence.
                         let Some(at) = occurred_at(store, chain, top - window).await? else {
                             break;
                         };
                         if f.from_micros.is_some_and(|from| from >= at) {
                             break;
                         }
+                        let mut windowed = f.clone().into_owned();
                         windowed.from_micros = Some(at);
+                        let rows = run(store, &windowed).await?;
+                        if rows.len() >= f.limit as usize {
+                            return Ok(rows);
+                        }
                     }
-                }
-                let rows = run(store, &windowed).await?;
-                if rows.len() >= f.limit as usize {
-                    return Ok(rows);
                 }
             }
         }
     }
     run(store, &f).await
+}
+
+/// A free-text search on PostgreSQL, newest recorded first, below `top` (the cursor or the
+/// chain's end): each window of `windows` in turn, from where the one before ended (so no
+/// event is read twice), then the rest of the chain; the page is what they found together.
+async fn text_in_windows(
+    store: &Store,
+    f: &SearchFilter,
+    top: i64,
+    windows: &[i64],
+) -> StoreResult<Vec<AuditRow>> {
+    let mut found: Vec<AuditRow> = Vec::new();
+    let mut below = top;
+    let floors = windows
+        .iter()
+        .map(|w| top - w)
+        .take_while(|&floor| floor > 0);
+    for floor in floors.chain([0]) {
+        let mut part = f.clone();
+        part.seq_window = Some((floor, below));
+        part.limit = f.limit.saturating_sub(found.len() as u32);
+        found.extend(run(store, &part).await?);
+        if found.len() >= f.limit as usize {
+            break;
+        }
+        below = floor + 1;
+    }
+    Ok(found)
 }
 
 /// How a window of a chain's newest events narrows a search.
@@ -472,9 +502,9 @@ fn recorded(w: &mut Clause, f: &SearchFilter, backend: Backend, limit: &str) -> 
             if let Some(seq) = &cursor {
                 w.conds.push(format!("seq < {seq}"));
             }
-            if let Some((floor, _)) = f.seq_window {
-                let floor = w.bind(Param::Int(floor));
-                w.conds.push(format!("seq > {floor}"));
+            if let Some((floor, top)) = f.seq_window {
+                let (floor, top) = (w.bind(Param::Int(floor)), w.bind(Param::Int(top)));
+                w.conds.push(format!("seq > {floor} AND seq < {top}"));
             }
             format!(
                 "SELECT {COLUMNS} FROM audit_events {} ORDER BY tenant_id DESC, seq DESC \
@@ -599,19 +629,20 @@ fn text_condition(w: &mut Clause, f: &SearchFilter, backend: Backend) {
                 .map(|w| format!("{}{}", w.text, if w.prefix { ":*" } else { "" }))
                 .collect();
             let query = w.bind(Param::Text(query.join(" & ")));
-            let indexed = match recent_buckets(f) {
-                Some(buckets) => {
-                    let buckets = w.bind(Param::Text(buckets));
-                    format!("(to_tsquery('simple', {query}) && {buckets}::tsquery)")
-                }
-                None => format!("to_tsquery('simple', {query})"),
-            };
             // The first test is the cheap one a walk down the primary key filters with; the
             // second is the one the text index (`audit_events_text`) answers.
             w.conds.push(format!(
                 "search @@ to_tsquery('simple', {query}) \
-                 AND audit_text(search, tenant_id, seq) @@ {indexed}"
+                 AND audit_text(search, tenant_id, seq) @@ to_tsquery('simple', {query})"
             ));
+            if let Some(buckets) = recent_buckets(f) {
+                // A second key of the same index scan, so the two keys' lists are walked in
+                // step and the words' are read only inside the window.
+                let buckets = w.bind(Param::Text(buckets));
+                w.conds.push(format!(
+                    "audit_text(search, tenant_id, seq) @@ {buckets}::tsquery"
+                ));
+            }
         }
     }
 }
@@ -620,21 +651,25 @@ fn text_condition(w: &mut Clause, f: &SearchFilter, backend: Backend) {
 /// `audit_text` (migration `0030`).
 const TEXT_BUCKET_BITS: u32 = 15;
 
-/// Most recency words a search adds (a window of 262,144 events): past that, the words'
-/// own posting lists are the cheaper start.
-const MAX_RECENT_BUCKETS: i64 = 9;
+/// Most recency words a search adds: as many as the largest window spans.
+const MAX_RECENT_BUCKETS: i64 = (WINDOWS[WINDOWS.len() - 1] >> TEXT_BUCKET_BITS) + 1;
 
-/// The recency words of `f`'s window, OR-ed, when they make the text index's scan cheaper:
-/// two or more whole words in a small window. The GIN index intersects the posting lists
-/// of every word before a page can be picked (29.5 ms for two words in a million events
-/// each, at 10M); with the window's recency words in the query it starts from theirs (32,768
-/// events each) and skips through the others'. One word alone is better served by a walk
-/// down the primary key (common) or by its own list (rare); a prefix scans every word it
-/// names either way.
+/// The recency words of `f`'s window, OR-ed: two or more whole words in a window that does
+/// not reach the chain's first event. Without them, the GIN index yields every match of
+/// the words in the chain, and each is read from the table before the window's can be
+/// picked: "charlie 260" at 10M events read 2,075 rows to find the 166 of a window of a
+/// million. With them as a second key of the index scan, the keys' posting lists are
+/// walked in step: the rarest word's list from the window's first event on, the others'
+/// skipped to each of its entries, and only the window's matches are read (one index
+/// key holding words and recency words both would start from the recency words' lists,
+/// 32,768 entries each, however rare a word: 21 ms where the two keys take 3). One word
+/// alone is better served by a walk down the primary key (common) or by its own list
+/// (rare); a prefix scans every word it names either way.
 fn recent_buckets(f: &SearchFilter) -> Option<String> {
     let (floor, top) = f.seq_window?;
     let chain = f.chain.as_deref()?;
-    if f.words.len() < 2
+    if floor <= 0
+        || f.words.len() < 2
         || f.words.iter().any(|w| w.prefix)
         || !chain
             .bytes()
@@ -830,7 +865,7 @@ mod tests {
     }
 
     #[test]
-    fn two_words_in_a_small_window_add_its_recency_words() {
+    fn two_words_in_a_window_add_its_recency_words_as_a_second_key() {
         let migration = include_str!("../../../migrations/postgres/0030_audit_text_recency.sql");
         assert!(migration.contains(&format!("(seq >> {TEXT_BUCKET_BITS})")));
         let f = |text: &[&str], window: (i64, i64)| SearchFilter {
@@ -849,7 +884,8 @@ mod tests {
         let (sql, params) = render(&f(&["bravo", "13"], (65_535, 131_072)), Backend::Postgres);
         assert!(
             sql.contains(
-                "audit_text(search, tenant_id, seq) @@ (to_tsquery('simple', $2) && $3::tsquery)"
+                "audit_text(search, tenant_id, seq) @@ to_tsquery('simple', $2) \
+                 AND audit_text(search, tenant_id, seq) @@ $3::tsquery"
             ),
             "{sql}"
         );
@@ -857,11 +893,12 @@ mod tests {
             texts(&params),
             vec!["t-1", "bravo & 13", "'t-1~2' | 't-1~3'"]
         );
-        // One word, a prefix, or a window too large: the words alone.
+        // One word, a prefix, a window from the chain's start or too large: the words alone.
         for (words, window) in [
             (&["bravo"][..], (65_535, 131_072)),
             (&["bravo", "fox*"][..], (65_535, 131_072)),
-            (&["bravo", "13"][..], (0, 1 << 20)),
+            (&["bravo", "13"][..], (0, 1 << 16)),
+            (&["bravo", "13"][..], (1, 1 << 23)),
         ] {
             let (sql, _) = render(&f(words, window), Backend::Postgres);
             assert!(!sql.contains("::tsquery"), "{words:?} {window:?}: {sql}");
