@@ -114,9 +114,10 @@ pub async fn search_in_windows(
         // free text (the GIN index yields all matches, each read from the table: two words
         // that meet 18,000 times in 10M events cost 18,000 reads) and a CIDR block (its
         // blocks' events, sorted). Both look among the newest events first, in windows that
-        // grow fourfold, so only the matches inside a window are read; the whole chain only
-        // when the largest window holds less than a page. Free text reads each window from
-        // where the one before ended and gathers its page across them.
+        // grow (4,096 events, then fourfold from 65,536), so only the matches inside a
+        // window are read; the whole chain only when the largest window holds less than a
+        // page. Free text reads each window from where the one before ended and gathers its
+        // page across them.
         let windowed = match order_of(&f) {
             Order::Recorded => Some(Window::Sequence),
             Order::Time if ip_blocks(&f, Backend::Postgres).is_some() => Some(Window::Time),
@@ -516,8 +517,9 @@ fn recorded(w: &mut Clause, f: &SearchFilter, backend: Backend, limit: &str) -> 
         Backend::Postgres => {
             // `seq + 0` is no key of the primary key's: the window is read from the text
             // index alone (its top is below the cursor already).
-            let seq = if matches_only(f) { "seq + 0" } else { "seq" };
-            if !matches_only(f) {
+            let matches_only = matches_only(f);
+            let seq = if matches_only { "seq + 0" } else { "seq" };
+            if !matches_only {
                 if let Some(cursor) = bind_cursor(w) {
                     w.conds.push(format!("seq < {cursor}"));
                 }
@@ -687,6 +689,17 @@ const MAX_RECENT_BUCKETS: i64 = (WINDOWS[WINDOWS.len() - 1] >> TEXT_BUCKET_BITS)
 /// alone is better served by a walk down the primary key (common) or by its own list
 /// (rare); a prefix scans every word it names either way.
 fn recent_buckets(f: &SearchFilter) -> Option<String> {
+    let (chain, first, last) = recent_range(f)?;
+    Some(
+        (first..=last)
+            .map(|b| format!("'{chain}~{b}'"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+    )
+}
+
+/// The chain and first and last recency buckets [`recent_buckets`] names, when it names any.
+fn recent_range(f: &SearchFilter) -> Option<(&str, i64, i64)> {
     let SeqWindow { floor, top, .. } = f.seq_window?;
     let chain = f.chain.as_deref()?;
     if floor <= 0
@@ -705,12 +718,7 @@ fn recent_buckets(f: &SearchFilter) -> Option<String> {
     if last < first || last - first >= MAX_RECENT_BUCKETS {
         return None;
     }
-    Some(
-        (first..=last)
-            .map(|b| format!("'{chain}~{b}'"))
-            .collect::<Vec<_>>()
-            .join(" | "),
-    )
+    Some((chain, first, last))
 }
 
 /// Whether `f`'s window is read as the bitmap of its matches in the text index, never by a
@@ -720,7 +728,7 @@ fn recent_buckets(f: &SearchFilter) -> Option<String> {
 /// holding none (41.7 ms) where the index finds them in 1 ms. A first window of 4,096 is
 /// left to it, so words that meet often are found by a short walk and are not all read.
 fn matches_only(f: &SearchFilter) -> bool {
-    f.seq_window.is_some_and(|w| !w.first) && recent_buckets(f).is_some()
+    f.seq_window.is_some_and(|w| !w.first) && recent_range(f).is_some()
 }
 
 /// The FTS5 query for `f`'s words, inside its chain when it has one.
