@@ -593,6 +593,7 @@ async fn free_text_in_growing_windows_finds_what_the_whole_chain_search_finds() 
             .map(|text| Word {
                 text: text.into(),
                 prefix: false,
+                named: None,
             })
             .collect(),
         after: after.map(|seq| Position {
@@ -627,6 +628,107 @@ async fn free_text_in_growing_windows_finds_what_the_whole_chain_search_finds() 
         assert_eq!(windowed, whole, "{word} after {after:?}");
         assert_eq!(windowed.len(), limit as usize, "{word} after {after:?}");
         assert!(windowed.windows(2).all(|w| w[0] > w[1]), "{windowed:?}");
+    }
+}
+
+/// On PostgreSQL a search of whole words first asks the text index for the newest bucket of
+/// 32,768 events holding them and starts below it, and a prefix that names few words of the
+/// chain is searched as them; it finds what a read of the whole chain finds. Two chains of
+/// 70,000 events (three buckets), written straight into the table.
+#[tokio::test]
+async fn whole_words_start_from_the_newest_bucket_that_holds_them() {
+    use gatehouse::store::audit_recency::match_top;
+    use gatehouse::store::audit_search::{search, search_in_windows, Position, SearchFilter, Word};
+    use gatehouse::store::audit_words::name_prefixes;
+    let app = spawn_app().await;
+    if !app.is_postgres() {
+        // The buckets are recency words of PostgreSQL's text index only.
+        return;
+    }
+    let chain = "bucket-chain-a";
+    for (id, from, words) in [
+        (
+            chain,
+            1,
+            "CASE WHEN s <= 30000 AND s % 7 = 0 THEN 'older n' || (s % 5) \
+             WHEN s BETWEEN 40000 AND 50000 AND s % 3 = 0 THEN 'middle' \
+             WHEN s > 66000 THEN 'newest' ELSE 'filler pre' || (s % 40) END",
+        ),
+        // Another chain whose newest events say "older": not this chain's.
+        ("bucket-chain-b", 40_000, "'older n3'"),
+    ] {
+        app.raw_sql(&format!(
+            "INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_type, actor_id, \
+             actor_label, action, target_type, target_id, prev_hash, hash) \
+             SELECT '{id}', s, '{id}-' || s, 1700000000000000 + s, 'user', 'u' || (s % 10), \
+             'someone', 'document.viewed', 'document', {words}, '\\x00'::bytea, '\\x00'::bytea \
+             FROM generate_series({from}, 70000) AS s"
+        ))
+        .await;
+    }
+    let store = &app.state.store;
+    let filter = |words: &str, cursor: i64| SearchFilter {
+        chain: Some(chain.into()),
+        words: words
+            .split(' ')
+            .map(|text| Word {
+                text: text.trim_end_matches('*').into(),
+                prefix: text.ends_with('*'),
+                named: None,
+            })
+            .collect(),
+        after: Some(Position {
+            occurred_at: 0,
+            chain: chain.into(),
+            seq: cursor,
+        }),
+        limit: 5,
+        ..Default::default()
+    };
+    for (words, cursor, top) in [
+        // The newest bucket holding the words: its top, or the cursor inside it.
+        ("older", 70_001, Some(1 << 15)),
+        ("older n3", 70_001, Some(1 << 15)),
+        ("middle", 70_001, Some(2 << 15)),
+        ("middle", 45_000, Some(45_000)),
+        ("older", 40_000, Some(1 << 15)),
+        ("newest", 70_001, Some(70_001)),
+        // Words no bucket holds together, or at all: nothing to read.
+        ("older middle", 70_001, None),
+        ("absent", 70_001, None),
+        ("newest", 60_000, None),
+        // A prefix is searched as the words it names (written by the trigger)...
+        ("old*", 70_001, Some(1 << 15)),
+        ("pre3*", 70_001, Some(70_001)),
+        ("zzz*", 70_001, None),
+        // ...unless it names more than 32: then it is not asked about.
+        ("pre*", 70_001, Some(70_001)),
+    ] {
+        let mut f = filter(words, cursor);
+        let asked = match name_prefixes(store, &mut f).await.unwrap() {
+            true => match_top(store, &f, cursor).await.unwrap(),
+            false => None,
+        };
+        assert_eq!(asked, top, "{words} below {cursor}");
+        let named = f.words.last().and_then(|w| w.named.as_ref()).map(Vec::len);
+        let expected_named = match words {
+            "old*" => Some(1),
+            "pre3*" => Some(11),
+            _ => None,
+        };
+        assert_eq!(named, expected_named, "{words}");
+        let f = filter(words, cursor);
+        let seqs = |rows: Vec<gatehouse::store::audit::AuditRow>| -> Vec<i64> {
+            rows.iter().map(|r| r.seq).collect()
+        };
+        let found = seqs(search(store, &f).await.unwrap());
+        let whole = seqs(search_in_windows(store, &f, &[]).await.unwrap());
+        assert_eq!(found, whole, "{words} below {cursor}");
+        let expected = if top.is_some() { 5 } else { 0 };
+        assert_eq!(found.len(), expected, "{words} below {cursor}");
+        if let (Some(top), Some(first)) = (top, found.first()) {
+            assert!(*first < top, "{words} below {cursor}: {found:?}");
+        }
     }
 }
 

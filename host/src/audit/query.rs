@@ -207,20 +207,13 @@ fn parse_actions(action: Option<String>) -> Result<ActionTerms, Error> {
                 "`action` is a list of exact actions or one prefix ending in *, not both",
             ));
         }
-        let mut end: Vec<char> = prefix.chars().collect();
-        return match end.pop() {
-            None => Ok((Vec::new(), None)),
-            Some(last) => {
-                let next = char::from_u32(u32::from(last) + 1).ok_or_else(|| {
-                    Error::invalid("action", "`action` ends in a character with no successor")
-                })?;
-                end.push(next);
-                Ok((
-                    Vec::new(),
-                    Some((prefix.to_string(), end.into_iter().collect())),
-                ))
-            }
-        };
+        if prefix.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let end = store::audit_words::prefix_end(prefix).ok_or_else(|| {
+            Error::invalid("action", "`action` ends in a character with no successor")
+        })?;
+        return Ok((Vec::new(), Some((prefix.to_string(), end))));
     }
     let list: Vec<String> = action.split(',').map(|a| a.trim().to_string()).collect();
     if list.len() > MAX_ACTIONS || list.iter().any(|a| a.is_empty() || a.contains('*')) {
@@ -249,6 +242,7 @@ fn parse_words(q: &str) -> Result<Vec<Word>, Error> {
             words.push(Word {
                 prefix: prefix && i + 1 == count,
                 text,
+                named: None,
             });
         }
     }

@@ -4,6 +4,8 @@
 //! index or PostgreSQL's `tsvector`; both see the same words (punctuation splits them).
 
 use super::audit::{from_row, AuditRow, COLUMNS};
+use super::audit_recency::{match_top, matches_only, recent_buckets};
+use super::audit_words::name_prefixes;
 use super::listing::{bind_params, Param};
 use super::{Backend, Store, StoreResult};
 
@@ -33,6 +35,17 @@ pub struct Word {
     pub text: String,
     /// Matches words that start with `text`.
     pub prefix: bool,
+    /// On PostgreSQL, the words of the chain a prefix names, when they are few: it is
+    /// searched as any of them (see [`super::audit_words`]).
+    pub named: Option<Vec<String>>,
+}
+
+impl Word {
+    /// A prefix searched as one: each scan of the text index first reads every event of
+    /// every word it names.
+    pub fn partial(&self) -> bool {
+        self.prefix && self.named.is_none()
+    }
 }
 
 /// What a search selects. Every present filter must hold (AND); `actions` is an OR list.
@@ -89,7 +102,8 @@ pub async fn search(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow
 }
 
 /// [`search`], with free text and CIDR blocks on PostgreSQL looked for among the newest
-/// `windows` events in turn (a test gives small ones).
+/// `windows` events in turn (a test gives small ones). Without windows, free text is read
+/// from the whole chain as it was typed: a test's reference.
 pub async fn search_in_windows(
     store: &Store,
     f: &SearchFilter,
@@ -108,6 +122,12 @@ pub async fn search_in_windows(
                 f.action_range = None;
             }
         }
+    }
+    if !windows.is_empty()
+        && f.words.iter().any(|w| w.prefix)
+        && !name_prefixes(store, f.to_mut()).await?
+    {
+        return Ok(Vec::new());
     }
     if let (Backend::Postgres, Some(chain)) = (store.backend(), &f.chain) {
         // Two searches on PostgreSQL read every match before the newest can be picked:
@@ -131,7 +151,16 @@ pub async fn search_in_windows(
                     .saturating_add(1),
             };
             match kind {
-                Window::Sequence => return text_in_windows(store, &f, top, windows).await,
+                Window::Sequence => {
+                    let top = match windows.is_empty() {
+                        true => top,
+                        false => match match_top(store, &f, top).await? {
+                            Some(top) => top,
+                            None => return Ok(Vec::new()),
+                        },
+                    };
+                    return text_in_windows(store, &f, top, windows).await;
+                }
                 Window::Time => {
                     for &window in windows {
                         if top <= window {
@@ -217,7 +246,7 @@ async fn occurred_at(store: &Store, chain: &str, seq: i64) -> StoreResult<Option
 /// PostgreSQL looks among, in turn, before the whole chain: small enough that the first
 /// window's table reads are few, growing so that words that rarely meet are not looked
 /// for window by window through the whole chain.
-const WINDOWS: [i64; 5] = [4_096, 65_536, 262_144, 1_048_576, 4_194_304];
+pub(super) const WINDOWS: [i64; 5] = [4_096, 65_536, 262_144, 1_048_576, 4_194_304];
 
 /// Runs the search `f` as one statement.
 async fn run(store: &Store, f: &SearchFilter) -> StoreResult<Vec<AuditRow>> {
@@ -646,12 +675,7 @@ fn text_condition(w: &mut Clause, f: &SearchFilter, backend: Backend) {
             ));
         }
         Backend::Postgres => {
-            let query: Vec<String> = f
-                .words
-                .iter()
-                .map(|w| format!("{}{}", w.text, if w.prefix { ":*" } else { "" }))
-                .collect();
-            let query = w.bind(Param::Text(query.join(" & ")));
+            let query = w.bind(Param::Text(ts_query(f)));
             // The first test is the cheap one a walk down the primary key filters with; the
             // second is the one the text index (`audit_events_text`) answers.
             w.conds.push(format!(
@@ -670,65 +694,17 @@ fn text_condition(w: &mut Clause, f: &SearchFilter, backend: Backend) {
     }
 }
 
-/// How many events share a recency word in PostgreSQL's text index: `seq >> 15` in
-/// `audit_text` (migration `0030`).
-const TEXT_BUCKET_BITS: u32 = 15;
-
-/// Most recency words a search adds: as many as the largest window spans.
-const MAX_RECENT_BUCKETS: i64 = (WINDOWS[WINDOWS.len() - 1] >> TEXT_BUCKET_BITS) + 1;
-
-/// The recency words of `f`'s window, OR-ed: two or more whole words in a window that does
-/// not reach the chain's first event. Without them, the GIN index yields every match of
-/// the words in the chain, and each is read from the table before the window's can be
-/// picked: "charlie 260" at 10M events read 2,075 rows to find the 166 of a window of a
-/// million. With them as a second key of the index scan, the keys' posting lists are
-/// walked in step: the rarest word's list from the window's first event on, the others'
-/// skipped to each of its entries, and only the window's matches are read (one index
-/// key holding words and recency words both would start from the recency words' lists,
-/// 32,768 entries each, however rare a word: 21 ms where the two keys take 3). One word
-/// alone is better served by a walk down the primary key (common) or by its own list
-/// (rare); a prefix scans every word it names either way.
-fn recent_buckets(f: &SearchFilter) -> Option<String> {
-    let (chain, first, last) = recent_range(f)?;
-    Some(
-        (first..=last)
-            .map(|b| format!("'{chain}~{b}'"))
-            .collect::<Vec<_>>()
-            .join(" | "),
-    )
-}
-
-/// The chain and first and last recency buckets [`recent_buckets`] names, when it names any.
-fn recent_range(f: &SearchFilter) -> Option<(&str, i64, i64)> {
-    let SeqWindow { floor, top, .. } = f.seq_window?;
-    let chain = f.chain.as_deref()?;
-    if floor <= 0
-        || f.words.len() < 2
-        || f.words.iter().any(|w| w.prefix)
-        || !chain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return None;
-    }
-    let (first, last) = (
-        (floor + 1) >> TEXT_BUCKET_BITS,
-        (top - 1) >> TEXT_BUCKET_BITS,
-    );
-    if last < first || last - first >= MAX_RECENT_BUCKETS {
-        return None;
-    }
-    Some((chain, first, last))
-}
-
-/// Whether `f`'s window is read as the bitmap of its matches in the text index, never by a
-/// walk down the primary key: a window after the first, with recency words. The planner
-/// trusts its statistics, which say how common the words are in the whole chain, not in the
-/// window: for two words that meet once in 700 events it walked a window of 61,440 events
-/// holding none (41.7 ms) where the index finds them in 1 ms. A first window of 4,096 is
-/// left to it, so words that meet often are found by a short walk and are not all read.
-fn matches_only(f: &SearchFilter) -> bool {
-    f.seq_window.is_some_and(|w| !w.first) && recent_range(f).is_some()
+/// PostgreSQL's query for `f`'s words, for `to_tsquery('simple', …)`.
+pub(super) fn ts_query(f: &SearchFilter) -> String {
+    let words: Vec<String> = f
+        .words
+        .iter()
+        .map(|w| match &w.named {
+            Some(named) => format!("({})", named.join(" | ")),
+            None => format!("{}{}", w.text, if w.prefix { ":*" } else { "" }),
+        })
+        .collect();
+    words.join(" & ")
 }
 
 /// The FTS5 query for `f`'s words, inside its chain when it has one.
@@ -747,6 +723,7 @@ fn fts_query(f: &SearchFilter) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::audit_recency::TEXT_BUCKET_BITS;
     use super::*;
 
     #[test]
@@ -773,10 +750,12 @@ mod tests {
                 Word {
                     text: "alice".into(),
                     prefix: false,
+                    named: None,
                 },
                 Word {
                     text: "exa".into(),
                     prefix: true,
+                    named: None,
                 },
             ],
             limit: 10,
@@ -812,6 +791,18 @@ mod tests {
             "{pg}"
         );
         assert_eq!(texts(&params), vec!["alice & exa:*"]);
+    }
+
+    #[test]
+    fn a_named_prefix_is_searched_as_any_of_its_words() {
+        let mut f = words(SearchFilter::default());
+        assert!(f.words[1].partial());
+        assert_eq!(ts_query(&f), "alice & exa:*");
+        f.words[1].named = Some(vec!["exam".into(), "example".into()]);
+        assert!(!f.words[1].partial());
+        assert_eq!(ts_query(&f), "alice & (exam | example)");
+        // SQLite's index reads a prefix as it is.
+        assert_eq!(fts_query(&f), "body : \"alice\" AND body : \"exa\"*");
     }
 
     #[test]
@@ -914,6 +905,7 @@ mod tests {
                 .map(|t| Word {
                     text: t.trim_end_matches('*').into(),
                     prefix: t.ends_with('*'),
+                    named: None,
                 })
                 .collect(),
             seq_window: Some(SeqWindow {
