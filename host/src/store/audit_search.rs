@@ -123,6 +123,7 @@ pub async fn search_in_windows(
             }
         }
     }
+    // A prefix that names few words of the chain is searched as them (PostgreSQL).
     if !windows.is_empty()
         && f.words.iter().any(|w| w.prefix)
         && !name_prefixes(store, f.to_mut()).await?
@@ -137,7 +138,9 @@ pub async fn search_in_windows(
         // grow (4,096 events, then fourfold from 65,536), so only the matches inside a
         // window are read; the whole chain only when the largest window holds less than a
         // page. Free text reads each window from where the one before ended and gathers its
-        // page across them.
+        // page across them, and its windows start from the newest bucket of 32,768 events
+        // that holds the words (the text index asked alone, bucket by bucket: see
+        // `audit_recency`), so newest events without the words are not walked through.
         let windowed = match order_of(&f) {
             Order::Recorded => Some(Window::Sequence),
             Order::Time if ip_blocks(&f, Backend::Postgres).is_some() => Some(Window::Time),

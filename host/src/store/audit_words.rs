@@ -11,8 +11,10 @@ use super::{Backend, Store, StoreResult};
 const MAX_NAMED: usize = 32;
 
 /// Names the words each prefix word of `f` stands for in its chain, where they are few and
-/// plain (lower-case ASCII letters and digits, which `to_tsquery` reads back as they are).
-/// `false` when a prefix names no word at all: nothing can match.
+/// plain (lower-case ASCII letters, which `to_tsquery` reads back as they are). A word with
+/// a digit is kept only as its letters before the digit and `#`, which is not plain: a
+/// prefix that reaches one, or holds a digit itself, stays a prefix. `false` when a prefix
+/// names no word at all: nothing can match.
 pub async fn name_prefixes(store: &Store, f: &mut SearchFilter) -> StoreResult<bool> {
     let Some(chain) = f.chain.clone() else {
         return Ok(true);
@@ -20,7 +22,8 @@ pub async fn name_prefixes(store: &Store, f: &mut SearchFilter) -> StoreResult<b
     if store.backend() != Backend::Postgres {
         return Ok(true);
     }
-    for word in f.words.iter_mut().filter(|w| w.prefix) {
+    let digit = |w: &str| w.bytes().any(|b| b.is_ascii_digit());
+    for word in f.words.iter_mut().filter(|w| w.prefix && !digit(&w.text)) {
         let Some(end) = prefix_end(&word.text) else {
             continue;
         };
@@ -37,10 +40,7 @@ pub async fn name_prefixes(store: &Store, f: &mut SearchFilter) -> StoreResult<b
         if named.is_empty() {
             return Ok(false);
         }
-        let plain = |w: &String| {
-            w.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        };
+        let plain = |w: &String| w.bytes().all(|b| b.is_ascii_lowercase());
         if named.len() <= MAX_NAMED && named.iter().all(plain) {
             word.named = Some(named);
         }
