@@ -4,7 +4,7 @@
 //! find the newest bucket holding a match before any window is read ([`match_top`]).
 
 use super::audit_search::{ts_query, SearchFilter, SeqWindow, Word, WINDOWS};
-use super::{Store, StoreResult};
+use super::{Backend, Store, StoreResult};
 
 /// How many events share a recency word in PostgreSQL's text index: `seq >> 15` in
 /// `audit_text` (migration `0030`).
@@ -83,7 +83,7 @@ fn plain_chain(f: &SearchFilter) -> Option<&str> {
 /// words. At most [`MAX_RECENT_BUCKETS`] buckets are asked; below them the search goes on
 /// from the last one asked.
 pub async fn match_top(store: &Store, f: &SearchFilter, top: i64) -> StoreResult<Option<i64>> {
-    let Some(chain) = plain_chain(f) else {
+    let Some(chain) = plain_chain(f).filter(|_| store.backend() == Backend::Postgres) else {
         return Ok(Some(top));
     };
     let newest = (top - 1) >> TEXT_BUCKET_BITS;
